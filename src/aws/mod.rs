@@ -1,0 +1,198 @@
+//! AWS access: one SDK configuration per region, built in one place, and typed error classifiers.
+//!
+//! Endpoint precedence for a region: the config file's `regions.<name>.endpoint_url`, then
+//! `--endpoint-url` / `AWS_ENDPOINT_URL`, then AWS itself. Every client gets explicit timeouts so
+//! a region that does not answer costs seconds, not minutes.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::config::{Config, RegionSettings};
+use crate::error::Error;
+
+/// Global Accelerator's control plane exists only in us-west-2, whatever the app's regions are.
+pub const GLOBAL_ACCELERATOR_REGION: &str = "us-west-2";
+
+/// How patient the clients are. Deploys wait for slow control planes; failover must not.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+    pub max_attempts: u32,
+}
+
+impl Patience {
+    pub const DEPLOY: Patience = Patience {
+        connect: Duration::from_secs(5),
+        attempt: Duration::from_secs(30),
+        operation: Duration::from_secs(120),
+        max_attempts: 6,
+    };
+    /// For calls to a region that may be down: fail within seconds and let the caller go on.
+    pub const IMPATIENT: Patience = Patience {
+        connect: Duration::from_secs(2),
+        attempt: Duration::from_secs(4),
+        operation: Duration::from_secs(8),
+        max_attempts: 2,
+    };
+}
+
+/// The SDK configuration for one region of the app.
+pub async fn sdk_config(config: &Config, region: &RegionSettings, patience: Patience) -> SdkConfig {
+    sdk_config_for(
+        config.profile.as_deref(),
+        &region.name,
+        region.endpoint_url.as_deref(),
+        patience,
+    )
+    .await
+}
+
+/// The SDK configuration for any region (e.g. us-west-2 for Global Accelerator).
+pub async fn sdk_config_for(
+    profile: Option<&str>,
+    region: &str,
+    endpoint_url: Option<&str>,
+    patience: Patience,
+) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(patience.max_attempts))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(patience.connect)
+                .operation_attempt_timeout(patience.attempt)
+                .operation_timeout(patience.operation)
+                .build(),
+        );
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(endpoint) = endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    loader.load().await
+}
+
+/// One client per AWS service for one region.
+#[derive(Clone, Debug)]
+pub struct RegionClients {
+    pub region: String,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl RegionClients {
+    pub fn new(sdk_config: &SdkConfig) -> RegionClients {
+        let region = sdk_config
+            .region()
+            .map(|region| region.to_string())
+            .unwrap_or_default();
+        RegionClients {
+            region,
+            cloudformation: aws_sdk_cloudformation::Client::new(sdk_config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk_config),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk_config),
+            ecr: aws_sdk_ecr::Client::new(sdk_config),
+            ecs: aws_sdk_ecs::Client::new(sdk_config),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk_config),
+        }
+    }
+
+    pub async fn for_region(
+        config: &Config,
+        region: &RegionSettings,
+        patience: Patience,
+    ) -> RegionClients {
+        RegionClients::new(&sdk_config(config, region, patience).await)
+    }
+}
+
+/// The AWS error code of a failed call (e.g. `ValidationError`), if the service sent one.
+pub fn error_code<E, R>(error: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::ServiceError(service_error) => service_error.err().code(),
+        _ => None,
+    }
+}
+
+/// The service's own message of a failed call, or the transport failure.
+pub fn error_message<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error {
+        SdkError::ServiceError(service_error) => {
+            let inner = service_error.err();
+            match (inner.code(), inner.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "the call timed out".to_string(),
+        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
+            "the endpoint did not answer (connection failed)".to_string()
+        }
+        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+    }
+}
+
+/// True when the call never got an answer from the service (dead endpoint, timeout): the region
+/// is unreachable rather than saying no.
+pub fn is_unreachable<E, R>(error: &SdkError<E, R>) -> bool {
+    matches!(
+        error,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+    )
+}
+
+/// Wraps a failed SDK call into the crate error with a fix that fits the failure.
+pub fn aws_error<E, R>(operation: &str, region: &str, error: &SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let fix = match error_code(error) {
+        Some(
+            "ExpiredToken"
+            | "ExpiredTokenException"
+            | "InvalidClientTokenId"
+            | "UnrecognizedClientException",
+        ) => "refresh your AWS credentials (e.g. `aws sso login`) or pick another --profile"
+            .to_string(),
+        Some("AccessDenied" | "AccessDeniedException") => {
+            "the caller lacks this permission; `mysfits iam-policy` prints the policy the CLI needs"
+                .to_string()
+        }
+        Some("ThrottlingException" | "Throttling" | "RequestLimitExceeded") => {
+            "AWS is throttling this account; wait a minute and run the command again".to_string()
+        }
+        _ if is_unreachable(error) => format!(
+            "check network access to {region} and any endpoint override (--endpoint-url, regions.{region}.endpoint_url)"
+        ),
+        _ => {
+            "fix what the message names and run the command again; -v shows every call".to_string()
+        }
+    };
+    Error::Aws {
+        operation: operation.to_string(),
+        region: region.to_string(),
+        message: error_message(error),
+        fix,
+    }
+}

@@ -1,0 +1,172 @@
+//! Command-line definitions (clap). No IO here: [`crate::config`] validates what is parsed.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mysfits",
+    version,
+    about = "Deploy and operate the Mythical Mysfits app on AWS in two regions",
+    long_about = "Deploy the Mythical Mysfits adoption app to AWS (ECS Fargate behind ALBs, DynamoDB \
+                  global table, ECR images built without Docker) in a primary and a disaster-recovery \
+                  region, then fail over, watch and tear it down."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command understands. Each one also comes from the environment or the config file;
+/// the flag wins over the environment, which wins over the file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Primary AWS region (e.g. us-east-1)
+    #[arg(long, global = true, env = "MYSFITS_REGION")]
+    pub region: Option<String>,
+
+    /// Disaster-recovery region (e.g. us-west-2)
+    #[arg(long, global = true, env = "MYSFITS_SECONDARY_REGION")]
+    pub secondary_region: Option<String>,
+
+    /// Application name, used as the prefix of every resource name [default: mysfits]
+    #[arg(long, global = true, env = "MYSFITS_APP")]
+    pub app: Option<String>,
+
+    /// AWS profile from ~/.aws/config
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+
+    /// Send every AWS call to this endpoint (an emulator); per-region endpoints go in the config file
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Config file [default: ./mysfits.yaml if present]
+    #[arg(long, global = true, env = "MYSFITS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Result format on stdout; progress always goes to stderr
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Answer yes to confirmation prompts
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+
+    /// More detail on stderr (-v, -vv)
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the whole app in the primary and the secondary region
+    Deploy(DeployArgs),
+    /// Show what deploy would do: the steps and each stack's change set (exit 0 no changes, 1 changes, 2 error)
+    Plan,
+    /// Both regions side by side: stacks, services, targets, replica, images, traffic
+    Status,
+    /// Move traffic to the other region after checking it is ready
+    Failover(FailoverArgs),
+    /// The multi-region CloudWatch dashboard
+    #[command(subcommand)]
+    Dashboard(DashboardCommand),
+    /// Remove everything the app created in both regions and verify nothing is left
+    Teardown(TeardownArgs),
+    /// Build the service images (without Docker) and optionally push them to ECR
+    Build(BuildArgs),
+    /// Recent log lines of a service
+    Logs(LogsArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DeployArgs {
+    /// Print the plan and the change sets without changing anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Skip loading the seed catalogue into the table
+    #[arg(long)]
+    pub no_seed: bool,
+    /// Use prebuilt static service binaries from this directory instead of running cargo
+    #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES")]
+    pub prebuilt_binaries: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// Region to move traffic to [default: the region not serving now]
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Check readiness and print what would happen, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go on even if the target region is not ready
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DashboardCommand {
+    /// Create or update the dashboard
+    Create,
+    /// Print the current values of the key metrics
+    Show,
+    /// Delete the dashboard
+    Delete,
+}
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// Keep the DynamoDB table and its data
+    #[arg(long)]
+    pub keep_data: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Push the images to ECR in the primary and secondary region
+    #[arg(long)]
+    pub push: bool,
+    /// Use prebuilt static service binaries from this directory instead of running cargo
+    #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES")]
+    pub prebuilt_binaries: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// mysfits-service or like-service
+    #[arg(long, default_value = "mysfits-service")]
+    pub service: String,
+    /// Keep printing new lines
+    #[arg(long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

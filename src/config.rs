@@ -1,0 +1,383 @@
+//! Validated settings: flags, then environment (clap reads both), then `mysfits.yaml`, then defaults.
+//!
+//! Everything a command needs to know about regions, names and endpoints is decided here once, so
+//! the rest of the code never re-reads flags or files and never sees an unchecked value.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::error::{Error, Result};
+
+pub const DEFAULT_APP: &str = "mysfits";
+pub const DEFAULT_CONFIG_FILE: &str = "mysfits.yaml";
+
+/// The config file as written by the user. Unknown keys are errors, so a typo never goes unseen.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub app: Option<String>,
+    pub region: Option<String>,
+    pub secondary_region: Option<String>,
+    pub endpoint_url: Option<String>,
+    #[serde(default)]
+    pub regions: BTreeMap<String, RegionFile>,
+}
+
+/// Per-region settings in the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionFile {
+    /// Where this region's AWS API calls go (an emulator, or a dead port in a test).
+    pub endpoint_url: Option<String>,
+    /// Registry that stands in for this region's ECR registry (a local OCI registry).
+    pub registry_url: Option<String>,
+    /// Two availability zones to use instead of the first two the region lists.
+    pub availability_zones: Option<Vec<String>>,
+    /// Tasks per service in this region.
+    pub desired_count: Option<u32>,
+    /// Upper bound for auto scaling in this region.
+    pub max_count: Option<u32>,
+}
+
+/// Which of the app's two regions a setting is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Secondary,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+        })
+    }
+}
+
+/// One region of the app, fully resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionSettings {
+    pub name: String,
+    pub role: Role,
+    pub endpoint_url: Option<String>,
+    pub registry_url: Option<String>,
+    pub availability_zones: Option<[String; 2]>,
+    pub desired_count: u32,
+    pub max_count: u32,
+}
+
+/// Everything a command needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app: String,
+    pub primary: RegionSettings,
+    pub secondary: Option<RegionSettings>,
+    pub profile: Option<String>,
+    pub output: OutputFormat,
+    pub assume_yes: bool,
+    pub config_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Builds the config from parsed flags (which already include the environment) and the
+    /// config file (`--config`, or `./mysfits.yaml` when it exists).
+    pub fn load(global: &GlobalArgs) -> Result<Config> {
+        let (file, path) = match &global.config {
+            Some(path) => (read_config_file(path)?, Some(path.clone())),
+            None => {
+                let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+                if default.exists() {
+                    (read_config_file(&default)?, Some(default))
+                } else {
+                    (ConfigFile::default(), None)
+                }
+            }
+        };
+        let mut config = Config::resolve(global, file)?;
+        config.config_file = path;
+        Ok(config)
+    }
+
+    /// Merges flags over the file and checks every value.
+    pub fn resolve(global: &GlobalArgs, file: ConfigFile) -> Result<Config> {
+        let app = global
+            .app
+            .clone()
+            .or(file.app)
+            .unwrap_or_else(|| DEFAULT_APP.to_string());
+        validate_app_name(&app)?;
+
+        let primary_name = global.region.clone().or(file.region).ok_or_else(|| {
+            Error::config(
+                "no primary region given",
+                "pass --region (e.g. --region us-east-1), set MYSFITS_REGION, or put `region:` in mysfits.yaml",
+            )
+        })?;
+        validate_region(&primary_name, "--region")?;
+        let secondary_name = global.secondary_region.clone().or(file.secondary_region);
+        if let Some(secondary) = &secondary_name {
+            validate_region(secondary, "--secondary-region")?;
+            if *secondary == primary_name {
+                return Err(Error::config(
+                    format!("--secondary-region {secondary} is the same as --region"),
+                    "choose a different region for disaster recovery (e.g. us-west-2 for us-east-1)",
+                ));
+            }
+        }
+
+        let shared_endpoint = global.endpoint_url.clone().or(file.endpoint_url);
+        if let Some(endpoint) = &shared_endpoint {
+            validate_url(endpoint, "--endpoint-url")?;
+        }
+        for configured in file.regions.keys() {
+            if *configured != primary_name && Some(configured) != secondary_name.as_ref() {
+                tracing::warn!(
+                    "the config file has settings for {configured}, which is neither the primary nor the secondary region"
+                );
+            }
+        }
+
+        let settings = |name: &str, role: Role| -> Result<RegionSettings> {
+            let region_file = file.regions.get(name).cloned().unwrap_or_default();
+            region_settings(name, role, region_file, shared_endpoint.as_deref())
+        };
+        let primary = settings(&primary_name, Role::Primary)?;
+        let secondary = secondary_name
+            .as_deref()
+            .map(|name| settings(name, Role::Secondary))
+            .transpose()?;
+
+        Ok(Config {
+            app,
+            primary,
+            secondary,
+            profile: global.profile.clone(),
+            output: global.output,
+            assume_yes: global.yes,
+            config_file: None,
+        })
+    }
+
+    /// The primary region first, then the secondary if there is one.
+    pub fn regions(&self) -> impl Iterator<Item = &RegionSettings> {
+        std::iter::once(&self.primary).chain(self.secondary.iter())
+    }
+
+    pub fn region(&self, role: Role) -> Option<&RegionSettings> {
+        match role {
+            Role::Primary => Some(&self.primary),
+            Role::Secondary => self.secondary.as_ref(),
+        }
+    }
+
+    /// The DynamoDB table (and its replica) that holds the catalogue.
+    pub fn table_name(&self) -> String {
+        format!("{}-mysfits", self.app)
+    }
+
+    /// Every app stack carries this tag, so that status and teardown can find what is ours.
+    pub fn app_tag(&self) -> (&'static str, &str) {
+        ("mysfits:app", &self.app)
+    }
+}
+
+fn region_settings(
+    name: &str,
+    role: Role,
+    file: RegionFile,
+    shared_endpoint: Option<&str>,
+) -> Result<RegionSettings> {
+    let key = format!("regions.{name}");
+    if let Some(endpoint) = &file.endpoint_url {
+        validate_url(endpoint, &format!("{key}.endpoint_url"))?;
+    }
+    if let Some(registry) = &file.registry_url {
+        validate_url(registry, &format!("{key}.registry_url"))?;
+    }
+    let availability_zones = match file.availability_zones {
+        None => None,
+        Some(zones) => match <[String; 2]>::try_from(zones) {
+            Ok([first, second])
+                if first != second && first.starts_with(name) && second.starts_with(name) =>
+            {
+                Some([first, second])
+            }
+            Ok(_) | Err(_) => {
+                return Err(Error::config(
+                    format!("{key}.availability_zones must list two different zones of {name}"),
+                    format!(
+                        "write e.g. `availability_zones: [{name}a, {name}b]`, or remove the key"
+                    ),
+                ));
+            }
+        },
+    };
+    let desired_count = file.desired_count.unwrap_or(match role {
+        Role::Primary => 2,
+        Role::Secondary => 1,
+    });
+    let max_count = file.max_count.unwrap_or(desired_count.max(1) * 4);
+    if desired_count > max_count || max_count == 0 || max_count > 100 {
+        return Err(Error::config(
+            format!("{key}: desired_count {desired_count} and max_count {max_count} do not fit"),
+            "use 0 <= desired_count <= max_count <= 100, with max_count at least 1",
+        ));
+    }
+    Ok(RegionSettings {
+        name: name.to_string(),
+        role,
+        endpoint_url: file.endpoint_url.or(shared_endpoint.map(str::to_string)),
+        registry_url: file.registry_url,
+        availability_zones,
+        desired_count,
+        max_count,
+    })
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        Error::io(
+            format!("could not read config file {}", path.display()),
+            error,
+        )
+    })?;
+    serde_yaml::from_str(&text).map_err(|error| {
+        Error::config(
+            format!("config file {} is not valid: {error}", path.display()),
+            "see examples/mysfits.yaml for the keys and their meaning",
+        )
+    })
+}
+
+/// App names become parts of stack, repository, table and load balancer names, which limit length
+/// and characters; the tightest is the ALB name (32 characters).
+pub fn validate_app_name(app: &str) -> Result<()> {
+    let valid = (2..=21).contains(&app.len())
+        && app.starts_with(|character: char| character.is_ascii_lowercase())
+        && app.chars().all(|character| {
+            character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-'
+        })
+        && !app.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::config(
+            format!("app name {app:?} is not usable in AWS resource names"),
+            "use 2-21 characters: lowercase letters, digits and '-', starting with a letter (e.g. --app mysfits)",
+        ))
+    }
+}
+
+/// Region names look like `us-east-1`, `eu-central-2`, `us-gov-west-1`.
+pub fn validate_region(region: &str, flag: &str) -> Result<()> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1].iter().all(|part| {
+            !part.is_empty() && part.chars().all(|character| character.is_ascii_lowercase())
+        })
+        && parts[parts.len() - 1].parse::<u8>().is_ok();
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::config(
+            format!("{flag} {region:?} is not an AWS region name"),
+            "use a region code such as us-east-1 or eu-west-2 (`aws ec2 describe-regions` lists them)",
+        ))
+    }
+}
+
+fn validate_url(url: &str, key: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => Err(Error::config(
+            format!("{key} {url:?} is not an http(s) URL"),
+            "write it as http://HOST:PORT or https://HOST",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(region: Option<&str>, secondary: Option<&str>) -> GlobalArgs {
+        GlobalArgs {
+            region: region.map(str::to_string),
+            secondary_region: secondary.map(str::to_string),
+            ..GlobalArgs::default()
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_endpoints_resolve_per_region() {
+        let file: ConfigFile = serde_yaml::from_str(
+            "region: eu-west-1\nsecondary_region: eu-central-1\nendpoint_url: http://127.0.0.1:1\n\
+             regions:\n  us-west-2:\n    endpoint_url: http://127.0.0.1:2\n    desired_count: 3\n",
+        )
+        .expect("valid yaml");
+        let config =
+            Config::resolve(&global(Some("us-east-1"), Some("us-west-2")), file).expect("valid");
+        assert_eq!(config.primary.name, "us-east-1");
+        assert_eq!(
+            config.primary.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        let secondary = config.secondary.as_ref().expect("secondary");
+        assert_eq!(
+            secondary.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        assert_eq!((secondary.desired_count, secondary.max_count), (3, 12));
+        assert_eq!(config.table_name(), "mysfits-mysfits");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_the_fix() {
+        let same = Config::resolve(
+            &global(Some("us-east-1"), Some("us-east-1")),
+            ConfigFile::default(),
+        );
+        assert!(
+            same.expect_err("same region")
+                .to_string()
+                .contains("same as --region")
+        );
+        let bad_region = Config::resolve(&global(Some("useast1"), None), ConfigFile::default());
+        assert!(
+            bad_region
+                .expect_err("bad region")
+                .to_string()
+                .contains("not an AWS region name")
+        );
+        let missing = Config::resolve(&global(None, None), ConfigFile::default());
+        assert!(
+            missing
+                .expect_err("missing")
+                .to_string()
+                .contains("pass --region")
+        );
+        assert!(validate_app_name("Mysfits").is_err());
+        assert!(validate_app_name("a-very-long-application-name").is_err());
+        assert!(serde_yaml::from_str::<ConfigFile>("regoin: us-east-1").is_err());
+        let zones: ConfigFile = serde_yaml::from_str(
+            "regions:\n  us-east-1:\n    availability_zones: [us-west-2a, us-west-2b]\n",
+        )
+        .expect("yaml");
+        let wrong_zones = Config::resolve(&global(Some("us-east-1"), None), zones);
+        assert!(
+            wrong_zones
+                .expect_err("zones")
+                .to_string()
+                .contains("two different zones of us-east-1")
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! The one error type of the CLI. Every variant renders as "what happened: why" followed by what
+//! to do next, and maps to a deliberate exit code.
+
+use std::time::Duration;
+
+/// Exit code for any failure (and, for `plan`, for "could not compute the plan").
+pub const EXIT_ERROR: u8 = 2;
+/// Exit code after Ctrl-C, as shells expect (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag, environment variable or config file value is wrong or missing.
+    #[error("{what}\n  fix: {fix}")]
+    Config { what: String, fix: String },
+
+    /// A command that is part of the product but not built yet.
+    #[error("`mysfits {command}` is not available yet in this version\n  fix: {instead}")]
+    NotYetAvailable { command: String, instead: String },
+
+    /// An AWS API call failed.
+    #[error("{operation} in {region} failed: {message}\n  fix: {fix}")]
+    Aws {
+        operation: String,
+        region: String,
+        message: String,
+        fix: String,
+    },
+
+    /// A CloudFormation stack did not reach the state we asked for.
+    #[error("stack {stack} in {region} ended in {status}{reasons}\n  fix: {fix}", reasons = format_reasons(.failures))]
+    Stack {
+        stack: String,
+        region: String,
+        status: String,
+        failures: Vec<ResourceFailure>,
+        fix: String,
+    },
+
+    /// A bounded wait ran out.
+    #[error("gave up waiting for {what} after {waited:?}\n  fix: {fix}")]
+    Timeout {
+        what: String,
+        waited: Duration,
+        fix: String,
+    },
+
+    /// Building or pushing an image failed.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+
+    /// Local file or process IO failed.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Several independent steps failed; each is listed.
+    #[error("{} steps failed:\n{}", .0.len(), .0.iter().map(|error| format!("- {error}")).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<Error>),
+
+    /// The user pressed Ctrl-C.
+    #[error("interrupted\n  fix: run the same command again: it picks up where it stopped")]
+    Interrupted,
+}
+
+/// One resource CloudFormation reported as failed, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResourceFailure {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+fn format_reasons(failures: &[ResourceFailure]) -> String {
+    failures
+        .iter()
+        .map(|failure| {
+            format!(
+                "\n  - {} ({}) {}: {}",
+                failure.logical_id, failure.resource_type, failure.status, failure.reason
+            )
+        })
+        .collect()
+}
+
+impl Error {
+    pub fn config(what: impl Into<String>, fix: impl Into<String>) -> Error {
+        Error::Config {
+            what: what.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The message with its whole cause chain, as printed by `main`.
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(&format!("\n  caused by: {cause_text}"));
+            }
+            source = cause.source();
+        }
+        text
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted => EXIT_INTERRUPTED,
+            _ => EXIT_ERROR,
+        }
+    }
+}

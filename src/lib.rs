@@ -1,0 +1,47 @@
+//! `mysfits`: deploy and operate the Mythical Mysfits app on AWS in two regions.
+//!
+//! Module map (one concern each):
+//! - [`cli`]: clap definitions only, no IO.
+//! - [`config`]: flags + environment + `mysfits.yaml` turned into one validated [`config::Config`].
+//! - [`error`]: the one error type; every message says what happened and what to do next.
+//! - [`aws`]: SDK configuration per region in one place (endpoint overrides, timeouts, retries).
+//! - [`stack`]: stack names, the embedded templates, change-set deploys and their event stream.
+//! - [`plan`]: the deploy plan as data (a DAG) and the executor that runs it concurrently.
+//! - [`image`]: OCI images of the bundled services, built without Docker, pushed to ECR.
+//! - [`progress`]: renderers fed by events (terminal tree, plain lines, JSON).
+//! - [`commands`]: one file per subcommand, gluing the above together.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod image;
+pub mod plan;
+pub mod progress;
+pub mod stack;
+
+use std::process::ExitCode;
+
+pub use error::{Error, Result};
+
+/// Runs one parsed command line and says how the process should exit.
+pub async fn run(cli: cli::Cli) -> Result<ExitCode> {
+    commands::dispatch(cli).await
+}
+
+/// Logs go to stderr so that stdout stays clean for data (`--output json`).
+pub fn init_tracing(verbosity: u8) {
+    let default_level = match verbosity {
+        0 => "warn",
+        1 => "info,mysfits=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MYSFITS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,128 @@
+//! Command-line behaviour that needs no AWS: help, completions, and clear errors for bad input.
+
+use crate::util::Mysfits;
+
+#[test]
+fn help_lists_every_command() {
+    let run = Mysfits::new().run(&["--help"]);
+    run.assert_success();
+    for command in [
+        "deploy",
+        "plan",
+        "status",
+        "failover",
+        "dashboard",
+        "teardown",
+        "build",
+        "logs",
+        "completions",
+    ] {
+        assert!(
+            run.stdout().contains(command),
+            "help misses {command}:\n{}",
+            run.stdout()
+        );
+    }
+}
+
+#[test]
+fn completions_are_generated_for_bash_and_zsh() {
+    let bash = Mysfits::new().run(&["completions", "bash"]);
+    bash.assert_success();
+    assert!(bash.stdout().contains("_mysfits()"), "{}", bash.stdout());
+    let zsh = Mysfits::new().run(&["completions", "zsh"]);
+    zsh.assert_success();
+    assert!(zsh.stdout().contains("#compdef mysfits"));
+}
+
+#[test]
+fn missing_region_says_how_to_give_one() {
+    let run = Mysfits::new().run(&["deploy"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("no primary region given"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("--region"), "{}", run.stderr());
+}
+
+#[test]
+fn bad_values_are_named_with_a_fix() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--region",
+                "us-east-1",
+                "--secondary-region",
+                "us-east-1",
+                "plan",
+            ],
+            "same as --region",
+        ),
+        (
+            &["--region", "useast", "plan"],
+            "\"useast\" is not an AWS region name",
+        ),
+        (
+            &["--region", "us-east-1", "--app", "My_App", "plan"],
+            "app name \"My_App\"",
+        ),
+        (
+            &[
+                "--region",
+                "us-east-1",
+                "--endpoint-url",
+                "localhost:4566",
+                "plan",
+            ],
+            "is not an http(s) URL",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = Mysfits::new().run(args);
+        assert_eq!(run.code(), 2, "{args:?}");
+        assert!(
+            run.stderr().contains(expected),
+            "{args:?}: {}",
+            run.stderr()
+        );
+        assert!(run.stderr().contains("fix:"), "{args:?}: {}", run.stderr());
+    }
+}
+
+#[test]
+fn config_file_typos_and_missing_files_are_reported() {
+    let mysfits = Mysfits::new();
+    mysfits.file(
+        "mysfits.yaml",
+        "region: us-east-1\nsecundary_region: us-west-2\n",
+    );
+    let run = mysfits.run(&["plan"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("unknown field `secundary_region`"),
+        "{}",
+        run.stderr()
+    );
+
+    let run = Mysfits::new().run(&["--config", "nowhere.yaml", "plan"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr()
+            .contains("could not read config file nowhere.yaml"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn commands_not_built_yet_fail_loudly() {
+    let run = Mysfits::new().run(&["--region", "us-east-1", "logs"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("`mysfits logs` is not available yet"),
+        "{}",
+        run.stderr()
+    );
+}

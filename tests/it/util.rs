@@ -1,0 +1,83 @@
+//! Runs the real `mysfits` binary in a temporary directory with a clean environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    #[track_caller]
+    pub fn assert_success(&self) -> &Run {
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A `mysfits` command in its own temp directory (so no stray mysfits.yaml is picked up), with
+/// AWS and MYSFITS variables of the calling shell removed.
+pub struct Mysfits {
+    command: Command,
+    directory: tempfile::TempDir,
+}
+
+impl Mysfits {
+    pub fn new() -> Mysfits {
+        let directory = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mysfits"));
+        command.current_dir(directory.path());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AWS_") || key.starts_with("MYSFITS_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("NO_COLOR", "1");
+        Mysfits { command, directory }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// Writes a file into the command's working directory and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.directory.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Mysfits {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn envs(mut self, pairs: Vec<(String, String)>) -> Mysfits {
+        self.command.envs(pairs);
+        self
+    }
+
+    pub fn run(mut self, args: &[&str]) -> Run {
+        let output = self.command.args(args).output().unwrap();
+        Run { output }
+    }
+}
