@@ -1,0 +1,298 @@
+//! The deploy plan as data: steps with dependencies (a DAG), built from the config alone so it can
+//! be printed (`mysfits plan`) and tested without any IO. [`execute`] runs it concurrently.
+
+mod executor;
+
+pub use executor::execute;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::{Config, Role};
+use crate::error::{Error, Result};
+use crate::stack::StackKind;
+
+/// What a step does; also its identity in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum StepId {
+    /// Compile the services and assemble their OCI images (once, for both regions).
+    BuildImages,
+    /// Create or update one stack in one region.
+    Stack { role: Role, kind: StackKind },
+    /// Push the images into the region's ECR repositories.
+    PushImages { role: Role },
+    /// Add the DR region's replica to the table (DynamoDB global table).
+    Replica { role: Role },
+    /// Load the seed catalogue into the table.
+    SeedTable,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub id: StepId,
+    pub label: String,
+    pub region: Option<String>,
+    pub depends_on: Vec<StepId>,
+}
+
+/// A validated DAG of steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+/// Choices that change the shape of a deploy plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeployOptions {
+    pub seed: bool,
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let labels: BTreeMap<StepId, &str> = self
+            .steps
+            .iter()
+            .map(|step| (step.id, step.label.as_str()))
+            .collect();
+        for (index, step) in self.steps.iter().enumerate() {
+            write!(formatter, "{:>2}. {}", index + 1, step.label)?;
+            if !step.depends_on.is_empty() {
+                let after: Vec<&str> = step
+                    .depends_on
+                    .iter()
+                    .map(|dependency| labels.get(dependency).copied().unwrap_or("?"))
+                    .collect();
+                write!(formatter, "  (after: {})", after.join(", "))?;
+            }
+            writeln!(formatter)?;
+        }
+        Ok(())
+    }
+}
+
+/// The steps of `mysfits deploy` for this config.
+///
+/// Per region: registry stack → image push → app stack. The image build is shared. The table
+/// lives in the primary app stack; the replica and the seed data need it.
+pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
+    let mut steps = vec![Step {
+        id: StepId::BuildImages,
+        label: "build service images".to_string(),
+        region: None,
+        depends_on: Vec::new(),
+    }];
+    for region in config.regions() {
+        let role = region.role;
+        let registry = StepId::Stack {
+            role,
+            kind: StackKind::Registry,
+        };
+        let push = StepId::PushImages { role };
+        steps.push(Step {
+            id: registry,
+            label: format!(
+                "{} stack {} ({})",
+                StackKind::Registry.label(),
+                region.name,
+                role
+            ),
+            region: Some(region.name.clone()),
+            depends_on: Vec::new(),
+        });
+        steps.push(Step {
+            id: push,
+            label: format!("push images {} ({})", region.name, role),
+            region: Some(region.name.clone()),
+            depends_on: vec![StepId::BuildImages, registry],
+        });
+        steps.push(Step {
+            id: StepId::Stack {
+                role,
+                kind: StackKind::App,
+            },
+            label: format!(
+                "{} stack {} ({})",
+                StackKind::App.label(),
+                region.name,
+                role
+            ),
+            region: Some(region.name.clone()),
+            depends_on: vec![push],
+        });
+    }
+    let primary_app = StepId::Stack {
+        role: Role::Primary,
+        kind: StackKind::App,
+    };
+    if let Some(secondary) = &config.secondary {
+        steps.push(Step {
+            id: StepId::Replica {
+                role: Role::Secondary,
+            },
+            label: format!("table replica {} ({})", secondary.name, Role::Secondary),
+            region: Some(secondary.name.clone()),
+            depends_on: vec![primary_app],
+        });
+    }
+    if options.seed {
+        steps.push(Step {
+            id: StepId::SeedTable,
+            label: format!("seed catalogue {} ({})", config.primary.name, Role::Primary),
+            region: Some(config.primary.name.clone()),
+            depends_on: vec![primary_app],
+        });
+    }
+    Plan { steps }
+}
+
+impl Plan {
+    /// Checks that every dependency exists, ids are unique and there is no cycle.
+    pub fn validate(&self) -> Result<()> {
+        let ids: BTreeSet<StepId> = self.steps.iter().map(|step| step.id).collect();
+        if ids.len() != self.steps.len() {
+            return Err(plan_error("a step appears twice"));
+        }
+        for step in &self.steps {
+            if let Some(missing) = step
+                .depends_on
+                .iter()
+                .find(|dependency| !ids.contains(dependency))
+            {
+                return Err(plan_error(&format!(
+                    "{} depends on {missing:?}, which is not in the plan",
+                    step.label
+                )));
+            }
+        }
+        let mut done = BTreeSet::new();
+        while done.len() < self.steps.len() {
+            let ready: Vec<StepId> = self
+                .steps
+                .iter()
+                .filter(|step| {
+                    !done.contains(&step.id)
+                        && step
+                            .depends_on
+                            .iter()
+                            .all(|dependency| done.contains(dependency))
+                })
+                .map(|step| step.id)
+                .collect();
+            if ready.is_empty() {
+                return Err(plan_error("the steps depend on each other in a cycle"));
+            }
+            done.extend(ready);
+        }
+        Ok(())
+    }
+
+    pub fn step(&self, id: StepId) -> Option<&Step> {
+        self.steps.iter().find(|step| step.id == id)
+    }
+}
+
+fn plan_error(what: &str) -> Error {
+    Error::config(
+        format!("internal error in the deploy plan: {what}"),
+        "this is a bug in mysfits; please report it with the command you ran",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::GlobalArgs;
+    use crate::config::ConfigFile;
+
+    fn config(secondary: Option<&str>) -> Config {
+        let global = GlobalArgs {
+            region: Some("us-east-1".into()),
+            secondary_region: secondary.map(str::to_string),
+            ..GlobalArgs::default()
+        };
+        Config::resolve(&global, ConfigFile::default()).expect("valid config")
+    }
+
+    #[test]
+    fn two_region_plan_pushes_before_app_stacks_and_replicates_after_the_primary_table() {
+        let plan = deploy_plan(&config(Some("us-west-2")), DeployOptions { seed: true });
+        plan.validate().expect("valid DAG");
+        assert_eq!(plan.steps.len(), 9);
+        let app_secondary = plan
+            .step(StepId::Stack {
+                role: Role::Secondary,
+                kind: StackKind::App,
+            })
+            .expect("secondary app stack");
+        assert_eq!(
+            app_secondary.depends_on,
+            vec![StepId::PushImages {
+                role: Role::Secondary
+            }]
+        );
+        assert_eq!(app_secondary.region.as_deref(), Some("us-west-2"));
+        let replica = plan
+            .step(StepId::Replica {
+                role: Role::Secondary,
+            })
+            .expect("replica");
+        assert_eq!(
+            replica.depends_on,
+            vec![StepId::Stack {
+                role: Role::Primary,
+                kind: StackKind::App
+            }]
+        );
+        let text = plan.to_string();
+        assert!(text.contains("push images us-west-2 (secondary)  (after: build service images, registry stack us-west-2 (secondary))"), "{text}");
+    }
+
+    #[test]
+    fn single_region_plan_has_no_replica_and_seed_is_optional() {
+        let plan = deploy_plan(&config(None), DeployOptions { seed: false });
+        plan.validate().expect("valid DAG");
+        assert_eq!(plan.steps.len(), 4);
+        assert!(
+            plan.steps
+                .iter()
+                .all(|step| !matches!(step.id, StepId::Replica { .. } | StepId::SeedTable))
+        );
+    }
+
+    #[test]
+    fn cycles_and_unknown_dependencies_are_rejected() {
+        let step = |id, depends_on| Step {
+            id,
+            label: format!("{id:?}"),
+            region: None,
+            depends_on,
+        };
+        let cycle = Plan {
+            steps: vec![
+                step(StepId::BuildImages, vec![StepId::SeedTable]),
+                step(StepId::SeedTable, vec![StepId::BuildImages]),
+            ],
+        };
+        assert!(
+            cycle
+                .validate()
+                .expect_err("cycle")
+                .to_string()
+                .contains("cycle")
+        );
+        let unknown = Plan {
+            steps: vec![step(StepId::SeedTable, vec![StepId::BuildImages])],
+        };
+        assert!(
+            unknown
+                .validate()
+                .expect_err("unknown")
+                .to_string()
+                .contains("not in the plan")
+        );
+    }
+}

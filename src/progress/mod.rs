@@ -1,0 +1,83 @@
+//! Progress: the engine emits [`Event`]s, a renderer draws them. The two never know each other's
+//! details, so the same deploy can be shown as a live tree, as plain lines, or not at all.
+
+mod render;
+
+pub use render::{Renderer, RendererKind};
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+/// Something that happened during a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    StepStarted {
+        step: String,
+    },
+    StepFinished {
+        step: String,
+        summary: String,
+        elapsed_ms: u64,
+    },
+    StepFailed {
+        step: String,
+        error: String,
+    },
+    /// A CloudFormation resource changed status.
+    Resource {
+        step: String,
+        logical_id: String,
+        resource_type: String,
+        status: String,
+        reason: Option<String>,
+        description: Option<String>,
+    },
+    /// Anything the user should know (a recovery action, a skipped call).
+    Note {
+        step: String,
+        message: String,
+    },
+}
+
+/// Where events go. Cheap to clone; sending never blocks and never fails the command.
+#[derive(Debug, Clone)]
+pub struct Events {
+    sender: Option<mpsc::UnboundedSender<Event>>,
+}
+
+impl Events {
+    pub fn channel() -> (Events, mpsc::UnboundedReceiver<Event>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (
+            Events {
+                sender: Some(sender),
+            },
+            receiver,
+        )
+    }
+
+    /// A sink that drops everything (for tests and library callers that do not render).
+    pub fn discard() -> Events {
+        Events { sender: None }
+    }
+
+    pub fn emit(&self, event: Event) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(event);
+        }
+    }
+
+    pub fn note(&self, step: &str, message: impl Into<String>) {
+        self.emit(Event::Note {
+            step: step.to_string(),
+            message: message.into(),
+        });
+    }
+}
+
+pub fn elapsed_ms(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
