@@ -5,4 +5,5 @@
 
 mod cli;
 mod images;
+mod stack_mocks;
 mod util;
