@@ -9,6 +9,7 @@
 //! - [`plan`]: the deploy plan as data (a DAG) and the executor that runs it concurrently.
 //! - [`image`]: OCI images of the bundled services, built without Docker, pushed to ECR.
 //! - [`progress`]: renderers fed by events (terminal tree, plain lines, JSON).
+//! - [`table`]: the catalogue table's DR replica (global table).
 //! - [`commands`]: one file per subcommand, gluing the above together.
 
 pub mod aws;
@@ -20,6 +21,7 @@ pub mod image;
 pub mod plan;
 pub mod progress;
 pub mod stack;
+pub mod table;
 
 use std::process::ExitCode;
 

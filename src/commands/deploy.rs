@@ -1,21 +1,534 @@
-//! `mysfits deploy` and `mysfits plan`.
+//! `mysfits deploy` and `mysfits plan`: the deploy plan executed, or previewed.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use crate::cli::DeployArgs;
-use crate::config::Config;
+use serde::Serialize;
+
+use crate::aws::{Patience, RegionClients, aws_error};
+use crate::cli::{DeployArgs, OutputFormat};
+use crate::config::{Config, Role};
 use crate::error::{Error, Result};
+use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
+use crate::progress::{Events, Renderer, RendererKind};
+use crate::stack::deploy::{Preview, StackDeployer, StackResult};
+use crate::stack::{ServiceImages, StackKind, app_request, registry_request};
+use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
 
-pub async fn deploy(_config: &Config, _args: &DeployArgs) -> Result<ExitCode> {
-    Err(Error::NotYetAvailable {
-        command: "deploy".into(),
-        instead: "the deploy engine is being built".into(),
+mod images;
+
+/// What one finished step hands on to later steps and to the final report.
+#[derive(Debug, Clone)]
+pub enum StepOutput {
+    Images(Arc<images::BuiltImages>),
+    Stack(Box<StackResult>),
+    Pushed(ServiceImages),
+    Replica(ReplicaReport),
+    Seeded { inserted: usize, existing: usize },
+}
+
+/// Everything the steps share: the config and one set of clients per region.
+struct DeployContext {
+    config: Config,
+    clients: BTreeMap<Role, RegionClients>,
+    events: Events,
+    prebuilt_binaries: Option<PathBuf>,
+}
+
+pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
+    let options = DeployOptions {
+        seed: !args.no_seed,
+    };
+    let plan = deploy_plan(config, options);
+    if args.dry_run {
+        return preview(config, &plan).await;
+    }
+    let (events, receiver) = Events::channel();
+    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
+    let context = Arc::new(DeployContext {
+        config: config.clone(),
+        clients: clients(config).await,
+        events: events.clone(),
+        prebuilt_binaries: args.prebuilt_binaries.clone(),
+    });
+    let result = execute(&plan, &events, |id, done| {
+        let context = context.clone();
+        async move { context.run(id, &done).await }
+    })
+    .await;
+    drop(events);
+    drop(context);
+    let _ = renderer.await;
+    let outputs = result?;
+    let report = DeployReport::new(config, &outputs).await;
+    match config.output {
+        OutputFormat::Json => println!("{}", to_json(&report)?),
+        OutputFormat::Text => print!("{}", report.text()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mysfits plan`: the steps, then each stack's change set. Exit 0 no changes, 1 changes.
+pub async fn plan(config: &Config) -> Result<ExitCode> {
+    let plan = deploy_plan(config, DeployOptions { seed: true });
+    preview(config, &plan).await
+}
+
+async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
+    plan.validate()?;
+    let clients = clients(config).await;
+    let mut previews = Vec::new();
+    for region in config.regions() {
+        let region_clients = &clients[&region.role];
+        for kind in StackKind::ALL {
+            // The app stack's real image digests are only known after a build; preview with the
+            // deployed ones when there are some, so an unchanged app shows as unchanged.
+            let request = match kind {
+                StackKind::Registry => registry_request(config, region),
+                StackKind::App => app_request(
+                    config,
+                    region,
+                    &deployed_images(region_clients, config).await,
+                ),
+            };
+            let preview = StackDeployer::new(
+                &region_clients.cloudformation,
+                &request,
+                Events::discard(),
+                "plan",
+            )
+            .preview()
+            .await?;
+            previews.push(StackPreview {
+                stack: request.stack_name.clone(),
+                region: region.name.clone(),
+                preview,
+            });
+        }
+    }
+    let changes = previews.iter().any(|preview| preview.preview.has_changes());
+    match config.output {
+        OutputFormat::Json => println!(
+            "{}",
+            to_json(
+                &serde_json::json!({ "steps": plan.steps, "stacks": previews, "changes": changes })
+            )?
+        ),
+        OutputFormat::Text => {
+            println!("Steps:\n{plan}");
+            for preview in &previews {
+                println!("{} ({}):", preview.stack, preview.region);
+                match &preview.preview {
+                    Preview::Unchanged => println!("  no changes"),
+                    Preview::Create { changes } | Preview::Update { changes } => {
+                        let verb = if matches!(preview.preview, Preview::Create { .. }) {
+                            "create stack"
+                        } else {
+                            "update stack"
+                        };
+                        println!("  {verb}: {} resource change(s)", changes.len());
+                        for change in changes {
+                            let replacement = match change.replacement.as_deref() {
+                                Some("True") => " (replacement)",
+                                Some("Conditional") => " (may replace)",
+                                _ => "",
+                            };
+                            println!(
+                                "    {:<7} {} {}{replacement}",
+                                change.action, change.logical_id, change.resource_type
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(if changes {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
-pub async fn plan(_config: &Config) -> Result<ExitCode> {
-    Err(Error::NotYetAvailable {
-        command: "plan".into(),
-        instead: "the deploy engine is being built".into(),
+#[derive(Debug, Serialize)]
+struct StackPreview {
+    stack: String,
+    region: String,
+    preview: Preview,
+}
+
+/// The images the deployed app stack runs now (for previews), or placeholders before the first deploy.
+async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceImages {
+    let stack_name = StackKind::App.stack_name(&config.app);
+    let parameters = clients
+        .cloudformation
+        .describe_stacks()
+        .stack_name(&stack_name)
+        .send()
+        .await
+        .ok()
+        .and_then(|response| response.stacks().first().cloned())
+        .map(|stack| {
+            stack
+                .parameters()
+                .iter()
+                .filter_map(|parameter| {
+                    Some((
+                        parameter.parameter_key()?.to_string(),
+                        parameter.parameter_value()?.to_string(),
+                    ))
+                })
+                .collect::<BTreeMap<String, String>>()
+        })
+        .unwrap_or_default();
+    ServiceImages {
+        mysfits: parameters
+            .get("MysfitsImage")
+            .cloned()
+            .unwrap_or_else(|| "(built at deploy)".into()),
+        like: parameters
+            .get("LikeImage")
+            .cloned()
+            .unwrap_or_else(|| "(built at deploy)".into()),
+    }
+}
+
+async fn clients(config: &Config) -> BTreeMap<Role, RegionClients> {
+    let mut clients = BTreeMap::new();
+    for region in config.regions() {
+        clients.insert(
+            region.role,
+            RegionClients::for_region(config, region, Patience::DEPLOY).await,
+        );
+    }
+    clients
+}
+
+impl DeployContext {
+    async fn run(
+        &self,
+        id: StepId,
+        done: &BTreeMap<StepId, StepOutput>,
+    ) -> Result<(StepOutput, String)> {
+        let step = self.label(id);
+        match id {
+            StepId::BuildImages => {
+                let built = images::build(
+                    &self.config,
+                    self.prebuilt_binaries.as_deref(),
+                    &self.events,
+                    &step,
+                )
+                .await?;
+                let summary = built.summary();
+                Ok((StepOutput::Images(Arc::new(built)), summary))
+            }
+            StepId::Stack {
+                role,
+                kind: StackKind::Registry,
+            } => {
+                let region = self.region(role)?;
+                let request = registry_request(&self.config, region);
+                self.deploy_stack(role, &request, &step).await
+            }
+            StepId::PushImages { role } => {
+                let Some(StepOutput::Images(built)) = done.get(&StepId::BuildImages) else {
+                    return Err(missing_input(&step, "built images"));
+                };
+                let Some(StepOutput::Stack(registry)) = done.get(&StepId::Stack {
+                    role,
+                    kind: StackKind::Registry,
+                }) else {
+                    return Err(missing_input(&step, "registry stack"));
+                };
+                let region = self.region(role)?;
+                let pushed = images::push(
+                    built,
+                    registry,
+                    region,
+                    &self.clients[&role],
+                    &self.events,
+                    &step,
+                )
+                .await?;
+                Ok((StepOutput::Pushed(pushed.images), pushed.summary))
+            }
+            StepId::Stack {
+                role,
+                kind: StackKind::App,
+            } => {
+                let Some(StepOutput::Pushed(images)) = done.get(&StepId::PushImages { role })
+                else {
+                    return Err(missing_input(&step, "pushed images"));
+                };
+                let region = self.region(role)?;
+                let request = app_request(&self.config, region, images);
+                self.deploy_stack(role, &request, &step).await
+            }
+            StepId::Replica { role } => {
+                let region = self.region(role)?;
+                let report = ensure_replica(
+                    &self.clients[&Role::Primary].dynamodb,
+                    &self.config.primary.name,
+                    &self.config.table_name(),
+                    &region.name,
+                    &self.events,
+                    &step,
+                    REPLICA_WAIT_LIMIT,
+                )
+                .await?;
+                let summary = format!(
+                    "replica in {} {}{}",
+                    report.region,
+                    report.status,
+                    if report.created { " (created)" } else { "" }
+                );
+                Ok((StepOutput::Replica(report), summary))
+            }
+            StepId::SeedTable => {
+                let table = self.config.table_name();
+                let report = seed_catalogue(&self.clients[&Role::Primary].dynamodb, &table)
+                    .await
+                    .map_err(|message| Error::Aws {
+                        operation: "seeding the catalogue".into(),
+                        region: self.config.primary.name.clone(),
+                        message,
+                        fix: format!(
+                            "check that table {table} exists and is ACTIVE, then deploy again"
+                        ),
+                    })?;
+                let summary = format!(
+                    "{} mysfits added, {} already there",
+                    report.inserted, report.already_present
+                );
+                Ok((
+                    StepOutput::Seeded {
+                        inserted: report.inserted,
+                        existing: report.already_present,
+                    },
+                    summary,
+                ))
+            }
+        }
+    }
+
+    async fn deploy_stack(
+        &self,
+        role: Role,
+        request: &crate::stack::StackRequest,
+        step: &str,
+    ) -> Result<(StepOutput, String)> {
+        let result = StackDeployer::new(
+            &self.clients[&role].cloudformation,
+            request,
+            self.events.clone(),
+            step,
+        )
+        .deploy()
+        .await?;
+        let summary = if result.changed {
+            format!("{} {}", result.stack_name, result.status)
+        } else {
+            format!("{} unchanged", result.stack_name)
+        };
+        Ok((StepOutput::Stack(Box::new(result)), summary))
+    }
+
+    fn region(&self, role: Role) -> Result<&crate::config::RegionSettings> {
+        self.config.region(role).ok_or_else(|| {
+            Error::config(
+                format!("the plan has a {role} step but no {role} region is configured"),
+                "pass --secondary-region",
+            )
+        })
+    }
+
+    fn label(&self, id: StepId) -> String {
+        deploy_plan(&self.config, DeployOptions { seed: true })
+            .step(id)
+            .map(|step| step.label.clone())
+            .unwrap_or_else(|| format!("{id:?}"))
+    }
+}
+
+struct SeedCounts {
+    inserted: usize,
+    already_present: usize,
+}
+
+/// Loads the bundled catalogue (from the mysfits-service library) into the table.
+async fn seed_catalogue(
+    _client: &aws_sdk_dynamodb::Client,
+    _table: &str,
+) -> std::result::Result<SeedCounts, String> {
+    Err("the seed catalogue is not wired yet".to_string())
+}
+
+fn missing_input(step: &str, what: &str) -> Error {
+    Error::config(
+        format!("step {step} started without its input ({what})"),
+        "this is a bug in mysfits' deploy plan; please report it",
+    )
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value).map_err(|error| {
+        Error::config(
+            format!("could not write JSON output: {error}"),
+            "report this bug",
+        )
     })
+}
+
+/// The result of a deploy, for people (text) and programs (`--output json`).
+#[derive(Debug, Serialize)]
+pub struct DeployReport {
+    pub app: String,
+    pub changed: bool,
+    pub regions: Vec<RegionReport>,
+    pub table: String,
+    pub replica: Option<ReplicaReport>,
+    pub seed: Option<SeedReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegionReport {
+    pub region: String,
+    pub role: Role,
+    pub url: Option<String>,
+    pub stacks: Vec<StackSummary>,
+    pub images: Option<ServiceImages>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StackSummary {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub changed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeedReport {
+    pub inserted: usize,
+    pub existing: usize,
+}
+
+impl DeployReport {
+    async fn new(config: &Config, outputs: &BTreeMap<StepId, StepOutput>) -> DeployReport {
+        let mut regions = Vec::new();
+        let mut changed = false;
+        for region in config.regions() {
+            let mut stacks = Vec::new();
+            let mut url = None;
+            for kind in StackKind::ALL {
+                if let Some(StepOutput::Stack(result)) = outputs.get(&StepId::Stack {
+                    role: region.role,
+                    kind,
+                }) {
+                    changed |= result.changed;
+                    stacks.push(StackSummary {
+                        name: result.stack_name.clone(),
+                        id: result.stack_id.clone(),
+                        status: result.status.clone(),
+                        changed: result.changed,
+                    });
+                    if kind == StackKind::App {
+                        let clients =
+                            RegionClients::for_region(config, region, Patience::DEPLOY).await;
+                        url = load_balancer_url(&clients, result).await;
+                    }
+                }
+            }
+            let images = match outputs.get(&StepId::PushImages { role: region.role }) {
+                Some(StepOutput::Pushed(images)) => Some(images.clone()),
+                _ => None,
+            };
+            regions.push(RegionReport {
+                region: region.name.clone(),
+                role: region.role,
+                url,
+                stacks,
+                images,
+            });
+        }
+        let replica = outputs.values().find_map(|output| match output {
+            StepOutput::Replica(report) => Some(report.clone()),
+            _ => None,
+        });
+        changed |= replica.as_ref().is_some_and(|replica| replica.created);
+        let seed = outputs.values().find_map(|output| match output {
+            StepOutput::Seeded { inserted, existing } => Some(SeedReport {
+                inserted: *inserted,
+                existing: *existing,
+            }),
+            _ => None,
+        });
+        changed |= seed.as_ref().is_some_and(|seed| seed.inserted > 0);
+        DeployReport {
+            app: config.app.clone(),
+            changed,
+            regions,
+            table: config.table_name(),
+            replica,
+            seed,
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut text = String::new();
+        text.push_str(&format!(
+            "{} {}\n",
+            self.app,
+            if self.changed {
+                "deployed"
+            } else {
+                "is up to date (no changes)"
+            }
+        ));
+        for region in &self.regions {
+            text.push_str(&format!(
+                "  {} ({}): {}\n",
+                region.region,
+                region.role,
+                region.url.as_deref().unwrap_or("no endpoint yet")
+            ));
+        }
+        if let Some(replica) = &self.replica {
+            text.push_str(&format!(
+                "  table {} replica in {}: {}\n",
+                self.table, replica.region, replica.status
+            ));
+        }
+        text
+    }
+}
+
+/// `http://<ALB DNS name>` of an app stack: from its output, or from the load balancer itself when
+/// the stack reports no outputs.
+pub async fn load_balancer_url(clients: &RegionClients, app: &StackResult) -> Option<String> {
+    if let Some(url) = app.outputs.get("LoadBalancerUrl") {
+        return Some(url.clone());
+    }
+    let arn = app.value("LoadBalancerArn", "LoadBalancer")?;
+    let described = clients
+        .elbv2
+        .describe_load_balancers()
+        .load_balancer_arns(arn)
+        .send()
+        .await
+        .map_err(|error| {
+            tracing::debug!(
+                "{}",
+                aws_error("DescribeLoadBalancers", &clients.region, &error)
+            )
+        })
+        .ok()?;
+    described
+        .load_balancers()
+        .first()
+        .and_then(|balancer| balancer.dns_name())
+        .map(|dns| format!("http://{dns}"))
 }

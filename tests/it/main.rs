@@ -5,5 +5,6 @@
 
 mod cli;
 mod images;
+mod replica_mocks;
 mod stack_mocks;
 mod util;
