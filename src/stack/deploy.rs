@@ -454,12 +454,11 @@ impl<'a> StackDeployer<'a> {
             .description("mysfits deploy")
             .send()
             .await;
-        if let Err(error) = &created {
-            if error_code(error) == Some("ValidationError")
-                && is_no_changes_message(&crate::aws::error_message(error))
-            {
-                return Ok(None);
-            }
+        if let Err(error) = &created
+            && error_code(error) == Some("ValidationError")
+            && is_no_changes_message(&crate::aws::error_message(error))
+        {
+            return Ok(None);
         }
         created.map_err(|error| aws_error("CreateChangeSet", &self.request.region, &error))?;
 

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod examples;
+mod golden;
 mod images;
 mod replica_mocks;
 mod stack_mocks;

@@ -1,6 +1,6 @@
 //! Runs the real `mysfits` binary in a temporary directory with a clean environment.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub struct Run {
@@ -55,20 +55,11 @@ impl Mysfits {
         Mysfits { command, directory }
     }
 
-    pub fn dir(&self) -> &Path {
-        self.directory.path()
-    }
-
     /// Writes a file into the command's working directory and returns its path.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.directory.path().join(name);
         std::fs::write(&path, contents).unwrap();
         path
-    }
-
-    pub fn env(mut self, key: &str, value: &str) -> Mysfits {
-        self.command.env(key, value);
-        self
     }
 
     pub fn envs(mut self, pairs: Vec<(String, String)>) -> Mysfits {
