@@ -10,18 +10,28 @@
 //! - [`image`]: OCI images of the bundled services, built without Docker, pushed to ECR.
 //! - [`progress`]: renderers fed by events (terminal tree, plain lines, JSON).
 //! - [`table`]: the catalogue table's DR replica (global table).
+//! - [`entry`]: the global traffic entry point (Global Accelerator, or Route 53 failover records).
+//! - [`status`]: what is deployed and how healthy it is, both regions side by side.
+//! - [`failover`]: readiness checks, scale-up, traffic shift, verification, drill.
+//! - [`teardown`]: removal in dependency order and verification that nothing is left.
+//! - [`dashboard`]: the multi-region CloudWatch dashboard.
 //! - [`commands`]: one file per subcommand, gluing the above together.
 
 pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dashboard;
+pub mod entry;
 pub mod error;
+pub mod failover;
 pub mod image;
 pub mod plan;
 pub mod progress;
 pub mod stack;
+pub mod status;
 pub mod table;
+pub mod teardown;
 
 use std::process::ExitCode;
 

@@ -90,6 +90,8 @@ pub struct RegionClients {
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl RegionClients {
@@ -106,6 +108,8 @@ impl RegionClients {
             ecr: aws_sdk_ecr::Client::new(sdk_config),
             ecs: aws_sdk_ecs::Client::new(sdk_config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk_config),
+            ec2: aws_sdk_ec2::Client::new(sdk_config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk_config),
         }
     }
 

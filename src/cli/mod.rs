@@ -88,6 +88,10 @@ pub enum Command {
     Build(BuildArgs),
     /// Recent log lines of a service
     Logs(LogsArgs),
+    /// Fail over and back under bounded load; report errors, latency and time to recover
+    Drill(DrillArgs),
+    /// Print the least-privilege IAM policy the operator running mysfits needs
+    IamPolicy,
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -153,6 +157,19 @@ pub struct LogsArgs {
     /// Keep printing new lines
     #[arg(long)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// How long to keep the load running, in seconds
+    #[arg(long, default_value_t = 60)]
+    pub duration: u64,
+    /// Requests per second to send
+    #[arg(long, default_value_t = 20)]
+    pub rate: u32,
+    /// Send the load here instead of the app's global entry point
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,14 @@
 //! One module per subcommand: each validates, executes and renders its result.
 
 pub mod build;
+pub mod dashboard;
 pub mod deploy;
+pub mod drill;
+pub mod failover;
+pub mod iam_policy;
+pub mod logs;
+pub mod status;
+pub mod teardown;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,30 +35,13 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Deploy(args) => deploy::deploy(&config, args).await,
         Command::Plan => deploy::plan(&config).await,
         Command::Build(args) => build::run(&config, args).await,
-        Command::Status => not_yet(
-            "status",
-            "use the AWS console or `aws cloudformation describe-stacks` for now",
-        ),
-        Command::Failover(_) => not_yet(
-            "failover",
-            "shift traffic in the Global Accelerator console for now",
-        ),
-        Command::Dashboard(_) => not_yet("dashboard", "open CloudWatch in the console for now"),
-        Command::Teardown(_) => not_yet(
-            "teardown",
-            "delete the app's stacks in the CloudFormation console for now",
-        ),
-        Command::Logs(_) => not_yet(
-            "logs",
-            "use `aws logs tail /ecs/<app>/mysfits-service --follow` for now",
-        ),
+        Command::Status => status::run(&config).await,
+        Command::Failover(args) => failover::run(&config, args).await,
+        Command::Drill(args) => drill::run(&config, args).await,
+        Command::Dashboard(command) => dashboard::run(&config, command).await,
+        Command::Teardown(args) => teardown::run(&config, args).await,
+        Command::Logs(args) => logs::run(&config, args).await,
+        Command::IamPolicy => iam_policy::run(&config).await,
         Command::Completions(_) => unreachable!("handled above"),
     }
-}
-
-fn not_yet(command: &str, instead: &str) -> Result<ExitCode> {
-    Err(Error::NotYetAvailable {
-        command: command.to_string(),
-        instead: instead.to_string(),
-    })
 }

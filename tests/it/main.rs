@@ -4,9 +4,18 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod dashboard;
+mod deploy_e2e;
+mod entry_mocks;
 mod examples;
+mod failover;
 mod golden;
 mod images;
+mod quality;
 mod replica_mocks;
+mod services;
 mod stack_mocks;
+mod status;
+mod teardown;
+mod teardown_mocks;
 mod util;

@@ -1,0 +1,1 @@
+//! Regional failover and failback: readiness, scale-up, traffic shift, verification, report.

@@ -1,0 +1,1 @@
+//! Both regions side by side: stacks, services, targets, replica, images, traffic, alarms.

@@ -1,0 +1,1 @@
+//! Teardown: everything the app created, removed in dependency order, then verified gone.

@@ -1,0 +1,1 @@
+//! Debian's `docker-registry` on a free loopback port with basic auth (owned by the images work).
