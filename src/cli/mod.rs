@@ -120,6 +120,15 @@ pub struct FailoverArgs {
     /// Go on even if the target region is not ready
     #[arg(long)]
     pub force: bool,
+    /// Most replication latency (source to target, CloudWatch ReplicationLatency) that counts as ready
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub max_replication_latency_ms: u32,
+    /// Longest wait, in seconds, for the scale-up, the entry point change and the verification
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Probe this URL after the shift instead of the entry point (e.g. your own domain in front of it)
+    #[arg(long, value_name = "URL")]
+    pub verify_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +179,15 @@ pub struct DrillArgs {
     /// Send the load here instead of the app's global entry point
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// Fail over even if the other region is not ready
+    #[arg(long)]
+    pub force: bool,
+    /// Most replication latency, in milliseconds, that counts as ready
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub max_replication_latency_ms: u32,
+    /// Longest wait, in seconds, for each failover's scale-up, shift and verification
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

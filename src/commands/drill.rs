@@ -1,14 +1,97 @@
 //! `mysfits drill`: failover and failback under load, measured.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use crate::cli::DrillArgs;
+use super::failover::{prepare, two_regions, validate_http_url};
+use crate::cli::{DrillArgs, OutputFormat};
 use crate::config::Config;
+use crate::entry::{CONTROL_PATIENCE, EntryPoint};
 use crate::error::{Error, Result};
+use crate::failover::FailoverOptions;
+use crate::failover::drill::{self, Drill};
+use crate::failover::readiness::Thresholds;
+use crate::progress::{Events, Renderer, RendererKind};
 
-pub async fn run(_config: &Config, _args: &DrillArgs) -> Result<ExitCode> {
-    Err(Error::NotYetAvailable {
-        command: "drill".into(),
-        instead: "run `mysfits failover` under your own load for now".into(),
-    })
+/// Bounds that keep a drill a drill, not a load test.
+const MAX_RATE: u32 = 500;
+const DURATION_SECONDS: std::ops::RangeInclusive<u64> = 5..=3600;
+
+pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
+    let secondary = two_regions(config)?;
+    if !(1..=MAX_RATE).contains(&args.rate) {
+        return Err(Error::config(
+            format!("--rate {} is out of range", args.rate),
+            format!("use 1 to {MAX_RATE} requests per second"),
+        ));
+    }
+    if !DURATION_SECONDS.contains(&args.duration) {
+        return Err(Error::config(
+            format!("--duration {} is out of range", args.duration),
+            format!(
+                "use {} to {} seconds",
+                DURATION_SECONDS.start(),
+                DURATION_SECONDS.end()
+            ),
+        ));
+    }
+    let entry = EntryPoint::new(config, CONTROL_PATIENCE).await;
+    let url = match &args.target {
+        Some(url) => {
+            validate_http_url(url, "--target")?;
+            url.clone()
+        }
+        None => {
+            let state = crate::entry::describe(&entry).await;
+            match state
+                .description()
+                .and_then(|description| description.address.clone())
+            {
+                Some(address) => format!("http://{address}/health"),
+                None => {
+                    return Err(Error::config(
+                        format!(
+                            "the entry point has no address to send load to ({})",
+                            state.summary(entry.mode())
+                        ),
+                        "deploy first, or pass --target URL (e.g. a load balancer or a local test server)",
+                    ));
+                }
+            }
+        }
+    };
+    let primary = config.primary.name.clone();
+    let drill = Drill {
+        url: url.clone(),
+        rate: args.rate,
+        duration: Duration::from_secs(args.duration),
+        there: prepare(config, &primary, &secondary.name, entry.clone()).await?,
+        back: prepare(config, &secondary.name, &primary, entry).await?,
+        options: FailoverOptions {
+            dry_run: false,
+            force: args.force,
+            thresholds: Thresholds {
+                max_replication_latency_ms: f64::from(args.max_replication_latency_ms),
+            },
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            verify_url: Some(url),
+        },
+    };
+    let (events, receiver) = Events::channel();
+    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
+    let result = drill::run(&drill, &events).await;
+    drop(events);
+    let _ = renderer.await;
+    let report = result?;
+    match config.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|error| Error::config(
+                format!("could not write JSON output: {error}"),
+                "report this bug"
+            ))?
+        ),
+        OutputFormat::Text => print!("{}", report.text()),
+    }
+    Ok(ExitCode::SUCCESS)
 }

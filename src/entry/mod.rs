@@ -23,7 +23,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::aws::{Patience, RegionClients, aws_error, error_code, error_message, is_unreachable};
+use crate::aws::{Patience, RegionClients, aws_error, error_code, error_message};
 use crate::config::{Config, EntryPointMode, Role};
 use crate::error::{Error, Result};
 use crate::progress::Events;
@@ -122,7 +122,7 @@ impl EntryPoint {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let region = self.control_region();
-        if is_unreachable(error) {
+        if crate::status::facts::no_answer(error) {
             return CallError::Unreachable {
                 reason: format!(
                     "{operation}: the {} control plane ({region}{}) did not answer: {}",

@@ -1,0 +1,149 @@
+//! HTTP probes of the app: which region answered (every response carries `x-mysfits-region`;
+//! `/health` bodies carry `"region"`), how fast, and with what status.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::progress::elapsed_ms;
+
+pub const REGION_HEADER: &str = "x-mysfits-region";
+
+/// One request's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub status: Option<u16>,
+    pub region: Option<String>,
+    pub latency_ms: u64,
+    /// Transport failure (refused, timed out, DNS), when there was no HTTP answer.
+    pub error: Option<String>,
+}
+
+impl Answer {
+    pub fn is_success(&self) -> bool {
+        self.status
+            .is_some_and(|status| (200..300).contains(&status))
+    }
+}
+
+/// An HTTP client for probes and load, with a hard per-request timeout.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    client: reqwest::Client,
+}
+
+impl Prober {
+    pub fn new(request_timeout: Duration) -> Result<Prober> {
+        let client = reqwest::Client::builder()
+            .timeout(request_timeout)
+            .connect_timeout(request_timeout.min(Duration::from_secs(3)))
+            .user_agent(concat!("mysfits/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| {
+                Error::config(
+                    format!("could not set up the HTTP client: {error}"),
+                    "report this bug",
+                )
+            })?;
+        Ok(Prober { client })
+    }
+
+    pub async fn probe(&self, url: &str) -> Answer {
+        let started = Instant::now();
+        match self.client.get(url).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let mut region = response
+                    .headers()
+                    .get(REGION_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_string);
+                let body = response.bytes().await.unwrap_or_default();
+                if region.is_none() {
+                    region = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|json| json.get("region")?.as_str().map(str::to_string));
+                }
+                Answer {
+                    status: Some(status),
+                    region,
+                    latency_ms: elapsed_ms(started.elapsed()),
+                    error: None,
+                }
+            }
+            Err(error) => Answer {
+                status: None,
+                region: None,
+                latency_ms: elapsed_ms(started.elapsed()),
+                error: Some(describe_transport_error(&error)),
+            },
+        }
+    }
+}
+
+fn describe_transport_error(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        "connection failed".to_string()
+    } else {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        text
+    }
+}
+
+/// What probing the entry point showed after a shift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Verification {
+    /// A successful response came from the target region.
+    Verified {
+        url: String,
+        after_ms: u64,
+        probes: u32,
+    },
+    /// The target region never answered within the limit.
+    NotVerified {
+        url: String,
+        probes: u32,
+        last: Option<Answer>,
+    },
+    /// There was nothing to probe.
+    Skipped { reason: String },
+}
+
+/// Probes `url` until a successful answer comes from `region`, for at most `limit`.
+pub async fn wait_for_region(
+    prober: &Prober,
+    url: &str,
+    region: &str,
+    limit: Duration,
+) -> Verification {
+    let started = Instant::now();
+    let mut probes = 0;
+    loop {
+        let answer = prober.probe(url).await;
+        probes += 1;
+        if answer.is_success() && answer.region.as_deref() == Some(region) {
+            return Verification::Verified {
+                url: url.to_string(),
+                after_ms: elapsed_ms(started.elapsed()),
+                probes,
+            };
+        }
+        if started.elapsed() >= limit {
+            return Verification::NotVerified {
+                url: url.to_string(),
+                probes,
+                last: Some(answer),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

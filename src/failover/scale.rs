@@ -1,0 +1,261 @@
+//! Scale-up of the target region before traffic arrives: each service to the source's capacity,
+//! then wait until the tasks run and the load balancer calls them healthy.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::aws::{RegionClients, aws_error};
+use crate::error::Result;
+use crate::progress::{Events, elapsed_ms};
+use crate::status::facts::{RegionFacts, SERVICES, ServiceKind, target_group_health};
+
+/// One service's scale-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceScale {
+    pub kind: ServiceKind,
+    pub name: String,
+    pub cluster: String,
+    pub from: i32,
+    pub to: i32,
+    pub target_group_arn: Option<String>,
+}
+
+/// What the target will be scaled to, and where the numbers come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScalePlan {
+    pub services: Vec<ServiceScale>,
+    pub capacity_from: String,
+}
+
+/// The source's desired counts when it answers; otherwise `fallback` (the configured capacity of
+/// the source region) capped at the target stack's MaxCount. Never scales the target down.
+pub fn plan(source: &RegionFacts, target: &RegionFacts, fallback: u32) -> ScalePlan {
+    let source_answered = source.unreachable.is_none();
+    let fallback = i32::try_from(fallback).unwrap_or(i32::MAX).min(
+        target
+            .max_count
+            .and_then(|max| i32::try_from(max).ok())
+            .unwrap_or(i32::MAX),
+    );
+    let mut used_fallback = false;
+    let mut services = Vec::new();
+    for kind in SERVICES {
+        let Some(service) = target.service(kind).filter(|service| service.found) else {
+            continue;
+        };
+        let wanted = match source
+            .service(kind)
+            .filter(|service| service.found && service.desired > 0)
+        {
+            Some(source_service) => source_service.desired,
+            None => {
+                used_fallback = true;
+                fallback
+            }
+        };
+        services.push(ServiceScale {
+            kind,
+            name: service.name.clone(),
+            cluster: service.cluster.clone(),
+            from: service.desired,
+            to: wanted.max(service.desired),
+            target_group_arn: service.target_group.as_ref().map(|group| group.arn.clone()),
+        });
+    }
+    let capacity_from = match (used_fallback, source_answered) {
+        (false, _) => format!("desired counts of {}", source.region),
+        (true, false) => format!(
+            "configured desired_count of {} ({fallback}), as it did not answer",
+            source.region
+        ),
+        (true, true) => format!(
+            "configured desired_count of {} ({fallback}), as it runs no such service",
+            source.region
+        ),
+    };
+    ScalePlan {
+        services,
+        capacity_from,
+    }
+}
+
+/// How the scale-up went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScaleReport {
+    pub plan: ScalePlan,
+    /// Whether every service reached its count with healthy targets within the limit.
+    pub settled: bool,
+    pub waited_ms: u64,
+    /// Each service's last observed state.
+    pub observed: Vec<String>,
+}
+
+/// Raises desired counts, then waits (at most `limit`) until every service runs its count and its
+/// target group has that many healthy targets.
+pub async fn scale(
+    clients: &RegionClients,
+    plan: &ScalePlan,
+    limit: Duration,
+    events: &Events,
+    step: &str,
+) -> Result<ScaleReport> {
+    for service in plan
+        .services
+        .iter()
+        .filter(|service| service.to > service.from)
+    {
+        clients
+            .ecs
+            .update_service()
+            .cluster(&service.cluster)
+            .service(&service.name)
+            .desired_count(service.to)
+            .send()
+            .await
+            .map_err(|error| aws_error("UpdateService", &clients.region, &error))?;
+        events.note(
+            step,
+            format!(
+                "{} desired {} -> {}",
+                service.name, service.from, service.to
+            ),
+        );
+    }
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let (settled, observed) = observe(clients, plan).await?;
+        if settled || started.elapsed() >= limit {
+            return Ok(ScaleReport {
+                plan: plan.clone(),
+                settled,
+                waited_ms: elapsed_ms(started.elapsed()),
+                observed,
+            });
+        }
+        tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn observe(clients: &RegionClients, plan: &ScalePlan) -> Result<(bool, Vec<String>)> {
+    let mut settled = true;
+    let mut observed = Vec::new();
+    let Some(cluster) = plan.services.first().map(|service| service.cluster.clone()) else {
+        return Ok((true, observed));
+    };
+    let described = clients
+        .ecs
+        .describe_services()
+        .cluster(&cluster)
+        .set_services(Some(
+            plan.services
+                .iter()
+                .map(|service| service.name.clone())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeServices", &clients.region, &error))?;
+    for service in &plan.services {
+        let current = described
+            .services()
+            .iter()
+            .find(|described| described.service_name() == Some(service.name.as_str()));
+        let running = current.map(|current| current.running_count()).unwrap_or(0);
+        let deployments = current
+            .map(|current| current.deployments().len())
+            .unwrap_or(0);
+        let mut line = format!("{}: {running}/{} running", service.name, service.to);
+        let mut service_settled = running >= service.to && deployments <= 1;
+        if let Some(arn) = &service.target_group_arn {
+            let group = target_group_health(clients, arn)
+                .await
+                .map_err(|error| aws_error("DescribeTargetHealth", &clients.region, &error))?;
+            line.push_str(&format!(
+                ", {}/{} targets healthy",
+                group.healthy, service.to
+            ));
+            service_settled &= i32::try_from(group.healthy).unwrap_or(i32::MAX) >= service.to;
+        }
+        settled &= service_settled;
+        observed.push(line);
+    }
+    Ok((settled, observed))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::status::facts::ServiceFact;
+
+    fn facts(region: &str, desired: i32, max_count: Option<u32>) -> RegionFacts {
+        RegionFacts {
+            region: region.into(),
+            max_count,
+            services: SERVICES
+                .iter()
+                .map(|kind| ServiceFact {
+                    kind: *kind,
+                    name: kind.service_name("demo"),
+                    cluster: "demo".into(),
+                    found: true,
+                    running: desired,
+                    desired,
+                    pending: 0,
+                    deployments: 1,
+                    rollout: None,
+                    task_definition: None,
+                    image: None,
+                    digest: None,
+                    target_group: None,
+                })
+                .collect(),
+            ..RegionFacts::default()
+        }
+    }
+
+    #[test]
+    fn the_target_gets_the_source_capacity_and_is_never_scaled_down() {
+        let plan = plan(
+            &facts("us-east-1", 3, None),
+            &facts("us-west-2", 1, Some(6)),
+            2,
+        );
+        assert_eq!(
+            plan.services
+                .iter()
+                .map(|service| (service.from, service.to))
+                .collect::<Vec<_>>(),
+            [(1, 3), (1, 3)]
+        );
+        assert_eq!(plan.capacity_from, "desired counts of us-east-1");
+        let bigger_target = super::plan(
+            &facts("us-east-1", 2, None),
+            &facts("us-west-2", 4, None),
+            2,
+        );
+        assert!(bigger_target.services.iter().all(|service| service.to == 4));
+    }
+
+    #[test]
+    fn a_silent_source_falls_back_to_its_configured_count_capped_at_max_count() {
+        let silent = RegionFacts {
+            region: "us-east-1".into(),
+            unreachable: Some("down".into()),
+            ..RegionFacts::default()
+        };
+        let plan = plan(&silent, &facts("us-west-2", 1, Some(3)), 5);
+        assert!(
+            plan.services.iter().all(|service| service.to == 3),
+            "{plan:?}"
+        );
+        assert!(
+            plan.capacity_from.contains("as it did not answer"),
+            "{}",
+            plan.capacity_from
+        );
+    }
+}
