@@ -19,11 +19,13 @@ fn config(file: &str, secondary: Option<&str>) -> Config {
     Config::resolve(&global, serde_yaml::from_str::<ConfigFile>(file).unwrap()).unwrap()
 }
 
-fn images() -> ServiceImages {
+/// Each region's app stack runs the images of that region's repositories (same digests): the
+/// execution role may only pull from its own region.
+fn images(region: &str) -> ServiceImages {
+    let registry = format!("123456789012.dkr.ecr.{region}.amazonaws.com/demo");
     ServiceImages {
-        mysfits: "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/mysfits-service@sha256:aaaa"
-            .into(),
-        like: "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/like-service@sha256:bbbb".into(),
+        mysfits: format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
+        like: format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
     }
 }
 
@@ -45,15 +47,16 @@ fn scenario(config: &Config) -> serde_json::Value {
     let mut stacks = BTreeMap::new();
     for region in config.regions() {
         let registry = registry_request(config, region);
-        let app = app_request(config, region, &images());
+        let app = app_request(config, region, &images(&region.name));
         for request in [registry, app] {
             let declared = declared_parameters(request.kind);
-            for parameter in request.parameters.keys() {
+            for (parameter, value) in &request.parameters {
                 assert!(
                     declared.contains(parameter),
                     "{parameter} is not a parameter of {:?}'s template",
                     request.kind
                 );
+                assert_parameter_accepted(request.kind, parameter, value);
             }
             stacks.insert(
                 format!("{} {}", region.name, request.stack_name),
@@ -62,6 +65,38 @@ fn scenario(config: &Config) -> serde_json::Value {
         }
     }
     serde_json::to_value(stacks).unwrap()
+}
+
+/// The value passes the template's AllowedValues and MinValue/MaxValue, as CloudFormation checks
+/// before creating anything.
+fn assert_parameter_accepted(kind: StackKind, parameter: &str, value: &str) {
+    let template: serde_yaml::Value = serde_yaml::from_str(kind.template()).unwrap();
+    let declaration = &template["Parameters"][parameter];
+    if let Some(allowed) = declaration["AllowedValues"].as_sequence() {
+        assert!(
+            allowed
+                .iter()
+                .any(|candidate| candidate.as_str() == Some(value)),
+            "{kind:?}: {parameter}={value:?} is not among {allowed:?}"
+        );
+    }
+    if declaration["Type"].as_str() == Some("Number") {
+        let number: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("{kind:?}: {parameter}={value:?} is not a number"));
+        if let Some(minimum) = declaration["MinValue"].as_f64() {
+            assert!(
+                number >= minimum,
+                "{kind:?}: {parameter}={value} < {minimum}"
+            );
+        }
+        if let Some(maximum) = declaration["MaxValue"].as_f64() {
+            assert!(
+                number <= maximum,
+                "{kind:?}: {parameter}={value} > {maximum}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -100,5 +135,181 @@ fn every_template_resource_has_a_description_for_the_progress_view() {
                 "{kind:?}: {logical_id} has no Metadata.Description"
             );
         }
+    }
+}
+
+/// The resources (logical id → type) and outputs each app role gets, with the template's
+/// conditions evaluated for the role's parameters. A renamed logical id, a resource that appears
+/// or vanishes, or a table in the DR region shows up here as a diff.
+#[test]
+fn template_resources_and_outputs_per_role() {
+    let mut inventory = BTreeMap::new();
+    for (label, kind, parameters) in [
+        ("registry", StackKind::Registry, BTreeMap::new()),
+        (
+            "app primary",
+            StackKind::App,
+            BTreeMap::from([("IsSecondary", "false")]),
+        ),
+        (
+            "app secondary",
+            StackKind::App,
+            BTreeMap::from([("IsSecondary", "true")]),
+        ),
+    ] {
+        inventory.insert(label, rendered_inventory(kind, &parameters));
+    }
+    check(
+        "template-inventory",
+        &serde_json::to_value(&inventory).unwrap(),
+    );
+}
+
+/// What other parts of the CLI rely on (CONTRACT.md): these logical ids and outputs must exist.
+#[test]
+fn templates_keep_the_contracted_logical_ids_and_outputs() {
+    let registry = rendered_inventory(StackKind::Registry, &BTreeMap::new());
+    for logical_id in ["MysfitsRepository", "LikeRepository"] {
+        assert!(
+            registry["resources"].get(logical_id).is_some(),
+            "registry lacks {logical_id}"
+        );
+    }
+    for output in [
+        "MysfitsRepositoryName",
+        "MysfitsRepositoryUri",
+        "LikeRepositoryName",
+        "LikeRepositoryUri",
+    ] {
+        assert!(
+            has_output(&registry, output),
+            "registry lacks output {output}"
+        );
+    }
+    for (is_secondary, has_table) in [("false", true), ("true", false)] {
+        let app = rendered_inventory(
+            StackKind::App,
+            &BTreeMap::from([("IsSecondary", is_secondary)]),
+        );
+        for logical_id in [
+            "Vpc",
+            "LoadBalancer",
+            "Listener",
+            "MysfitsTargetGroup",
+            "LikeTargetGroup",
+            "Cluster",
+            "MysfitsService",
+            "LikeService",
+            "MysfitsTaskDefinition",
+            "LikeTaskDefinition",
+            "MysfitsLogGroup",
+            "LikeLogGroup",
+            "TaskRole",
+            "ExecutionRole",
+        ] {
+            assert!(
+                app["resources"].get(logical_id).is_some(),
+                "app lacks {logical_id}"
+            );
+        }
+        assert_eq!(
+            app["resources"].get("Table").is_some(),
+            has_table,
+            "Table with IsSecondary={is_secondary}"
+        );
+        for output in [
+            "LoadBalancerUrl",
+            "LoadBalancerArn",
+            "LoadBalancerDnsName",
+            "MysfitsTargetGroupArn",
+            "LikeTargetGroupArn",
+            "ClusterName",
+            "MysfitsServiceName",
+            "LikeServiceName",
+            "VpcId",
+            "MysfitsLogGroupName",
+            "LikeLogGroupName",
+        ] {
+            assert!(has_output(&app, output), "app lacks output {output}");
+        }
+    }
+}
+
+fn has_output(inventory: &serde_json::Value, output: &str) -> bool {
+    inventory["outputs"]
+        .as_array()
+        .is_some_and(|outputs| outputs.iter().any(|name| name == output))
+}
+
+/// Resources and outputs of a template whose conditions hold for `parameters` (others at their
+/// defaults).
+fn rendered_inventory(kind: StackKind, parameters: &BTreeMap<&str, &str>) -> serde_json::Value {
+    let template: serde_yaml::Value = serde_yaml::from_str(kind.template()).unwrap();
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(declared) = template["Parameters"].as_mapping() {
+        for (name, declaration) in declared {
+            if let Some(default) = declaration["Default"].as_str() {
+                values.insert(name.as_str().unwrap().to_string(), default.to_string());
+            }
+        }
+    }
+    for (name, value) in parameters {
+        values.insert(name.to_string(), value.to_string());
+    }
+    let conditions = &template["Conditions"];
+    let holds = |entry: &serde_yaml::Value| match entry["Condition"].as_str() {
+        None => true,
+        Some(name) => evaluate(&conditions[name], conditions, &values),
+    };
+    let resources: BTreeMap<&str, &str> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| holds(resource))
+        .map(|(logical_id, resource)| {
+            (
+                logical_id.as_str().unwrap(),
+                resource["Type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let outputs: Vec<&str> = template["Outputs"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, output)| holds(output))
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    serde_json::json!({ "resources": resources, "outputs": outputs })
+}
+
+/// Evaluates the long-form condition functions the templates use.
+fn evaluate(
+    condition: &serde_yaml::Value,
+    conditions: &serde_yaml::Value,
+    values: &BTreeMap<String, String>,
+) -> bool {
+    let operand = |value: &serde_yaml::Value| -> String {
+        match value.get("Ref").and_then(|name| name.as_str()) {
+            Some(name) => values
+                .get(name)
+                .unwrap_or_else(|| panic!("condition refers to {name}, which has no value"))
+                .clone(),
+            None => value.as_str().expect("a string operand").to_string(),
+        }
+    };
+    let arguments = |name: &str| condition[name].as_sequence().cloned();
+    if let Some(pair) = arguments("Fn::Equals") {
+        operand(&pair[0]) == operand(&pair[1])
+    } else if let Some(inner) = arguments("Fn::Not") {
+        !evaluate(&inner[0], conditions, values)
+    } else if let Some(all) = arguments("Fn::And") {
+        all.iter().all(|inner| evaluate(inner, conditions, values))
+    } else if let Some(any) = arguments("Fn::Or") {
+        any.iter().any(|inner| evaluate(inner, conditions, values))
+    } else if let Some(name) = condition["Condition"].as_str() {
+        evaluate(&conditions[name], conditions, values)
+    } else {
+        panic!("unsupported condition {condition:?}: write conditions in long form")
     }
 }
