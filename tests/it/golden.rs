@@ -1,5 +1,7 @@
-//! Golden tests: the exact parameters and tags each stack gets per scenario. A change to what
-//! the CLI sends CloudFormation shows up here as a diff. `UPDATE_GOLDEN=1` rewrites the files.
+//! Golden tests: the exact parameters and tags each stack gets per scenario, and the templates'
+//! resources and outputs per role. A change to what the CLI sends CloudFormation, or to what the
+//! templates create, shows up here as a diff. `UPDATE_GOLDEN=1` rewrites the files. Also: the
+//! templates deploy through the CLI's deployer into the emulator.
 
 use std::collections::BTreeMap;
 
@@ -312,4 +314,156 @@ fn evaluate(
     } else {
         panic!("unsupported condition {condition:?}: write conditions in long form")
     }
+}
+
+/// Both templates deploy through the CLI's own change-set deployer into the emulator, primary and
+/// DR region, and every resource other parts of the CLI look up resolves (by output, or by the
+/// physical id of its logical resource where the emulator reports no outputs). Catches template
+/// features the emulator cannot evaluate (Fn::Cidr, short-form !Condition, outputs that refer to
+/// types it skips), which static linting does not.
+#[tokio::test]
+async fn templates_deploy_in_the_emulator_in_both_regions() {
+    use mysfits::aws::RegionClients;
+    use mysfits::progress::Events;
+    use mysfits::stack::deploy::StackDeployer;
+
+    let moto = testbed::moto::Moto::start();
+    // The primary leaves the zones to the template (its first two; the emulator lists us-east-1's
+    // whatever the region, which is right here), the DR region names them.
+    let config = config(
+        "regions:\n  us-west-2:\n    availability_zones: [us-west-2a, us-west-2b]\n",
+        Some("us-west-2"),
+    );
+    for region in config.regions() {
+        let clients = RegionClients::new(&moto.sdk_config(&region.name));
+        let registry_request = registry_request(&config, region);
+        let registry = StackDeployer::new(
+            &clients.cloudformation,
+            &registry_request,
+            Events::discard(),
+            "registry",
+        )
+        .deploy()
+        .await
+        .unwrap_or_else(|error| panic!("registry in {}: {error}", region.name));
+        for (output, logical_id, expected) in [
+            (
+                "MysfitsRepositoryName",
+                "MysfitsRepository",
+                "demo/mysfits-service",
+            ),
+            ("LikeRepositoryName", "LikeRepository", "demo/like-service"),
+        ] {
+            assert_eq!(registry.value(output, logical_id), Some(expected));
+        }
+
+        let app_request = app_request(&config, region, &images(&region.name));
+        let app = StackDeployer::new(
+            &clients.cloudformation,
+            &app_request,
+            Events::discard(),
+            "app",
+        )
+        .deploy()
+        .await
+        .unwrap_or_else(|error| panic!("app in {}: {error}", region.name));
+        assert_eq!(app.status, "CREATE_COMPLETE", "{}", region.name);
+        let again = StackDeployer::new(
+            &clients.cloudformation,
+            &app_request,
+            Events::discard(),
+            "app",
+        )
+        .deploy()
+        .await
+        .unwrap();
+        assert!(
+            !again.changed,
+            "{}: a second deploy with the same template and parameters (defaults included) must be a no-op",
+            region.name
+        );
+        for (output, logical_id) in [
+            ("VpcId", "Vpc"),
+            ("LoadBalancerArn", "LoadBalancer"),
+            ("MysfitsTargetGroupArn", "MysfitsTargetGroup"),
+            ("LikeTargetGroupArn", "LikeTargetGroup"),
+            ("ClusterName", "Cluster"),
+            ("MysfitsServiceName", "MysfitsService"),
+            ("LikeServiceName", "LikeService"),
+            ("MysfitsLogGroupName", "MysfitsLogGroup"),
+            ("LikeLogGroupName", "LikeLogGroup"),
+        ] {
+            assert!(
+                app.value(output, logical_id)
+                    .is_some_and(|value| !value.is_empty()),
+                "{}: neither output {output} nor resource {logical_id}: {:?}",
+                region.name,
+                app.resources.keys().collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(app.value("ClusterName", "Cluster"), Some("demo"));
+        assert_eq!(
+            app.resources.contains_key("Table"),
+            region.role == mysfits::config::Role::Primary,
+            "{}: the table belongs to the primary region only",
+            region.name
+        );
+
+        let subnets = clients
+            .ec2
+            .describe_subnets()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(app.value("VpcId", "Vpc").unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut zones: Vec<&str> = subnets
+            .subnets()
+            .iter()
+            .filter_map(|subnet| subnet.availability_zone())
+            .collect();
+        zones.sort_unstable();
+        zones.dedup();
+        assert_eq!(
+            zones,
+            [format!("{}a", region.name), format!("{}b", region.name)],
+            "subnets in the configured zones"
+        );
+        let services = clients
+            .ecs
+            .describe_services()
+            .cluster("demo")
+            .services("demo-mysfits-service")
+            .services("demo-like-service")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(services.services().len(), 2, "{}", region.name);
+    }
+    let table = RegionClients::new(&moto.sdk_config("us-east-1"))
+        .dynamodb
+        .describe_table()
+        .table_name("demo-mysfits")
+        .send()
+        .await
+        .unwrap();
+    let table = table.table().unwrap();
+    let mut indexes: Vec<&str> = table
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|index| index.index_name())
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, ["GoodEvilIndex", "LawChaosIndex"]);
+    assert_eq!(
+        table
+            .stream_specification()
+            .and_then(|stream| stream.stream_view_type())
+            .map(|view| view.as_str()),
+        Some("NEW_AND_OLD_IMAGES")
+    );
 }
