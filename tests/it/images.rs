@@ -788,7 +788,103 @@ async fn pushing_before_the_repositories_exist_says_to_deploy() {
     assert_eq!(registry.completed_blob_uploads(), 0);
 }
 
-// ---------------------------------------------------------------- running the real image
+// ---------------------------------------------------------------- running the images
+
+/// A std-only HTTP server that answers with what a container sees: its uid, the CA bundle, the
+/// region. Compiled static by rustc in a second, so the runtime check does not wait for cargo.
+const PROBE_SERVER: &str = r#"
+use std::io::{Read, Write};
+fn main() {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
+    let listener = std::net::TcpListener::bind(format!("0.0.0.0:{port}")).unwrap();
+    for stream in listener.incoming() {
+        let mut stream = stream.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let uid = status.lines().find(|line| line.starts_with("Uid:")).unwrap_or("");
+        let body = format!(
+            "uid={} ca={} passwd={} region={}",
+            uid.split_whitespace().nth(1).unwrap_or("?"),
+            std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists(),
+            std::fs::read_to_string("/etc/passwd").unwrap_or_default().contains("nonroot:x:65532"),
+            std::env::var("AWS_REGION").unwrap_or_default(),
+        );
+        let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    }
+}
+"#;
+
+/// Pushes `image` to a fresh registry and runs it with podman; returns the answer to `GET path`.
+async fn run_with_podman(image: &Image, path: &str) -> (u16, String) {
+    let registry = Registry::start();
+    let destination = Destination::new(
+        &format!(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/mysfits/{}",
+            image.service
+        ),
+        Some(&registry.url()),
+    )
+    .unwrap();
+    let credentials = RegistryCredentials {
+        username: MOTO_ECR_USER.into(),
+        password: MOTO_ECR_PASSWORD.into(),
+    };
+    let reports = push_images(
+        &[image],
+        &[destination],
+        &credentials,
+        &Events::discard(),
+        "push",
+    )
+    .await
+    .unwrap_or_else(|error: ImageError| panic!("{error}"));
+    let port = testbed::free_port();
+    let mut container = testbed::podman::Container::run(
+        &reports[0].pushed_to,
+        &registry.credentials(),
+        &[
+            ("PORT", port.to_string()),
+            ("DDB_TABLE_NAME", "mysfits-test".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ],
+    );
+    let answer = container.wait_for_http(port, path, Duration::from_secs(120));
+    assert_eq!(answer.0, 200, "{}\n{}", answer.1, container.log());
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_runs_under_podman_as_the_non_root_user_with_the_ca_bundle() {
+    let directory = tempfile::tempdir().unwrap();
+    let source = directory.path().join("probe.rs");
+    std::fs::write(&source, PROBE_SERVER).unwrap();
+    let compiled = std::process::Command::new(std::env::var("RUSTC").unwrap_or("rustc".into()))
+        .args([
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+            "-C",
+            "strip=symbols",
+        ])
+        .args(["--target", image::binaries::TARGET, "-o"])
+        .arg(directory.path().join("mysfits-service"))
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(compiled.success());
+    std::fs::copy(
+        directory.path().join("mysfits-service"),
+        directory.path().join("like-service"),
+    )
+    .unwrap();
+    let inputs = BuildInputs::detect(&testbed::workspace_root()).unwrap();
+    let images = build_images(&binary_paths(directory.path()), &inputs)
+        .await
+        .unwrap();
+    let (_, body) = run_with_podman(image(&images, "mysfits-service"), "/").await;
+    assert_eq!(body, "uid=65532 ca=true passwd=true region=us-east-1");
+}
 
 /// The real mysfits-service, built static by the CLI's own cargo seam (dev profile: the same
 /// flags and target as release, minutes faster to compile), pushed, pulled and run by podman.
@@ -805,39 +901,6 @@ async fn the_mysfits_service_image_runs_under_podman_and_answers_health() {
         .unwrap_or_else(|error| panic!("{error}"));
     let inputs = BuildInputs::detect(&workspace).unwrap();
     let images = build_images(&binaries, &inputs).await.unwrap();
-    let service = image(&images, "mysfits-service");
-
-    let registry = Registry::start();
-    let destination = Destination::new(
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/mysfits/mysfits-service",
-        Some(&registry.url()),
-    )
-    .unwrap();
-    let credentials = RegistryCredentials {
-        username: MOTO_ECR_USER.into(),
-        password: MOTO_ECR_PASSWORD.into(),
-    };
-    let reports = push_images(
-        &[service],
-        &[destination],
-        &credentials,
-        &Events::discard(),
-        "push",
-    )
-    .await
-    .unwrap_or_else(|error: ImageError| panic!("{error}"));
-
-    let port = testbed::free_port();
-    let mut container = testbed::podman::Container::run(
-        &reports[0].pushed_to,
-        &registry.credentials(),
-        &[
-            ("PORT", port.to_string()),
-            ("DDB_TABLE_NAME", "mysfits-test".to_string()),
-            ("AWS_REGION", "us-east-1".to_string()),
-        ],
-    );
-    let (status, body) = container.wait_for_http(port, "/health", Duration::from_secs(120));
-    assert_eq!(status, 200, "{body}\n{}", container.log());
+    let (_, body) = run_with_podman(image(&images, "mysfits-service"), "/health").await;
     assert!(body.contains("us-east-1"), "{body}");
 }

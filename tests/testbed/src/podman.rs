@@ -20,9 +20,23 @@ impl Container {
     pub fn run(image: &str, credentials: &str, env: &[(&str, String)]) -> Container {
         let storage = tempfile::tempdir().expect("podman storage dir");
         let name = format!("mysfits-test-{}-{}", std::process::id(), crate::free_port());
-        let mut podman = vec!["exec".to_string(), "podman".to_string()];
+        let mut podman = vec!["podman".to_string()];
         podman.extend(storage_flags(storage.path()));
-        podman.extend(
+        // Podman 4.3 (Debian 12) takes registry credentials on pull, not on run.
+        let mut pull = podman.clone();
+        pull.extend(
+            [
+                "pull",
+                "--quiet",
+                "--tls-verify=false",
+                "--creds",
+                credentials,
+                image,
+            ]
+            .map(str::to_string),
+        );
+        let mut run = podman;
+        run.extend(
             [
                 "run",
                 "--rm",
@@ -33,20 +47,18 @@ impl Container {
                 "nofile=1024:1024",
                 "--ulimit",
                 "nproc=4096:4096",
-                "--tls-verify=false",
-                "--creds",
-                credentials,
             ]
             .map(str::to_string),
         );
         for (key, value) in env {
-            podman.push("--env".into());
-            podman.push(format!("{key}={value}"));
+            run.push("--env".into());
+            run.push(format!("{key}={value}"));
         }
-        podman.push(image.to_string());
+        run.push(image.to_string());
         let script = format!(
-            "umount /sys/fs/cgroup/unified 2>/dev/null; {}",
-            shell_words(&podman)
+            "umount /sys/fs/cgroup/unified 2>/dev/null; {} >/dev/null && exec {}",
+            shell_words(&pull),
+            shell_words(&run)
         );
         let child = Command::new("unshare")
             .args(["-m", "--propagation", "private", "sh", "-c", &script])
@@ -97,9 +109,11 @@ impl Container {
 impl Drop for Container {
     fn drop(&mut self) {
         // SIGTERM to `podman run` is proxied to the container; --rm then removes it.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+        }
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
