@@ -53,7 +53,9 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         events: events.clone(),
         prebuilt_binaries: args.prebuilt_binaries.clone(),
     });
-    let result = execute(&plan, &events, |id, done| {
+    let cancellation = crate::plan::Cancellation::new();
+    let _ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
+    let result = execute(&plan, &events, &cancellation, |id, done| {
         let context = context.clone();
         async move { context.run(id, &done).await }
     })
