@@ -54,12 +54,13 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         prebuilt_binaries: args.prebuilt_binaries.clone(),
     });
     let cancellation = crate::plan::Cancellation::new();
-    let _ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
+    let ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
     let result = execute(&plan, &events, &cancellation, |id, done| {
         let context = context.clone();
         async move { context.run(id, &done).await }
     })
     .await;
+    drop(ctrl_c);
     drop(events);
     drop(context);
     let _ = renderer.await;

@@ -116,11 +116,14 @@ impl Cancellation {
     /// Listens for Ctrl-C (SIGINT): the first cancels this run, the second ends the process at
     /// once with exit code 130. Why exit here rather than return: after a second Ctrl-C the user
     /// wants out now, and unwinding would wait for the very calls they gave up on.
-    pub fn on_ctrl_c(&self, events: &Events, command: &str) -> tokio::task::JoinHandle<()> {
+    ///
+    /// Listening stops when the returned guard is dropped; drop it before waiting for the
+    /// progress renderer, which ends only when every [`Events`] clone (this one too) is gone.
+    pub fn on_ctrl_c(&self, events: &Events, command: &str) -> CtrlCListener {
         let cancellation = self.clone();
         let events = events.clone();
         let command = command.to_string();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_err() {
                 return;
             }
@@ -137,7 +140,20 @@ impl Cancellation {
                 );
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
             }
-        })
+        });
+        CtrlCListener { task }
+    }
+}
+
+/// The Ctrl-C listener of one command run; stops listening when dropped.
+#[derive(Debug)]
+pub struct CtrlCListener {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CtrlCListener {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
