@@ -15,9 +15,13 @@ use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
 use crate::progress::{Events, Renderer, RendererKind};
 use crate::stack::deploy::{Preview, StackDeployer, StackResult};
 use crate::stack::{ServiceImages, StackKind, app_request, registry_request};
+use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
 
 mod images;
+
+/// Global Accelerator reports no propagation time; deployments usually settle within minutes.
+const ENTRY_POINT_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// What one finished step hands on to later steps and to the final report.
 #[derive(Debug, Clone)]
@@ -27,6 +31,7 @@ pub enum StepOutput {
     Pushed(ServiceImages),
     Replica(ReplicaReport),
     Seeded { inserted: usize, existing: usize },
+    EntryPoint(EntryReport),
 }
 
 /// Everything the steps share: the config and one set of clients per region.
@@ -290,6 +295,36 @@ impl DeployContext {
                 );
                 Ok((StepOutput::Replica(report), summary))
             }
+            StepId::EntryPoint => {
+                let mut load_balancers = Vec::new();
+                for region in self.config.regions() {
+                    let Some(StepOutput::Stack(app)) = done.get(&StepId::Stack {
+                        role: region.role,
+                        kind: StackKind::App,
+                    }) else {
+                        return Err(missing_input(&step, "app stack"));
+                    };
+                    load_balancers.push(
+                        RegionalLoadBalancer::from_app_stack(
+                            &self.clients[&region.role],
+                            region.role,
+                            app,
+                        )
+                        .await?,
+                    );
+                }
+                let entry = EntryPoint::new(&self.config, Patience::DEPLOY).await;
+                let report = crate::entry::ensure(
+                    &entry,
+                    &load_balancers,
+                    &self.events,
+                    &step,
+                    ENTRY_POINT_WAIT_LIMIT,
+                )
+                .await?;
+                let summary = report.summary();
+                Ok((StepOutput::EntryPoint(report), summary))
+            }
             StepId::SeedTable => {
                 let table = self.config.table_name();
                 let report = mysfits_service::catalogue::seed_catalogue(
@@ -384,6 +419,7 @@ pub struct DeployReport {
     pub table: String,
     pub replica: Option<ReplicaReport>,
     pub seed: Option<SeedReport>,
+    pub entry_point: Option<EntryReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -460,6 +496,11 @@ impl DeployReport {
             _ => None,
         });
         changed |= seed.as_ref().is_some_and(|seed| seed.inserted > 0);
+        let entry_point = outputs.values().find_map(|output| match output {
+            StepOutput::EntryPoint(report) => Some(report.clone()),
+            _ => None,
+        });
+        changed |= entry_point.as_ref().is_some_and(|entry| entry.changed);
         DeployReport {
             app: config.app.clone(),
             changed,
@@ -467,6 +508,7 @@ impl DeployReport {
             table: config.table_name(),
             replica,
             seed,
+            entry_point,
         }
     }
 
@@ -493,6 +535,12 @@ impl DeployReport {
             text.push_str(&format!(
                 "  table {} replica in {}: {}\n",
                 self.table, replica.region, replica.status
+            ));
+        }
+        if let Some(entry) = &self.entry_point {
+            text.push_str(&format!(
+                "  global entry point: {}\n",
+                entry.state.summary(&entry.mode)
             ));
         }
         text
