@@ -53,11 +53,14 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         events: events.clone(),
         prebuilt_binaries: args.prebuilt_binaries.clone(),
     });
-    let result = execute(&plan, &events, |id, done| {
+    let cancellation = crate::plan::Cancellation::new();
+    let ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
+    let result = execute(&plan, &events, &cancellation, |id, done| {
         let context = context.clone();
         async move { context.run(id, &done).await }
     })
     .await;
+    drop(ctrl_c);
     drop(events);
     drop(context);
     let _ = renderer.await;
