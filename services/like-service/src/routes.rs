@@ -59,6 +59,10 @@ async fn like(
         trace_id: header_text(&headers, &TRACE_HEADER).to_string(),
     };
     let mysfit = state.upstream.fulfill_like(&id, &forwarded).await?;
-    tracing::info!(mysfit = %id, likes = %mysfit.get("likes").unwrap_or(&serde_json::Value::Null), "like processed");
+    tracing::info!(
+        mysfit = %id,
+        likes = mysfit.get("likes").and_then(serde_json::Value::as_u64),
+        "like processed"
+    );
     Ok(Json(mysfit))
 }
