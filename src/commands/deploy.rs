@@ -15,9 +15,13 @@ use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
 use crate::progress::{Events, Renderer, RendererKind};
 use crate::stack::deploy::{Preview, StackDeployer, StackResult};
 use crate::stack::{ServiceImages, StackKind, app_request, registry_request};
+use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
 
 mod images;
+
+/// Global Accelerator reports no propagation time; deployments usually settle within minutes.
+const ENTRY_POINT_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// What one finished step hands on to later steps and to the final report.
 #[derive(Debug, Clone)]
@@ -27,6 +31,7 @@ pub enum StepOutput {
     Pushed(ServiceImages),
     Replica(ReplicaReport),
     Seeded { inserted: usize, existing: usize },
+    EntryPoint(EntryReport),
 }
 
 /// Everything the steps share: the config and one set of clients per region.
@@ -53,11 +58,14 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         events: events.clone(),
         prebuilt_binaries: args.prebuilt_binaries.clone(),
     });
-    let result = execute(&plan, &events, |id, done| {
+    let cancellation = crate::plan::Cancellation::new();
+    let ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
+    let result = execute(&plan, &events, &cancellation, |id, done| {
         let context = context.clone();
         async move { context.run(id, &done).await }
     })
     .await;
+    drop(ctrl_c);
     drop(events);
     drop(context);
     let _ = renderer.await;
@@ -287,18 +295,51 @@ impl DeployContext {
                 );
                 Ok((StepOutput::Replica(report), summary))
             }
+            StepId::EntryPoint => {
+                let mut load_balancers = Vec::new();
+                for region in self.config.regions() {
+                    let Some(StepOutput::Stack(app)) = done.get(&StepId::Stack {
+                        role: region.role,
+                        kind: StackKind::App,
+                    }) else {
+                        return Err(missing_input(&step, "app stack"));
+                    };
+                    load_balancers.push(
+                        RegionalLoadBalancer::from_app_stack(
+                            &self.clients[&region.role],
+                            region.role,
+                            app,
+                        )
+                        .await?,
+                    );
+                }
+                let entry = EntryPoint::new(&self.config, Patience::DEPLOY).await;
+                let report = crate::entry::ensure(
+                    &entry,
+                    &load_balancers,
+                    &self.events,
+                    &step,
+                    ENTRY_POINT_WAIT_LIMIT,
+                )
+                .await?;
+                let summary = report.summary();
+                Ok((StepOutput::EntryPoint(report), summary))
+            }
             StepId::SeedTable => {
                 let table = self.config.table_name();
-                let report = seed_catalogue(&self.clients[&Role::Primary].dynamodb, &table)
-                    .await
-                    .map_err(|message| Error::Aws {
-                        operation: "seeding the catalogue".into(),
-                        region: self.config.primary.name.clone(),
-                        message,
-                        fix: format!(
-                            "check that table {table} exists and is ACTIVE, then deploy again"
-                        ),
-                    })?;
+                let report = mysfits_service::catalogue::seed_catalogue(
+                    &self.clients[&Role::Primary].dynamodb,
+                    &table,
+                )
+                .await
+                .map_err(|error| Error::Aws {
+                    operation: "seeding the catalogue".into(),
+                    region: self.config.primary.name.clone(),
+                    message: error.to_string(),
+                    fix: format!(
+                        "check that table {table} exists and is ACTIVE, then deploy again"
+                    ),
+                })?;
                 let summary = format!(
                     "{} mysfits added, {} already there",
                     report.inserted, report.already_present
@@ -353,19 +394,6 @@ impl DeployContext {
     }
 }
 
-struct SeedCounts {
-    inserted: usize,
-    already_present: usize,
-}
-
-/// Loads the bundled catalogue (from the mysfits-service library) into the table.
-async fn seed_catalogue(
-    _client: &aws_sdk_dynamodb::Client,
-    _table: &str,
-) -> std::result::Result<SeedCounts, String> {
-    Err("the seed catalogue is not wired yet".to_string())
-}
-
 fn missing_input(step: &str, what: &str) -> Error {
     Error::config(
         format!("step {step} started without its input ({what})"),
@@ -391,6 +419,7 @@ pub struct DeployReport {
     pub table: String,
     pub replica: Option<ReplicaReport>,
     pub seed: Option<SeedReport>,
+    pub entry_point: Option<EntryReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -467,6 +496,11 @@ impl DeployReport {
             _ => None,
         });
         changed |= seed.as_ref().is_some_and(|seed| seed.inserted > 0);
+        let entry_point = outputs.values().find_map(|output| match output {
+            StepOutput::EntryPoint(report) => Some(report.clone()),
+            _ => None,
+        });
+        changed |= entry_point.as_ref().is_some_and(|entry| entry.changed);
         DeployReport {
             app: config.app.clone(),
             changed,
@@ -474,6 +508,7 @@ impl DeployReport {
             table: config.table_name(),
             replica,
             seed,
+            entry_point,
         }
     }
 
@@ -500,6 +535,12 @@ impl DeployReport {
             text.push_str(&format!(
                 "  table {} replica in {}: {}\n",
                 self.table, replica.region, replica.status
+            ));
+        }
+        if let Some(entry) = &self.entry_point {
+            text.push_str(&format!(
+                "  global entry point: {}\n",
+                entry.state.summary(&entry.mode)
             ));
         }
         text

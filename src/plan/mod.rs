@@ -3,7 +3,7 @@
 
 mod executor;
 
-pub use executor::execute;
+pub use executor::{Cancellation, Node, OnCancel, OnFailure, Outcome, execute, run};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -28,6 +28,8 @@ pub enum StepId {
     Replica { role: Role },
     /// Load the seed catalogue into the table.
     SeedTable,
+    /// Create or align the global traffic entry point with every region's load balancer.
+    EntryPoint,
 }
 
 /// One step of a plan.
@@ -146,6 +148,18 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
             depends_on: vec![primary_app],
         });
     }
+    steps.push(Step {
+        id: StepId::EntryPoint,
+        label: format!("global entry point ({})", config.entry_point.mode.label()),
+        region: None,
+        depends_on: config
+            .regions()
+            .map(|region| StepId::Stack {
+                role: region.role,
+                kind: StackKind::App,
+            })
+            .collect(),
+    });
     Plan { steps }
 }
 
@@ -221,7 +235,7 @@ mod tests {
     fn two_region_plan_pushes_before_app_stacks_and_replicates_after_the_primary_table() {
         let plan = deploy_plan(&config(Some("us-west-2")), DeployOptions { seed: true });
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 9);
+        assert_eq!(plan.steps.len(), 10);
         let app_secondary = plan
             .step(StepId::Stack {
                 role: Role::Secondary,
@@ -247,6 +261,8 @@ mod tests {
                 kind: StackKind::App
             }]
         );
+        let entry = plan.step(StepId::EntryPoint).expect("entry point");
+        assert_eq!(entry.depends_on.len(), 2, "after both app stacks");
         let text = plan.to_string();
         assert!(text.contains("push images us-west-2 (secondary)  (after: build service images, registry stack us-west-2 (secondary))"), "{text}");
     }
@@ -255,7 +271,7 @@ mod tests {
     fn single_region_plan_has_no_replica_and_seed_is_optional() {
         let plan = deploy_plan(&config(None), DeployOptions { seed: false });
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 4);
+        assert_eq!(plan.steps.len(), 5);
         assert!(
             plan.steps
                 .iter()
