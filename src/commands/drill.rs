@@ -43,21 +43,12 @@ pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
         }
         None => {
             let state = crate::entry::describe(&entry).await;
-            match state
-                .description()
-                .and_then(|description| description.address.clone())
-            {
-                Some(address) => format!("http://{address}/health"),
-                None => {
-                    return Err(Error::config(
-                        format!(
-                            "the entry point has no address to send load to ({})",
-                            state.summary(entry.mode())
-                        ),
-                        "deploy first, or pass --target URL (e.g. a load balancer or a local test server)",
-                    ));
-                }
-            }
+            crate::failover::entry_address(&entry, &state).map_err(|reason| {
+                Error::config(
+                    format!("no URL to send load to: {reason}"),
+                    "deploy first, or pass --target URL (e.g. a load balancer or a local test server)",
+                )
+            })?
         }
     };
     let primary = config.primary.name.clone();

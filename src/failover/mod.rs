@@ -344,23 +344,17 @@ pub async fn run(
 
     // 4. verify
     let phase = PhaseClock::start(events, "verify");
-    let url = options.verify_url.clone().or_else(|| {
-        report
-            .entry_point
-            .description()
-            .and_then(|description| description.address.as_deref())
-            .map(|address| format!("http://{address}/health"))
-    });
+    let url = match &options.verify_url {
+        Some(url) => Ok(url.clone()),
+        None => entry_address(&failover.entry, &report.entry_point),
+    };
     let verification = match url {
-        Some(url) => {
+        Ok(url) => {
             let prober = Prober::new(Duration::from_secs(5))?;
             probe::wait_for_region(&prober, &url, &target_name, options.timeout).await
         }
-        None => Verification::Skipped {
-            reason: format!(
-                "the entry point has no address to probe ({}); pass --verify-url to probe another URL",
-                report.entry_point.summary(&report.mode)
-            ),
+        Err(reason) => Verification::Skipped {
+            reason: format!("{reason}; pass --verify-url to probe another URL"),
         },
     };
     let summary = match &verification {
@@ -406,6 +400,30 @@ pub async fn run(
     };
     report.total_ms = elapsed_ms(started.elapsed());
     Ok(report)
+}
+
+/// The URL that reaches the app through the entry point, or why there is none. An entry point
+/// managed through an endpoint override (an emulator) has names nobody can resolve: probing them
+/// would only ask a DNS server about a name that does not exist.
+pub fn entry_address(
+    entry: &EntryPoint,
+    state: &EntryState,
+) -> std::result::Result<String, String> {
+    if let Some(endpoint) = &entry.endpoint {
+        return Err(format!(
+            "the entry point is managed at {endpoint}, an endpoint override, so its address is not probed"
+        ));
+    }
+    state
+        .description()
+        .and_then(|description| description.address.as_deref())
+        .map(|address| format!("http://{address}/health"))
+        .ok_or_else(|| {
+            format!(
+                "the entry point has no address to probe ({})",
+                state.summary(entry.mode())
+            )
+        })
 }
 
 async fn gather(failover: &Failover, side: &Side, other_region: &str) -> RegionFacts {

@@ -108,10 +108,7 @@ pub fn assess(source: &RegionFacts, target: &RegionFacts, thresholds: Thresholds
             Some(service) => Check::new(
                 name,
                 Verdict::NotReady,
-                format!(
-                    "{} of {} desired tasks running",
-                    service.running, service.desired
-                ),
+                format!("{} running, {} desired", service.running, service.desired),
             ),
             None => Check::new(name, Verdict::NotReady, "service not looked up"),
         });
@@ -282,7 +279,16 @@ fn latency_check(source: &RegionFacts, target: &RegionFacts, thresholds: Thresho
                 ),
             }
         }
-        _ => Check::new(name, Verdict::Unknown, "metric not looked up"),
+        _ => Check::new(
+            name,
+            Verdict::Unknown,
+            source
+                .problems
+                .iter()
+                .find(|problem| problem.contains("ReplicationLatency"))
+                .cloned()
+                .unwrap_or_else(|| "metric not looked up".into()),
+        ),
     }
 }
 

@@ -1,1 +1,1224 @@
-//! (placeholder: filled by the work that owns this module)
+//! Failover, failback and drill.
+//!
+//! - `mocked`: the whole run (readiness, scale, shift, verify) over modeled responses for what moto
+//!   lacks: Global Accelerator dials and DynamoDB replica states, ReplicationLatency data.
+//! - `emulator`: Route 53 failover records and ECS scaling against moto.
+//! - `end_to_end`: the real binary after a real two-region deploy to moto: status, refused and
+//!   forced failover, failback, the primary region at a dead port, and a drill under load. Every
+//!   HTTP probe goes to a loopback server that reports a region, never to a DNS name.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+
+/// A loopback server answering like the app's services do: header `x-mysfits-region` and a
+/// `/health` body with `"region"`, where the region comes from `region()` at each request.
+async fn region_server<F, Fut>(region: F) -> String
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = String> + Send,
+{
+    let app = Router::new().route(
+        "/health",
+        get(move || {
+            let region = region.clone();
+            async move {
+                let region = region().await;
+                (
+                    [("x-mysfits-region", region.clone())],
+                    axum::Json(serde_json::json!({ "status": "ok", "region": region })),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/health")
+}
+
+async fn fixed_region_server(region: &'static str) -> String {
+    region_server(move || async move { region.to_string() }).await
+}
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+mod mocked {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+    use aws_sdk_cloudformation::types::{Output, Parameter, Stack, StackStatus};
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
+    use aws_sdk_cloudwatch::types::Datapoint;
+    use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+    use aws_sdk_dynamodb::types::{
+        ReplicaDescription, ReplicaStatus, TableDescription, TableStatus,
+    };
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service};
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+    use aws_sdk_elasticloadbalancingv2::types::{
+        TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+    };
+    use aws_sdk_globalaccelerator::operation::describe_accelerator::DescribeAcceleratorOutput;
+    use aws_sdk_globalaccelerator::operation::list_accelerators::ListAcceleratorsOutput;
+    use aws_sdk_globalaccelerator::operation::list_endpoint_groups::ListEndpointGroupsOutput;
+    use aws_sdk_globalaccelerator::operation::list_listeners::ListListenersOutput;
+    use aws_sdk_globalaccelerator::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_globalaccelerator::operation::update_endpoint_group::UpdateEndpointGroupOutput;
+    use aws_sdk_globalaccelerator::types::{
+        Accelerator, AcceleratorStatus, EndpointGroup, Listener, PortRange, Protocol,
+    };
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_types::DateTime;
+    use mysfits::aws::RegionClients;
+    use mysfits::config::{RegionSettings, Role};
+    use mysfits::entry::{Control, EntryPoint, ShiftOutcome};
+    use mysfits::failover::readiness::{Thresholds, Verdict};
+    use mysfits::failover::{Failover, FailoverOptions, Outcome, Side, run};
+    use mysfits::progress::Events;
+
+    use super::{LIMIT, fixed_region_server};
+
+    const EAST: &str = "us-east-1";
+    const WEST: &str = "us-west-2";
+
+    /// Every rule a region's clients answer with; kept so tests can count calls.
+    struct RegionRules {
+        rules: Vec<Rule>,
+    }
+
+    fn stack() -> Rule {
+        mock!(aws_sdk_cloudformation::Client::describe_stacks).then_output(|| {
+            let output = |key: &str, value: &str| {
+                Output::builder()
+                    .output_key(key)
+                    .output_value(value)
+                    .build()
+            };
+            let parameter = |key: &str, value: &str| {
+                Parameter::builder()
+                    .parameter_key(key)
+                    .parameter_value(value)
+                    .build()
+            };
+            DescribeStacksOutput::builder()
+                .stacks(
+                    Stack::builder()
+                        .stack_name("demo-app")
+                        .creation_time(DateTime::from_secs(0))
+                        .stack_status(StackStatus::UpdateComplete)
+                        .outputs(output("MysfitsTargetGroupArn", "tg/mysfits"))
+                        .outputs(output("LikeTargetGroupArn", "tg/like"))
+                        .outputs(output("ClusterName", "demo"))
+                        .parameters(parameter("MaxCount", "6"))
+                        .parameters(parameter("MysfitsImage", "repo/mysfits@sha256:aaa"))
+                        .parameters(parameter("LikeImage", "repo/like@sha256:bbb"))
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn services(desired: i32, running: i32) -> DescribeServicesOutput {
+        let service = |name: &str| {
+            Service::builder()
+                .service_name(name)
+                .status("ACTIVE")
+                .desired_count(desired)
+                .running_count(running)
+                .deployments(
+                    Deployment::builder()
+                        .status("PRIMARY")
+                        .rollout_state(DeploymentRolloutState::Completed)
+                        .build(),
+                )
+                .build()
+        };
+        DescribeServicesOutput::builder()
+            .services(service("demo-mysfits-service"))
+            .services(service("demo-like-service"))
+            .build()
+    }
+
+    fn target_health(healthy: usize) -> DescribeTargetHealthOutput {
+        let mut output = DescribeTargetHealthOutput::builder();
+        for index in 0..healthy {
+            output = output.target_health_descriptions(
+                TargetHealthDescription::builder()
+                    .target(
+                        aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                            .id(format!("10.0.0.{index}"))
+                            .build(),
+                    )
+                    .target_health(
+                        TargetHealth::builder()
+                            .state(TargetHealthStateEnum::Healthy)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        output.build()
+    }
+
+    fn table(peer: &str, status: ReplicaStatus) -> Rule {
+        let peer = peer.to_string();
+        mock!(aws_sdk_dynamodb::Client::describe_table).then_output(move || {
+            DescribeTableOutput::builder()
+                .table(
+                    TableDescription::builder()
+                        .table_name("demo-mysfits")
+                        .table_status(TableStatus::Active)
+                        .replicas(
+                            ReplicaDescription::builder()
+                                .region_name(&peer)
+                                .replica_status(status.clone())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn latency(milliseconds: Option<f64>) -> Rule {
+        mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+            .match_requests(|request| {
+                request.metric_name() == Some("ReplicationLatency")
+                    && request.namespace() == Some("AWS/DynamoDB")
+                    && request
+                        .dimensions()
+                        .iter()
+                        .any(|dimension| dimension.name() == Some("ReceivingRegion"))
+            })
+            .then_output(move || {
+                let mut output = GetMetricStatisticsOutput::builder();
+                if let Some(value) = milliseconds {
+                    output = output.datapoints(
+                        Datapoint::builder()
+                            .timestamp(DateTime::from_secs(1_000))
+                            .average(value)
+                            .maximum(value * 2.0)
+                            .build(),
+                    );
+                }
+                output.build()
+            })
+    }
+
+    fn alarms() -> Rule {
+        mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+            .then_output(|| DescribeAlarmsOutput::builder().build())
+    }
+
+    fn clients(region: &str, rules: &RegionRules) -> RegionClients {
+        // The rules are in a fixed order per service (see source_rules / target_rules).
+        RegionClients {
+            region: region.to_string(),
+            cloudformation: mock_client!(
+                aws_sdk_cloudformation,
+                RuleMode::MatchAny,
+                &rules.rules[0..1]
+            ),
+            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &rules.rules[1..3]),
+            elbv2: mock_client!(
+                aws_sdk_elasticloadbalancingv2,
+                RuleMode::MatchAny,
+                &rules.rules[3..4]
+            ),
+            dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &rules.rules[4..5]),
+            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &rules.rules[5..7]),
+            ecr: mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[]),
+            ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
+            logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[]),
+        }
+    }
+
+    /// The source region: 3 tasks per service, healthy, replicating to the target.
+    fn source_rules(replica: ReplicaStatus, latency_ms: Option<f64>) -> RegionRules {
+        RegionRules {
+            rules: vec![
+                stack(),
+                mock!(aws_sdk_ecs::Client::describe_services).then_output(|| services(3, 3)),
+                mock!(aws_sdk_ecs::Client::update_service)
+                    .then_output(|| UpdateServiceOutput::builder().build()),
+                mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+                    .then_output(|| target_health(3)),
+                table(WEST, replica),
+                latency(latency_ms),
+                alarms(),
+            ],
+        }
+    }
+
+    /// The target region: a warm standby of one task per service that scales up when asked.
+    fn target_rules(desired_counts: Arc<Mutex<Vec<i32>>>) -> RegionRules {
+        RegionRules {
+            rules: vec![
+                stack(),
+                mock!(aws_sdk_ecs::Client::describe_services)
+                    .sequence()
+                    .output(|| services(1, 1))
+                    .output(|| services(3, 1))
+                    .output(|| services(3, 3))
+                    .repeatedly()
+                    .build(),
+                mock!(aws_sdk_ecs::Client::update_service).then_compute_output(move |request| {
+                    desired_counts
+                        .lock()
+                        .unwrap()
+                        .push(request.desired_count().unwrap_or_default());
+                    UpdateServiceOutput::builder().build()
+                }),
+                mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+                    .sequence()
+                    .output(|| target_health(1))
+                    .times(4)
+                    .output(|| target_health(3))
+                    .repeatedly()
+                    .build(),
+                table(EAST, ReplicaStatus::Active),
+                latency(None),
+                alarms(),
+            ],
+        }
+    }
+
+    fn group(region: &str, dial: f32) -> EndpointGroup {
+        EndpointGroup::builder()
+            .endpoint_group_arn(format!("arn:group/{region}"))
+            .endpoint_group_region(region)
+            .traffic_dial_percentage(dial)
+            .build()
+    }
+
+    struct Accelerated {
+        entry: EntryPoint,
+        dial_writes: Rule,
+    }
+
+    fn accelerator() -> Accelerated {
+        let accelerator = || {
+            Accelerator::builder()
+                .accelerator_arn("arn:accelerator/demo")
+                .name("demo")
+                .enabled(true)
+                .status(AcceleratorStatus::Deployed)
+                .dns_name("a1.awsglobalaccelerator.com")
+                .build()
+        };
+        let list =
+            mock!(aws_sdk_globalaccelerator::Client::list_accelerators).then_output(move || {
+                ListAcceleratorsOutput::builder()
+                    .accelerators(accelerator())
+                    .build()
+            });
+        let tags =
+            mock!(aws_sdk_globalaccelerator::Client::list_tags_for_resource).then_output(|| {
+                ListTagsForResourceOutput::builder()
+                    .tags(
+                        aws_sdk_globalaccelerator::types::Tag::builder()
+                            .key("mysfits:app")
+                            .value("demo")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            });
+        let listeners =
+            mock!(aws_sdk_globalaccelerator::Client::list_listeners).then_output(|| {
+                ListListenersOutput::builder()
+                    .listeners(
+                        Listener::builder()
+                            .listener_arn("arn:listener")
+                            .protocol(Protocol::Tcp)
+                            .port_ranges(PortRange::builder().from_port(80).to_port(80).build())
+                            .build(),
+                    )
+                    .build()
+            });
+        let groups =
+            mock!(aws_sdk_globalaccelerator::Client::list_endpoint_groups).then_output(|| {
+                ListEndpointGroupsOutput::builder()
+                    .endpoint_groups(group(EAST, 100.0))
+                    .endpoint_groups(group(WEST, 0.0))
+                    .build()
+            });
+        let dial_writes = mock!(aws_sdk_globalaccelerator::Client::update_endpoint_group)
+            .then_output(|| UpdateEndpointGroupOutput::builder().build());
+        let describe =
+            mock!(aws_sdk_globalaccelerator::Client::describe_accelerator).then_output(move || {
+                DescribeAcceleratorOutput::builder()
+                    .accelerator(accelerator())
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_globalaccelerator,
+            RuleMode::MatchAny,
+            &[&list, &tags, &listeners, &groups, &dial_writes, &describe]
+        );
+        Accelerated {
+            entry: EntryPoint {
+                app: "demo".into(),
+                endpoint: None,
+                control: Control::GlobalAccelerator(client),
+            },
+            dial_writes,
+        }
+    }
+
+    fn settings(name: &str, role: Role, desired_count: u32) -> RegionSettings {
+        RegionSettings {
+            name: name.into(),
+            role,
+            endpoint_url: None,
+            registry_url: None,
+            availability_zones: None,
+            desired_count,
+            max_count: 6,
+        }
+    }
+
+    fn failover(source: RegionClients, target: RegionClients, entry: EntryPoint) -> Failover {
+        Failover {
+            app: "demo".into(),
+            table: "demo-mysfits".into(),
+            source: Side {
+                settings: settings(EAST, Role::Primary, 2),
+                clients: source,
+                answer_limit: Duration::from_secs(8),
+            },
+            target: Side {
+                settings: settings(WEST, Role::Secondary, 1),
+                clients: target,
+                answer_limit: Duration::from_secs(30),
+            },
+            entry,
+            fallback_capacity: 2,
+        }
+    }
+
+    fn options(verify_url: Option<String>) -> FailoverOptions {
+        FailoverOptions {
+            dry_run: false,
+            force: false,
+            thresholds: Thresholds {
+                max_replication_latency_ms: 2000.0,
+            },
+            timeout: LIMIT,
+            verify_url,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_ready_target_is_scaled_to_the_source_capacity_shifted_and_verified() {
+        let desired = Arc::new(Mutex::new(Vec::new()));
+        let source = source_rules(ReplicaStatus::Active, Some(180.0));
+        let target = target_rules(desired.clone());
+        let accelerated = accelerator();
+        let failover = failover(
+            clients(EAST, &source),
+            clients(WEST, &target),
+            accelerated.entry.clone(),
+        );
+        let url = fixed_region_server(WEST).await;
+        let report = run(&failover, &options(Some(url)), &Events::discard())
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Completed, "{}", report.text());
+        assert!(
+            report
+                .checks
+                .iter()
+                .all(|check| check.verdict == Verdict::Ready),
+            "{}",
+            report.text()
+        );
+        assert_eq!(
+            *desired.lock().unwrap(),
+            [3, 3],
+            "source capacity, both services"
+        );
+        assert!(report.scale.as_ref().unwrap().settled);
+        assert_eq!(
+            accelerated.dial_writes.num_calls(),
+            2,
+            "target up, source down"
+        );
+        assert!(matches!(report.shift, Some(ShiftOutcome::Shifted { .. })));
+        let phases: Vec<&str> = report
+            .phases
+            .iter()
+            .map(|phase| phase.name.as_str())
+            .collect();
+        assert_eq!(phases, ["readiness", "scale", "shift", "verify"]);
+        let text = report.text();
+        assert!(text.contains("total"), "{text}");
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    }
+
+    #[tokio::test]
+    async fn a_replica_still_creating_refuses_the_failover_and_changes_nothing() {
+        let desired = Arc::new(Mutex::new(Vec::new()));
+        let source = source_rules(ReplicaStatus::Creating, Some(180.0));
+        let target = target_rules(desired.clone());
+        let accelerated = accelerator();
+        let failover = failover(
+            clients(EAST, &source),
+            clients(WEST, &target),
+            accelerated.entry.clone(),
+        );
+        let report = run(&failover, &options(None), &Events::discard())
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Refused);
+        let not_ready: Vec<&str> = report
+            .not_ready()
+            .iter()
+            .map(|check| check.name.as_str())
+            .collect();
+        assert!(not_ready.contains(&"table replica"), "{}", report.text());
+        assert!(report.text().contains("replica in us-west-2 is CREATING"));
+        assert!(desired.lock().unwrap().is_empty(), "no scale-up");
+        assert_eq!(accelerated.dial_writes.num_calls(), 0, "no dial change");
+    }
+
+    #[tokio::test]
+    async fn replication_latency_over_the_limit_is_not_ready() {
+        let source = source_rules(ReplicaStatus::Active, Some(12_000.0));
+        let target = target_rules(Arc::default());
+        let failover = failover(
+            clients(EAST, &source),
+            clients(WEST, &target),
+            accelerator().entry,
+        );
+        let mut dry_run = options(None);
+        dry_run.dry_run = true;
+        let report = run(&failover, &dry_run, &Events::discard()).await.unwrap();
+        assert_eq!(report.outcome, Outcome::DryRun);
+        let latency = report
+            .checks
+            .iter()
+            .find(|check| check.name == "replication latency")
+            .unwrap();
+        assert_eq!(latency.verdict, Verdict::NotReady);
+        assert!(latency.detail.contains("12000 ms"), "{}", latency.detail);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_the_source_down_the_failover_goes_on_and_lists_what_it_skipped() {
+        let dead = testbed::dead_endpoint();
+        let source = RegionClients::new(&testbed::moto::sdk_config_for(&dead, EAST));
+        let desired = Arc::new(Mutex::new(Vec::new()));
+        let target = target_rules(desired.clone());
+        let accelerated = accelerator();
+        let failover = failover(source, clients(WEST, &target), accelerated.entry.clone());
+        let url = fixed_region_server(WEST).await;
+        let report = run(&failover, &options(Some(url)), &Events::discard())
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Completed, "{}", report.text());
+        assert!(
+            report.skipped.iter().any(|line| line.contains(
+                "DescribeStacks demo-app in us-east-1 (region did not answer within 8 s)"
+            )),
+            "{:?}",
+            report.skipped
+        );
+        let unknown: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|check| check.verdict == Verdict::Unknown)
+            .map(|check| check.name.as_str())
+            .collect();
+        assert_eq!(unknown, ["replication latency", "image digests"]);
+        assert_eq!(
+            *desired.lock().unwrap(),
+            [2, 2],
+            "the source's configured capacity stands in for its desired count"
+        );
+        assert!(
+            report
+                .scale_plan
+                .as_ref()
+                .unwrap()
+                .capacity_from
+                .contains("did not answer")
+        );
+        assert_eq!(accelerated.dial_writes.num_calls(), 2);
+    }
+}
+
+mod emulator {
+    use aws_sdk_route53::types::{ResourceRecordSetFailover, RrType};
+    use mysfits::aws::RegionClients;
+    use mysfits::config::Role;
+    use mysfits::entry::{
+        Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure,
+        remove, shift,
+    };
+    use mysfits::failover::scale::{ScalePlan, ServiceScale, scale};
+    use mysfits::progress::Events;
+    use mysfits::status::facts::ServiceKind;
+    use testbed::moto::Moto;
+
+    use super::LIMIT;
+
+    fn balancer(region: &str, role: Role) -> RegionalLoadBalancer {
+        RegionalLoadBalancer {
+            region: region.into(),
+            role,
+            arn: format!(
+                "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/r53/1"
+            ),
+            dns_name: format!("r53-{region}.{region}.elb.amazonaws.com"),
+            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
+        }
+    }
+
+    async fn records(client: &aws_sdk_route53::Client, zone: &str) -> Vec<(String, String)> {
+        let listed = client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .unwrap();
+        let mut found: Vec<(String, String)> = listed
+            .resource_record_sets()
+            .iter()
+            .filter(|record| record.r#type() == &RrType::A)
+            .map(|record| {
+                (
+                    record.set_identifier().unwrap_or_default().to_string(),
+                    record
+                        .failover()
+                        .map(ResourceRecordSetFailover::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[tokio::test]
+    async fn route53_records_are_created_kept_swapped_and_removed() {
+        let moto = Moto::start();
+        let client = aws_sdk_route53::Client::new(&moto.sdk_config("us-east-1"));
+        let zone = client
+            .create_hosted_zone()
+            .name("example.test")
+            .caller_reference("zone")
+            .send()
+            .await
+            .unwrap()
+            .hosted_zone()
+            .unwrap()
+            .id()
+            .trim_start_matches("/hostedzone/")
+            .to_string();
+        let entry = EntryPoint {
+            app: "r53".into(),
+            endpoint: Some(moto.endpoint()),
+            control: Control::Route53 {
+                client: client.clone(),
+                hosted_zone_id: zone.clone(),
+                domain: "shop.example.test".into(),
+            },
+        };
+        let balancers = [
+            balancer("us-east-1", Role::Primary),
+            balancer("us-west-2", Role::Secondary),
+        ];
+
+        let created = ensure(&entry, &balancers, &Events::discard(), "entry", LIMIT)
+            .await
+            .unwrap();
+        assert!(created.changed, "{created:?}");
+        assert_eq!(
+            records(&client, &zone).await,
+            [
+                ("r53-us-east-1".to_string(), "PRIMARY".to_string()),
+                ("r53-us-west-2".to_string(), "SECONDARY".to_string())
+            ]
+        );
+        let checks = client.list_health_checks().send().await.unwrap();
+        assert_eq!(checks.health_checks().len(), 2);
+        assert!(checks.health_checks().iter().all(|check| {
+            let config = check.health_check_config().unwrap();
+            config.resource_path() == Some("/health") && config.request_interval() == Some(10)
+        }));
+
+        let again = ensure(&entry, &balancers, &Events::discard(), "entry", LIMIT)
+            .await
+            .unwrap();
+        assert!(!again.changed, "a redeploy writes nothing: {again:?}");
+        assert_eq!(
+            client
+                .list_health_checks()
+                .send()
+                .await
+                .unwrap()
+                .health_checks()
+                .len(),
+            2,
+            "no health check leaks"
+        );
+
+        let shifted = shift(
+            &entry,
+            "us-east-1",
+            "us-west-2",
+            &Events::discard(),
+            "shift",
+            LIMIT,
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(shifted, ShiftOutcome::Shifted { .. }),
+            "{shifted:?}"
+        );
+        assert_eq!(
+            records(&client, &zone).await,
+            [
+                ("r53-us-east-1".to_string(), "SECONDARY".to_string()),
+                ("r53-us-west-2".to_string(), "PRIMARY".to_string())
+            ]
+        );
+        let EntryState::Present(description) = describe(&entry).await else {
+            panic!("records exist");
+        };
+        assert_eq!(description.serving_region(), Some("us-west-2"));
+        let after_failover = ensure(&entry, &balancers, &Events::discard(), "entry", LIMIT)
+            .await
+            .unwrap();
+        assert!(
+            !after_failover.changed,
+            "a deploy after a failover must not fail back"
+        );
+        assert_eq!(
+            shift(
+                &entry,
+                "us-east-1",
+                "us-west-2",
+                &Events::discard(),
+                "shift",
+                LIMIT
+            )
+            .await
+            .unwrap(),
+            ShiftOutcome::AlreadyServing
+        );
+
+        let removed = remove(&entry, &Events::discard(), "entry", LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(removed.result, "removed");
+        assert!(records(&client, &zone).await.is_empty());
+        assert!(
+            client
+                .list_health_checks()
+                .send()
+                .await
+                .unwrap()
+                .health_checks()
+                .is_empty()
+        );
+        assert_eq!(describe(&entry).await, EntryState::Absent);
+    }
+
+    #[tokio::test]
+    async fn a_domain_outside_the_zone_and_a_foreign_record_are_refused() {
+        let moto = Moto::start();
+        let client = aws_sdk_route53::Client::new(&moto.sdk_config("us-east-1"));
+        let zone = client
+            .create_hosted_zone()
+            .name("example.test")
+            .caller_reference("zone")
+            .send()
+            .await
+            .unwrap()
+            .hosted_zone()
+            .unwrap()
+            .id()
+            .trim_start_matches("/hostedzone/")
+            .to_string();
+        let entry = |domain: &str| EntryPoint {
+            app: "r53".into(),
+            endpoint: Some(moto.endpoint()),
+            control: Control::Route53 {
+                client: client.clone(),
+                hosted_zone_id: zone.clone(),
+                domain: domain.into(),
+            },
+        };
+        let balancers = [balancer("us-east-1", Role::Primary)];
+        let outside = ensure(
+            &entry("shop.other.test"),
+            &balancers,
+            &Events::discard(),
+            "e",
+            LIMIT,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(outside.contains("is not inside hosted zone"), "{outside}");
+
+        let plain = aws_sdk_route53::types::ResourceRecordSet::builder()
+            .name("taken.example.test")
+            .r#type(RrType::A)
+            .ttl(60)
+            .resource_records(
+                aws_sdk_route53::types::ResourceRecord::builder()
+                    .value("192.0.2.1")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        client
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(
+                aws_sdk_route53::types::ChangeBatch::builder()
+                    .changes(
+                        aws_sdk_route53::types::Change::builder()
+                            .action(aws_sdk_route53::types::ChangeAction::Create)
+                            .resource_record_set(plain)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let taken = ensure(
+            &entry("taken.example.test"),
+            &balancers,
+            &Events::discard(),
+            "e",
+            LIMIT,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(taken.contains("mysfits does not manage"), "{taken}");
+    }
+
+    #[tokio::test]
+    async fn ecs_services_are_scaled_up_and_waited_for_on_moto() {
+        let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "3")]);
+        let clients = RegionClients::new(&moto.sdk_config("us-west-2"));
+        clients
+            .ecs
+            .create_cluster()
+            .cluster_name("demo")
+            .send()
+            .await
+            .unwrap();
+        clients
+            .ecs
+            .register_task_definition()
+            .family("demo")
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("app")
+                    .image("repo@sha256:abc")
+                    .memory(512)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        for name in ["demo-mysfits-service", "demo-like-service"] {
+            clients
+                .ecs
+                .create_service()
+                .cluster("demo")
+                .service_name(name)
+                .task_definition("demo")
+                .desired_count(1)
+                .send()
+                .await
+                .unwrap();
+        }
+        let plan = ScalePlan {
+            services: [ServiceKind::Mysfits, ServiceKind::Like]
+                .into_iter()
+                .map(|kind| ServiceScale {
+                    kind,
+                    name: kind.service_name("demo"),
+                    cluster: "demo".into(),
+                    from: 1,
+                    to: 3,
+                    target_group_arn: None,
+                })
+                .collect(),
+            capacity_from: "test".into(),
+        };
+        let report = scale(&clients, &plan, LIMIT, &Events::discard(), "scale")
+            .await
+            .unwrap();
+        assert!(report.settled, "{report:?}");
+        let described = clients
+            .ecs
+            .describe_services()
+            .cluster("demo")
+            .services("demo-mysfits-service")
+            .services("demo-like-service")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            described
+                .services()
+                .iter()
+                .all(|service| service.desired_count() == 3),
+            "{:?}",
+            described.services()
+        );
+    }
+}
+
+mod end_to_end {
+    use std::path::PathBuf;
+
+    use mysfits::image::binaries::{BinarySource, CargoBuild};
+    use mysfits::progress::Events;
+    use testbed::moto::Moto;
+    use testbed::registry::Registry;
+
+    use super::{fixed_region_server, region_server};
+    use crate::util::{Mysfits, Run};
+
+    const PRIMARY: &str = "us-east-1";
+    const SECONDARY: &str = "us-west-2";
+    const DOMAIN: &str = "shop.example.test";
+
+    async fn static_service_binaries() -> PathBuf {
+        let cargo = CargoBuild {
+            workspace: testbed::workspace_root(),
+            profile: "dev".to_string(),
+        };
+        let binaries = cargo
+            .binaries(&Events::discard(), "build")
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        binaries["mysfits-service"].parent().unwrap().to_path_buf()
+    }
+
+    fn config(
+        moto: &Moto,
+        zone: &str,
+        registries: (&Registry, &Registry),
+        primary_endpoint: Option<&str>,
+    ) -> String {
+        let primary_endpoint = primary_endpoint
+            .map(|endpoint| format!("    endpoint_url: {endpoint}\n"))
+            .unwrap_or_default();
+        format!(
+            "app: fo\nregion: {PRIMARY}\nsecondary_region: {SECONDARY}\nendpoint_url: {}\n\
+             entry_point:\n  mode: route53\n  hosted_zone_id: {zone}\n  domain: {DOMAIN}\n\
+             regions:\n  {PRIMARY}:\n{primary_endpoint}    registry_url: {}\n    availability_zones: [us-east-1a, us-east-1b]\n    desired_count: 2\n\
+             \x20 {SECONDARY}:\n    registry_url: {}\n    availability_zones: [us-west-2a, us-west-2b]\n    desired_count: 1\n",
+            moto.endpoint(),
+            registries.0.url(),
+            registries.1.url()
+        )
+    }
+
+    fn mysfits(moto: &Moto, config_text: &str, args: &[&str]) -> Run {
+        let mysfits = Mysfits::new();
+        let path = mysfits.file("mysfits.yaml", config_text);
+        let mut full = vec!["--config", path.to_str().unwrap()];
+        full.extend_from_slice(args);
+        mysfits.envs(moto.client_env()).run(&full)
+    }
+
+    fn json(run: &Run) -> serde_json::Value {
+        serde_json::from_str(&run.stdout()).unwrap_or_else(|error| {
+            panic!("no JSON ({error}):\n{}\n{}", run.stdout(), run.stderr())
+        })
+    }
+
+    /// The region whose failover record is PRIMARY, as Route 53 (moto) has it now.
+    async fn primary_record(client: &aws_sdk_route53::Client, zone: &str) -> String {
+        let listed = client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .resource_record_sets()
+            .iter()
+            .find(|record| {
+                record.failover()
+                    == Some(&aws_sdk_route53::types::ResourceRecordSetFailover::Primary)
+            })
+            .and_then(|record| record.set_identifier())
+            .map(|identifier| identifier.trim_start_matches("fo-").to_string())
+            .unwrap_or_default()
+    }
+
+    async fn secondary_desired(moto: &Moto) -> Vec<i32> {
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config(SECONDARY));
+        let described = ecs
+            .describe_services()
+            .cluster("fo")
+            .services("fo-mysfits-service")
+            .services("fo-like-service")
+            .send()
+            .await
+            .unwrap();
+        described
+            .services()
+            .iter()
+            .map(|service| service.desired_count())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deploy_status_failover_failback_primary_down_and_drill_through_the_real_binary() {
+        let binaries = static_service_binaries().await;
+        let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+        let registries = (Registry::start(), Registry::start());
+        let route53 = aws_sdk_route53::Client::new(&moto.sdk_config(PRIMARY));
+        let zone = route53
+            .create_hosted_zone()
+            .name("example.test")
+            .caller_reference("e2e")
+            .send()
+            .await
+            .unwrap()
+            .hosted_zone()
+            .unwrap()
+            .id()
+            .trim_start_matches("/hostedzone/")
+            .to_string();
+        let healthy = config(&moto, &zone, (&registries.0, &registries.1), None);
+
+        // Deploy creates the failover records after both app stacks.
+        let deployed = mysfits(
+            &moto,
+            &healthy,
+            &[
+                "--output",
+                "json",
+                "deploy",
+                "--prebuilt-binaries",
+                binaries.to_str().unwrap(),
+            ],
+        );
+        deployed.assert_success();
+        assert_eq!(primary_record(&route53, &zone).await, PRIMARY);
+
+        // Status: both regions side by side, the entry point serving from the primary.
+        let status = mysfits(&moto, &healthy, &["--output", "json", "status"]);
+        status.assert_success();
+        let status = json(&status);
+        assert_eq!(status["entry_point"]["state"], "present", "{status:#}");
+        for (index, region) in [PRIMARY, SECONDARY].iter().enumerate() {
+            let facts = &status["regions"][index];
+            assert_eq!(facts["region"], *region);
+            assert!(facts["unreachable"].is_null(), "{facts:#}");
+            assert_eq!(facts["stacks"][1]["status"], "CREATE_COMPLETE", "{facts:#}");
+            assert_eq!(facts["services"].as_array().unwrap().len(), 2, "{facts:#}");
+        }
+        let text = mysfits(&moto, &healthy, &["status"]);
+        text.assert_success();
+        assert!(
+            text.stdout().contains("PRIMARY record"),
+            "{}",
+            text.stdout()
+        );
+        assert!(
+            text.stdout().contains("serving: us-east-1"),
+            "{}",
+            text.stdout()
+        );
+
+        // moto does not replicate tables nor register targets: the secondary is not ready, and a
+        // failover without --force changes nothing.
+        let refused = mysfits(&moto, &healthy, &["failover", "--to", SECONDARY]);
+        assert_eq!(
+            refused.code(),
+            2,
+            "{}{}",
+            refused.stdout(),
+            refused.stderr()
+        );
+        assert!(
+            refused.stdout().contains("table replica"),
+            "{}",
+            refused.stdout()
+        );
+        assert!(
+            refused.stderr().contains("or pass --force"),
+            "{}",
+            refused.stderr()
+        );
+        assert_eq!(primary_record(&route53, &zone).await, PRIMARY);
+        assert_eq!(secondary_desired(&moto).await, [1, 1]);
+
+        // Forced: scaled to the primary's capacity, records swapped, verified through a server
+        // that answers as us-west-2.
+        let west = fixed_region_server(SECONDARY).await;
+        let forced = mysfits(
+            &moto,
+            &healthy,
+            &[
+                "--output",
+                "json",
+                "failover",
+                "--to",
+                SECONDARY,
+                "--force",
+                "--timeout",
+                "2",
+                "--verify-url",
+                &west,
+            ],
+        );
+        forced.assert_success();
+        let report = json(&forced);
+        assert_eq!(report["outcome"], "completed", "{report:#}");
+        assert_eq!(primary_record(&route53, &zone).await, SECONDARY);
+        assert_eq!(secondary_desired(&moto).await, [2, 2]);
+
+        // Failback: no --to, the region not serving is the target.
+        let east = fixed_region_server(PRIMARY).await;
+        let back = mysfits(
+            &moto,
+            &healthy,
+            &[
+                "failover",
+                "--force",
+                "--timeout",
+                "2",
+                "--verify-url",
+                &east,
+            ],
+        );
+        back.assert_success();
+        assert!(
+            back.stdout().contains("failover us-west-2 -> us-east-1"),
+            "{}",
+            back.stdout()
+        );
+        assert_eq!(primary_record(&route53, &zone).await, PRIMARY);
+
+        // The primary region stops answering (its endpoint is a dead port). Route 53's control
+        // plane is us-east-1 too, so the record change is skipped and the report says that health
+        // checks move DNS; everything else goes on against the secondary alone.
+        let dead = testbed::dead_endpoint();
+        let down = config(&moto, &zone, (&registries.0, &registries.1), Some(&dead));
+        let status = mysfits(&moto, &down, &["status"]);
+        status.assert_success();
+        assert!(
+            status.stdout().contains("NOT ANSWERING"),
+            "{}",
+            status.stdout()
+        );
+        let outage = mysfits(
+            &moto,
+            &down,
+            &[
+                "failover",
+                "--to",
+                SECONDARY,
+                "--force",
+                "--timeout",
+                "2",
+                "--verify-url",
+                &west,
+            ],
+        );
+        outage.assert_success();
+        let stdout = outage.stdout();
+        assert!(
+            stdout.contains("failover us-east-1 -> us-west-2 (route53): done"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(
+                "skipped: DescribeStacks fo-app in us-east-1 (region did not answer within 8 s)"
+            ),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("Route 53 still answers by health checks"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("configured desired_count of us-east-1 (2)"),
+            "{stdout}"
+        );
+        for phase in ["readiness", "scale", "shift", "verify", "total"] {
+            assert!(stdout.contains(&format!("  {phase} ")), "{phase}: {stdout}");
+        }
+
+        // Drill under load against a loopback server that answers as whichever region Route 53
+        // says is PRIMARY: the load sees the traffic move to the secondary and back.
+        let following = {
+            let route53 = route53.clone();
+            let zone = zone.clone();
+            region_server(move || {
+                let route53 = route53.clone();
+                let zone = zone.clone();
+                async move { primary_record(&route53, &zone).await }
+            })
+            .await
+        };
+        let drill = mysfits(
+            &moto,
+            &healthy,
+            &[
+                "--output",
+                "json",
+                "drill",
+                "--duration",
+                "8",
+                "--rate",
+                "20",
+                "--target",
+                &following,
+                "--force",
+                "--timeout",
+                "2",
+            ],
+        );
+        drill.assert_success();
+        let report = json(&drill);
+        assert_eq!(report["errors"], 0, "{report:#}");
+        assert!(report["requests"].as_u64().unwrap() >= 100, "{report:#}");
+        assert!(
+            report["answers_by_region"][SECONDARY].as_u64().unwrap() > 0,
+            "{report:#}"
+        );
+        assert!(
+            report["answers_by_region"][PRIMARY].as_u64().unwrap() > 0,
+            "{report:#}"
+        );
+        assert!(
+            report["shifts"][0]["first_target_answer_after_ms"].is_u64(),
+            "{report:#}"
+        );
+        assert!(report["latency"]["p99_ms"].is_u64(), "{report:#}");
+        assert_eq!(
+            primary_record(&route53, &zone).await,
+            PRIMARY,
+            "the drill fails back"
+        );
+    }
+}
