@@ -10,12 +10,12 @@ use serde::Serialize;
 use crate::aws::{Patience, RegionClients, aws_error};
 use crate::cli::{DeployArgs, OutputFormat};
 use crate::config::{Config, Role};
+use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::error::{Error, Result};
 use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
 use crate::progress::{Events, Renderer, RendererKind};
 use crate::stack::deploy::{Preview, StackDeployer, StackResult};
 use crate::stack::{ServiceImages, StackKind, app_request, registry_request};
-use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
 
 mod images;
