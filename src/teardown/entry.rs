@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::progress::Events;
 
 /// Route 53's control plane.
-pub const ROUTE53_REGION: &str = "us-east-1";
+pub const ROUTE53_REGION: &str = crate::config::ROUTE53_CONTROL_REGION;
 /// Disabling an accelerator propagates worldwide; AWS publishes no bound, other tools wait 30 min.
 pub const ACCELERATOR_DEPLOY_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// The tag that marks what belongs to an app.
@@ -39,10 +39,16 @@ pub struct GlobalClients {
 }
 
 impl GlobalClients {
-    /// The endpoint override of the app's region of that name, else the primary's (so that an
-    /// emulator setup never sends a call to AWS), else AWS itself.
+    /// The configured entry point's control endpoint for its own service; for the other one,
+    /// the endpoint override of the app's region of that name, else the primary's (so that an
+    /// emulator setup never sends a call to AWS), else AWS itself. Both services are checked
+    /// whatever the mode: the mode may have changed since the deploy.
     pub async fn connect(config: &Config) -> GlobalClients {
+        let entry_point = &config.entry_point;
         let endpoint_for = |region: &str| {
+            if entry_point.mode.control_region() == region {
+                return entry_point.control_endpoint.clone();
+            }
             config
                 .regions()
                 .find(|settings| settings.name == region)

@@ -31,7 +31,6 @@ use crate::error::{Error, Result};
 use crate::plan::{Cancellation, Node, OnCancel, OnFailure, run};
 use crate::progress::Events;
 use crate::stack::StackKind;
-use crate::stack::deploy::PhysicalResource;
 
 pub use verify::{Found, Unverified};
 
@@ -218,11 +217,8 @@ pub enum StepOutput {
     Entry(entry::EntryRemoval),
     Backup(Option<table::BackupInfo>),
     Replica(table::ReplicaRemoval),
-    /// The stack's physical resources before deletion (checked again by verification) and the
-    /// ones CloudFormation had to retain.
+    /// The logical ids CloudFormation had to retain.
     Stack {
-        region: String,
-        resources: Vec<(String, PhysicalResource)>,
         retained: Vec<String>,
     },
 }
@@ -292,6 +288,8 @@ impl Teardown {
             .iter()
             .map(|node| (node.id, node.label.clone()))
             .collect();
+        // What the stacks own now: after they are gone, verification still knows where to look.
+        let recorded = verify::stack_inventory(&self).await;
         let this = Arc::new(self);
         let outcome = run(
             &plan.nodes,
@@ -328,18 +326,6 @@ impl Teardown {
             StepOutput::Backup(backup) => backup.clone(),
             _ => None,
         });
-        let mut recorded: BTreeMap<String, Vec<PhysicalResource>> = BTreeMap::new();
-        for output in outcome.outputs.values() {
-            if let StepOutput::Stack {
-                region, resources, ..
-            } = output
-            {
-                recorded
-                    .entry(region.clone())
-                    .or_default()
-                    .extend(resources.iter().map(|(_, resource)| resource.clone()));
-            }
-        }
         let verification = verify::verify(&this, &recorded).await;
         let complete = !outcome.interrupted
             && steps.iter().all(|step| step.status == "done")
@@ -432,8 +418,6 @@ impl Teardown {
                 let summary = removed.summary(&stack_name);
                 Ok((
                     StepOutput::Stack {
-                        region: clients.region.clone(),
-                        resources: removed.resources,
                         retained: removed.retained,
                     },
                     summary,

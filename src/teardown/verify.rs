@@ -52,6 +52,38 @@ pub struct Verification {
     pub unverified: Vec<Unverified>,
 }
 
+/// The physical resources of the app's stacks in every region, per region name. Best effort: a
+/// stack that cannot be described contributes nothing (names and tags still find its resources).
+pub async fn stack_inventory(teardown: &Teardown) -> BTreeMap<String, Vec<PhysicalResource>> {
+    let mut inventory = BTreeMap::new();
+    for clients in teardown.clients.values() {
+        let mut resources = Vec::new();
+        for kind in StackKind::ALL {
+            let Ok(described) = clients
+                .cloudformation
+                .describe_stack_resources()
+                .stack_name(kind.stack_name(&teardown.config.app))
+                .send()
+                .await
+            else {
+                continue;
+            };
+            resources.extend(described.stack_resources().iter().filter_map(|resource| {
+                Some(PhysicalResource {
+                    physical_id: resource.physical_resource_id()?.to_string(),
+                    resource_type: resource.resource_type().unwrap_or_default().to_string(),
+                    status: resource
+                        .resource_status()
+                        .map(|status| status.as_str().to_string())
+                        .unwrap_or_default(),
+                })
+            }));
+        }
+        inventory.insert(clients.region.clone(), resources);
+    }
+    inventory
+}
+
 /// Checks both regions (in parallel) and the global services.
 pub async fn verify(
     teardown: &Teardown,
@@ -166,10 +198,16 @@ async fn region_findings(
     let (network, balancers) = match vpcs(clients, app, &recorded_of("AWS::EC2::VPC")).await {
         Ok(vpc_ids) => {
             let mut network: Vec<Result<Vec<Found>>> = vec![Ok(found(region, "vpc", &vpc_ids))];
-            network.push(
-                nat_gateways(clients, app, &vpc_ids, &recorded_of("AWS::EC2::NatGateway")).await,
-            );
-            network.push(elastic_ips(clients, app, &recorded_of("AWS::EC2::EIP")).await);
+            // The NAT gateways' addresses lead to their Elastic IPs when nothing else does.
+            let mut addresses = recorded_of("AWS::EC2::EIP");
+            match nat_gateways(clients, app, &vpc_ids, &recorded_of("AWS::EC2::NatGateway")).await {
+                Ok((gateways, allocations)) => {
+                    network.push(Ok(gateways));
+                    addresses.extend(allocations);
+                }
+                Err(error) => network.push(Err(error)),
+            }
+            network.push(elastic_ips(clients, app, &addresses).await);
             let mut recorded_balancing = recorded_of("AWS::ElasticLoadBalancingV2::LoadBalancer");
             recorded_balancing.extend(recorded_of("AWS::ElasticLoadBalancingV2::TargetGroup"));
             let balancers = load_balancing(clients, app, &vpc_ids, &recorded_balancing).await;
@@ -254,10 +292,21 @@ fn app_filters(app: &str) -> [Filter; 2] {
     ]
 }
 
+/// The app's VPCs: tagged for it, reported by its stack, or holding a subnet or NAT gateway that
+/// is tagged for it (templates may tag only some resources; moto drops stack-level tags).
 async fn vpcs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result<Vec<String>> {
     let region = &clients.region;
     let mut ids = BTreeSet::new();
-    for filter in app_filters(app) {
+    let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
+    if !recorded.is_empty() {
+        queries.push(
+            Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(recorded.to_vec()))
+                .build(),
+        );
+    }
+    for filter in queries {
         let described = clients
             .ec2
             .describe_vpcs()
@@ -272,27 +321,57 @@ async fn vpcs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result
                 .filter_map(|vpc| vpc.vpc_id().map(str::to_string)),
         );
     }
-    if !recorded.is_empty() {
-        let described = clients
+    for filter in app_filters(app) {
+        let subnets = clients
             .ec2
-            .describe_vpcs()
-            .filters(
-                Filter::builder()
-                    .name("vpc-id")
-                    .set_values(Some(recorded.to_vec()))
-                    .build(),
-            )
+            .describe_subnets()
+            .filters(filter.clone())
             .send()
             .await
-            .map_err(|error| aws_error("DescribeVpcs", region, &error))?;
+            .map_err(|error| aws_error("DescribeSubnets", region, &error))?;
         ids.extend(
-            described
-                .vpcs()
+            subnets
+                .subnets()
                 .iter()
-                .filter_map(|vpc| vpc.vpc_id().map(str::to_string)),
+                .filter_map(|subnet| subnet.vpc_id().map(str::to_string)),
+        );
+        let gateways = clients
+            .ec2
+            .describe_nat_gateways()
+            .filter(filter)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeNatGateways", region, &error))?;
+        ids.extend(
+            gateways
+                .nat_gateways()
+                .iter()
+                .filter(|gateway| gateway.state().map(|state| state.as_str()) != Some("deleted"))
+                .filter_map(|gateway| gateway.vpc_id().map(str::to_string)),
         );
     }
-    Ok(ids.into_iter().collect())
+    // A VPC that was deleted meanwhile is not found by the filters above; one found through a
+    // subnet or gateway is confirmed to exist here.
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let confirmed = clients
+        .ec2
+        .describe_vpcs()
+        .filters(
+            Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(ids.into_iter().collect()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeVpcs", region, &error))?;
+    Ok(confirmed
+        .vpcs()
+        .iter()
+        .filter_map(|vpc| vpc.vpc_id().map(str::to_string))
+        .collect())
 }
 
 async fn nat_gateways(
@@ -300,7 +379,7 @@ async fn nat_gateways(
     app: &str,
     vpc_ids: &[String],
     recorded: &[String],
-) -> Result<Vec<Found>> {
+) -> Result<(Vec<Found>, Vec<String>)> {
     let region = &clients.region;
     let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
     if !vpc_ids.is_empty() {
@@ -320,6 +399,7 @@ async fn nat_gateways(
         );
     }
     let mut ids = BTreeSet::new();
+    let mut allocations = BTreeSet::new();
     for filter in queries {
         let described = clients
             .ec2
@@ -328,70 +408,65 @@ async fn nat_gateways(
             .send()
             .await
             .map_err(|error| aws_error("DescribeNatGateways", region, &error))?;
-        ids.extend(described.nat_gateways().iter().filter_map(|gateway| {
-            let state = gateway.state().map(|state| state.as_str()).unwrap_or("");
-            (state != "deleted")
-                .then(|| gateway.nat_gateway_id().map(str::to_string))
-                .flatten()
-        }));
+        for gateway in described.nat_gateways() {
+            if gateway.state().map(|state| state.as_str()) == Some("deleted") {
+                continue;
+            }
+            ids.extend(gateway.nat_gateway_id().map(str::to_string));
+            allocations.extend(
+                gateway
+                    .nat_gateway_addresses()
+                    .iter()
+                    .filter_map(|address| address.allocation_id().map(str::to_string)),
+            );
+        }
     }
-    Ok(found(
-        region,
-        "nat_gateway",
-        &ids.into_iter().collect::<Vec<_>>(),
+    Ok((
+        found(region, "nat_gateway", &ids.into_iter().collect::<Vec<_>>()),
+        allocations.into_iter().collect(),
     ))
 }
 
-async fn elastic_ips(
-    clients: &RegionClients,
-    app: &str,
-    recorded: &[String],
-) -> Result<Vec<Found>> {
+/// Elastic IPs of the app: tagged for it, reported by its stack (by address or allocation id),
+/// or held by one of its NAT gateways. An account has few addresses: all are listed and matched
+/// here rather than filtered by the endpoint.
+async fn elastic_ips(clients: &RegionClients, app: &str, known: &[String]) -> Result<Vec<Found>> {
     let region = &clients.region;
-    let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
-    // A stack reports an EIP by its address (older templates) or its allocation id.
-    let (allocations, addresses): (Vec<String>, Vec<String>) = recorded
+    let described = clients
+        .ec2
+        .describe_addresses()
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeAddresses", region, &error))?;
+    let stack_name = StackKind::App.stack_name(app);
+    let ids: Vec<String> = described
+        .addresses()
         .iter()
-        .cloned()
-        .partition(|id| id.starts_with("eipalloc-"));
-    if !allocations.is_empty() {
-        queries.push(
-            Filter::builder()
-                .name("allocation-id")
-                .set_values(Some(allocations))
-                .build(),
-        );
-    }
-    if !addresses.is_empty() {
-        queries.push(
-            Filter::builder()
-                .name("public-ip")
-                .set_values(Some(addresses))
-                .build(),
-        );
-    }
-    let mut ids = BTreeSet::new();
-    for filter in queries {
-        let described = clients
-            .ec2
-            .describe_addresses()
-            .filters(filter)
-            .send()
-            .await
-            .map_err(|error| aws_error("DescribeAddresses", region, &error))?;
-        ids.extend(described.addresses().iter().filter_map(|address| {
-            match (address.allocation_id(), address.public_ip()) {
+        .filter(|address| {
+            let tagged = address.tags().iter().any(|tag| {
+                matches!(
+                    (tag.key(), tag.value()),
+                    (Some("mysfits:app"), Some(value)) if value == app
+                ) || matches!(
+                    (tag.key(), tag.value()),
+                    (Some("aws:cloudformation:stack-name"), Some(value)) if value == stack_name
+                )
+            });
+            let known_id = [address.allocation_id(), address.public_ip()]
+                .into_iter()
+                .flatten()
+                .any(|id| known.iter().any(|ours| ours == id));
+            tagged || known_id
+        })
+        .filter_map(
+            |address| match (address.allocation_id(), address.public_ip()) {
                 (Some(allocation), Some(ip)) => Some(format!("{allocation} ({ip})")),
                 (Some(allocation), None) => Some(allocation.to_string()),
                 (None, ip) => ip.map(str::to_string),
-            }
-        }));
-    }
-    Ok(found(
-        region,
-        "elastic_ip",
-        &ids.into_iter().collect::<Vec<_>>(),
-    ))
+            },
+        )
+        .collect();
+    Ok(found(region, "elastic_ip", &ids))
 }
 
 /// Load balancers and target groups of the app: in one of its VPCs, tagged for it, or reported
