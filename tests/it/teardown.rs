@@ -474,3 +474,51 @@ fn teardown_without_a_terminal_and_without_yes_refuses_and_deletes_nothing() {
     assert!(stderr.contains("stdin is not a terminal"), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_after_a_failed_deploy_removes_the_half_deployed_app() {
+    let moto = Moto::start();
+    // Image pushes go to a port nobody listens on: the registry stacks exist, the app stacks
+    // never start.
+    let dead = testbed::dead_endpoint();
+    let config = format!(
+        "app: {APP}\nregion: us-east-1\nsecondary_region: us-west-2\nendpoint_url: {}\nregions:\n  \
+         us-east-1:\n    registry_url: {dead}\n  us-west-2:\n    registry_url: {dead}\n",
+        moto.endpoint()
+    );
+    let binaries = tempfile::tempdir().unwrap();
+    fake_binaries(binaries.path());
+    let deploy = mysfits(
+        &moto,
+        &config,
+        &[
+            "deploy",
+            "--no-seed",
+            "--prebuilt-binaries",
+            binaries.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        deploy.code(),
+        2,
+        "the deploy must fail:\n{}",
+        deploy.stderr()
+    );
+    let cloudformation = aws_sdk_cloudformation::Client::new(&moto.sdk_config("us-west-2"));
+    cloudformation
+        .describe_stacks()
+        .stack_name(format!("{APP}-registry"))
+        .send()
+        .await
+        .expect("the failed deploy left the registry stack");
+
+    let (run, report) = teardown(&moto, &config);
+    assert_all_steps_done(&report, &run);
+    assert_eq!(remaining(&report), Vec::new(), "{report:#}");
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(&format!("{APP}-registry deleted")),
+        "{}",
+        run.stderr()
+    );
+}

@@ -847,3 +847,32 @@ async fn keep_data_accepts_a_retained_table() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_rolled_back_stack_of_a_failed_deploy_is_deleted() {
+    let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .sequence()
+        .output(|| stack(StackStatus::RollbackComplete))
+        .output(|| stack(StackStatus::DeleteInProgress))
+        .output(|| stack(StackStatus::DeleteComplete))
+        .build();
+    let resources = mock!(aws_sdk_cloudformation::Client::describe_stack_resources)
+        .then_output(|| DescribeStackResourcesOutput::builder().build());
+    let delete = mock!(aws_sdk_cloudformation::Client::delete_stack)
+        .then_output(|| DeleteStackOutput::builder().build());
+    let cloudformation = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        &[&describe, &resources, &delete]
+    );
+    let clients = region_clients(
+        cloudformation,
+        mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[]),
+    );
+    let removed = delete_stack(&clients, "demo", "demo-registry", &Events::discard(), "s")
+        .await
+        .unwrap();
+    assert!(!removed.already_gone);
+    assert!(removed.retained.is_empty());
+    assert_eq!(delete.num_calls(), 1);
+}
