@@ -1,14 +1,211 @@
-//! `mysfits teardown`: remove everything the app created and verify nothing is left.
+//! `mysfits teardown`: confirm, remove everything the app created in both regions (the teardown
+//! plan), verify nothing is left, report.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::cli::TeardownArgs;
+use crate::cli::{OutputFormat, TeardownArgs};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{EXIT_ERROR, Error, Result};
+use crate::plan::Cancellation;
+use crate::progress::{Events, Renderer, RendererKind};
+use crate::teardown::{Teardown, TeardownOptions, TeardownReport};
 
-pub async fn run(_config: &Config, _args: &TeardownArgs) -> Result<ExitCode> {
-    Err(Error::NotYetAvailable {
-        command: "teardown".into(),
-        instead: "delete the app's stacks in the CloudFormation console for now".into(),
+pub async fn run(config: &Config, args: &TeardownArgs) -> Result<ExitCode> {
+    let options = TeardownOptions {
+        keep_data: args.keep_data,
+    };
+    confirm(config, options).await?;
+    let (events, receiver) = Events::channel();
+    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
+    let cancellation = Cancellation::new();
+    let ctrl_c = cancellation.on_ctrl_c(&events, "teardown");
+    let teardown = Teardown::connect(config, options, events.clone()).await;
+    let report = teardown.run(&cancellation).await;
+    drop(ctrl_c);
+    drop(events);
+    let _ = renderer.await;
+    let report = report?;
+    match config.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|error| Error::config(
+                format!("could not write JSON output: {error}"),
+                "report this bug"
+            ))?
+        ),
+        OutputFormat::Text => print!("{}", text(&report)),
+    }
+    if report.interrupted {
+        return Err(Error::Interrupted);
+    }
+    if report.complete {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("error: {}", incomplete(&report));
+    Ok(ExitCode::from(EXIT_ERROR))
+}
+
+/// What teardown is about to do, as the prompt states it.
+pub fn prompt_text(config: &Config, options: TeardownOptions) -> String {
+    let app = &config.app;
+    let table = config.table_name();
+    let regions: Vec<String> = config
+        .regions()
+        .map(|region| format!("{} ({})", region.name, region.role))
+        .collect();
+    let mut text = format!("This deletes app `{app}` everywhere it runs:\n");
+    text.push_str(&format!(
+        "  - global entry point: Global Accelerator and Route 53 failover records tagged mysfits:app={app}\n"
+    ));
+    text.push_str(&format!(
+        "  - CloudWatch dashboard `{app}` in {}\n",
+        config.primary.name
+    ));
+    text.push_str(&format!(
+        "  - in {}: ECS services, ECR images, stacks {app}-app and {app}-registry (network, load balancer, cluster, logs, repositories)\n",
+        regions.join(" and ")
+    ));
+    if let Some(secondary) = &config.secondary {
+        text.push_str(&format!(
+            "  - the replica of table {table} in {}\n",
+            secondary.name
+        ));
+    }
+    if options.keep_data {
+        text.push_str(&format!(
+            "  - table {table} in {} is KEPT with its data (--keep-data; no backup is taken)\n",
+            config.primary.name
+        ));
+    } else {
+        text.push_str(&format!(
+            "  - table {table} in {}: an on-demand backup is taken first (kept until you delete it), then the table is deleted; pass --keep-data to keep the table instead\n",
+            config.primary.name
+        ));
+    }
+    text
+}
+
+/// Asks for the app's name on a terminal; refuses without a terminal unless --yes was given.
+async fn confirm(config: &Config, options: TeardownOptions) -> Result<()> {
+    if config.assume_yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::config(
+            "teardown needs a confirmation, and stdin is not a terminal to ask on",
+            format!(
+                "run it in a terminal, or pass --yes to confirm deleting app `{}`{}",
+                config.app,
+                if options.keep_data {
+                    ""
+                } else {
+                    " (its table is backed up first)"
+                }
+            ),
+        ));
+    }
+    let prompt = format!(
+        "{}Type the app name ({}) to confirm: ",
+        prompt_text(config, options),
+        config.app
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(prompt.as_bytes());
+        let _ = stderr.flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
     })
+    .await
+    .map_err(|error| Error::config(format!("the prompt failed: {error}"), "pass --yes"))?
+    .map_err(|error| Error::io("reading the confirmation from stdin", error))?;
+    if answer.trim() == config.app {
+        Ok(())
+    } else {
+        Err(Error::config(
+            format!(
+                "teardown cancelled: the answer {:?} is not the app name {:?}; nothing was deleted",
+                answer.trim(),
+                config.app
+            ),
+            "run teardown again and type the app name exactly, or pass --yes",
+        ))
+    }
+}
+
+fn text(report: &TeardownReport) -> String {
+    let mut text = String::new();
+    if report.complete && report.unverified.is_empty() {
+        text.push_str(&format!(
+            "{}: teardown complete, verified: nothing of the app is left\n",
+            report.app
+        ));
+    } else if report.complete {
+        text.push_str(&format!(
+            "{}: teardown complete, verified: nothing of the app is left where it could be checked (see NOT CHECKED)\n",
+            report.app
+        ));
+    } else if report.interrupted {
+        text.push_str(&format!("{}: teardown interrupted\n", report.app));
+    } else {
+        text.push_str(&format!("{}: teardown INCOMPLETE\n", report.app));
+    }
+    for step in &report.steps {
+        if let Some(error) = &step.error {
+            text.push_str(&format!(
+                "  failed: {}: {}\n",
+                step.label,
+                error.replace('\n', "\n    ")
+            ));
+        } else if step.status != "done" {
+            text.push_str(&format!("  {}: {}\n", step.status, step.label));
+        }
+    }
+    if let Some(backup) = &report.backup {
+        text.push_str(&format!(
+            "  backup of {} in {}: {} ({})\n",
+            backup.table, backup.region, backup.name, backup.arn
+        ));
+    }
+    for kept in &report.kept {
+        text.push_str(&format!(
+            "  kept (--keep-data): {} {} in {}\n",
+            kept.kind, kept.id, kept.region
+        ));
+    }
+    if !report.remaining.is_empty() {
+        text.push_str("  still there:\n");
+        for found in &report.remaining {
+            text.push_str(&format!(
+                "    {:<10} {:<16} {}\n",
+                found.region, found.kind, found.id
+            ));
+        }
+    }
+    for unverified in &report.unverified {
+        text.push_str(&format!(
+            "  NOT CHECKED: {} ({}): {}\n",
+            unverified.what, unverified.region, unverified.reason
+        ));
+    }
+    text
+}
+
+fn incomplete(report: &TeardownReport) -> String {
+    let failed = report
+        .steps
+        .iter()
+        .filter(|step| step.status == "failed")
+        .count();
+    let unchecked = report
+        .unverified
+        .iter()
+        .filter(|unverified| !unverified.service_unavailable)
+        .count();
+    format!(
+        "teardown of {} is incomplete: {} resource(s) still there, {failed} step(s) failed, {unchecked} check(s) could not be made\n  fix: see the list above; fix what the failed steps name and run `mysfits teardown` again (it picks up what is left)",
+        report.app,
+        report.remaining.len()
+    )
 }

@@ -1,9 +1,13 @@
 //! The seed catalogue: twelve mysfits of our own, and an idempotent loader. `mysfits deploy` runs
 //! the loader after the table exists; running it again inserts nothing and overwrites nothing
 //! (likes and adoptions made since stay), because every put is conditional on the id being new.
+//! It reads first, so that a rerun on a complete catalogue makes no write calls at all.
+
+use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::task::JoinSet;
 
@@ -17,7 +21,7 @@ pub struct SeedCounts {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not write mysfit {id:?} to table {table}: {message}")]
+#[error("seeding mysfit {id:?} into table {table} failed: {message}")]
 pub struct SeedError {
     pub table: String,
     pub id: String,
@@ -162,8 +166,16 @@ pub fn seed_items() -> Vec<Mysfit> {
 /// Puts every seed mysfit that is not in `table` yet (conditional puts, concurrently); existing
 /// items are left as they are and counted as already present.
 pub async fn seed_catalogue(client: &Client, table: &str) -> Result<SeedCounts, SeedError> {
+    let present = present_ids(client, table).await?;
+    let mut counts = SeedCounts {
+        already_present: present.len(),
+        ..SeedCounts::default()
+    };
     let mut puts = JoinSet::new();
-    for item in seed_items() {
+    for item in seed_items()
+        .into_iter()
+        .filter(|item| !present.contains(&item.id))
+    {
         let client = client.clone();
         let table = table.to_string();
         puts.spawn(async move {
@@ -190,7 +202,6 @@ pub async fn seed_catalogue(client: &Client, table: &str) -> Result<SeedCounts, 
             }
         });
     }
-    let mut counts = SeedCounts::default();
     let mut first_error = None;
     while let Some(joined) = puts.join_next().await {
         match joined {
@@ -212,4 +223,43 @@ pub async fn seed_catalogue(client: &Client, table: &str) -> Result<SeedCounts, 
         Some(error) => Err(error),
         None => Ok(counts),
     }
+}
+
+/// The seed ids already in `table` (one BatchGetItem of the ids only). Keys DynamoDB leaves
+/// unprocessed count as absent: their conditional put still keeps existing items intact.
+async fn present_ids(client: &Client, table: &str) -> Result<HashSet<String>, SeedError> {
+    let keys = seed_items()
+        .into_iter()
+        .map(|item| HashMap::from([(mysfit::ID.to_string(), AttributeValue::S(item.id))]))
+        .collect();
+    let request = KeysAndAttributes::builder()
+        .set_keys(Some(keys))
+        .projection_expression("#id")
+        .expression_attribute_names("#id", mysfit::ID)
+        .build()
+        .map_err(|error| SeedError {
+            table: table.to_string(),
+            id: "(all)".into(),
+            message: error.to_string(),
+        })?;
+    let response = client
+        .batch_get_item()
+        .request_items(table, request)
+        .send()
+        .await
+        .map_err(|error| SeedError {
+            table: table.to_string(),
+            id: "(all)".into(),
+            message: DisplayErrorContext(&error).to_string(),
+        })?;
+    Ok(response
+        .responses()
+        .and_then(|responses| responses.get(table))
+        .into_iter()
+        .flatten()
+        .filter_map(|item| match item.get(mysfit::ID) {
+            Some(AttributeValue::S(id)) => Some(id.clone()),
+            _ => None,
+        })
+        .collect())
 }

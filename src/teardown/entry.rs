@@ -1,0 +1,554 @@
+//! Removal of the global entry point: the Global Accelerator named and tagged `{app}` (control
+//! plane in us-west-2) and, for the Route 53 mode, the failover records tied to the app's tagged
+//! health checks. Teardown removes these first so that no traffic reaches what goes next.
+//!
+//! An endpoint that does not offer a service at all (an emulator without Global Accelerator
+//! answers HTTP 500 with no AWS error) is reported as such ([`Removal::Unavailable`]), never as
+//! "nothing found": nothing could be checked there.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_globalaccelerator::types::AcceleratorStatus;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType, TagResourceType,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde::Serialize;
+
+use crate::aws::{GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, sdk_config_for};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::progress::Events;
+
+/// Route 53's control plane.
+pub const ROUTE53_REGION: &str = crate::config::ROUTE53_CONTROL_REGION;
+/// Disabling an accelerator propagates worldwide; AWS publishes no bound, other tools wait 30 min.
+pub const ACCELERATOR_DEPLOY_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// The tag that marks what belongs to an app.
+const APP_TAG: &str = "mysfits:app";
+
+/// Clients of the app's global services, each at its control-plane region.
+#[derive(Debug, Clone)]
+pub struct GlobalClients {
+    pub accelerator: aws_sdk_globalaccelerator::Client,
+    pub route53: aws_sdk_route53::Client,
+    /// Where the calls go, for messages ("AWS" or the override).
+    pub endpoint: String,
+}
+
+impl GlobalClients {
+    /// The configured entry point's control endpoint for its own service; for the other one,
+    /// the endpoint override of the app's region of that name, else the primary's (so that an
+    /// emulator setup never sends a call to AWS), else AWS itself. Both services are checked
+    /// whatever the mode: the mode may have changed since the deploy.
+    pub async fn connect(config: &Config) -> GlobalClients {
+        let entry_point = &config.entry_point;
+        let endpoint_for = |region: &str| {
+            if entry_point.mode.control_region() == region {
+                return entry_point.control_endpoint.clone();
+            }
+            config
+                .regions()
+                .find(|settings| settings.name == region)
+                .unwrap_or(&config.primary)
+                .endpoint_url
+                .clone()
+        };
+        // Few retries: an endpoint without the service answers 500, which the SDK retries.
+        let patience = Patience {
+            max_attempts: 3,
+            ..Patience::DEPLOY
+        };
+        let accelerator_endpoint = endpoint_for(GLOBAL_ACCELERATOR_REGION);
+        let route53_endpoint = endpoint_for(ROUTE53_REGION);
+        let profile = config.profile.as_deref();
+        GlobalClients {
+            accelerator: aws_sdk_globalaccelerator::Client::new(
+                &sdk_config_for(
+                    profile,
+                    GLOBAL_ACCELERATOR_REGION,
+                    accelerator_endpoint.as_deref(),
+                    patience,
+                )
+                .await,
+            ),
+            route53: aws_sdk_route53::Client::new(
+                &sdk_config_for(
+                    profile,
+                    ROUTE53_REGION,
+                    route53_endpoint.as_deref(),
+                    patience,
+                )
+                .await,
+            ),
+            endpoint: accelerator_endpoint.unwrap_or_else(|| "AWS".to_string()),
+        }
+    }
+}
+
+/// What one global service's removal found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Removal {
+    Removed {
+        names: Vec<String>,
+    },
+    NothingFound,
+    /// The endpoint does not offer the service: nothing was checked or removed.
+    Unavailable {
+        endpoint: String,
+        reason: String,
+    },
+}
+
+impl Removal {
+    fn describe(&self, service: &str) -> String {
+        match self {
+            Removal::Removed { names } => format!("{service}: removed {}", names.join(", ")),
+            Removal::NothingFound => format!("{service}: none found"),
+            Removal::Unavailable { endpoint, .. } => {
+                format!("{service}: NOT AVAILABLE at {endpoint}, not checked")
+            }
+        }
+    }
+}
+
+/// What the entry-point step did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryRemoval {
+    pub accelerator: Removal,
+    pub route53: Removal,
+}
+
+impl EntryRemoval {
+    pub fn summary(&self) -> String {
+        format!(
+            "{}; {}",
+            self.accelerator.describe("Global Accelerator"),
+            self.route53.describe("Route 53 failover records")
+        )
+    }
+}
+
+/// True when the endpoint answered, but not as the service: no AWS error code, and a status
+/// that an endpoint without the API gives (an emulator's 500 page, a 404).
+pub fn endpoint_lacks_service<E>(error: &SdkError<E, HttpResponse>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+{
+    if error_code(error).is_some() {
+        return None;
+    }
+    let status = error.raw_response()?.status().as_u16();
+    matches!(status, 404 | 500 | 501 | 502 | 503)
+        .then(|| format!("HTTP {status} with no AWS error in the answer"))
+}
+
+/// Removes the app's accelerators and Route 53 failover records.
+pub async fn remove_entry_point(
+    clients: &GlobalClients,
+    app: &str,
+    events: &Events,
+    step: &str,
+) -> Result<EntryRemoval> {
+    let accelerator = remove_accelerators(clients, app, events, step).await?;
+    if let Removal::Unavailable { endpoint, reason } = &accelerator {
+        events.note(
+            step,
+            format!(
+                "Global Accelerator is not available at {endpoint} ({reason}): no accelerator could be looked for or removed there; on AWS this would be an error"
+            ),
+        );
+    }
+    let route53 = remove_failover_records(clients, app, events, step).await?;
+    Ok(EntryRemoval {
+        accelerator,
+        route53,
+    })
+}
+
+/// The app's accelerators (ARN, name): tagged `mysfits:app={app}`. Unavailable when the endpoint
+/// has no Global Accelerator.
+pub async fn find_accelerators(
+    clients: &GlobalClients,
+    app: &str,
+) -> Result<std::result::Result<Vec<(String, String)>, Removal>> {
+    let client = &clients.accelerator;
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let listed = match client
+            .list_accelerators()
+            .set_next_token(token)
+            .send()
+            .await
+        {
+            Ok(listed) => listed,
+            Err(error) => {
+                if let Some(reason) = endpoint_lacks_service(&error) {
+                    return Ok(Err(Removal::Unavailable {
+                        endpoint: clients.endpoint.clone(),
+                        reason,
+                    }));
+                }
+                return Err(aws_error(
+                    "ListAccelerators",
+                    GLOBAL_ACCELERATOR_REGION,
+                    &error,
+                ));
+            }
+        };
+        for accelerator in listed.accelerators() {
+            let (Some(arn), name) = (accelerator.accelerator_arn(), accelerator.name()) else {
+                continue;
+            };
+            let tags = client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|error| {
+                    aws_error("ListTagsForResource", GLOBAL_ACCELERATOR_REGION, &error)
+                })?;
+            if tags
+                .tags()
+                .iter()
+                .any(|tag| tag.key() == APP_TAG && tag.value() == app)
+            {
+                found.push((arn.to_string(), name.unwrap_or(arn).to_string()));
+            }
+        }
+        token = listed.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(Ok(found))
+}
+
+async fn remove_accelerators(
+    clients: &GlobalClients,
+    app: &str,
+    events: &Events,
+    step: &str,
+) -> Result<Removal> {
+    let found = match find_accelerators(clients, app).await? {
+        Ok(found) => found,
+        Err(unavailable) => return Ok(unavailable),
+    };
+    if found.is_empty() {
+        return Ok(Removal::NothingFound);
+    }
+    let mut names = Vec::new();
+    for (arn, name) in found {
+        remove_accelerator(&clients.accelerator, &arn, &name, events, step).await?;
+        names.push(name);
+    }
+    Ok(Removal::Removed { names })
+}
+
+/// Disable, wait until DEPLOYED, delete endpoint groups, listeners, then the accelerator: the
+/// only order Global Accelerator accepts.
+pub async fn remove_accelerator(
+    client: &aws_sdk_globalaccelerator::Client,
+    arn: &str,
+    name: &str,
+    events: &Events,
+    step: &str,
+) -> Result<()> {
+    let region = GLOBAL_ACCELERATOR_REGION;
+    let gone = |error: Option<&str>| error == Some("AcceleratorNotFoundException");
+    let described = match client
+        .describe_accelerator()
+        .accelerator_arn(arn)
+        .send()
+        .await
+    {
+        Ok(described) => described,
+        Err(error) if gone(error_code(&error)) => return Ok(()),
+        Err(error) => return Err(aws_error("DescribeAccelerator", region, &error)),
+    };
+    if described
+        .accelerator()
+        .and_then(|accelerator| accelerator.enabled())
+        .unwrap_or(true)
+    {
+        events.note(
+            step,
+            format!("disabling accelerator {name}; AWS deploys the change worldwide before it can be deleted"),
+        );
+        client
+            .update_accelerator()
+            .accelerator_arn(arn)
+            .enabled(false)
+            .send()
+            .await
+            .map_err(|error| aws_error("UpdateAccelerator (disable)", region, &error))?;
+    }
+    wait_until_deployed(client, arn, name).await?;
+    let mut listener_token = None;
+    let mut listeners = Vec::new();
+    loop {
+        let listed = client
+            .list_listeners()
+            .accelerator_arn(arn)
+            .set_next_token(listener_token)
+            .send()
+            .await
+            .map_err(|error| aws_error("ListListeners", region, &error))?;
+        listeners.extend(
+            listed
+                .listeners()
+                .iter()
+                .filter_map(|listener| listener.listener_arn().map(str::to_string)),
+        );
+        listener_token = listed.next_token().map(str::to_string);
+        if listener_token.is_none() {
+            break;
+        }
+    }
+    for listener in &listeners {
+        let groups = client
+            .list_endpoint_groups()
+            .listener_arn(listener)
+            .send()
+            .await
+            .map_err(|error| aws_error("ListEndpointGroups", region, &error))?;
+        for group in groups.endpoint_groups() {
+            let Some(group_arn) = group.endpoint_group_arn() else {
+                continue;
+            };
+            match client
+                .delete_endpoint_group()
+                .endpoint_group_arn(group_arn)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(error) if error_code(&error) == Some("EndpointGroupNotFoundException") => {}
+                Err(error) => return Err(aws_error("DeleteEndpointGroup", region, &error)),
+            }
+        }
+        match client.delete_listener().listener_arn(listener).send().await {
+            Ok(_) => {}
+            Err(error) if error_code(&error) == Some("ListenerNotFoundException") => {}
+            Err(error) => return Err(aws_error("DeleteListener", region, &error)),
+        }
+    }
+    match client
+        .delete_accelerator()
+        .accelerator_arn(arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if gone(error_code(&error)) => Ok(()),
+        Err(error) => Err(aws_error("DeleteAccelerator", region, &error)),
+    }
+}
+
+async fn wait_until_deployed(
+    client: &aws_sdk_globalaccelerator::Client,
+    arn: &str,
+    name: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let described = client
+            .describe_accelerator()
+            .accelerator_arn(arn)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeAccelerator", GLOBAL_ACCELERATOR_REGION, &error))?;
+        let status = described
+            .accelerator()
+            .and_then(|accelerator| accelerator.status());
+        if status == Some(&AcceleratorStatus::Deployed) {
+            return Ok(());
+        }
+        if started.elapsed() > ACCELERATOR_DEPLOY_LIMIT {
+            return Err(Error::Timeout {
+                what: format!("accelerator {name} to be DEPLOYED after disabling it"),
+                waited: started.elapsed(),
+                fix: "run teardown again later: the accelerator is disabled and is removed once AWS has deployed that".into(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+/// Health checks tagged `mysfits:app={app}`; Unavailable when the endpoint has no Route 53.
+pub async fn find_health_checks(
+    clients: &GlobalClients,
+    app: &str,
+) -> Result<std::result::Result<Vec<String>, Removal>> {
+    let client = &clients.route53;
+    let mut ids = Vec::new();
+    let mut marker = None;
+    loop {
+        let listed = match client.list_health_checks().set_marker(marker).send().await {
+            Ok(listed) => listed,
+            Err(error) => {
+                if let Some(reason) = endpoint_lacks_service(&error) {
+                    return Ok(Err(Removal::Unavailable {
+                        endpoint: clients.endpoint.clone(),
+                        reason,
+                    }));
+                }
+                return Err(aws_error("ListHealthChecks", ROUTE53_REGION, &error));
+            }
+        };
+        ids.extend(
+            listed
+                .health_checks()
+                .iter()
+                .map(|check| check.id().to_string()),
+        );
+        marker = listed.next_marker().map(str::to_string);
+        if !listed.is_truncated() || marker.is_none() {
+            break;
+        }
+    }
+    let mut ours = Vec::new();
+    for chunk in ids.chunks(10) {
+        let tagged = client
+            .list_tags_for_resources()
+            .resource_type(TagResourceType::Healthcheck)
+            .set_resource_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|error| aws_error("ListTagsForResources", ROUTE53_REGION, &error))?;
+        for set in tagged.resource_tag_sets() {
+            let is_ours = set
+                .tags()
+                .iter()
+                .any(|tag| tag.key() == Some(APP_TAG) && tag.value() == Some(app));
+            if is_ours && let Some(id) = set.resource_id() {
+                ours.push(id.to_string());
+            }
+        }
+    }
+    Ok(Ok(ours))
+}
+
+/// Deletes the failover records that use the app's health checks (and their failover partners
+/// of the same name and type), then the health checks.
+async fn remove_failover_records(
+    clients: &GlobalClients,
+    app: &str,
+    events: &Events,
+    step: &str,
+) -> Result<Removal> {
+    let client = &clients.route53;
+    let health_checks = match find_health_checks(clients, app).await? {
+        Ok(found) => found,
+        Err(unavailable) => return Ok(unavailable),
+    };
+    if health_checks.is_empty() {
+        return Ok(Removal::NothingFound);
+    }
+    let mut removed = Vec::new();
+    let zones = client
+        .list_hosted_zones()
+        .send()
+        .await
+        .map_err(|error| aws_error("ListHostedZones", ROUTE53_REGION, &error))?;
+    for zone in zones.hosted_zones() {
+        let records = all_records(client, zone.id()).await?;
+        let anchors: Vec<(String, RrType)> = records
+            .iter()
+            .filter(|record| {
+                record
+                    .health_check_id()
+                    .is_some_and(|id| health_checks.iter().any(|ours| ours == id))
+            })
+            .map(|record| (record.name().to_string(), record.r#type().clone()))
+            .collect();
+        let doomed: Vec<ResourceRecordSet> = records
+            .into_iter()
+            .filter(|record| {
+                record.failover().is_some()
+                    && anchors
+                        .iter()
+                        .any(|(name, kind)| record.name() == name && record.r#type() == kind)
+            })
+            .collect();
+        if doomed.is_empty() {
+            continue;
+        }
+        let mut batch = ChangeBatch::builder();
+        for record in &doomed {
+            batch = batch.changes(
+                Change::builder()
+                    .action(ChangeAction::Delete)
+                    .resource_record_set(record.clone())
+                    .build()
+                    .map_err(|error| {
+                        Error::config(format!("Route 53 change: {error}"), "report this bug")
+                    })?,
+            );
+        }
+        client
+            .change_resource_record_sets()
+            .hosted_zone_id(zone.id())
+            .change_batch(batch.build().map_err(|error| {
+                Error::config(format!("Route 53 change: {error}"), "report this bug")
+            })?)
+            .send()
+            .await
+            .map_err(|error| aws_error("ChangeResourceRecordSets", ROUTE53_REGION, &error))?;
+        removed.extend(doomed.iter().map(|record| {
+            format!(
+                "{} {} ({})",
+                record.name(),
+                record.r#type().as_str(),
+                record.set_identifier().unwrap_or("-")
+            )
+        }));
+    }
+    for id in &health_checks {
+        match client
+            .delete_health_check()
+            .health_check_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(error) if error_code(&error) == Some("NoSuchHealthCheck") => {}
+            Err(error) => return Err(aws_error("DeleteHealthCheck", ROUTE53_REGION, &error)),
+        }
+        removed.push(format!("health check {id}"));
+    }
+    events.note(step, format!("removed {}", removed.join(", ")));
+    Ok(Removal::Removed { names: removed })
+}
+
+async fn all_records(
+    client: &aws_sdk_route53::Client,
+    zone: &str,
+) -> Result<Vec<ResourceRecordSet>> {
+    let mut records = Vec::new();
+    let (mut name, mut kind, mut identifier) = (None, None, None);
+    loop {
+        let listed = client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .set_start_record_name(name)
+            .set_start_record_type(kind)
+            .set_start_record_identifier(identifier)
+            .send()
+            .await
+            .map_err(|error| aws_error("ListResourceRecordSets", ROUTE53_REGION, &error))?;
+        records.extend(listed.resource_record_sets().iter().cloned());
+        if !listed.is_truncated() {
+            return Ok(records);
+        }
+        name = listed.next_record_name().map(str::to_string);
+        kind = listed.next_record_type().cloned();
+        identifier = listed.next_record_identifier().map(str::to_string);
+    }
+}

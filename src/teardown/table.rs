@@ -1,0 +1,485 @@
+//! The catalogue table at teardown: on-demand backup, removal of the DR replica, deletion.
+//!
+//! DynamoDB refuses some deletions for a while, and says so only in a ValidationException's
+//! message (there is no dedicated error code), so those two documented messages are classified
+//! here, together with the code:
+//! - a table that was the source for adding a replica cannot be deleted for 24 hours
+//!   ("... has acted as a source region for new replica(s) being added to the table in the last
+//!   24 hours");
+//! - the last replica cannot be deleted until all writes have replicated ("... cannot be deleted
+//!   until all writes are replicated").
+//!
+//! The first is final for a day: teardown says when to retry. The second drains by itself: it is
+//! retried for a while, then reported the same way.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::{
+    BackupStatus, DeleteReplicationGroupMemberAction, ReplicationGroupUpdate,
+};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use serde::Serialize;
+
+use crate::aws::{aws_error, error_code, error_message};
+use crate::error::{Error, Result};
+use crate::progress::Events;
+
+/// On-demand backups of small tables take seconds; large ones minutes.
+pub const BACKUP_WAIT_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// Removing a replica (and waiting out replication) can take many minutes.
+pub const REPLICA_REMOVAL_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// DynamoDB's rule for a replica's source table.
+const SOURCE_LOCK: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The backup teardown took before the table went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupInfo {
+    pub name: String,
+    pub arn: String,
+    pub table: String,
+    pub region: String,
+}
+
+/// Why DynamoDB refused to delete a table or a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The table was the source for adding a replica less than 24 hours ago.
+    SourceWithin24Hours,
+    /// The last replica still has writes to replicate.
+    ReplicationDraining,
+    /// Another change to the table is in progress.
+    Busy,
+}
+
+/// Classifies a refused DynamoDB deletion by error code and the documented message.
+pub fn classify_refusal(code: Option<&str>, message: &str) -> Option<Refusal> {
+    match code {
+        Some("ValidationException") if message.contains("acted as a source region") => {
+            Some(Refusal::SourceWithin24Hours)
+        }
+        Some("ValidationException")
+            if message.contains("cannot be deleted until all writes are replicated") =>
+        {
+            Some(Refusal::ReplicationDraining)
+        }
+        Some("ResourceInUseException") => Some(Refusal::Busy),
+        _ => None,
+    }
+}
+
+/// Takes an on-demand backup of `table` and waits until it is AVAILABLE; None when there is no
+/// table (nothing to lose).
+pub async fn take_backup(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table: &str,
+    app: &str,
+    events: &Events,
+    step: &str,
+    limit: Duration,
+) -> Result<Option<BackupInfo>> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(_) => {}
+        Err(error) if error_code(&error) == Some("ResourceNotFoundException") => return Ok(None),
+        Err(error) => return Err(aws_error("DescribeTable", region, &error)),
+    }
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or_default();
+    let name = format!("{app}-teardown-{stamp}");
+    let created = client
+        .create_backup()
+        .table_name(table)
+        .backup_name(&name)
+        .send()
+        .await
+        .map_err(|error| {
+            let mut error = aws_error("CreateBackup", region, &error);
+            if let Error::Aws { fix, .. } = &mut error {
+                *fix = format!(
+                    "nothing was deleted from the table; fix the cause and run teardown again, or pass --keep-data to keep {table}"
+                );
+            }
+            error
+        })?;
+    let arn = created
+        .backup_details()
+        .map(|details| details.backup_arn().to_string())
+        .unwrap_or_default();
+    events.note(
+        step,
+        format!("backing up {table} as {name} before it is deleted"),
+    );
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let described = client
+            .describe_backup()
+            .backup_arn(&arn)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeBackup", region, &error))?;
+        let status = described
+            .backup_description()
+            .and_then(|description| description.backup_details())
+            .map(|details| details.backup_status().clone());
+        match status {
+            Some(BackupStatus::Available) => {
+                return Ok(Some(BackupInfo {
+                    name,
+                    arn,
+                    table: table.to_string(),
+                    region: region.to_string(),
+                }));
+            }
+            Some(BackupStatus::Deleted) => {
+                return Err(Error::Aws {
+                    operation: "CreateBackup".into(),
+                    region: region.to_string(),
+                    message: format!("backup {name} of {table} was deleted while being created"),
+                    fix: "run teardown again; the table has not been touched".into(),
+                });
+            }
+            _ => {}
+        }
+        if started.elapsed() > limit {
+            return Err(Error::Timeout {
+                what: format!("backup {name} of {table} to become AVAILABLE in {region}"),
+                waited: started.elapsed(),
+                fix: "large tables take long to back up; run teardown again later (the table is kept until a backup is available)".into(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// What became of the DR replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicaRemoval {
+    pub region: String,
+    /// True when the table listed the replica and it was removed; false when there was none.
+    pub removed: bool,
+    /// When the replica's table was created (for DynamoDB's 24-hour rule on the source table).
+    #[serde(skip)]
+    pub replica_created: Option<DateTime>,
+}
+
+impl ReplicaRemoval {
+    pub fn summary(&self) -> String {
+        if self.removed {
+            format!("replica in {} removed", self.region)
+        } else {
+            format!("the table lists no replica in {}", self.region)
+        }
+    }
+}
+
+/// Removes the replica in `replica_region` from the global table (UpdateTable ReplicaUpdates
+/// Delete, sent to the primary) and waits until it is gone.
+#[allow(clippy::too_many_arguments)]
+pub async fn remove_replica(
+    primary: &aws_sdk_dynamodb::Client,
+    primary_region: &str,
+    replica: &aws_sdk_dynamodb::Client,
+    replica_region: &str,
+    table: &str,
+    events: &Events,
+    step: &str,
+    limit: Duration,
+) -> Result<ReplicaRemoval> {
+    let removal = |removed, replica_created| ReplicaRemoval {
+        region: replica_region.to_string(),
+        removed,
+        replica_created,
+    };
+    if !lists_replica(primary, primary_region, table, replica_region).await? {
+        return Ok(removal(false, None));
+    }
+    let replica_created = replica
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .ok()
+        .and_then(|described| described.table()?.creation_date_time().cloned());
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(2);
+    loop {
+        let update = ReplicationGroupUpdate::builder()
+            .delete(
+                DeleteReplicationGroupMemberAction::builder()
+                    .region_name(replica_region)
+                    .build()
+                    .map_err(|error| {
+                        Error::config(
+                            format!("replica removal request for {replica_region}: {error}"),
+                            "report this bug",
+                        )
+                    })?,
+            )
+            .build();
+        let sent = primary
+            .update_table()
+            .table_name(table)
+            .replica_updates(update)
+            .send()
+            .await;
+        let Err(error) = sent else {
+            events.note(
+                step,
+                format!("asked DynamoDB to remove the replica of {table} in {replica_region}"),
+            );
+            break;
+        };
+        let code = error_code(&error).map(str::to_string);
+        let message = error_message(&error);
+        match classify_refusal(code.as_deref(), &message) {
+            Some(Refusal::SourceWithin24Hours) => {
+                return Err(source_lock_error(
+                    "UpdateTable (remove replica)",
+                    primary_region,
+                    table,
+                    &message,
+                    replica_created,
+                ));
+            }
+            Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
+                if started.elapsed() > limit {
+                    return Err(retry_later_error(
+                        "UpdateTable (remove replica)",
+                        primary_region,
+                        table,
+                        &message,
+                        refusal,
+                    ));
+                }
+                events.note(step, waiting_note(refusal, table));
+            }
+            None => {
+                return Err(aws_error(
+                    "UpdateTable (remove replica)",
+                    primary_region,
+                    &error,
+                ));
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+    let mut delay = Duration::from_millis(500);
+    while lists_replica(primary, primary_region, table, replica_region).await? {
+        if started.elapsed() > limit {
+            return Err(Error::Timeout {
+                what: format!("the replica of {table} in {replica_region} to be removed"),
+                waited: started.elapsed(),
+                fix: "DynamoDB is still removing it; run teardown again later: it picks up the waiting".into(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+    Ok(removal(true, replica_created))
+}
+
+/// Whether the table in the primary region lists a replica in `replica_region` (in any state).
+async fn lists_replica(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table: &str,
+    replica_region: &str,
+) -> Result<bool> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(described) => Ok(described
+            .table()
+            .map(|table| table.replicas())
+            .unwrap_or_default()
+            .iter()
+            .any(|replica| replica.region_name() == Some(replica_region))),
+        Err(error) if error_code(&error) == Some("ResourceNotFoundException") => Ok(false),
+        Err(error) => Err(aws_error("DescribeTable", region, &error)),
+    }
+}
+
+/// Deletes the table (after its stack let go of it) and waits until it is gone.
+#[allow(clippy::too_many_arguments)]
+pub async fn delete_table(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table: &str,
+    replica_created: Option<DateTime>,
+    events: &Events,
+    step: &str,
+    limit: Duration,
+) -> Result<String> {
+    let started = Instant::now();
+    let mut delay = Duration::from_secs(2);
+    loop {
+        let Err(error) = client.delete_table().table_name(table).send().await else {
+            break;
+        };
+        let code = error_code(&error).map(str::to_string);
+        if code.as_deref() == Some("ResourceNotFoundException") {
+            return Ok(format!("no table {table}"));
+        }
+        let message = error_message(&error);
+        match classify_refusal(code.as_deref(), &message) {
+            Some(Refusal::SourceWithin24Hours) => {
+                return Err(source_lock_error(
+                    "DeleteTable",
+                    region,
+                    table,
+                    &message,
+                    replica_created,
+                ));
+            }
+            Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
+                if started.elapsed() > limit {
+                    return Err(retry_later_error(
+                        "DeleteTable",
+                        region,
+                        table,
+                        &message,
+                        refusal,
+                    ));
+                }
+                events.note(step, waiting_note(refusal, table));
+            }
+            None => return Err(aws_error("DeleteTable", region, &error)),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match client.describe_table().table_name(table).send().await {
+            Err(error) if error_code(&error) == Some("ResourceNotFoundException") => {
+                return Ok(format!("table {table} deleted"));
+            }
+            Err(error) => return Err(aws_error("DescribeTable", region, &error)),
+            Ok(_) => {}
+        }
+        if started.elapsed() > limit {
+            return Err(Error::Timeout {
+                what: format!("table {table} to be deleted in {region}"),
+                waited: started.elapsed(),
+                fix: "run teardown again later: it picks up the waiting".into(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+fn waiting_note(refusal: Refusal, table: &str) -> String {
+    match refusal {
+        Refusal::ReplicationDraining => format!(
+            "DynamoDB is still replicating writes of {table}; the last replica can only go once they are replicated: waiting"
+        ),
+        _ => format!("{table} is busy with another change; waiting"),
+    }
+}
+
+/// The 24-hour rule: final until then, so say when to come back.
+fn source_lock_error(
+    operation: &str,
+    region: &str,
+    table: &str,
+    message: &str,
+    replica_created: Option<DateTime>,
+) -> Error {
+    let earliest = replica_created
+        .and_then(|created| {
+            let retry = DateTime::from_secs(created.secs() + SOURCE_LOCK.as_secs() as i64);
+            Some(format!(
+                "at {} (24 hours after the replica was added at {})",
+                retry.fmt(Format::DateTime).ok()?,
+                created.fmt(Format::DateTime).ok()?
+            ))
+        })
+        .unwrap_or_else(|| "24 hours after the replica was added (DynamoDB does not report when; check the replica's creation time)".to_string());
+    Error::Aws {
+        operation: operation.to_string(),
+        region: region.to_string(),
+        message: format!(
+            "{message}. DynamoDB does not let a table that was the source of a new replica be deleted for 24 hours; table {table} stays until then"
+        ),
+        fix: format!(
+            "run `mysfits teardown` again {earliest} at the earliest; everything that does not depend on the table is removed now"
+        ),
+    }
+}
+
+fn retry_later_error(
+    operation: &str,
+    region: &str,
+    table: &str,
+    message: &str,
+    refusal: Refusal,
+) -> Error {
+    let why = match refusal {
+        Refusal::ReplicationDraining => {
+            "the last replica can only be deleted once all writes have replicated, and they still had not"
+        }
+        _ => "the table stayed busy with another change",
+    };
+    Error::Aws {
+        operation: operation.to_string(),
+        region: region.to_string(),
+        message: format!("{message} ({why}); table {table} stays for now"),
+        fix: "run `mysfits teardown` again in a few minutes: it picks up where it stopped".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_classified_by_code_and_documented_message() {
+        assert_eq!(
+            classify_refusal(
+                Some("ValidationException"),
+                "ValidationException: Replica cannot be deleted because it has acted as a source region for new replica(s) being added to the table in the last 24 hours."
+            ),
+            Some(Refusal::SourceWithin24Hours)
+        );
+        assert_eq!(
+            classify_refusal(
+                Some("ValidationException"),
+                "The last active replica of table: 'demo-mysfits'  in region: 'us-west-2' cannot be deleted until all writes are replicated."
+            ),
+            Some(Refusal::ReplicationDraining)
+        );
+        assert_eq!(
+            classify_refusal(Some("ResourceInUseException"), "in use"),
+            Some(Refusal::Busy)
+        );
+        assert_eq!(
+            classify_refusal(Some("AccessDeniedException"), "acted as a source region"),
+            None,
+            "the message alone classifies nothing"
+        );
+        assert_eq!(
+            classify_refusal(Some("ValidationException"), "bad key"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_source_lock_error_names_the_earliest_retry_time() {
+        let created = DateTime::from_secs(1_700_000_000);
+        let error = source_lock_error(
+            "DeleteTable",
+            "us-east-1",
+            "demo-mysfits",
+            "ValidationException: ...",
+            Some(created),
+        );
+        let text = error.to_string();
+        assert!(text.contains("at 2023-11-15T22:13:20Z"), "{text}");
+        assert!(text.contains("run `mysfits teardown` again"), "{text}");
+    }
+}

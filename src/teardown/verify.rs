@@ -1,0 +1,803 @@
+//! Proof that teardown worked: what is still there, service by service, found with describe
+//! calls — by the app's names, by its tags (`mysfits:app`, and the `aws:cloudformation:stack-name`
+//! tag CloudFormation adds), and by the physical ids the stacks reported before they were deleted
+//! (a stack delete that "succeeds" but leaves resources behind is caught that way).
+//!
+//! A check that cannot be made is listed as unverified with its reason; one that failed (an API
+//! error) fails the teardown like a leftover does, one whose service the endpoint does not offer
+//! (an emulator without Global Accelerator) is reported but does not.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::Filter;
+use futures::future::join_all;
+use serde::Serialize;
+
+use super::Teardown;
+use super::entry::{Removal, endpoint_lacks_service, find_accelerators, find_health_checks};
+use super::removal::{active_services, repository_names};
+use crate::aws::{RegionClients, aws_error, error_code};
+use crate::config::Role;
+use crate::error::{Error, Result};
+use crate::stack::StackKind;
+use crate::stack::deploy::PhysicalResource;
+
+/// Something of the app that still exists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Found {
+    /// Region, or "global".
+    pub region: String,
+    /// vpc, nat_gateway, elastic_ip, load_balancer, target_group, ecs_cluster, ecs_service,
+    /// task_definition, ecr_repository, dynamodb_table, log_group, dashboard, stack,
+    /// accelerator, health_check.
+    pub kind: String,
+    pub id: String,
+}
+
+/// A check that could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unverified {
+    pub what: String,
+    pub region: String,
+    pub reason: String,
+    /// The endpoint does not offer this service at all (reported, not a failure).
+    pub service_unavailable: bool,
+}
+
+/// The verification's findings.
+#[derive(Debug, Default)]
+pub struct Verification {
+    pub remaining: Vec<Found>,
+    pub kept: Vec<Found>,
+    pub unverified: Vec<Unverified>,
+}
+
+/// The physical resources of the app's stacks in every region, per region name. Best effort: a
+/// stack that cannot be described contributes nothing (names and tags still find its resources).
+pub async fn stack_inventory(teardown: &Teardown) -> BTreeMap<String, Vec<PhysicalResource>> {
+    let mut inventory = BTreeMap::new();
+    for clients in teardown.clients.values() {
+        let mut resources = Vec::new();
+        for kind in StackKind::ALL {
+            let Ok(described) = clients
+                .cloudformation
+                .describe_stack_resources()
+                .stack_name(kind.stack_name(&teardown.config.app))
+                .send()
+                .await
+            else {
+                continue;
+            };
+            resources.extend(described.stack_resources().iter().filter_map(|resource| {
+                Some(PhysicalResource {
+                    physical_id: resource.physical_resource_id()?.to_string(),
+                    resource_type: resource.resource_type().unwrap_or_default().to_string(),
+                    status: resource
+                        .resource_status()
+                        .map(|status| status.as_str().to_string())
+                        .unwrap_or_default(),
+                })
+            }));
+        }
+        inventory.insert(clients.region.clone(), resources);
+    }
+    inventory
+}
+
+/// Checks both regions (in parallel) and the global services.
+pub async fn verify(
+    teardown: &Teardown,
+    recorded: &BTreeMap<String, Vec<PhysicalResource>>,
+) -> Verification {
+    let mut verification = Verification::default();
+    let regional = teardown.clients.iter().map(|(role, clients)| {
+        let no_records = Vec::new();
+        let recorded = recorded.get(&clients.region).cloned().unwrap_or(no_records);
+        async move { region_findings(teardown, *role, clients, &recorded).await }
+    });
+    for (found, unverified) in join_all(regional).await {
+        for item in found {
+            let kept = teardown.options.keep_data
+                && item.kind == "dynamodb_table"
+                && item.region == teardown.config.primary.name;
+            if kept {
+                verification.kept.push(item);
+            } else {
+                verification.remaining.push(item);
+            }
+        }
+        verification.unverified.extend(unverified);
+    }
+    let app = &teardown.config.app;
+    match find_accelerators(&teardown.global, app).await {
+        Ok(Ok(accelerators)) => {
+            verification
+                .remaining
+                .extend(accelerators.into_iter().map(|(arn, name)| Found {
+                    region: "global".into(),
+                    kind: "accelerator".into(),
+                    id: format!("{name} ({arn})"),
+                }))
+        }
+        Ok(Err(unavailable)) => verification
+            .unverified
+            .push(unavailable_entry("Global Accelerator", &unavailable)),
+        Err(error) => {
+            verification
+                .unverified
+                .push(failed_check("Global Accelerator", "global", &error))
+        }
+    }
+    match find_health_checks(&teardown.global, app).await {
+        Ok(Ok(checks)) => verification
+            .remaining
+            .extend(checks.into_iter().map(|id| Found {
+                region: "global".into(),
+                kind: "health_check".into(),
+                id,
+            })),
+        Ok(Err(unavailable)) => verification
+            .unverified
+            .push(unavailable_entry("Route 53 health checks", &unavailable)),
+        Err(error) => {
+            verification
+                .unverified
+                .push(failed_check("Route 53 health checks", "global", &error))
+        }
+    }
+    verification.remaining.sort();
+    verification.remaining.dedup();
+    verification
+}
+
+fn unavailable_entry(what: &str, removal: &Removal) -> Unverified {
+    let reason = match removal {
+        Removal::Unavailable { endpoint, reason } => {
+            format!("not available at {endpoint} ({reason})")
+        }
+        _ => "not available".into(),
+    };
+    Unverified {
+        what: what.into(),
+        region: "global".into(),
+        reason,
+        service_unavailable: true,
+    }
+}
+
+fn failed_check(what: &str, region: &str, error: &Error) -> Unverified {
+    Unverified {
+        what: what.into(),
+        region: region.into(),
+        reason: error
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        service_unavailable: false,
+    }
+}
+
+/// Every check of one region; a failing check becomes an unverified entry, the others still run.
+async fn region_findings(
+    teardown: &Teardown,
+    role: Role,
+    clients: &RegionClients,
+    recorded: &[PhysicalResource],
+) -> (Vec<Found>, Vec<Unverified>) {
+    let app = &teardown.config.app;
+    let region = clients.region.as_str();
+    let recorded_of = |resource_type: &str| -> Vec<String> {
+        recorded
+            .iter()
+            .filter(|resource| resource.resource_type == resource_type)
+            .map(|resource| resource.physical_id.clone())
+            .collect()
+    };
+    let (network, balancers) = match vpcs(clients, app, &recorded_of("AWS::EC2::VPC")).await {
+        Ok(vpc_ids) => {
+            let mut network: Vec<Result<Vec<Found>>> = vec![Ok(found(region, "vpc", &vpc_ids))];
+            // The NAT gateways' addresses lead to their Elastic IPs when nothing else does.
+            let mut addresses = recorded_of("AWS::EC2::EIP");
+            match nat_gateways(clients, app, &vpc_ids, &recorded_of("AWS::EC2::NatGateway")).await {
+                Ok((gateways, allocations)) => {
+                    network.push(Ok(gateways));
+                    addresses.extend(allocations);
+                }
+                Err(error) => network.push(Err(error)),
+            }
+            network.push(elastic_ips(clients, app, &addresses).await);
+            let mut recorded_balancing = recorded_of("AWS::ElasticLoadBalancingV2::LoadBalancer");
+            recorded_balancing.extend(recorded_of("AWS::ElasticLoadBalancingV2::TargetGroup"));
+            let balancers = load_balancing(clients, app, &vpc_ids, &recorded_balancing).await;
+            (network, vec![balancers])
+        }
+        Err(error) => (vec![Err(error)], Vec::new()),
+    };
+    let mut checks: Vec<(&str, Result<Vec<Found>>)> = Vec::new();
+    for result in network {
+        checks.push(("VPC, NAT gateways, Elastic IPs", result));
+    }
+    for result in balancers {
+        checks.push(("load balancers and target groups", result));
+    }
+    checks.push(("CloudFormation stacks", stacks(clients, app).await));
+    checks.push((
+        "ECS cluster and services",
+        ecs(clients, app, &recorded_of("AWS::ECS::Cluster")).await,
+    ));
+    checks.push((
+        "ECS task definitions",
+        task_definitions(clients, app, &recorded_of("AWS::ECS::TaskDefinition")).await,
+    ));
+    checks.push(("ECR repositories", repositories(clients, app).await));
+    checks.push((
+        "DynamoDB table",
+        table(clients, &teardown.config.table_name()).await,
+    ));
+    checks.push((
+        "CloudWatch log groups",
+        log_groups(clients, app, &recorded_of("AWS::Logs::LogGroup")).await,
+    ));
+    let mut remaining = Vec::new();
+    let mut unverified = Vec::new();
+    if role == Role::Primary {
+        match dashboard(clients, app).await {
+            Ok(Ok(found)) => remaining.extend(found),
+            Ok(Err(reason)) => unverified.push(Unverified {
+                what: "CloudWatch dashboard".into(),
+                region: region.to_string(),
+                reason: format!("not available at this endpoint ({reason})"),
+                service_unavailable: true,
+            }),
+            Err(error) => unverified.push(failed_check("CloudWatch dashboard", region, &error)),
+        }
+    }
+    for (what, result) in checks {
+        match result {
+            Ok(found) => remaining.extend(found),
+            Err(error) => unverified.push(failed_check(what, region, &error)),
+        }
+    }
+    (remaining, unverified)
+}
+
+fn found(region: &str, kind: &str, ids: &[String]) -> Vec<Found> {
+    ids.iter()
+        .map(|id| Found {
+            region: region.to_string(),
+            kind: kind.to_string(),
+            id: id.clone(),
+        })
+        .collect()
+}
+
+fn tag_filter(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+/// The tag filters that find the app's network resources: the app tag, or the tag CloudFormation
+/// puts on everything of the app stack.
+fn app_filters(app: &str) -> [Filter; 2] {
+    [
+        tag_filter("mysfits:app", app),
+        tag_filter(
+            "aws:cloudformation:stack-name",
+            &StackKind::App.stack_name(app),
+        ),
+    ]
+}
+
+/// The app's VPCs: tagged for it, reported by its stack, or holding a subnet or NAT gateway that
+/// is tagged for it (templates may tag only some resources; moto drops stack-level tags).
+async fn vpcs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result<Vec<String>> {
+    let region = &clients.region;
+    let mut ids = BTreeSet::new();
+    let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
+    if !recorded.is_empty() {
+        queries.push(
+            Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(recorded.to_vec()))
+                .build(),
+        );
+    }
+    for filter in queries {
+        let described = clients
+            .ec2
+            .describe_vpcs()
+            .filters(filter)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeVpcs", region, &error))?;
+        ids.extend(
+            described
+                .vpcs()
+                .iter()
+                .filter_map(|vpc| vpc.vpc_id().map(str::to_string)),
+        );
+    }
+    for filter in app_filters(app) {
+        let subnets = clients
+            .ec2
+            .describe_subnets()
+            .filters(filter.clone())
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeSubnets", region, &error))?;
+        ids.extend(
+            subnets
+                .subnets()
+                .iter()
+                .filter_map(|subnet| subnet.vpc_id().map(str::to_string)),
+        );
+        let gateways = clients
+            .ec2
+            .describe_nat_gateways()
+            .filter(filter)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeNatGateways", region, &error))?;
+        ids.extend(
+            gateways
+                .nat_gateways()
+                .iter()
+                .filter(|gateway| gateway.state().map(|state| state.as_str()) != Some("deleted"))
+                .filter_map(|gateway| gateway.vpc_id().map(str::to_string)),
+        );
+    }
+    // A VPC that was deleted meanwhile is not found by the filters above; one found through a
+    // subnet or gateway is confirmed to exist here.
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let confirmed = clients
+        .ec2
+        .describe_vpcs()
+        .filters(
+            Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(ids.into_iter().collect()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeVpcs", region, &error))?;
+    Ok(confirmed
+        .vpcs()
+        .iter()
+        .filter_map(|vpc| vpc.vpc_id().map(str::to_string))
+        .collect())
+}
+
+async fn nat_gateways(
+    clients: &RegionClients,
+    app: &str,
+    vpc_ids: &[String],
+    recorded: &[String],
+) -> Result<(Vec<Found>, Vec<String>)> {
+    let region = &clients.region;
+    let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
+    if !vpc_ids.is_empty() {
+        queries.push(
+            Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(vpc_ids.to_vec()))
+                .build(),
+        );
+    }
+    if !recorded.is_empty() {
+        queries.push(
+            Filter::builder()
+                .name("nat-gateway-id")
+                .set_values(Some(recorded.to_vec()))
+                .build(),
+        );
+    }
+    let mut ids = BTreeSet::new();
+    let mut allocations = BTreeSet::new();
+    for filter in queries {
+        let described = clients
+            .ec2
+            .describe_nat_gateways()
+            .filter(filter)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeNatGateways", region, &error))?;
+        for gateway in described.nat_gateways() {
+            if gateway.state().map(|state| state.as_str()) == Some("deleted") {
+                continue;
+            }
+            ids.extend(gateway.nat_gateway_id().map(str::to_string));
+            allocations.extend(
+                gateway
+                    .nat_gateway_addresses()
+                    .iter()
+                    .filter_map(|address| address.allocation_id().map(str::to_string)),
+            );
+        }
+    }
+    Ok((
+        found(region, "nat_gateway", &ids.into_iter().collect::<Vec<_>>()),
+        allocations.into_iter().collect(),
+    ))
+}
+
+/// Elastic IPs of the app: tagged for it, reported by its stack (by address or allocation id),
+/// or held by one of its NAT gateways. An account has few addresses: all are listed and matched
+/// here rather than filtered by the endpoint.
+async fn elastic_ips(clients: &RegionClients, app: &str, known: &[String]) -> Result<Vec<Found>> {
+    let region = &clients.region;
+    let described = clients
+        .ec2
+        .describe_addresses()
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeAddresses", region, &error))?;
+    let stack_name = StackKind::App.stack_name(app);
+    let ids: Vec<String> = described
+        .addresses()
+        .iter()
+        .filter(|address| {
+            let tagged = address.tags().iter().any(|tag| {
+                matches!(
+                    (tag.key(), tag.value()),
+                    (Some("mysfits:app"), Some(value)) if value == app
+                ) || matches!(
+                    (tag.key(), tag.value()),
+                    (Some("aws:cloudformation:stack-name"), Some(value)) if value == stack_name
+                )
+            });
+            let known_id = [address.allocation_id(), address.public_ip()]
+                .into_iter()
+                .flatten()
+                .any(|id| known.iter().any(|ours| ours == id));
+            tagged || known_id
+        })
+        .filter_map(
+            |address| match (address.allocation_id(), address.public_ip()) {
+                (Some(allocation), Some(ip)) => Some(format!("{allocation} ({ip})")),
+                (Some(allocation), None) => Some(allocation.to_string()),
+                (None, ip) => ip.map(str::to_string),
+            },
+        )
+        .collect();
+    Ok(found(region, "elastic_ip", &ids))
+}
+
+/// Load balancers and target groups of the app: in one of its VPCs, tagged for it, or reported
+/// by its stack.
+async fn load_balancing(
+    clients: &RegionClients,
+    app: &str,
+    vpc_ids: &[String],
+    recorded: &[String],
+) -> Result<Vec<Found>> {
+    let region = &clients.region;
+    let mut balancers: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut marker = None;
+    loop {
+        let described = clients
+            .elbv2
+            .describe_load_balancers()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeLoadBalancers", region, &error))?;
+        balancers.extend(described.load_balancers().iter().filter_map(|balancer| {
+            Some((
+                balancer.load_balancer_arn()?.to_string(),
+                balancer
+                    .load_balancer_name()
+                    .unwrap_or_default()
+                    .to_string(),
+                balancer.vpc_id().map(str::to_string),
+            ))
+        }));
+        marker = described.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let mut groups: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut marker = None;
+    loop {
+        let described = clients
+            .elbv2
+            .describe_target_groups()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeTargetGroups", region, &error))?;
+        groups.extend(described.target_groups().iter().filter_map(|group| {
+            Some((
+                group.target_group_arn()?.to_string(),
+                group.target_group_name().unwrap_or_default().to_string(),
+                group.vpc_id().map(str::to_string),
+            ))
+        }));
+        marker = described.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let all_arns: Vec<String> = balancers
+        .iter()
+        .chain(groups.iter())
+        .map(|(arn, _, _)| arn.clone())
+        .collect();
+    let mut tagged = BTreeSet::new();
+    let stack_name = StackKind::App.stack_name(app);
+    for chunk in all_arns.chunks(20) {
+        let described = clients
+            .elbv2
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeTags", region, &error))?;
+        for description in described.tag_descriptions() {
+            let ours = description.tags().iter().any(|tag| {
+                matches!(
+                    (tag.key(), tag.value()),
+                    (Some("mysfits:app"), Some(value)) if value == app
+                ) || matches!(
+                    (tag.key(), tag.value()),
+                    (Some("aws:cloudformation:stack-name"), Some(value)) if value == stack_name
+                )
+            });
+            if ours && let Some(arn) = description.resource_arn() {
+                tagged.insert(arn.to_string());
+            }
+        }
+    }
+    let is_ours = |arn: &str, vpc: &Option<String>| {
+        tagged.contains(arn)
+            || recorded.iter().any(|id| id == arn)
+            || vpc
+                .as_ref()
+                .is_some_and(|vpc| vpc_ids.iter().any(|ours| ours == vpc))
+    };
+    let mut findings = Vec::new();
+    for (arn, name, vpc) in &balancers {
+        if is_ours(arn, vpc) {
+            findings.extend(found(region, "load_balancer", &[format!("{name} ({arn})")]));
+        }
+    }
+    for (arn, name, vpc) in &groups {
+        if is_ours(arn, vpc) {
+            findings.extend(found(region, "target_group", &[format!("{name} ({arn})")]));
+        }
+    }
+    Ok(findings)
+}
+
+async fn stacks(clients: &RegionClients, app: &str) -> Result<Vec<Found>> {
+    let mut findings = Vec::new();
+    for kind in StackKind::ALL {
+        let name = kind.stack_name(app);
+        match clients
+            .cloudformation
+            .describe_stacks()
+            .stack_name(&name)
+            .send()
+            .await
+        {
+            Ok(described) => {
+                for stack in described.stacks() {
+                    let status = stack
+                        .stack_status()
+                        .map(|status| status.as_str())
+                        .unwrap_or_default();
+                    if status != "DELETE_COMPLETE" {
+                        findings.extend(found(
+                            &clients.region,
+                            "stack",
+                            &[format!("{name} ({status})")],
+                        ));
+                    }
+                }
+            }
+            Err(error) if error_code(&error) == Some("ValidationError") => {}
+            Err(error) => return Err(aws_error("DescribeStacks", &clients.region, &error)),
+        }
+    }
+    Ok(findings)
+}
+
+async fn ecs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result<Vec<Found>> {
+    let region = &clients.region;
+    let mut names: BTreeSet<String> = recorded.iter().cloned().collect();
+    names.insert(app.to_string());
+    let described = clients
+        .ecs
+        .describe_clusters()
+        .set_clusters(Some(names.into_iter().collect()))
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeClusters", region, &error))?;
+    let mut findings = Vec::new();
+    for cluster in described.clusters() {
+        if cluster.status() != Some("INACTIVE") {
+            findings.extend(found(
+                region,
+                "ecs_cluster",
+                &[cluster.cluster_name().unwrap_or_default().to_string()],
+            ));
+        }
+    }
+    if let Some(services) = active_services(clients, app).await? {
+        findings.extend(found(region, "ecs_service", &services));
+    }
+    Ok(findings)
+}
+
+async fn task_definitions(
+    clients: &RegionClients,
+    app: &str,
+    recorded: &[String],
+) -> Result<Vec<Found>> {
+    let region = &clients.region;
+    let mut arns = BTreeSet::new();
+    let mut token = None;
+    let mut families = Vec::new();
+    loop {
+        let listed = clients
+            .ecs
+            .list_task_definition_families()
+            .family_prefix(app)
+            .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|error| aws_error("ListTaskDefinitionFamilies", region, &error))?;
+        families.extend(
+            listed
+                .families()
+                .iter()
+                .filter(|family| family.starts_with(&format!("{app}-")))
+                .cloned(),
+        );
+        token = listed.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for family in families {
+        let listed = clients
+            .ecs
+            .list_task_definitions()
+            .family_prefix(&family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .map_err(|error| aws_error("ListTaskDefinitions", region, &error))?;
+        arns.extend(listed.task_definition_arns().iter().cloned());
+    }
+    for arn in recorded {
+        match clients
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+        {
+            Ok(described) => {
+                let active = described
+                    .task_definition()
+                    .and_then(|definition| definition.status())
+                    .is_some_and(|status| status.as_str() == "ACTIVE");
+                if active {
+                    arns.insert(arn.clone());
+                }
+            }
+            Err(error) if error_code(&error) == Some("ClientException") => {}
+            Err(error) => {
+                return Err(aws_error("DescribeTaskDefinition", region, &error));
+            }
+        }
+    }
+    Ok(found(
+        region,
+        "task_definition",
+        &arns.into_iter().collect::<Vec<_>>(),
+    ))
+}
+
+async fn repositories(clients: &RegionClients, app: &str) -> Result<Vec<Found>> {
+    let mut findings = Vec::new();
+    for name in repository_names(app) {
+        match clients
+            .ecr
+            .describe_repositories()
+            .repository_names(&name)
+            .send()
+            .await
+        {
+            Ok(_) => findings.extend(found(&clients.region, "ecr_repository", &[name])),
+            Err(error) if error_code(&error) == Some("RepositoryNotFoundException") => {}
+            Err(error) => {
+                return Err(aws_error("DescribeRepositories", &clients.region, &error));
+            }
+        }
+    }
+    Ok(findings)
+}
+
+async fn table(clients: &RegionClients, table: &str) -> Result<Vec<Found>> {
+    match clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(found(
+            &clients.region,
+            "dynamodb_table",
+            &[table.to_string()],
+        )),
+        Err(error) if error_code(&error) == Some("ResourceNotFoundException") => Ok(Vec::new()),
+        Err(error) => Err(aws_error("DescribeTable", &clients.region, &error)),
+    }
+}
+
+async fn log_groups(clients: &RegionClients, app: &str, recorded: &[String]) -> Result<Vec<Found>> {
+    let region = &clients.region;
+    let mut prefixes: BTreeSet<String> = recorded.iter().cloned().collect();
+    prefixes.insert(format!("/ecs/{app}/"));
+    let mut names = BTreeSet::new();
+    for prefix in prefixes {
+        let described = clients
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&prefix)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeLogGroups", region, &error))?;
+        names.extend(
+            described
+                .log_groups()
+                .iter()
+                .filter_map(|group| group.log_group_name())
+                .filter(|name| prefix.ends_with('/') || *name == prefix)
+                .map(str::to_string),
+        );
+    }
+    Ok(found(
+        region,
+        "log_group",
+        &names.into_iter().collect::<Vec<_>>(),
+    ))
+}
+
+async fn dashboard(
+    clients: &RegionClients,
+    app: &str,
+) -> Result<std::result::Result<Vec<Found>, String>> {
+    let listed = match clients
+        .cloudwatch
+        .list_dashboards()
+        .dashboard_name_prefix(app)
+        .send()
+        .await
+    {
+        Ok(listed) => listed,
+        Err(error) => {
+            if let Some(reason) = endpoint_lacks_service(&error) {
+                return Ok(Err(reason));
+            }
+            return Err(aws_error("ListDashboards", &clients.region, &error));
+        }
+    };
+    Ok(Ok(listed
+        .dashboard_entries()
+        .iter()
+        .filter(|entry| entry.dashboard_name() == Some(app))
+        .flat_map(|_| found(&clients.region, "dashboard", &[app.to_string()]))
+        .collect()))
+}
