@@ -126,10 +126,17 @@ pub struct FailoverArgs {
 pub enum DashboardCommand {
     /// Create or update the dashboard
     Create,
-    /// Print the current values of the key metrics
-    Show,
+    /// Print the current values of the key metrics of both regions
+    Show(DashboardShowArgs),
     /// Delete the dashboard
     Delete,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardShowArgs {
+    /// How many minutes back to show (1 to 1440)
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub minutes: u32,
 }
 
 #[derive(Debug, Args)]
