@@ -1,5 +1,6 @@
-//! The multi-region dashboard: golden bodies for one and two regions (fixed ARNs), and
-//! `dashboard create/show/delete` end to end against moto with metric data put there first.
+//! Observability commands. The multi-region dashboard: golden bodies for one and two regions
+//! (fixed ARNs), and `dashboard create/show/delete` end to end against moto with metric data put
+//! there first. `mysfits logs`: both regions' lines merged, missing groups, `--follow`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -523,4 +524,175 @@ async fn dashboard_create_show_delete_against_moto() {
         "{}",
         second.stdout()
     );
+}
+
+async fn put_log_lines(moto: &Moto, region: &str, group: &str, lines: &[(&str, Duration)]) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config(region));
+    let _ = logs.create_log_group().log_group_name(group).send().await;
+    let stream = "ecs/mysfits-service/0123456789abcdef0123456789abcdef";
+    let _ = logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .send()
+        .await;
+    let mut request = logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream);
+    for (message, age) in lines {
+        let timestamp = (SystemTime::now() - *age)
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        request = request.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .message(*message)
+                .timestamp(timestamp)
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_merge_both_regions_and_name_missing_groups() {
+    let moto = Moto::start();
+    let group = "/ecs/demo/mysfits-service";
+    let second = Duration::from_secs(1);
+    put_log_lines(
+        &moto,
+        "us-east-1",
+        group,
+        &[("east first", 60 * second), ("east third", 30 * second)],
+    )
+    .await;
+    put_log_lines(&moto, "us-west-2", group, &[("west second", 45 * second)]).await;
+
+    let listed = run(&moto, &["logs"]);
+    listed.assert_success();
+    let lines: Vec<String> = listed.stdout().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("[us-east-1] ") && lines[0].ends_with("east first"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("[us-west-2] ") && lines[1].ends_with("west second"),
+        "{lines:?}"
+    );
+    assert!(lines[2].ends_with("east third"), "{lines:?}");
+    assert!(lines[0].contains(" 01234567 "), "task id shown: {lines:?}");
+
+    let json = run(&moto, &["--output", "json", "logs", "--limit", "1"]);
+    json.assert_success();
+    let only: serde_json::Value = serde_json::from_str(json.stdout().trim()).unwrap();
+    assert_eq!(only["message"], "east third");
+    assert_eq!(only["region"], "us-east-1");
+
+    let unknown = run(&moto, &["logs", "--service", "cart-service"]);
+    assert_eq!(unknown.code(), 2);
+    assert!(
+        unknown.stderr().contains("cart-service") && unknown.stderr().contains("like-service"),
+        "{}",
+        unknown.stderr()
+    );
+
+    let missing = run(&moto, &["logs", "--service", "like-service"]);
+    assert_eq!(missing.code(), 2, "{}", missing.stdout());
+    assert!(
+        missing
+            .stderr()
+            .contains("log group /ecs/demo/like-service not found in us-west-2")
+            && missing.stderr().contains("fix:"),
+        "{}",
+        missing.stderr()
+    );
+
+    // One region without the group: its absence is reported, the other region still shown.
+    aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config("us-west-2"))
+        .delete_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    let partial = run(&moto, &["logs"]);
+    partial.assert_success();
+    assert_eq!(partial.stdout().lines().count(), 2, "{}", partial.stdout());
+    assert!(
+        partial.stderr().contains("not found in us-west-2"),
+        "{}",
+        partial.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_follow_prints_new_lines_once() {
+    use std::io::BufRead;
+
+    let moto = Moto::start();
+    let group = "/ecs/demo/like-service";
+    put_log_lines(
+        &moto,
+        "us-east-1",
+        group,
+        &[("before", Duration::from_secs(5))],
+    )
+    .await;
+    put_log_lines(
+        &moto,
+        "us-west-2",
+        group,
+        &[("west before", Duration::from_secs(4))],
+    )
+    .await;
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mysfits"))
+        .args([
+            "--region",
+            "us-east-1",
+            "--secondary-region",
+            "us-west-2",
+            "--app",
+            "demo",
+            "logs",
+            "--service",
+            "like-service",
+            "--follow",
+            "--interval",
+            "1",
+        ])
+        .envs(moto.client_env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || receiver.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(next().ends_with("before"));
+    assert!(next().ends_with("west before"));
+    put_log_lines(&moto, "us-west-2", group, &[("west after", Duration::ZERO)]).await;
+    let followed = next();
+    assert!(
+        followed.starts_with("[us-west-2] ") && followed.ends_with("west after"),
+        "{followed}"
+    );
+    // Several more polls: nothing printed twice.
+    std::thread::sleep(Duration::from_millis(2500));
+    let repeated: Vec<String> = receiver.try_iter().collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(repeated.is_empty(), "printed again: {repeated:?}");
 }
