@@ -24,7 +24,63 @@ pub struct ConfigFile {
     pub endpoint_url: Option<String>,
     #[serde(default)]
     pub regions: BTreeMap<String, RegionFile>,
+    /// How users reach the app: `mode: global-accelerator` (default) or `mode: route53`.
+    pub entry_point: Option<EntryPointFile>,
 }
+
+/// The `entry_point:` section of the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum EntryPointFile {
+    /// AWS Global Accelerator: two static anycast IPs, traffic dials per region.
+    GlobalAccelerator,
+    /// Route 53 failover records (with health checks) in a hosted zone the user owns.
+    #[serde(rename = "route53")]
+    Route53 {
+        hosted_zone_id: String,
+        domain: String,
+    },
+}
+
+/// The global entry point in front of both regions' load balancers, resolved and validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryPointSettings {
+    pub mode: EntryPointMode,
+    /// Where the entry point's control-plane calls go: the config file's endpoint for the control
+    /// region (us-west-2 for Global Accelerator, us-east-1 for Route 53), else the shared one.
+    pub control_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryPointMode {
+    GlobalAccelerator,
+    Route53 {
+        /// The zone id without the `/hostedzone/` prefix.
+        hosted_zone_id: String,
+        /// Lower case, without the trailing dot.
+        domain: String,
+    },
+}
+
+impl EntryPointMode {
+    pub fn label(&self) -> &'static str {
+        match self {
+            EntryPointMode::GlobalAccelerator => "global-accelerator",
+            EntryPointMode::Route53 { .. } => "route53",
+        }
+    }
+
+    /// The region whose API endpoint manages this kind of entry point.
+    pub fn control_region(&self) -> &'static str {
+        match self {
+            EntryPointMode::GlobalAccelerator => crate::aws::GLOBAL_ACCELERATOR_REGION,
+            EntryPointMode::Route53 { .. } => ROUTE53_CONTROL_REGION,
+        }
+    }
+}
+
+/// Route 53's control plane (and its request signing region) is us-east-1.
+pub const ROUTE53_CONTROL_REGION: &str = "us-east-1";
 
 /// Per-region settings in the config file.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -81,6 +137,7 @@ pub struct Config {
     pub output: OutputFormat,
     pub assume_yes: bool,
     pub config_file: Option<PathBuf>,
+    pub entry_point: EntryPointSettings,
 }
 
 impl Config {
@@ -134,8 +191,15 @@ impl Config {
         if let Some(endpoint) = &shared_endpoint {
             validate_url(endpoint, "--endpoint-url")?;
         }
+        let entry_control_region = match file.entry_point {
+            Some(EntryPointFile::Route53 { .. }) => ROUTE53_CONTROL_REGION,
+            Some(EntryPointFile::GlobalAccelerator) | None => crate::aws::GLOBAL_ACCELERATOR_REGION,
+        };
         for configured in file.regions.keys() {
-            if *configured != primary_name && Some(configured) != secondary_name.as_ref() {
+            if *configured != primary_name
+                && Some(configured) != secondary_name.as_ref()
+                && configured != entry_control_region
+            {
                 tracing::warn!(
                     "the config file has settings for {configured}, which is neither the primary nor the secondary region"
                 );
@@ -151,6 +215,12 @@ impl Config {
             .as_deref()
             .map(|name| settings(name, Role::Secondary))
             .transpose()?;
+        let entry_point = entry_point_settings(
+            file.entry_point
+                .unwrap_or(EntryPointFile::GlobalAccelerator),
+            &file.regions,
+            shared_endpoint.as_deref(),
+        )?;
 
         Ok(Config {
             app,
@@ -160,6 +230,7 @@ impl Config {
             output: global.output,
             assume_yes: global.yes,
             config_file: None,
+            entry_point,
         })
     }
 
@@ -237,6 +308,72 @@ fn region_settings(
         desired_count,
         max_count,
     })
+}
+
+fn entry_point_settings(
+    file: EntryPointFile,
+    regions: &BTreeMap<String, RegionFile>,
+    shared_endpoint: Option<&str>,
+) -> Result<EntryPointSettings> {
+    let mode = match file {
+        EntryPointFile::GlobalAccelerator => EntryPointMode::GlobalAccelerator,
+        EntryPointFile::Route53 {
+            hosted_zone_id,
+            domain,
+        } => EntryPointMode::Route53 {
+            hosted_zone_id: validate_hosted_zone_id(&hosted_zone_id)?,
+            domain: validate_domain(&domain)?,
+        },
+    };
+    let control_endpoint = regions
+        .get(mode.control_region())
+        .and_then(|region| region.endpoint_url.clone())
+        .or(shared_endpoint.map(str::to_string));
+    Ok(EntryPointSettings {
+        mode,
+        control_endpoint,
+    })
+}
+
+/// Accepts `Z0123456789ABC` or `/hostedzone/Z0123456789ABC` (as the console and CLI show it).
+fn validate_hosted_zone_id(id: &str) -> Result<String> {
+    let bare = id.trim().trim_start_matches("/hostedzone/");
+    let valid = (1..=32).contains(&bare.len())
+        && bare
+            .chars()
+            .all(|character| character.is_ascii_uppercase() || character.is_ascii_digit());
+    if valid {
+        Ok(bare.to_string())
+    } else {
+        Err(Error::config(
+            format!("entry_point.hosted_zone_id {id:?} is not a Route 53 hosted zone id"),
+            "copy the id from `aws route53 list-hosted-zones` (e.g. Z0123456789ABCDEFGHIJ)",
+        ))
+    }
+}
+
+/// A DNS name the app answers on, e.g. `mysfits.example.com` (the zone's apex works too).
+fn validate_domain(domain: &str) -> Result<String> {
+    let lower = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = lower.split('.').collect();
+    let valid = lower.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|character| {
+                    character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-'
+                })
+        });
+    if valid {
+        Ok(lower)
+    } else {
+        Err(Error::config(
+            format!("entry_point.domain {domain:?} is not a DNS name"),
+            "use a name inside the hosted zone, e.g. `domain: mysfits.example.com`",
+        ))
+    }
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile> {
@@ -341,6 +478,44 @@ mod tests {
     }
 
     #[test]
+    fn the_entry_point_defaults_to_global_accelerator_with_the_us_west_2_endpoint() {
+        let file: ConfigFile = serde_yaml::from_str(
+            "endpoint_url: http://127.0.0.1:1\nregions:\n  us-west-2:\n    endpoint_url: http://127.0.0.1:2\n",
+        )
+        .expect("valid yaml");
+        let config = Config::resolve(&global(Some("eu-west-1"), None), file).expect("valid");
+        assert_eq!(config.entry_point.mode, EntryPointMode::GlobalAccelerator);
+        assert_eq!(
+            config.entry_point.control_endpoint.as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+
+        let file: ConfigFile = serde_yaml::from_str(
+            "endpoint_url: http://127.0.0.1:1\nentry_point:\n  mode: route53\n  hosted_zone_id: /hostedzone/Z0ABC\n  domain: Mysfits.Example.com.\n",
+        )
+        .expect("valid yaml");
+        let config = Config::resolve(&global(Some("eu-west-1"), None), file).expect("valid");
+        assert_eq!(
+            config.entry_point.mode,
+            EntryPointMode::Route53 {
+                hosted_zone_id: "Z0ABC".into(),
+                domain: "mysfits.example.com".into()
+            }
+        );
+        assert_eq!(
+            config.entry_point.control_endpoint.as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        assert!(
+            serde_yaml::from_str::<ConfigFile>(
+                "entry_point:\n  mode: route53\n  hosted_zone_id: Z1\n  domain: a.example.com\n  ttl: 5\n"
+            )
+            .is_err(),
+            "unknown keys in entry_point are errors"
+        );
+    }
+
+    #[test]
     fn bad_values_name_the_setting_and_the_fix() {
         let same = Config::resolve(
             &global(Some("us-east-1"), Some("us-east-1")),
@@ -368,6 +543,28 @@ mod tests {
         assert!(validate_app_name("Mysfits").is_err());
         assert!(validate_app_name("a-very-long-application-name").is_err());
         assert!(serde_yaml::from_str::<ConfigFile>("regoin: us-east-1").is_err());
+        let unknown_mode = serde_yaml::from_str::<ConfigFile>("entry_point:\n  mode: cloudfront\n");
+        assert!(unknown_mode.is_err());
+        let bad_zone: ConfigFile = serde_yaml::from_str(
+            "entry_point:\n  mode: route53\n  hosted_zone_id: not a zone\n  domain: a.example.com\n",
+        )
+        .expect("yaml");
+        assert!(
+            Config::resolve(&global(Some("us-east-1"), None), bad_zone)
+                .expect_err("zone")
+                .to_string()
+                .contains("entry_point.hosted_zone_id")
+        );
+        let bad_domain: ConfigFile = serde_yaml::from_str(
+            "entry_point:\n  mode: route53\n  hosted_zone_id: Z1\n  domain: -bad-.example.com\n",
+        )
+        .expect("yaml");
+        assert!(
+            Config::resolve(&global(Some("us-east-1"), None), bad_domain)
+                .expect_err("domain")
+                .to_string()
+                .contains("entry_point.domain")
+        );
         let zones: ConfigFile = serde_yaml::from_str(
             "regions:\n  us-east-1:\n    availability_zones: [us-west-2a, us-west-2b]\n",
         )

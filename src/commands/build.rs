@@ -1,14 +1,181 @@
-//! `mysfits build` (owned by the images work; placeholder until it lands).
+//! `mysfits build [--push]`: the service images, built without a Docker engine; with `--push`,
+//! pushed to ECR in the primary and the secondary region at the same time. Without `--push`
+//! nothing talks to AWS.
 
 use std::process::ExitCode;
+use std::time::Instant;
 
-use crate::cli::BuildArgs;
-use crate::config::Config;
+use futures::future::join_all;
+use serde::Serialize;
+
+use crate::aws::{Patience, RegionClients};
+use crate::cli::{BuildArgs, OutputFormat};
+use crate::config::{Config, RegionSettings, Role};
 use crate::error::{Error, Result};
+use crate::image::{self, Image, ImageSummary, PushReport, human_bytes};
+use crate::progress::{Event, Events, Renderer, RendererKind, elapsed_ms};
 
-pub async fn run(_config: &Config, _args: &BuildArgs) -> Result<ExitCode> {
-    Err(Error::NotYetAvailable {
-        command: "build".into(),
-        instead: "images are built by `mysfits deploy` in a later version".into(),
+#[derive(Debug, Serialize)]
+struct BuildReport {
+    images: Vec<ImageSummary>,
+    pushes: Vec<RegionPush>,
+}
+
+#[derive(Debug, Serialize)]
+struct RegionPush {
+    region: String,
+    role: Role,
+    images: Vec<PushReport>,
+}
+
+pub async fn run(config: &Config, args: &BuildArgs) -> Result<ExitCode> {
+    let (events, receiver) = Events::channel();
+    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
+    let result = build_and_push(config, args, &events).await;
+    drop(events);
+    let _ = renderer.await;
+    let report = result?;
+    match config.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|error| Error::config(
+                format!("could not write JSON output: {error}"),
+                "report this bug"
+            ))?
+        ),
+        OutputFormat::Text => print!("{}", text(&report)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn build_and_push(config: &Config, args: &BuildArgs, events: &Events) -> Result<BuildReport> {
+    let step = "build service images";
+    let images = run_step(events, step, async {
+        let images =
+            image::build_service_images(args.prebuilt_binaries.as_deref(), events, step).await?;
+        let summary = images
+            .iter()
+            .map(|image| format!("{} {}", image.service, human_bytes(image.compressed_size())))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok((images, summary))
     })
+    .await?;
+    let mut pushes = Vec::new();
+    if args.push {
+        let results = join_all(
+            config
+                .regions()
+                .map(|region| push_region(config, region, &images, events)),
+        )
+        .await;
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(push) => pushes.push(push),
+                Err(error) => errors.push(error),
+            }
+        }
+        match errors.len() {
+            0 => {}
+            1 => return Err(errors.remove(0)),
+            _ => return Err(Error::Many(errors)),
+        }
+    }
+    Ok(BuildReport {
+        images: images.iter().map(Image::summary).collect(),
+        pushes,
+    })
+}
+
+async fn push_region(
+    config: &Config,
+    region: &RegionSettings,
+    images: &[Image],
+    events: &Events,
+) -> Result<RegionPush> {
+    let step = format!("push images {} ({})", region.name, region.role);
+    let reports = run_step(events, &step, async {
+        let clients = RegionClients::for_region(config, region, Patience::DEPLOY).await;
+        let mut uris = Vec::new();
+        for image in images {
+            let name = format!("{}/{}", config.app, image.service);
+            uris.push(image::ecr::repository_uri(&clients.ecr, &region.name, &name).await?);
+        }
+        let reports = image::push_to_region(
+            images,
+            &uris,
+            region.registry_url.as_deref(),
+            &clients.ecr,
+            &region.name,
+            events,
+            &step,
+        )
+        .await?;
+        let summary = image::push_summary(&reports);
+        Ok((reports, summary))
+    })
+    .await?;
+    Ok(RegionPush {
+        region: region.name.clone(),
+        role: region.role,
+        images: reports,
+    })
+}
+
+/// Runs one step with started/finished/failed events around it.
+async fn run_step<T>(
+    events: &Events,
+    step: &str,
+    work: impl Future<Output = Result<(T, String)>>,
+) -> Result<T> {
+    events.emit(Event::StepStarted {
+        step: step.to_string(),
+    });
+    let started = Instant::now();
+    match work.await {
+        Ok((value, summary)) => {
+            events.emit(Event::StepFinished {
+                step: step.to_string(),
+                summary,
+                elapsed_ms: elapsed_ms(started.elapsed()),
+            });
+            Ok(value)
+        }
+        Err(error) => {
+            events.emit(Event::StepFailed {
+                step: step.to_string(),
+                error: error.to_string(),
+            });
+            Err(error)
+        }
+    }
+}
+
+fn text(report: &BuildReport) -> String {
+    let mut text = String::new();
+    for image in &report.images {
+        text.push_str(&format!(
+            "{:<16} {}  {:>8}\n",
+            image.service,
+            image.digest,
+            human_bytes(image.compressed_bytes)
+        ));
+    }
+    for push in &report.pushes {
+        text.push_str(&format!("{} ({}):\n", push.region, push.role));
+        for image in &push.images {
+            let what = if image.already_present {
+                "already present".to_string()
+            } else {
+                format!(
+                    "pushed, {} uploaded, {} already there",
+                    human_bytes(image.bytes_uploaded),
+                    human_bytes(image.bytes_skipped)
+                )
+            };
+            text.push_str(&format!("  {}  {what}\n", image.image));
+        }
+    }
+    text
 }

@@ -53,11 +53,14 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         events: events.clone(),
         prebuilt_binaries: args.prebuilt_binaries.clone(),
     });
-    let result = execute(&plan, &events, |id, done| {
+    let cancellation = crate::plan::Cancellation::new();
+    let ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
+    let result = execute(&plan, &events, &cancellation, |id, done| {
         let context = context.clone();
         async move { context.run(id, &done).await }
     })
     .await;
+    drop(ctrl_c);
     drop(events);
     drop(context);
     let _ = renderer.await;
@@ -289,16 +292,19 @@ impl DeployContext {
             }
             StepId::SeedTable => {
                 let table = self.config.table_name();
-                let report = seed_catalogue(&self.clients[&Role::Primary].dynamodb, &table)
-                    .await
-                    .map_err(|message| Error::Aws {
-                        operation: "seeding the catalogue".into(),
-                        region: self.config.primary.name.clone(),
-                        message,
-                        fix: format!(
-                            "check that table {table} exists and is ACTIVE, then deploy again"
-                        ),
-                    })?;
+                let report = mysfits_service::catalogue::seed_catalogue(
+                    &self.clients[&Role::Primary].dynamodb,
+                    &table,
+                )
+                .await
+                .map_err(|error| Error::Aws {
+                    operation: "seeding the catalogue".into(),
+                    region: self.config.primary.name.clone(),
+                    message: error.to_string(),
+                    fix: format!(
+                        "check that table {table} exists and is ACTIVE, then deploy again"
+                    ),
+                })?;
                 let summary = format!(
                     "{} mysfits added, {} already there",
                     report.inserted, report.already_present
@@ -351,19 +357,6 @@ impl DeployContext {
             .map(|step| step.label.clone())
             .unwrap_or_else(|| format!("{id:?}"))
     }
-}
-
-struct SeedCounts {
-    inserted: usize,
-    already_present: usize,
-}
-
-/// Loads the bundled catalogue (from the mysfits-service library) into the table.
-async fn seed_catalogue(
-    _client: &aws_sdk_dynamodb::Client,
-    _table: &str,
-) -> std::result::Result<SeedCounts, String> {
-    Err("the seed catalogue is not wired yet".to_string())
 }
 
 fn missing_input(step: &str, what: &str) -> Error {

@@ -1,1 +1,676 @@
-//! The global traffic entry point: AWS Global Accelerator (default) or Route 53 failover records.
+//! The global traffic entry point: one address in front of both regions' load balancers.
+//!
+//! Two modes, chosen in the config file (`entry_point:`):
+//! - AWS Global Accelerator (default): accelerator `{app}`, listener TCP 80, one endpoint group per
+//!   region holding that region's ALB. Traffic dials (0-100 %) say which region serves; the control
+//!   plane is us-west-2 whatever the app's regions are.
+//! - Route 53 failover records in a hosted zone the user owns: one alias record per region at the
+//!   configured domain, PRIMARY and SECONDARY, each with an HTTP health check of its ALB.
+//!
+//! The lifecycle is [`ensure`] (a deploy step after both app stacks), [`describe`] (status and
+//! failover read it), [`shift`] (failover) and [`remove`] (the first teardown step). Each of them
+//! tells an endpoint that does not implement the service (moto answers 500 for Global Accelerator)
+//! apart from a real failure: the first is reported as [`EntryState::Unavailable`] so that a deploy
+//! against an emulator goes on, the second is an error.
+
+pub mod accelerator;
+pub mod route53;
+
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde::Serialize;
+
+use crate::aws::{Patience, RegionClients, aws_error, error_code, error_message, is_unreachable};
+use crate::config::{Config, EntryPointMode, Role};
+use crate::error::{Error, Result};
+use crate::progress::Events;
+use crate::stack::deploy::StackResult;
+
+/// Entry-point control planes answer in well under a second; waiting longer only delays the
+/// moment a failover says it has to rely on health-driven routing instead.
+pub const CONTROL_PATIENCE: Patience = Patience {
+    connect: Duration::from_secs(3),
+    attempt: Duration::from_secs(10),
+    operation: Duration::from_secs(25),
+    max_attempts: 3,
+};
+
+/// How long deploy waits for a new or changed entry point to be deployed (Global Accelerator
+/// takes a few minutes for a new accelerator; Route 53 changes are in sync in about a minute).
+pub const DEPLOY_WAIT_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// The Global Accelerator dial of the region that serves and of the one that stands by.
+pub const DIAL_SERVING: f32 = 100.0;
+pub const DIAL_STANDBY: f32 = 0.0;
+
+/// The entry point's control-plane client and what identifies the app's entry point in it.
+#[derive(Debug, Clone)]
+pub struct EntryPoint {
+    pub app: String,
+    /// The endpoint override in effect, if any (an emulator, a dead port in a test).
+    pub endpoint: Option<String>,
+    pub control: Control,
+}
+
+#[derive(Debug, Clone)]
+pub enum Control {
+    GlobalAccelerator(aws_sdk_globalaccelerator::Client),
+    Route53 {
+        client: aws_sdk_route53::Client,
+        hosted_zone_id: String,
+        domain: String,
+    },
+}
+
+impl EntryPoint {
+    /// Builds the client for the configured mode, in its control region, with the endpoint
+    /// override the config file gives that region (else `--endpoint-url`).
+    pub async fn new(config: &Config, patience: Patience) -> EntryPoint {
+        let settings = &config.entry_point;
+        let sdk_config = crate::aws::sdk_config_for(
+            config.profile.as_deref(),
+            settings.mode.control_region(),
+            settings.control_endpoint.as_deref(),
+            patience,
+        )
+        .await;
+        let control = match &settings.mode {
+            EntryPointMode::GlobalAccelerator => {
+                Control::GlobalAccelerator(aws_sdk_globalaccelerator::Client::new(&sdk_config))
+            }
+            EntryPointMode::Route53 {
+                hosted_zone_id,
+                domain,
+            } => Control::Route53 {
+                client: aws_sdk_route53::Client::new(&sdk_config),
+                hosted_zone_id: hosted_zone_id.clone(),
+                domain: domain.clone(),
+            },
+        };
+        EntryPoint {
+            app: config.app.clone(),
+            endpoint: settings.control_endpoint.clone(),
+            control,
+        }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        match self.control {
+            Control::GlobalAccelerator(_) => "global-accelerator",
+            Control::Route53 { .. } => "route53",
+        }
+    }
+
+    fn control_region(&self) -> &'static str {
+        match self.control {
+            Control::GlobalAccelerator(_) => crate::aws::GLOBAL_ACCELERATOR_REGION,
+            Control::Route53 { .. } => crate::config::ROUTE53_CONTROL_REGION,
+        }
+    }
+
+    /// Sorts a failed control-plane call: an endpoint that does not implement the service, an
+    /// endpoint that does not answer, or a real failure.
+    pub(crate) fn call_error<E>(
+        &self,
+        operation: &str,
+        error: &SdkError<E, HttpResponse>,
+    ) -> CallError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let region = self.control_region();
+        if is_unreachable(error) {
+            return CallError::Unreachable {
+                reason: format!(
+                    "{operation}: the {} control plane ({region}{}) did not answer: {}",
+                    self.mode(),
+                    self.endpoint
+                        .as_deref()
+                        .map(|endpoint| format!(" at {endpoint}"))
+                        .unwrap_or_default(),
+                    error_message(error)
+                ),
+                error: Box::new(aws_error(operation, region, error)),
+            };
+        }
+        if let Some(endpoint) = &self.endpoint
+            && not_implemented(error)
+        {
+            return CallError::Unavailable {
+                endpoint: endpoint.clone(),
+                reason: format!(
+                    "{operation} answered {}: the endpoint does not implement {}",
+                    error_message(error),
+                    self.mode()
+                ),
+            };
+        }
+        CallError::failed(aws_error(operation, region, error))
+    }
+}
+
+/// A server error without a service error code, or an answer the SDK cannot parse: what an
+/// emulator that lacks the service sends (moto: an HTML "500 Internal Server Error" page). Only
+/// consulted when an endpoint override is set: from AWS itself a 500 is a real failure.
+fn not_implemented<E>(error: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::ServiceError(service_error) => {
+            let status = service_error.raw().status().as_u16();
+            let code = error_code(error);
+            (status >= 500 || status == 404)
+                && matches!(
+                    code,
+                    None | Some("InternalFailure" | "NotImplemented" | "UnknownOperationException")
+                )
+        }
+        SdkError::ResponseError(_) => true,
+        _ => false,
+    }
+}
+
+/// How a control-plane call failed.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// The endpoint answered but does not implement the service.
+    Unavailable {
+        endpoint: String,
+        reason: String,
+    },
+    /// The endpoint did not answer in time.
+    Unreachable {
+        reason: String,
+        error: Box<Error>,
+    },
+    Failed(Box<Error>),
+}
+
+impl CallError {
+    pub(crate) fn failed(error: Error) -> CallError {
+        CallError::Failed(Box::new(error))
+    }
+
+    /// For operations that must succeed (deploy, teardown): only "unavailable" is tolerated.
+    fn into_state(self) -> Result<EntryState> {
+        match self {
+            CallError::Unavailable { endpoint, reason } => {
+                Ok(EntryState::Unavailable { endpoint, reason })
+            }
+            CallError::Unreachable { error, .. } | CallError::Failed(error) => Err(*error),
+        }
+    }
+}
+
+/// One region's load balancer, as the entry point needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegionalLoadBalancer {
+    pub region: String,
+    pub role: Role,
+    pub arn: String,
+    pub dns_name: String,
+    /// The load balancer's own hosted zone, needed for Route 53 alias records.
+    pub canonical_hosted_zone_id: Option<String>,
+}
+
+impl RegionalLoadBalancer {
+    /// From a deployed app stack: the ARN from its outputs (or the `LoadBalancer` resource when
+    /// the stack reports no outputs), DNS name and hosted zone from ELB itself.
+    pub async fn from_app_stack(
+        clients: &RegionClients,
+        role: Role,
+        app: &StackResult,
+    ) -> Result<RegionalLoadBalancer> {
+        let arn = app
+            .value("LoadBalancerArn", "LoadBalancer")
+            .ok_or_else(|| {
+                Error::config(
+                    format!(
+                        "stack {} in {} has no LoadBalancerArn output and no LoadBalancer resource",
+                        app.stack_name, app.region
+                    ),
+                    "deploy the app stack again; the entry point needs both regions' load balancers",
+                )
+            })?
+            .to_string();
+        let described = clients
+            .elbv2
+            .describe_load_balancers()
+            .load_balancer_arns(&arn)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeLoadBalancers", &clients.region, &error))?;
+        let balancer = described.load_balancers().first().ok_or_else(|| {
+            Error::config(
+                format!("load balancer {arn} of stack {} is gone", app.stack_name),
+                "deploy again so the app stack recreates it",
+            )
+        })?;
+        let dns_name = balancer
+            .dns_name()
+            .map(str::to_string)
+            .or_else(|| app.outputs.get("LoadBalancerDnsName").cloned())
+            .ok_or_else(|| {
+                Error::config(
+                    format!("load balancer {arn} reports no DNS name"),
+                    "wait until it is active, then deploy again",
+                )
+            })?;
+        Ok(RegionalLoadBalancer {
+            region: clients.region.clone(),
+            role,
+            arn,
+            dns_name,
+            canonical_hosted_zone_id: balancer.canonical_hosted_zone_id().map(str::to_string),
+        })
+    }
+}
+
+/// What the entry point looks like now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EntryState {
+    Present(EntryDescription),
+    /// Not created (yet), or removed.
+    Absent,
+    /// The endpoint in use does not implement the service (e.g. moto and Global Accelerator).
+    Unavailable {
+        endpoint: String,
+        reason: String,
+    },
+    /// The control plane did not answer.
+    Unreachable {
+        reason: String,
+    },
+}
+
+impl EntryState {
+    pub fn description(&self) -> Option<&EntryDescription> {
+        match self {
+            EntryState::Present(description) => Some(description),
+            _ => None,
+        }
+    }
+
+    /// One line for people.
+    pub fn summary(&self, mode: &str) -> String {
+        match self {
+            EntryState::Present(description) => format!(
+                "{mode} {} ({}) {}",
+                description.name,
+                description.address.as_deref().unwrap_or("no address yet"),
+                description.status
+            ),
+            EntryState::Absent => format!("{mode}: not created (run `mysfits deploy`)"),
+            EntryState::Unavailable { endpoint, reason } => {
+                format!("{mode}: unavailable at this endpoint ({endpoint}): {reason}")
+            }
+            EntryState::Unreachable { reason } => format!("{mode}: unreachable: {reason}"),
+        }
+    }
+}
+
+/// An existing entry point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryDescription {
+    pub mode: String,
+    /// Accelerator name, or the record name.
+    pub name: String,
+    /// Accelerator ARN, or the hosted zone id.
+    pub id: String,
+    /// Where clients connect: the accelerator's DNS name, or the domain.
+    pub address: Option<String>,
+    pub static_ips: Vec<String>,
+    /// DEPLOYED / IN_PROGRESS (Global Accelerator); INSYNC for Route 53.
+    pub status: String,
+    pub enabled: bool,
+    pub regions: Vec<RegionTraffic>,
+}
+
+impl EntryDescription {
+    /// The one region that receives traffic by configuration, if exactly one does.
+    pub fn serving_region(&self) -> Option<&str> {
+        let serving: Vec<&RegionTraffic> = self
+            .regions
+            .iter()
+            .filter(|region| region.is_serving())
+            .collect();
+        match serving.as_slice() {
+            [only] => Some(only.region.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn region(&self, name: &str) -> Option<&RegionTraffic> {
+        self.regions.iter().find(|region| region.region == name)
+    }
+}
+
+/// One region's share of the traffic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionTraffic {
+    pub region: String,
+    /// ALB ARN (Global Accelerator) or ALB DNS name (Route 53 alias target).
+    pub target: String,
+    /// Global Accelerator traffic dial, 0-100.
+    pub traffic_dial: Option<f32>,
+    /// Route 53 failover role: PRIMARY or SECONDARY.
+    pub failover: Option<String>,
+    /// What the entry point's own health checking says (HEALTHY, UNHEALTHY, INITIAL, ...).
+    pub health: Option<String>,
+    pub health_check_id: Option<String>,
+}
+
+impl RegionTraffic {
+    fn is_serving(&self) -> bool {
+        self.traffic_dial.is_some_and(|dial| dial > 0.0)
+            || self.failover.as_deref() == Some("PRIMARY")
+    }
+
+    /// "dial 100%" or "PRIMARY record".
+    pub fn share(&self) -> String {
+        match (&self.traffic_dial, &self.failover) {
+            (Some(dial), _) => format!("dial {dial:.0}%"),
+            (None, Some(failover)) => format!("{failover} record"),
+            (None, None) => "-".to_string(),
+        }
+    }
+}
+
+/// What [`ensure`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryReport {
+    pub mode: String,
+    pub changed: bool,
+    pub actions: Vec<String>,
+    #[serde(flatten)]
+    pub state: EntryState,
+}
+
+impl EntryReport {
+    /// One line for the deploy progress view.
+    pub fn summary(&self) -> String {
+        let state = self.state.summary(&self.mode);
+        if self.changed {
+            format!("{state} ({})", self.actions.join(", "))
+        } else {
+            format!("{state} (unchanged)")
+        }
+    }
+}
+
+/// Creates the entry point, or brings it in line with the load balancers, and waits until it is
+/// deployed (at most `wait_limit`). Idempotent: an unchanged app writes nothing.
+///
+/// `load_balancers` holds one entry per region (primary and secondary, from
+/// [`RegionalLoadBalancer::from_app_stack`]). A new entry point sends all traffic to the primary;
+/// an existing one keeps its current split, so a deploy after a failover does not fail back.
+///
+/// An endpoint that does not implement the service (an emulator) gives
+/// `Ok` with [`EntryState::Unavailable`], so deploy goes on and says so; any other failure is an
+/// error.
+pub async fn ensure(
+    entry: &EntryPoint,
+    load_balancers: &[RegionalLoadBalancer],
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Result<EntryReport> {
+    if !load_balancers
+        .iter()
+        .any(|balancer| balancer.role == Role::Primary)
+    {
+        return Err(Error::config(
+            "the entry point needs the primary region's load balancer",
+            "deploy the primary app stack first",
+        ));
+    }
+    let outcome = match &entry.control {
+        Control::GlobalAccelerator(client) => {
+            accelerator::ensure(entry, client, load_balancers, events, step, wait_limit).await
+        }
+        Control::Route53 {
+            client,
+            hosted_zone_id,
+            domain,
+        } => {
+            route53::ensure(
+                entry,
+                client,
+                hosted_zone_id,
+                domain,
+                load_balancers,
+                events,
+                step,
+                wait_limit,
+            )
+            .await
+        }
+    };
+    match outcome {
+        Ok((description, actions)) => Ok(EntryReport {
+            mode: entry.mode().to_string(),
+            changed: !actions.is_empty(),
+            actions,
+            state: EntryState::Present(description),
+        }),
+        Err(error) => {
+            let state = error.into_state()?;
+            events.note(step, state.summary(entry.mode()));
+            Ok(EntryReport {
+                mode: entry.mode().to_string(),
+                changed: false,
+                actions: Vec::new(),
+                state,
+            })
+        }
+    }
+}
+
+/// The entry point as it is now. Never fails: what could not be learnt is the state.
+pub async fn describe(entry: &EntryPoint) -> EntryState {
+    let outcome = match &entry.control {
+        Control::GlobalAccelerator(client) => accelerator::describe(entry, client).await,
+        Control::Route53 {
+            client,
+            hosted_zone_id,
+            domain,
+        } => route53::describe(entry, client, hosted_zone_id, domain).await,
+    };
+    match outcome {
+        Ok(Some(description)) => EntryState::Present(description),
+        Ok(None) => EntryState::Absent,
+        Err(CallError::Unavailable { endpoint, reason }) => {
+            EntryState::Unavailable { endpoint, reason }
+        }
+        Err(CallError::Unreachable { reason, .. }) => EntryState::Unreachable { reason },
+        Err(CallError::Failed(error)) => EntryState::Unreachable {
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// What [`shift`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ShiftOutcome {
+    /// The control plane now sends new connections to the target region.
+    Shifted {
+        actions: Vec<String>,
+        /// From the first write until the change was deployed (DEPLOYED / INSYNC).
+        control_plane_ms: u64,
+    },
+    /// The target region already serves; nothing was written.
+    AlreadyServing,
+    /// The control plane could not be used; traffic moves by health alone (if at all).
+    Skipped { reason: String },
+}
+
+/// Sends new traffic to `to` instead of `from`.
+///
+/// Global Accelerator: the target's dial goes to 100 % first and the source's to 0 % after, each
+/// waited for until DEPLOYED, so capacity never dips. Route 53: the two records swap their
+/// PRIMARY/SECONDARY roles in one atomic change batch, waited for until INSYNC.
+///
+/// A control plane that does not answer is not an error: the outcome says the shift was skipped
+/// and why, because during a regional outage health-driven routing (Global Accelerator endpoint
+/// health, Route 53 health checks) is what moves traffic.
+pub async fn shift(
+    entry: &EntryPoint,
+    from: &str,
+    to: &str,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Result<ShiftOutcome> {
+    let outcome = match &entry.control {
+        Control::GlobalAccelerator(client) => {
+            accelerator::shift(entry, client, from, to, events, step, wait_limit).await
+        }
+        Control::Route53 {
+            client,
+            hosted_zone_id,
+            domain,
+        } => {
+            route53::shift(
+                entry,
+                client,
+                hosted_zone_id,
+                domain,
+                to,
+                events,
+                step,
+                wait_limit,
+            )
+            .await
+        }
+    };
+    match outcome {
+        Ok(outcome) => Ok(outcome),
+        Err(CallError::Unavailable { endpoint, reason }) => Ok(ShiftOutcome::Skipped {
+            reason: format!("{} is unavailable at {endpoint}: {reason}", entry.mode()),
+        }),
+        Err(CallError::Unreachable { reason, .. }) => Ok(ShiftOutcome::Skipped {
+            reason: format!(
+                "{reason}; {}",
+                match entry.control {
+                    Control::GlobalAccelerator(_) => format!(
+                        "Global Accelerator still routes by endpoint health: with no healthy endpoint in {from} it sends traffic to {to} whatever the dials say"
+                    ),
+                    Control::Route53 { .. } => format!(
+                        "Route 53 still answers by health checks: when {from}'s check fails, DNS answers with {to}"
+                    ),
+                }
+            ),
+        }),
+        Err(CallError::Failed(error)) => Err(*error),
+    }
+}
+
+/// What [`remove`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoveReport {
+    pub mode: String,
+    pub removed: Vec<String>,
+    /// "removed", "absent" (nothing to remove) or "unavailable" (endpoint lacks the service).
+    pub result: String,
+    pub detail: Option<String>,
+}
+
+/// Removes the entry point and everything under it (teardown's first step, so no client keeps
+/// reaching load balancers that are about to go). Global Accelerator: disable, wait until
+/// DEPLOYED, delete endpoint groups, listeners, accelerator. Route 53: delete the app's failover
+/// records, then their health checks. Only resources tagged or named for this app are touched.
+pub async fn remove(
+    entry: &EntryPoint,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Result<RemoveReport> {
+    let outcome = match &entry.control {
+        Control::GlobalAccelerator(client) => {
+            accelerator::remove(entry, client, events, step, wait_limit).await
+        }
+        Control::Route53 {
+            client,
+            hosted_zone_id,
+            domain,
+        } => {
+            route53::remove(
+                entry,
+                client,
+                hosted_zone_id,
+                domain,
+                events,
+                step,
+                wait_limit,
+            )
+            .await
+        }
+    };
+    let mode = entry.mode().to_string();
+    match outcome {
+        Ok(removed) if removed.is_empty() => Ok(RemoveReport {
+            mode,
+            removed,
+            result: "absent".into(),
+            detail: None,
+        }),
+        Ok(removed) => Ok(RemoveReport {
+            mode,
+            removed,
+            result: "removed".into(),
+            detail: None,
+        }),
+        Err(error) => match error.into_state()? {
+            EntryState::Unavailable { endpoint, reason } => {
+                let detail = format!("unavailable at this endpoint ({endpoint}): {reason}");
+                events.note(step, format!("{mode} {detail}"));
+                Ok(RemoveReport {
+                    mode,
+                    removed: Vec::new(),
+                    result: "unavailable".into(),
+                    detail: Some(detail),
+                })
+            }
+            other => Err(Error::config(
+                format!("unexpected entry point state while removing: {other:?}"),
+                "report this bug",
+            )),
+        },
+    }
+}
+
+/// Polls `check` until it says done, with delays growing from `first` to at most `max`, for at
+/// most `limit`. Returns how long it took.
+pub(crate) async fn wait_until<F, Fut>(
+    what: &str,
+    limit: Duration,
+    fix: &str,
+    mut check: F,
+) -> std::result::Result<Duration, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<bool, CallError>>,
+{
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        if check().await? {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() >= limit {
+            return Err(CallError::failed(Error::Timeout {
+                what: what.to_string(),
+                waited: started.elapsed(),
+                fix: fix.to_string(),
+            }));
+        }
+        tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}

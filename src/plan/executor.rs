@@ -1,25 +1,168 @@
-//! Runs a [`Plan`]: every step whose dependencies are done starts at once (so the two regions
-//! proceed in parallel), outputs of finished steps are handed to later ones, and the first failure
-//! stops new steps from starting while the running ones finish.
+//! Runs a DAG of steps: every step whose dependencies are done starts at once (so the two regions
+//! proceed in parallel), outputs of finished steps are handed to later ones. The deploy plan and
+//! the teardown plan both run here; they differ in what a failure means ([`OnFailure`]).
+//!
+//! Ctrl-C: the first one ([`Cancellation`]) stops new steps from starting; running steps either
+//! stop at once ([`OnCancel::Abort`], for work a rerun simply redoes) or wind down themselves
+//! ([`OnCancel::WindDown`], e.g. a stack update that must be cancelled in CloudFormation), and the
+//! run ends as [`Error::Interrupted`]. A second Ctrl-C exits the process at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::task::JoinSet;
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::{Plan, StepId};
-use crate::error::{Error, Result};
+use crate::error::{EXIT_INTERRUPTED, Error, Result};
 use crate::progress::{Event, Events, elapsed_ms};
+use crate::stack::StackKind;
 
 /// What a finished step hands on: its output and a one-line summary for the progress view.
 pub type StepResult<O> = Result<(O, String)>;
 
-/// Runs `plan`, calling `run_step(id, outputs_so_far)` for each step once its dependencies are done.
+/// One step of a DAG, whatever the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node<Id> {
+    pub id: Id,
+    pub label: String,
+    pub depends_on: Vec<Id>,
+    pub on_cancel: OnCancel,
+}
+
+/// What happens to a running step when the run is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnCancel {
+    /// Dropped at once: what it leaves half-done is redone by the next run.
+    Abort,
+    /// Left running: the step watches [`Cancellation::current`] and undoes what it started
+    /// (a CloudFormation update in flight cannot just be abandoned).
+    WindDown,
+}
+
+/// What a failed step means for the rest of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Deploy: nothing new starts after the first failure; running steps finish.
+    StopAll,
+    /// Teardown: only the failed step's dependents are skipped; everything else still goes, so
+    /// that one stuck resource does not leave the rest of the app running.
+    SkipDependents,
+}
+
+/// How a run of a DAG ended, step by step.
+#[derive(Debug)]
+pub struct Outcome<Id, O> {
+    pub outputs: BTreeMap<Id, O>,
+    /// Steps that failed, in the order they failed.
+    pub failures: Vec<(Id, Error)>,
+    /// Steps that never started (a dependency failed, or the run was stopped).
+    pub skipped: Vec<Id>,
+    /// Steps stopped by Ctrl-C while running.
+    pub stopped: Vec<Id>,
+    pub interrupted: bool,
+}
+
+/// The Ctrl-C state of one command run, shared by the signal listener, the executor and steps.
+#[derive(Debug, Clone)]
+pub struct Cancellation {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Cancellation {
+    fn default() -> Self {
+        Cancellation::new()
+    }
+}
+
+tokio::task_local! {
+    /// The cancellation of the plan step running on this task (set by the executor), so that a
+    /// step deep inside (a stack deploy) sees Ctrl-C without every layer passing it along.
+    static CURRENT: Cancellation;
+}
+
+impl Cancellation {
+    pub fn new() -> Cancellation {
+        Cancellation {
+            sender: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// The cancellation of the plan step this code runs in; outside a plan, one that never fires.
+    pub fn current() -> Cancellation {
+        CURRENT
+            .try_with(Cancellation::clone)
+            .unwrap_or_else(|_| Cancellation::new())
+    }
+
+    pub fn cancel(&self) {
+        self.sender.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.sender.borrow()
+    }
+
+    /// Completes once the run is cancelled.
+    pub async fn cancelled(&self) {
+        let mut receiver = self.sender.subscribe();
+        // The sender lives as long as `self`, so this only ends by cancellation.
+        let _ = receiver.wait_for(|cancelled| *cancelled).await;
+    }
+
+    /// Listens for Ctrl-C (SIGINT): the first cancels this run, the second ends the process at
+    /// once with exit code 130. Why exit here rather than return: after a second Ctrl-C the user
+    /// wants out now, and unwinding would wait for the very calls they gave up on.
+    ///
+    /// Listening stops when the returned guard is dropped; drop it before waiting for the
+    /// progress renderer, which ends only when every [`Events`] clone (this one too) is gone.
+    pub fn on_ctrl_c(&self, events: &Events, command: &str) -> CtrlCListener {
+        let cancellation = self.clone();
+        let events = events.clone();
+        let command = command.to_string();
+        let task = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            cancellation.cancel();
+            events.note(
+                &command,
+                "Ctrl-C: stopping; no new steps start, in-flight stack changes are cancelled or \
+                 rolled back (press Ctrl-C again to exit at once)",
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted again: exiting now; changes already sent to AWS go on by themselves. \
+                     Run `mysfits {command}` again to resume."
+                );
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        });
+        CtrlCListener { task }
+    }
+}
+
+/// The Ctrl-C listener of one command run; stops listening when dropped.
+#[derive(Debug)]
+pub struct CtrlCListener {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CtrlCListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Runs the deploy `plan`, calling `run_step(id, outputs_so_far)` for each step once its
+/// dependencies are done. Stack steps wind down on Ctrl-C; all others are dropped.
 pub async fn execute<O, F, Fut>(
     plan: &Plan,
     events: &Events,
+    cancellation: &Cancellation,
     run_step: F,
 ) -> Result<BTreeMap<StepId, O>>
 where
@@ -28,66 +171,236 @@ where
     Fut: Future<Output = StepResult<O>> + Send + 'static,
 {
     plan.validate()?;
-    let mut outputs: BTreeMap<StepId, O> = BTreeMap::new();
-    let mut started: Vec<StepId> = Vec::new();
+    let nodes: Vec<Node<StepId>> = plan
+        .steps
+        .iter()
+        .map(|step| Node {
+            id: step.id,
+            label: step.label.clone(),
+            depends_on: step.depends_on.clone(),
+            on_cancel: match step.id {
+                StepId::Stack {
+                    kind: StackKind::Registry | StackKind::App,
+                    ..
+                } => OnCancel::WindDown,
+                _ => OnCancel::Abort,
+            },
+        })
+        .collect();
+    let mut outcome = run(&nodes, OnFailure::StopAll, events, cancellation, run_step).await?;
+    if outcome.interrupted {
+        return Err(Error::Interrupted);
+    }
+    match outcome.failures.len() {
+        0 => Ok(outcome.outputs),
+        1 => Err(outcome.failures.remove(0).1),
+        _ => Err(Error::Many(
+            outcome
+                .failures
+                .into_iter()
+                .map(|(_, error)| error)
+                .collect(),
+        )),
+    }
+}
+
+/// Runs any DAG of `nodes`. Fails only when the graph itself is invalid or a step panicked; step
+/// failures are in the [`Outcome`].
+pub async fn run<Id, O, F, Fut>(
+    nodes: &[Node<Id>],
+    on_failure: OnFailure,
+    events: &Events,
+    cancellation: &Cancellation,
+    run_step: F,
+) -> Result<Outcome<Id, O>>
+where
+    Id: Copy + Ord + Debug + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+    F: Fn(Id, Arc<BTreeMap<Id, O>>) -> Fut,
+    Fut: Future<Output = StepResult<O>> + Send + 'static,
+{
+    validate(nodes)?;
+    let mut outputs: BTreeMap<Id, O> = BTreeMap::new();
+    let mut started: BTreeSet<Id> = BTreeSet::new();
+    let mut unusable: BTreeSet<Id> = BTreeSet::new();
+    let mut failures: Vec<(Id, Error)> = Vec::new();
+    let mut stopped: Vec<Id> = Vec::new();
     let mut running = JoinSet::new();
-    let mut failures: Vec<Error> = Vec::new();
+    let mut handles: HashMap<tokio::task::Id, (Id, String, OnCancel, AbortHandle)> = HashMap::new();
+    let mut interrupted = cancellation.is_cancelled();
     loop {
-        if failures.is_empty() {
-            for step in &plan.steps {
-                let ready = !started.contains(&step.id)
-                    && step
-                        .depends_on
-                        .iter()
-                        .all(|dependency| outputs.contains_key(dependency));
-                if !ready {
+        let may_start =
+            !interrupted && (failures.is_empty() || on_failure == OnFailure::SkipDependents);
+        if may_start {
+            for node in nodes {
+                if started.contains(&node.id) || unusable.contains(&node.id) {
                     continue;
                 }
-                started.push(step.id);
+                if let Some(blocker) = node
+                    .depends_on
+                    .iter()
+                    .find(|dependency| unusable.contains(dependency))
+                {
+                    unusable.insert(node.id);
+                    let blocker_label = nodes
+                        .iter()
+                        .find(|other| other.id == *blocker)
+                        .map(|other| other.label.as_str())
+                        .unwrap_or("an earlier step");
+                    events.note(
+                        &node.label,
+                        format!("skipped: it needs `{blocker_label}`, which did not finish"),
+                    );
+                    continue;
+                }
+                if !node
+                    .depends_on
+                    .iter()
+                    .all(|dependency| outputs.contains_key(dependency))
+                {
+                    continue;
+                }
+                started.insert(node.id);
                 events.emit(Event::StepStarted {
-                    step: step.label.clone(),
+                    step: node.label.clone(),
                 });
-                let future = run_step(step.id, Arc::new(outputs.clone()));
-                let id = step.id;
-                let label = step.label.clone();
-                running.spawn(async move {
-                    let clock = Instant::now();
-                    (id, label, future.await, clock.elapsed())
-                });
+                let future = CURRENT.scope(
+                    cancellation.clone(),
+                    run_step(node.id, Arc::new(outputs.clone())),
+                );
+                let clock = Instant::now();
+                let handle = running.spawn(async move { (future.await, clock.elapsed()) });
+                handles.insert(
+                    handle.id(),
+                    (node.id, node.label.clone(), node.on_cancel, handle),
+                );
             }
         }
-        let Some(joined) = running.join_next().await else {
+        let joined = tokio::select! {
+            joined = running.join_next_with_id() => joined,
+            () = cancellation.cancelled(), if !interrupted => {
+                interrupted = true;
+                for (_, _, on_cancel, handle) in handles.values() {
+                    if *on_cancel == OnCancel::Abort {
+                        handle.abort();
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
-        let (id, label, result, elapsed) = joined.map_err(|error| {
-            Error::config(
-                format!("a deploy step crashed: {error}"),
-                "this is a bug in mysfits; run again with -v and report the output",
-            )
-        })?;
-        match result {
-            Ok((output, summary)) => {
-                events.emit(Event::StepFinished {
-                    step: label,
-                    summary,
-                    elapsed_ms: elapsed_ms(elapsed),
-                });
-                outputs.insert(id, output);
+        match joined {
+            Ok((task, (result, elapsed))) => {
+                let Some((id, label, _, _)) = handles.remove(&task) else {
+                    continue;
+                };
+                match result {
+                    Ok((output, summary)) => {
+                        events.emit(Event::StepFinished {
+                            step: label,
+                            summary,
+                            elapsed_ms: elapsed_ms(elapsed),
+                        });
+                        outputs.insert(id, output);
+                    }
+                    Err(Error::Interrupted) => {
+                        events.emit(Event::StepFailed {
+                            step: label,
+                            error: "stopped by Ctrl-C".into(),
+                        });
+                        stopped.push(id);
+                        unusable.insert(id);
+                    }
+                    Err(error) => {
+                        events.emit(Event::StepFailed {
+                            step: label,
+                            error: error.to_string(),
+                        });
+                        failures.push((id, error));
+                        unusable.insert(id);
+                    }
+                }
             }
-            Err(error) => {
-                events.emit(Event::StepFailed {
-                    step: label,
-                    error: error.to_string(),
-                });
-                failures.push(error);
+            Err(join_error) => {
+                let Some((id, label, _, _)) = handles.remove(&join_error.id()) else {
+                    continue;
+                };
+                if join_error.is_cancelled() {
+                    events.emit(Event::StepFailed {
+                        step: label,
+                        error: "stopped by Ctrl-C".into(),
+                    });
+                    stopped.push(id);
+                    unusable.insert(id);
+                } else {
+                    return Err(Error::config(
+                        format!("step `{label}` crashed: {join_error}"),
+                        "this is a bug in mysfits; run again with -v and report the output",
+                    ));
+                }
             }
         }
     }
-    match failures.len() {
-        0 => Ok(outputs),
-        1 => Err(failures.remove(0)),
-        _ => Err(Error::Many(failures)),
+    let skipped = nodes
+        .iter()
+        .map(|node| node.id)
+        .filter(|id| !started.contains(id))
+        .collect();
+    Ok(Outcome {
+        outputs,
+        failures,
+        skipped,
+        stopped,
+        interrupted,
+    })
+}
+
+/// Ids are unique, every dependency exists, and there is no cycle.
+fn validate<Id: Copy + Ord + Debug>(nodes: &[Node<Id>]) -> Result<()> {
+    let ids: BTreeSet<Id> = nodes.iter().map(|node| node.id).collect();
+    if ids.len() != nodes.len() {
+        return Err(graph_error("a step appears twice"));
     }
+    for node in nodes {
+        if let Some(missing) = node
+            .depends_on
+            .iter()
+            .find(|dependency| !ids.contains(dependency))
+        {
+            return Err(graph_error(&format!(
+                "{} depends on {missing:?}, which is not in the plan",
+                node.label
+            )));
+        }
+    }
+    let mut done = BTreeSet::new();
+    while done.len() < nodes.len() {
+        let ready: Vec<Id> = nodes
+            .iter()
+            .filter(|node| {
+                !done.contains(&node.id)
+                    && node
+                        .depends_on
+                        .iter()
+                        .all(|dependency| done.contains(dependency))
+            })
+            .map(|node| node.id)
+            .collect();
+        if ready.is_empty() {
+            return Err(graph_error("the steps depend on each other in a cycle"));
+        }
+        done.extend(ready);
+    }
+    Ok(())
+}
+
+fn graph_error(what: &str) -> Error {
+    Error::config(
+        format!("internal error in the plan: {what}"),
+        "this is a bug in mysfits; please report it with the command you ran",
+    )
 }
 
 #[cfg(test)]
@@ -107,6 +420,15 @@ mod tests {
         }
     }
 
+    fn node(id: u8, depends_on: Vec<u8>, on_cancel: OnCancel) -> Node<u8> {
+        Node {
+            id,
+            label: format!("step {id}"),
+            depends_on,
+            on_cancel,
+        }
+    }
+
     const A: StepId = StepId::BuildImages;
     const B: StepId = StepId::SeedTable;
     const C: StepId = StepId::PushImages {
@@ -122,6 +444,7 @@ mod tests {
         let outputs = execute(
             &plan,
             &Events::discard(),
+            &Cancellation::new(),
             |id, done: Arc<BTreeMap<StepId, u32>>| {
                 let in_flight = in_flight.clone();
                 async move {
@@ -160,6 +483,7 @@ mod tests {
         let result = execute(
             &plan,
             &Events::discard(),
+            &Cancellation::new(),
             |id, _done: Arc<BTreeMap<StepId, ()>>| {
                 let ran = ran.clone();
                 async move {
@@ -176,5 +500,129 @@ mod tests {
                 .contains("build broke")
         );
         assert_eq!(*ran.lock().expect("lock"), vec![A]);
+    }
+
+    #[tokio::test]
+    async fn skip_dependents_runs_everything_the_failure_does_not_block() {
+        // 1 fails; 2 depends on 1 (skipped); 3 is independent (runs); 4 depends on 3 (runs).
+        let nodes = vec![
+            node(1, vec![], OnCancel::Abort),
+            node(2, vec![1], OnCancel::Abort),
+            node(3, vec![], OnCancel::Abort),
+            node(4, vec![3], OnCancel::Abort),
+        ];
+        let outcome = run(
+            &nodes,
+            OnFailure::SkipDependents,
+            &Events::discard(),
+            &Cancellation::new(),
+            |id, _done: Arc<BTreeMap<u8, ()>>| async move {
+                if id == 1 {
+                    Err(Error::config("stuck", "wait"))
+                } else {
+                    Ok(((), String::new()))
+                }
+            },
+        )
+        .await
+        .expect("valid graph");
+        assert_eq!(outcome.failures.len(), 1);
+        assert_eq!(outcome.skipped, vec![2]);
+        assert_eq!(
+            outcome.outputs.keys().copied().collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+    }
+
+    #[tokio::test]
+    async fn cancellation_aborts_abortable_steps_lets_others_wind_down_and_starts_nothing_new() {
+        // 1 (abortable) and 2 (winds down) run; 3 waits for both and must never start.
+        let nodes = vec![
+            node(1, vec![], OnCancel::Abort),
+            node(2, vec![], OnCancel::WindDown),
+            node(3, vec![1, 2], OnCancel::Abort),
+        ];
+        let cancellation = Cancellation::new();
+        let wound_down = Arc::new(Mutex::new(false));
+        let trigger = cancellation.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            trigger.cancel();
+        });
+        let outcome = run(
+            &nodes,
+            OnFailure::StopAll,
+            &Events::discard(),
+            &cancellation,
+            |id, _done: Arc<BTreeMap<u8, ()>>| {
+                let wound_down = wound_down.clone();
+                async move {
+                    match id {
+                        1 => {
+                            tokio::time::sleep(Duration::from_secs(600)).await;
+                            Ok(((), String::new()))
+                        }
+                        2 => {
+                            // The step sees the run's cancellation through the task-local.
+                            Cancellation::current().cancelled().await;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            *wound_down.lock().expect("lock") = true;
+                            Err(Error::Interrupted)
+                        }
+                        _ => Ok(((), String::new())),
+                    }
+                }
+            },
+        )
+        .await
+        .expect("valid graph");
+        assert!(outcome.interrupted);
+        assert!(
+            *wound_down.lock().expect("lock"),
+            "the wind-down step must finish its cleanup"
+        );
+        let mut stopped = outcome.stopped.clone();
+        stopped.sort();
+        assert_eq!(stopped, vec![1, 2]);
+        assert_eq!(outcome.skipped, vec![3]);
+        assert!(outcome.failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_deploy_plan_is_an_interrupted_error() {
+        let plan = Plan {
+            steps: vec![step(A, vec![]), step(C, vec![A])],
+        };
+        let cancellation = Cancellation::new();
+        cancellation.cancel();
+        let result = execute(
+            &plan,
+            &Events::discard(),
+            &cancellation,
+            |_id, _done: Arc<BTreeMap<StepId, ()>>| async { Ok(((), String::new())) },
+        )
+        .await;
+        assert!(matches!(result, Err(Error::Interrupted)), "{result:?}");
+    }
+
+    #[test]
+    fn cycles_and_unknown_dependencies_are_rejected() {
+        let cycle = vec![
+            node(1, vec![2], OnCancel::Abort),
+            node(2, vec![1], OnCancel::Abort),
+        ];
+        assert!(
+            validate(&cycle)
+                .expect_err("cycle")
+                .to_string()
+                .contains("cycle")
+        );
+        let unknown = vec![node(1, vec![9], OnCancel::Abort)];
+        assert!(
+            validate(&unknown)
+                .expect_err("unknown")
+                .to_string()
+                .contains("not in the plan")
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 mod executor;
 
-pub use executor::execute;
+pub use executor::{Cancellation, Node, OnCancel, OnFailure, Outcome, execute, run};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::StackRequest;
 use crate::aws::{aws_error, error_code};
 use crate::error::{Error, ResourceFailure, Result};
+use crate::plan::Cancellation;
 use crate::progress::{Event, Events};
 
 /// Adaptive polling: quick first looks (an emulator answers at once), then slower (AWS takes
@@ -122,6 +123,18 @@ pub struct StackDeployer<'a> {
     request: &'a StackRequest,
     events: Events,
     step: String,
+    cancellation: Option<Cancellation>,
+}
+
+/// Where a deploy stands once its change set is ready.
+enum Prepared {
+    /// Nothing to execute: the stack already is what was asked for.
+    Done(Box<StackResult>),
+    Execute {
+        change_set: ChangeSet,
+        /// The change set creates the stack (so Ctrl-C deletes it rather than rolling back).
+        creating: bool,
+    },
 }
 
 impl<'a> StackDeployer<'a> {
@@ -136,29 +149,36 @@ impl<'a> StackDeployer<'a> {
             request,
             events,
             step: step.to_string(),
+            cancellation: None,
         }
     }
 
+    /// Watches `cancellation` instead of the plan step's own ([`Cancellation::current`]).
+    pub fn with_cancellation(mut self, cancellation: Cancellation) -> Self {
+        self.cancellation = Some(cancellation);
+        self
+    }
+
     /// Creates or updates the stack; returns its outputs and resources.
+    ///
+    /// On Ctrl-C before the change set runs, it stops at once (nothing to undo); while a change
+    /// set runs, an update is cancelled (CancelUpdateStack, CloudFormation rolls it back) and a
+    /// stack this run was creating is deleted, so that the next deploy starts from a known state.
     pub async fn deploy(&self) -> Result<StackResult> {
-        let existing = self.settled_existing().await?;
-        if let Some(existing) = &existing
-            && self.matches_deployed(existing).await?
-        {
-            return self.result(&existing.stack_id, false).await;
-        }
-        let change_set_type = match &existing {
-            None => ChangeSetType::Create,
-            Some(existing) if existing.status == StackStatus::ReviewInProgress => {
-                ChangeSetType::Create
-            }
-            Some(_) => ChangeSetType::Update,
+        let cancellation = self
+            .cancellation
+            .clone()
+            .unwrap_or_else(Cancellation::current);
+        let prepared = tokio::select! {
+            prepared = self.prepare() => prepared?,
+            () = cancellation.cancelled() => return Err(Error::Interrupted),
         };
-        let Some(change_set) = self.create_change_set(change_set_type).await? else {
-            let stack_id = existing
-                .map(|existing| existing.stack_id)
-                .unwrap_or_default();
-            return self.result(&stack_id, false).await;
+        let (change_set, creating) = match prepared {
+            Prepared::Done(result) => return Ok(*result),
+            Prepared::Execute {
+                change_set,
+                creating,
+            } => (change_set, creating),
         };
         let newest_event = self.newest_event_id().await;
         self.cloudformation
@@ -168,13 +188,118 @@ impl<'a> StackDeployer<'a> {
             .send()
             .await
             .map_err(|error| aws_error("ExecuteChangeSet", &self.request.region, &error))?;
-        let settled = self.follow_until_settled(newest_event).await?;
+        let settled = tokio::select! {
+            settled = self.follow_until_settled(newest_event) => settled?,
+            () = cancellation.cancelled() => return Err(self.wind_down(creating).await),
+        };
         match settled.status {
             StackStatus::CreateComplete | StackStatus::UpdateComplete => {
                 self.result(&settled.stack_id, true).await
             }
             ref status => Err(self.failure(&settled, status.clone(), "").await),
         }
+    }
+
+    /// Everything before the change set executes: recover the stack's state, compare, and
+    /// create the change set (or find there is nothing to do).
+    async fn prepare(&self) -> Result<Prepared> {
+        let existing = self.settled_existing().await?;
+        if let Some(existing) = &existing
+            && self.matches_deployed(existing).await?
+        {
+            return Ok(Prepared::Done(Box::new(
+                self.result(&existing.stack_id, false).await?,
+            )));
+        }
+        let creating = match &existing {
+            None => true,
+            Some(existing) => existing.status == StackStatus::ReviewInProgress,
+        };
+        let change_set_type = if creating {
+            ChangeSetType::Create
+        } else {
+            ChangeSetType::Update
+        };
+        match self.create_change_set(change_set_type).await? {
+            Some(change_set) => Ok(Prepared::Execute {
+                change_set,
+                creating,
+            }),
+            None => {
+                let stack_id = existing
+                    .map(|existing| existing.stack_id)
+                    .unwrap_or_default();
+                Ok(Prepared::Done(Box::new(
+                    self.result(&stack_id, false).await?,
+                )))
+            }
+        }
+    }
+
+    /// Undoes the change set in flight after Ctrl-C; always ends the deploy as interrupted, with
+    /// what happened told as notes (a second Ctrl-C exits without waiting for this).
+    async fn wind_down(&self, creating: bool) -> Error {
+        let stack = &self.request.stack_name;
+        if creating {
+            self.events.note(
+                &self.step,
+                format!("Ctrl-C: deleting {stack}, which this run was creating, so that the next deploy starts clean"),
+            );
+            let deleted = match self.describe().await {
+                Ok(Some(existing)) => self.delete_and_wait(&existing).await,
+                Ok(None) => Ok(()),
+                Err(error) => Err(error),
+            };
+            match deleted {
+                Ok(()) => self.events.note(
+                    &self.step,
+                    format!("{stack} deleted; run deploy again to resume"),
+                ),
+                Err(error) => self.events.note(
+                    &self.step,
+                    format!(
+                        "could not delete {stack}: {}; the next deploy finishes the job",
+                        first_line(&error.to_string())
+                    ),
+                ),
+            }
+            return Error::Interrupted;
+        }
+        self.events.note(
+            &self.step,
+            format!("Ctrl-C: cancelling the update of {stack}; CloudFormation rolls it back to its last working state"),
+        );
+        let newest = self.newest_event_id().await;
+        if let Err(error) = self
+            .cloudformation
+            .cancel_update_stack()
+            .stack_name(stack)
+            .send()
+            .await
+        {
+            // Typically the update finished a moment ago: then there is nothing to cancel.
+            self.events.note(
+                &self.step,
+                format!(
+                    "CancelUpdateStack was refused ({}); waiting for the stack to settle",
+                    crate::aws::error_message(&error)
+                ),
+            );
+        }
+        match self.follow_until_settled(newest).await {
+            Ok(settled) => self.events.note(
+                &self.step,
+                format!(
+                    "{stack} is {}; run deploy again to resume",
+                    settled.status.as_str()
+                ),
+            ),
+            Err(error) => self.events.note(
+                &self.step,
+                format!("{stack} did not settle: {}", first_line(&error.to_string())),
+            ),
+        }
+        Error::Interrupted
     }
 
     /// The change set deploy would execute, without executing it. Leaves nothing behind.
@@ -299,7 +424,9 @@ impl<'a> StackDeployer<'a> {
             existing = self.follow_until_settled(newest).await?;
         }
         match existing.status {
-            StackStatus::RollbackComplete | StackStatus::RollbackFailed | StackStatus::CreateFailed => {
+            StackStatus::RollbackComplete
+            | StackStatus::RollbackFailed
+            | StackStatus::CreateFailed => {
                 self.events.note(
                     &self.step,
                     format!(
@@ -320,7 +447,9 @@ impl<'a> StackDeployer<'a> {
                     .stack_name(&self.request.stack_name)
                     .send()
                     .await
-                    .map_err(|error| aws_error("ContinueUpdateRollback", &self.request.region, &error))?;
+                    .map_err(|error| {
+                        aws_error("ContinueUpdateRollback", &self.request.region, &error)
+                    })?;
                 let newest = self.newest_event_id().await;
                 let settled = self.follow_until_settled(newest).await?;
                 if settled.status == StackStatus::UpdateRollbackComplete {
@@ -337,13 +466,18 @@ impl<'a> StackDeployer<'a> {
                         .await)
                 }
             }
-            StackStatus::DeleteFailed => Err(Error::Stack {
-                stack: self.request.stack_name.clone(),
-                region: self.request.region.clone(),
-                status: "DELETE_FAILED".into(),
-                failures: self.failed_resources().await,
-                fix: "an earlier delete failed; run `mysfits teardown` to finish it, then deploy again".into(),
-            }),
+            StackStatus::DeleteFailed => {
+                let blockers = delete_failures(self.cloudformation, &self.request.stack_name).await;
+                self.events.note(
+                    &self.step,
+                    format!(
+                        "an earlier delete failed (DELETE_FAILED{}): retrying the delete, then creating the stack again",
+                        named_failures(&blockers)
+                    ),
+                );
+                self.delete_and_wait(&existing).await?;
+                Ok(None)
+            }
             _ => Ok(Some(existing)),
         }
     }
@@ -778,6 +912,65 @@ struct ChangeSet {
 /// changes..." for a change set, "No updates are to be performed." for an update.
 fn is_no_changes_message(message: &str) -> bool {
     message.contains("didn't contain changes") || message.contains("No updates are to be performed")
+}
+
+/// The resources whose deletion failed in the stack's latest delete attempt, with CloudFormation's
+/// reasons (e.g. "The repository ... cannot be deleted because it still contains images").
+pub async fn delete_failures(cloudformation: &Client, stack: &str) -> Vec<ResourceFailure> {
+    let Ok(response) = cloudformation
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut seen = HashSet::new();
+    let mut failures = Vec::new();
+    // Newest first: stop at the start of the latest delete attempt.
+    for event in response.stack_events() {
+        let is_stack = event.logical_resource_id().is_some()
+            && event.logical_resource_id() == event.stack_name();
+        let status = event
+            .resource_status()
+            .map(|status| status.as_str())
+            .unwrap_or_default();
+        if is_stack && status == "DELETE_IN_PROGRESS" {
+            break;
+        }
+        if is_stack || status != "DELETE_FAILED" {
+            continue;
+        }
+        let logical_id = event.logical_resource_id().unwrap_or_default().to_string();
+        if seen.insert(logical_id.clone()) {
+            failures.push(ResourceFailure {
+                logical_id,
+                resource_type: event.resource_type().unwrap_or_default().to_string(),
+                status: status.to_string(),
+                reason: event
+                    .resource_status_reason()
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
+    }
+    failures
+}
+
+/// ": blocked by A (reason), B (reason)" for a note, or nothing.
+pub fn named_failures(failures: &[ResourceFailure]) -> String {
+    if failures.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = failures
+        .iter()
+        .map(|failure| format!("{} ({})", failure.logical_id, failure.reason))
+        .collect();
+    format!("; blocked by {}", named.join(", "))
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
 }
 
 fn is_cancellation(reason: &str) -> bool {

@@ -1,1 +1,685 @@
-//! (placeholder: filled by the work that owns this module)
+//! The Global Accelerator entry point, which moto lacks (it answers 500), checked against modeled
+//! Global Accelerator responses (aws-smithy-mocks): create, idempotent re-deploy, dial shifts in
+//! the right order, removal in the order AWS insists on, and an emulator that lacks the service.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_globalaccelerator::Client;
+use aws_sdk_globalaccelerator::operation::create_accelerator::CreateAcceleratorOutput;
+use aws_sdk_globalaccelerator::operation::create_endpoint_group::CreateEndpointGroupOutput;
+use aws_sdk_globalaccelerator::operation::create_listener::CreateListenerOutput;
+use aws_sdk_globalaccelerator::operation::delete_accelerator::DeleteAcceleratorOutput;
+use aws_sdk_globalaccelerator::operation::delete_endpoint_group::DeleteEndpointGroupOutput;
+use aws_sdk_globalaccelerator::operation::delete_listener::DeleteListenerOutput;
+use aws_sdk_globalaccelerator::operation::describe_accelerator::DescribeAcceleratorOutput;
+use aws_sdk_globalaccelerator::operation::list_accelerators::ListAcceleratorsOutput;
+use aws_sdk_globalaccelerator::operation::list_endpoint_groups::ListEndpointGroupsOutput;
+use aws_sdk_globalaccelerator::operation::list_listeners::ListListenersOutput;
+use aws_sdk_globalaccelerator::operation::list_tags_for_resource::ListTagsForResourceOutput;
+use aws_sdk_globalaccelerator::operation::update_accelerator::UpdateAcceleratorOutput;
+use aws_sdk_globalaccelerator::operation::update_endpoint_group::UpdateEndpointGroupOutput;
+use aws_sdk_globalaccelerator::types::{
+    Accelerator, AcceleratorStatus, EndpointDescription, EndpointGroup, HealthState, IpSet,
+    Listener, PortRange, Protocol, Tag,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use mysfits::config::Role;
+use mysfits::entry::{
+    Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure, remove,
+    shift,
+};
+use mysfits::progress::Events;
+
+const ACCELERATOR_ARN: &str = "arn:aws:globalaccelerator::123456789012:accelerator/demo-1";
+const LISTENER_ARN: &str = "arn:aws:globalaccelerator::123456789012:accelerator/demo-1/listener/l1";
+const EAST_ALB: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/demo/east";
+const WEST_ALB: &str =
+    "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/demo/west";
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn accelerator(status: AcceleratorStatus, enabled: bool) -> Accelerator {
+    Accelerator::builder()
+        .accelerator_arn(ACCELERATOR_ARN)
+        .name("demo")
+        .enabled(enabled)
+        .status(status)
+        .dns_name("a1234.awsglobalaccelerator.com")
+        .ip_sets(
+            IpSet::builder()
+                .ip_addresses("75.2.0.1")
+                .ip_addresses("99.83.0.1")
+                .build(),
+        )
+        .build()
+}
+
+fn listener() -> Listener {
+    Listener::builder()
+        .listener_arn(LISTENER_ARN)
+        .protocol(Protocol::Tcp)
+        .port_ranges(PortRange::builder().from_port(80).to_port(80).build())
+        .build()
+}
+
+fn group(region: &str, dial: f32, endpoint: &str) -> EndpointGroup {
+    EndpointGroup::builder()
+        .endpoint_group_arn(format!("{LISTENER_ARN}/endpoint-group/{region}"))
+        .endpoint_group_region(region)
+        .traffic_dial_percentage(dial)
+        .endpoint_descriptions(
+            EndpointDescription::builder()
+                .endpoint_id(endpoint)
+                .weight(128)
+                .health_state(HealthState::Healthy)
+                .build(),
+        )
+        .build()
+}
+
+fn accelerators(list: Vec<Accelerator>) -> ListAcceleratorsOutput {
+    ListAcceleratorsOutput::builder()
+        .set_accelerators(Some(list))
+        .build()
+}
+
+fn listeners(list: Vec<Listener>) -> ListListenersOutput {
+    ListListenersOutput::builder()
+        .set_listeners(Some(list))
+        .build()
+}
+
+fn groups(list: Vec<EndpointGroup>) -> ListEndpointGroupsOutput {
+    ListEndpointGroupsOutput::builder()
+        .set_endpoint_groups(Some(list))
+        .build()
+}
+
+fn our_tags() -> Rule {
+    mock!(Client::list_tags_for_resource).then_output(|| {
+        ListTagsForResourceOutput::builder()
+            .tags(
+                Tag::builder()
+                    .key("mysfits:app")
+                    .value("demo")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    })
+}
+
+fn describe_sequence(statuses: &[AcceleratorStatus]) -> Rule {
+    let mut sequence = mock!(Client::describe_accelerator).sequence();
+    for status in statuses {
+        let status = status.clone();
+        sequence = sequence.output(move || {
+            DescribeAcceleratorOutput::builder()
+                .accelerator(accelerator(status.clone(), true))
+                .build()
+        });
+    }
+    sequence
+        .output(|| {
+            DescribeAcceleratorOutput::builder()
+                .accelerator(accelerator(AcceleratorStatus::Deployed, true))
+                .build()
+        })
+        .repeatedly()
+        .build()
+}
+
+fn entry(client: Client, endpoint: Option<&str>) -> EntryPoint {
+    EntryPoint {
+        app: "demo".into(),
+        endpoint: endpoint.map(str::to_string),
+        control: Control::GlobalAccelerator(client),
+    }
+}
+
+fn load_balancers(west_arn: &str) -> Vec<RegionalLoadBalancer> {
+    vec![
+        RegionalLoadBalancer {
+            region: "us-east-1".into(),
+            role: Role::Primary,
+            arn: EAST_ALB.into(),
+            dns_name: "demo-east.us-east-1.elb.amazonaws.com".into(),
+            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
+        },
+        RegionalLoadBalancer {
+            region: "us-west-2".into(),
+            role: Role::Secondary,
+            arn: west_arn.into(),
+            dns_name: "demo-west.us-west-2.elb.amazonaws.com".into(),
+            canonical_hosted_zone_id: Some("Z1H1FL5HABSF5".into()),
+        },
+    ]
+}
+
+/// Writes in the order they reached "AWS".
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn logged(log: &Log, entry: String) {
+    log.lock().unwrap().push(entry);
+}
+
+#[tokio::test]
+async fn a_new_accelerator_serves_from_the_primary_and_is_waited_for_until_deployed() {
+    let list = mock!(Client::list_accelerators)
+        .sequence()
+        .output(|| accelerators(vec![]))
+        .output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]))
+        .repeatedly()
+        .build();
+    let create = mock!(Client::create_accelerator)
+        .match_requests(|request| {
+            request.name() == Some("demo")
+                && request.enabled() == Some(true)
+                && request
+                    .tags()
+                    .iter()
+                    .any(|tag| tag.key() == "mysfits:app" && tag.value() == "demo")
+                && request.idempotency_token() == Some("mysfits-demo-accelerator")
+        })
+        .then_output(|| {
+            CreateAcceleratorOutput::builder()
+                .accelerator(accelerator(AcceleratorStatus::InProgress, true))
+                .build()
+        });
+    let list_listeners = mock!(Client::list_listeners)
+        .sequence()
+        .output(|| listeners(vec![]))
+        .output(|| listeners(vec![listener()]))
+        .repeatedly()
+        .build();
+    let create_listener = mock!(Client::create_listener)
+        .match_requests(|request| {
+            request.protocol() == Some(&Protocol::Tcp)
+                && request.port_ranges().first().and_then(PortRange::from_port) == Some(80)
+        })
+        .then_output(|| CreateListenerOutput::builder().listener(listener()).build());
+    let list_groups = mock!(Client::list_endpoint_groups)
+        .sequence()
+        .output(|| groups(vec![]))
+        .output(|| {
+            groups(vec![
+                group("us-east-1", 100.0, EAST_ALB),
+                group("us-west-2", 0.0, WEST_ALB),
+            ])
+        })
+        .repeatedly()
+        .build();
+    let primary_group = mock!(Client::create_endpoint_group)
+        .match_requests(|request| {
+            request.endpoint_group_region() == Some("us-east-1")
+                && request.traffic_dial_percentage() == Some(100.0)
+                && request.endpoint_configurations()[0].endpoint_id() == Some(EAST_ALB)
+        })
+        .then_output(|| CreateEndpointGroupOutput::builder().build());
+    let secondary_group = mock!(Client::create_endpoint_group)
+        .match_requests(|request| {
+            request.endpoint_group_region() == Some("us-west-2")
+                && request.traffic_dial_percentage() == Some(0.0)
+                && request.endpoint_configurations()[0].endpoint_id() == Some(WEST_ALB)
+        })
+        .then_output(|| CreateEndpointGroupOutput::builder().build());
+    let describe_accelerator =
+        describe_sequence(&[AcceleratorStatus::InProgress, AcceleratorStatus::InProgress]);
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &create,
+            &list_listeners,
+            &create_listener,
+            &list_groups,
+            &primary_group,
+            &secondary_group,
+            &describe_accelerator,
+        ]
+    );
+    let report = ensure(
+        &entry(client, None),
+        &load_balancers(WEST_ALB),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(report.changed, "{report:?}");
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(create_listener.num_calls(), 1);
+    assert_eq!(
+        (primary_group.num_calls(), secondary_group.num_calls()),
+        (1, 1)
+    );
+    assert_eq!(
+        describe_accelerator.num_calls(),
+        3,
+        "waited through IN_PROGRESS until DEPLOYED"
+    );
+    let EntryState::Present(description) = &report.state else {
+        panic!("{report:?}");
+    };
+    assert_eq!(description.serving_region(), Some("us-east-1"));
+    assert_eq!(
+        description.address.as_deref(),
+        Some("a1234.awsglobalaccelerator.com")
+    );
+    assert_eq!(description.static_ips, ["75.2.0.1", "99.83.0.1"]);
+    assert!(
+        report.summary().contains("created accelerator"),
+        "{}",
+        report.summary()
+    );
+}
+
+#[tokio::test]
+async fn a_redeploy_after_failover_keeps_the_dials_and_only_repoints_a_changed_load_balancer() {
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let list_listeners = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
+    // After a failover: the secondary serves.
+    let list_groups = mock!(Client::list_endpoint_groups).then_output(|| {
+        groups(vec![
+            group("us-east-1", 0.0, EAST_ALB),
+            group("us-west-2", 100.0, WEST_ALB),
+        ])
+    });
+    let update = mock!(Client::update_endpoint_group)
+        .match_requests(|request| {
+            request.traffic_dial_percentage().is_none()
+                && request.endpoint_configurations()[0].endpoint_id() == Some("arn:new-west")
+        })
+        .then_output(|| UpdateEndpointGroupOutput::builder().build());
+    let create_group = mock!(Client::create_endpoint_group)
+        .then_output(|| CreateEndpointGroupOutput::builder().build());
+    let describe_accelerator = describe_sequence(&[]);
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &list_listeners,
+            &list_groups,
+            &update,
+            &create_group,
+            &describe_accelerator,
+        ]
+    );
+    let entry = entry(client, None);
+
+    let unchanged = ensure(
+        &entry,
+        &load_balancers(WEST_ALB),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(!unchanged.changed, "{unchanged:?}");
+    assert_eq!(
+        update.num_calls() + create_group.num_calls(),
+        0,
+        "no writes"
+    );
+    assert_eq!(
+        unchanged.state.description().unwrap().serving_region(),
+        Some("us-west-2"),
+        "the failed-over split is kept"
+    );
+
+    let repointed = ensure(
+        &entry,
+        &load_balancers("arn:new-west"),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(repointed.changed);
+    assert_eq!(update.num_calls(), 1, "endpoint changed, dial untouched");
+    assert_eq!(create_group.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_shift_raises_the_target_dial_before_lowering_the_source_and_waits_for_each() {
+    let log: Log = Arc::default();
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let list_listeners = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
+    let list_groups = mock!(Client::list_endpoint_groups).then_output(|| {
+        groups(vec![
+            group("us-east-1", 100.0, EAST_ALB),
+            group("us-west-2", 0.0, WEST_ALB),
+        ])
+    });
+    let update = {
+        let log = log.clone();
+        mock!(Client::update_endpoint_group).then_compute_output(move |request| {
+            let arn = request.endpoint_group_arn().unwrap_or_default();
+            let region = arn.rsplit('/').next().unwrap_or_default();
+            logged(
+                &log,
+                format!("{region} -> {:?}", request.traffic_dial_percentage()),
+            );
+            UpdateEndpointGroupOutput::builder().build()
+        })
+    };
+    let describe_accelerator = {
+        let log = log.clone();
+        let calls = Arc::new(Mutex::new(0usize));
+        mock!(Client::describe_accelerator).then_compute_output(move |_| {
+            let mut count = calls.lock().unwrap();
+            *count += 1;
+            // Each write is IN_PROGRESS on the first look and DEPLOYED on the second.
+            let status = if *count % 2 == 1 {
+                AcceleratorStatus::InProgress
+            } else {
+                logged(&log, "DEPLOYED".into());
+                AcceleratorStatus::Deployed
+            };
+            DescribeAcceleratorOutput::builder()
+                .accelerator(accelerator(status, true))
+                .build()
+        })
+    };
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &list_listeners,
+            &list_groups,
+            &update,
+            &describe_accelerator,
+        ]
+    );
+    let outcome = shift(
+        &entry(client, None),
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&outcome, ShiftOutcome::Shifted { actions, .. } if actions.len() == 2),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "us-west-2 -> Some(100.0)",
+            "DEPLOYED",
+            "us-east-1 -> Some(0.0)",
+            "DEPLOYED"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_shift_to_the_serving_region_writes_nothing() {
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let list_listeners = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
+    let list_groups = mock!(Client::list_endpoint_groups).then_output(|| {
+        groups(vec![
+            group("us-east-1", 0.0, EAST_ALB),
+            group("us-west-2", 100.0, WEST_ALB),
+        ])
+    });
+    let update = mock!(Client::update_endpoint_group)
+        .then_output(|| UpdateEndpointGroupOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[&list, &our_tags(), &list_listeners, &list_groups, &update]
+    );
+    let outcome = shift(
+        &entry(client, None),
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, ShiftOutcome::AlreadyServing);
+    assert_eq!(update.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn removal_disables_waits_then_deletes_groups_listener_and_accelerator_in_that_order() {
+    let log: Log = Arc::default();
+    let list = mock!(Client::list_accelerators)
+        .sequence()
+        .output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]))
+        .output(|| accelerators(vec![]))
+        .repeatedly()
+        .build();
+    let list_listeners = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
+    let list_groups = mock!(Client::list_endpoint_groups).then_output(|| {
+        groups(vec![
+            group("us-east-1", 100.0, EAST_ALB),
+            group("us-west-2", 0.0, WEST_ALB),
+        ])
+    });
+    let disable = {
+        let log = log.clone();
+        mock!(Client::update_accelerator).then_compute_output(move |request| {
+            logged(&log, format!("enabled={:?}", request.enabled()));
+            UpdateAcceleratorOutput::builder().build()
+        })
+    };
+    let describe_accelerator = {
+        let log = log.clone();
+        mock!(Client::describe_accelerator).then_compute_output(move |_| {
+            logged(&log, "describe".into());
+            DescribeAcceleratorOutput::builder()
+                .accelerator(accelerator(AcceleratorStatus::Deployed, false))
+                .build()
+        })
+    };
+    let delete_group = {
+        let log = log.clone();
+        mock!(Client::delete_endpoint_group).then_compute_output(move |request| {
+            let arn = request.endpoint_group_arn().unwrap_or_default();
+            logged(
+                &log,
+                format!(
+                    "delete group {}",
+                    arn.rsplit('/').next().unwrap_or_default()
+                ),
+            );
+            DeleteEndpointGroupOutput::builder().build()
+        })
+    };
+    let delete_listener = {
+        let log = log.clone();
+        mock!(Client::delete_listener).then_compute_output(move |_| {
+            logged(&log, "delete listener".into());
+            DeleteListenerOutput::builder().build()
+        })
+    };
+    let delete_accelerator = {
+        let log = log.clone();
+        mock!(Client::delete_accelerator).then_compute_output(move |_| {
+            logged(&log, "delete accelerator".into());
+            DeleteAcceleratorOutput::builder().build()
+        })
+    };
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &list_listeners,
+            &list_groups,
+            &disable,
+            &describe_accelerator,
+            &delete_group,
+            &delete_listener,
+            &delete_accelerator,
+        ]
+    );
+    let entry = entry(client, None);
+    let report = remove(&entry, &Events::discard(), "entry point", LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(report.result, "removed");
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "enabled=Some(false)",
+            "describe",
+            "delete group us-east-1",
+            "delete group us-west-2",
+            "delete listener",
+            "delete accelerator"
+        ]
+    );
+    let again = remove(&entry, &Events::discard(), "entry point", LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(again.result, "absent", "a second teardown finds nothing");
+}
+
+#[tokio::test]
+async fn an_accelerator_of_that_name_without_our_tag_is_not_taken_over() {
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let tags = mock!(Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[&list, &tags]
+    );
+    let error = ensure(
+        &entry(client, None),
+        &load_balancers(WEST_ALB),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("mysfits did not create it"), "{message}");
+    assert!(message.contains("use another --app name"), "{message}");
+}
+
+/// What moto sends for every Global Accelerator call.
+fn moto_500() -> Rule {
+    mock!(Client::list_accelerators)
+        .sequence()
+        .http_status(
+            500,
+            Some("<!doctype html><title>500 Internal Server Error</title><h1>Internal Server Error</h1>".into()),
+        )
+        .repeatedly()
+        .build()
+}
+
+#[tokio::test]
+async fn an_endpoint_without_global_accelerator_is_reported_unavailable_and_deploy_goes_on() {
+    let rule = moto_500();
+    let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&rule]);
+    let entry = entry(client, Some("http://127.0.0.1:5310"));
+    let report = ensure(
+        &entry,
+        &load_balancers(WEST_ALB),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(!report.changed);
+    assert!(
+        matches!(&report.state, EntryState::Unavailable { endpoint, .. } if endpoint == "http://127.0.0.1:5310"),
+        "{report:?}"
+    );
+    assert!(
+        report.summary().contains("unavailable at this endpoint"),
+        "{}",
+        report.summary()
+    );
+    assert!(matches!(
+        describe(&entry).await,
+        EntryState::Unavailable { .. }
+    ));
+    let removed = remove(&entry, &Events::discard(), "entry point", LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(removed.result, "unavailable");
+    let shifted = shift(
+        &entry,
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(shifted, ShiftOutcome::Skipped { .. }),
+        "{shifted:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_same_500_from_aws_itself_is_an_error_not_unavailable() {
+    let rule = moto_500();
+    let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&rule]);
+    let error = ensure(
+        &entry(client, None),
+        &load_balancers(WEST_ALB),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("ListAccelerators in us-west-2 failed"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_control_plane_that_does_not_answer_skips_the_shift_and_says_health_routing_takes_over() {
+    let dead = testbed::dead_endpoint();
+    let client = Client::new(&testbed::moto::sdk_config_for(&dead, "us-west-2"));
+    let outcome = shift(
+        &entry(client, Some(&dead)),
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    let ShiftOutcome::Skipped { reason } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("did not answer"), "{reason}");
+    assert!(reason.contains("whatever the dials say"), "{reason}");
+}

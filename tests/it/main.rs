@@ -6,6 +6,7 @@
 mod cli;
 mod dashboard;
 mod deploy_e2e;
+mod deploy_interrupt;
 mod entry_mocks;
 mod examples;
 mod failover;

@@ -1,1 +1,861 @@
-//! (placeholder: filled by the work that owns this module)
+//! The bundled services. Router tests send requests through the whole middleware stack with
+//! `tower::ServiceExt::oneshot`; table tests run against DynamoDB in a moto_server of their own;
+//! like-service tests call a real mysfits-service router on a loopback port, and stand-in
+//! upstreams that fail, stall or refuse connections to prove the 404/502/504 and retry rules.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::post;
+use http::{HeaderMap, Request, StatusCode};
+use mysfits_service::catalogue::{SeedCounts, seed_catalogue, seed_items};
+use mysfits_service::{AppState, MysfitsTable};
+use serde_json::Value;
+use service_common::env::Env;
+use testbed::moto::{Moto, sdk_config_for};
+use tower::ServiceExt;
+
+const REGION: &str = "eu-west-1";
+const TABLE: &str = "test-mysfits";
+
+// ---------- helpers ----------
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+    text: String,
+}
+
+async fn send(router: &Router, method: &str, uri: &str) -> Reply {
+    send_request(
+        router,
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+async fn send_request(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+impl Reply {
+    #[track_caller]
+    fn expect(&self, status: StatusCode) -> &Reply {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(
+            self.headers["x-mysfits-region"], REGION,
+            "every response names its region"
+        );
+        self
+    }
+
+    /// An error body: JSON with the message and this request's id, and the message mentions
+    /// `needle`.
+    #[track_caller]
+    fn expect_error(&self, status: StatusCode, needle: &str) -> &Reply {
+        self.expect(status);
+        assert_eq!(self.headers["content-type"], "application/json");
+        let message = self.body["error"].as_str().unwrap_or_else(|| {
+            panic!("no error message in {}", self.text);
+        });
+        assert!(
+            message.contains(needle),
+            "{message:?} should mention {needle:?}"
+        );
+        let request_id = self.body["request_id"].as_str().unwrap();
+        assert!(!request_id.is_empty());
+        assert_eq!(self.headers["x-request-id"], request_id);
+        self
+    }
+}
+
+fn dynamodb(endpoint: &str) -> Client {
+    Client::new(&sdk_config_for(endpoint, REGION))
+}
+
+/// A mysfits-service router over `client`.
+fn mysfits_router(client: Client) -> Router {
+    mysfits_service::router(AppState::new(MysfitsTable::new(client, TABLE), REGION))
+}
+
+/// The table as the app stack creates it: key MysfitId, GoodEvilIndex and LawChaosIndex.
+async fn create_table(client: &Client) {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
+    };
+    let index = |name: &str, hash: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash))
+            .key_schema(key("MysfitId", KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("MysfitId"))
+        .attribute_definitions(attribute("GoodEvil"))
+        .attribute_definitions(attribute("LawChaos"))
+        .key_schema(key("MysfitId", KeyType::Hash))
+        .global_secondary_indexes(index("GoodEvilIndex", "GoodEvil"))
+        .global_secondary_indexes(index("LawChaosIndex", "LawChaos"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// moto with the table created and the catalogue seeded.
+async fn seeded() -> (Moto, Client) {
+    let moto = Moto::start();
+    let client = dynamodb(&moto.endpoint());
+    create_table(&client).await;
+    let counts = seed_catalogue(&client, TABLE).await.unwrap();
+    assert_eq!(counts.inserted, 12);
+    (moto, client)
+}
+
+/// Serves `router` on a free loopback port; returns its base URL. The server ends with the test's
+/// runtime.
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
+fn like_router(upstream_url: &str, attempt_timeout: Duration) -> Router {
+    let upstream = like_service::Upstream::new(upstream_url, attempt_timeout).unwrap();
+    like_service::router(like_service::AppState::new(upstream, REGION))
+}
+
+fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    Env::new(move |name| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    })
+}
+
+// ---------- router tests: no DynamoDB needed ----------
+
+#[tokio::test]
+async fn health_is_shallow_and_names_the_region_and_request_ids_travel() {
+    let router = mysfits_router(dynamodb(&testbed::dead_endpoint()));
+    let reply = send(&router, "GET", "/health").await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(reply.body["status"], "ok");
+    assert_eq!(reply.body["region"], REGION);
+    assert!(
+        !reply.headers["x-request-id"].is_empty(),
+        "a request id is made up when the caller sent none"
+    );
+
+    let reply = send_request(
+        &router,
+        Request::get("/health")
+            .header("x-request-id", "caller-id-1")
+            .header(
+                "x-amzn-trace-id",
+                "Root=1-67891233-abcdef012345678912345678",
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(reply.headers["x-request-id"], "caller-id-1");
+    assert_eq!(
+        reply.headers["x-amzn-trace-id"],
+        "Root=1-67891233-abcdef012345678912345678"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_400_that_says_what_to_send() {
+    let router = mysfits_router(dynamodb(&testbed::dead_endpoint()));
+    let cases = [
+        ("/mysfits?filter=Species&value=Troll", "unknown filter"),
+        ("/mysfits?filter=GoodEvil", "needs a value"),
+        ("/mysfits?filter=GoodEvil&value=", "needs a value"),
+        ("/mysfits?value=Good", "without filter"),
+        (
+            "/mysfits?filter=GoodEvil&value=Purple",
+            "Good, Neutral, Evil",
+        ),
+        (
+            "/mysfits?filter=LawChaos&value=Good",
+            "Lawful, Neutral, Chaotic",
+        ),
+        ("/mysfits/not%20an%20id", "not valid"),
+        (
+            "/mysfits/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "not valid",
+        ),
+    ];
+    for (uri, needle) in cases {
+        send(&router, "GET", uri)
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, needle);
+    }
+    for uri in ["/mysfits/a%2Fb/adopt", "/mysfits/%24%24/fulfill-like"] {
+        send(&router, "POST", uri)
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "not valid");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_big_bodies_get_json_errors() {
+    let router = mysfits_router(dynamodb(&testbed::dead_endpoint()));
+    send(&router, "GET", "/nothing-here")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "no such endpoint: GET /nothing-here");
+    send(&router, "GET", "/mysfits/bramble/adopt")
+        .await
+        .expect_error(StatusCode::METHOD_NOT_ALLOWED, "GET");
+    send(&router, "DELETE", "/mysfits")
+        .await
+        .expect_error(StatusCode::METHOD_NOT_ALLOWED, "DELETE");
+    let big = vec![b'x'; 64 * 1024];
+    send_request(
+        &router,
+        Request::post("/mysfits/bramble/adopt")
+            .header("content-length", big.len())
+            .body(Body::from(big))
+            .unwrap(),
+    )
+    .await
+    .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "");
+}
+
+#[tokio::test]
+async fn a_slow_handler_is_cut_off_by_the_request_timeout() {
+    // The DynamoDB client's own timeouts fire first in practice; this is the backstop. A
+    // black-hole endpoint (accepts, never answers) makes the table call hang.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let mut state = AppState::new(MysfitsTable::new(dynamodb(&endpoint), TABLE), REGION);
+    state.edge.request_timeout = Duration::from_millis(300);
+    let router = mysfits_service::router(state);
+    send(&router, "GET", "/mysfits/bramble").await.expect_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "did not finish within 0.3 s",
+    );
+    drop(listener);
+}
+
+#[tokio::test]
+async fn website_pictures_and_cors() {
+    let router = mysfits_router(dynamodb(&testbed::dead_endpoint()));
+    let page = send(&router, "GET", "/").await;
+    page.expect(StatusCode::OK);
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text.contains("Mythical Mysfits"));
+    assert!(
+        page.text.contains("x-mysfits-region"),
+        "the page shows the serving region"
+    );
+    assert!(
+        page.text.contains("/like"),
+        "the page likes through like-service's path"
+    );
+
+    for item in seed_items() {
+        for uri in [&item.thumb_image_uri, &item.profile_image_uri] {
+            let picture = send(&router, "GET", uri).await;
+            picture.expect(StatusCode::OK);
+            assert_eq!(picture.headers["content-type"], "image/svg+xml");
+            assert!(picture.text.starts_with("<svg"));
+        }
+    }
+    send(&router, "GET", "/images/huge/bramble.svg")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "thumb or profile");
+
+    let preflight = send_request(
+        &router,
+        Request::options("/mysfits/bramble/adopt")
+            .header("origin", "https://example.org")
+            .header("access-control-request-method", "POST")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    preflight.expect(StatusCode::OK);
+    assert_eq!(preflight.headers["access-control-allow-origin"], "*");
+    assert!(
+        preflight.headers["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+}
+
+#[tokio::test]
+async fn unreachable_dynamodb_is_a_503_with_a_reason_never_a_500() {
+    let router = mysfits_router(dynamodb(&testbed::dead_endpoint()));
+    send(&router, "GET", "/mysfits")
+        .await
+        .expect_error(StatusCode::SERVICE_UNAVAILABLE, "DynamoDB is unreachable");
+    let ready = send(&router, "GET", "/health/ready").await;
+    ready.expect(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body["status"], "unavailable");
+    assert_eq!(ready.body["region"], REGION);
+    assert!(
+        ready.body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable")
+    );
+}
+
+#[test]
+fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
+    use mysfits_service::Settings;
+    let settings = Settings::from_env(&env(&[
+        ("DDB_TABLE_NAME", "app-mysfits"),
+        ("AWS_REGION", "us-west-2"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        settings,
+        Settings {
+            table: "app-mysfits".into(),
+            region: "us-west-2".into(),
+            endpoint_url: None,
+            port: 8080
+        }
+    );
+    let settings = Settings::from_env(&env(&[
+        ("DDB_TABLE_NAME", "t-1"),
+        ("AWS_DEFAULT_REGION", "eu-central-1"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000/"),
+        ("PORT", "9000"),
+    ]))
+    .unwrap();
+    assert_eq!(settings.region, "eu-central-1");
+    assert_eq!(
+        settings.endpoint_url.as_deref(),
+        Some("http://127.0.0.1:5000")
+    );
+    assert_eq!(settings.port, 9000);
+
+    let failures = [
+        (
+            vec![("AWS_REGION", "us-east-1")],
+            "DDB_TABLE_NAME is not set",
+        ),
+        (
+            vec![
+                ("DDB_TABLE_NAME", "no spaces please"),
+                ("AWS_REGION", "us-east-1"),
+            ],
+            "not a DynamoDB table name",
+        ),
+        (vec![("DDB_TABLE_NAME", "t-1")], "AWS_REGION is not set"),
+        (
+            vec![("DDB_TABLE_NAME", "t-1"), ("AWS_REGION", "Mars")],
+            "not a region name",
+        ),
+        (
+            vec![
+                ("DDB_TABLE_NAME", "t-1"),
+                ("AWS_REGION", "us-east-1"),
+                ("PORT", "80a"),
+            ],
+            "PORT is \"80a\"",
+        ),
+        (
+            vec![
+                ("DDB_TABLE_NAME", "t-1"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ENDPOINT_URL", "localhost:5000"),
+            ],
+            "not an http:// or https:// URL",
+        ),
+    ];
+    for (pairs, needle) in failures {
+        let error = Settings::from_env(&env(&pairs)).unwrap_err().to_string();
+        assert!(
+            error.contains(needle),
+            "{error:?} should contain {needle:?}"
+        );
+        assert!(error.contains("fix: "), "{error:?} should say what to do");
+    }
+
+    let like = like_service::Settings::from_env(&env(&[
+        ("AWS_REGION", "us-east-1"),
+        ("MYSFITS_SERVICE_URL", "http://alb.example/"),
+        ("MYSFITS_SERVICE_TIMEOUT_MS", "750"),
+    ]))
+    .unwrap();
+    assert_eq!(like.mysfits_service_url, "http://alb.example");
+    assert_eq!(like.upstream_timeout, Duration::from_millis(750));
+    let error = like_service::Settings::from_env(&env(&[("AWS_REGION", "us-east-1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("MYSFITS_SERVICE_URL is not set"), "{error}");
+    let error = like_service::Settings::from_env(&env(&[
+        ("AWS_REGION", "us-east-1"),
+        ("MYSFITS_SERVICE_URL", "alb.example"),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("http://alb.example"), "{error}");
+}
+
+#[test]
+fn seed_catalogue_is_twelve_distinct_mysfits_of_every_alignment() {
+    let items = seed_items();
+    assert_eq!(items.len(), 12);
+    let mut ids: Vec<&str> = items.iter().map(|item| item.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "ids are unique");
+    for item in &items {
+        assert!(["Good", "Neutral", "Evil"].contains(&item.good_evil.as_str()));
+        assert!(["Lawful", "Neutral", "Chaotic"].contains(&item.law_chaos.as_str()));
+        assert!(item.thumb_image_uri.starts_with("/images/thumb/"));
+        assert!(!item.description.is_empty() && !item.name.is_empty());
+        assert_eq!((item.likes, item.adopted), (0, false));
+        assert_eq!(
+            mysfits_service::mysfit::Mysfit::from_item(&item.to_item()).unwrap(),
+            *item,
+            "the DynamoDB form reads back the same"
+        );
+    }
+    for value in ["Good", "Neutral", "Evil"] {
+        assert!(items.iter().any(|item| item.good_evil == value));
+    }
+    for value in ["Lawful", "Neutral", "Chaotic"] {
+        assert!(items.iter().any(|item| item.law_chaos == value));
+    }
+}
+
+// ---------- against DynamoDB in moto ----------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seeding_is_idempotent_and_keeps_likes_and_adoptions() {
+    let (_moto, client) = seeded().await;
+    let router = mysfits_router(client.clone());
+    send(&router, "POST", "/mysfits/gloam/fulfill-like")
+        .await
+        .expect(StatusCode::OK);
+    send(&router, "POST", "/mysfits/velvet/adopt")
+        .await
+        .expect(StatusCode::OK);
+
+    let again = seed_catalogue(&client, TABLE).await.unwrap();
+    assert_eq!(
+        again,
+        SeedCounts {
+            inserted: 0,
+            already_present: 12
+        }
+    );
+    let gloam = send(&router, "GET", "/mysfits/gloam").await;
+    assert_eq!(gloam.body["likes"], 1);
+    let velvet = send(&router, "GET", "/mysfits/velvet").await;
+    assert_eq!(velvet.body["adopted"], true);
+
+    let error = seed_catalogue(&client, "no-such-table").await.unwrap_err();
+    assert!(error.to_string().contains("no-such-table"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_filter_and_get_read_the_table() {
+    let (_moto, client) = seeded().await;
+    let router = mysfits_router(client);
+    let catalogue = seed_items();
+
+    let all = send(&router, "GET", "/mysfits").await;
+    all.expect(StatusCode::OK);
+    let mysfits = all.body["mysfits"].as_array().unwrap();
+    assert_eq!(mysfits.len(), 12);
+    let ids: Vec<&str> = mysfits
+        .iter()
+        .map(|mysfit| mysfit["mysfitId"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "ordered by id");
+    let first = &mysfits[0];
+    for field in [
+        "mysfitId",
+        "name",
+        "species",
+        "description",
+        "age",
+        "goodevil",
+        "lawchaos",
+        "thumbImageUri",
+        "profileImageUri",
+        "likes",
+        "adopted",
+    ] {
+        assert!(first.get(field).is_some(), "{field} missing in {first}");
+    }
+
+    for (filter, value, query_value) in [
+        ("GoodEvil", "Evil", "Evil"),
+        ("GoodEvil", "Good", "good"),
+        ("LawChaos", "Chaotic", "CHAOTIC"),
+        ("LawChaos", "Neutral", "Neutral"),
+    ] {
+        let reply = send(
+            &router,
+            "GET",
+            &format!("/mysfits?filter={filter}&value={query_value}"),
+        )
+        .await;
+        reply.expect(StatusCode::OK);
+        let mut got: Vec<String> = reply.body["mysfits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|mysfit| mysfit["mysfitId"].as_str().unwrap().to_string())
+            .collect();
+        let mut expected: Vec<String> = catalogue
+            .iter()
+            .filter(|item| {
+                if filter == "GoodEvil" {
+                    item.good_evil == value
+                } else {
+                    item.law_chaos == value
+                }
+            })
+            .map(|item| item.id.clone())
+            .collect();
+        got.sort();
+        expected.sort();
+        assert!(!expected.is_empty());
+        assert_eq!(got, expected, "{filter}={value}");
+    }
+
+    let one = send(&router, "GET", "/mysfits/quillon").await;
+    one.expect(StatusCode::OK);
+    assert_eq!(one.body["name"], "Quillon");
+    assert_eq!(one.body["goodevil"], "Evil");
+    send(&router, "GET", "/mysfits/nobody")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "no mysfit with id \"nobody\"");
+
+    let ready = send(&router, "GET", "/health/ready").await;
+    ready.expect(StatusCode::OK);
+    assert_eq!(ready.body["status"], "ready");
+    assert_eq!(ready.body["table"], TABLE);
+    assert_eq!(ready.body["region"], REGION);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_table_is_not_ready_and_reads_say_so() {
+    let moto = Moto::start();
+    let router = mysfits_router(dynamodb(&moto.endpoint()));
+    let ready = send(&router, "GET", "/health/ready").await;
+    ready.expect(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        ready.body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{}",
+        ready.text
+    );
+    send(&router, "GET", "/mysfits")
+        .await
+        .expect_error(StatusCode::SERVICE_UNAVAILABLE, "does not exist");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adopt_once_then_409_and_unknown_ids_are_404() {
+    let (_moto, client) = seeded().await;
+    let router = mysfits_router(client);
+    let adopted = send(&router, "POST", "/mysfits/tumble/adopt").await;
+    adopted.expect(StatusCode::OK);
+    assert_eq!(adopted.body["adopted"], true);
+    assert_eq!(adopted.body["mysfitId"], "tumble");
+    send(&router, "POST", "/mysfits/tumble/adopt")
+        .await
+        .expect_error(StatusCode::CONFLICT, "already been adopted");
+    send(&router, "POST", "/mysfits/nobody/adopt")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "nobody");
+    send(&router, "POST", "/mysfits/nobody/fulfill-like")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "nobody");
+    // Neither write created an item.
+    send(&router, "GET", "/mysfits/nobody")
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    let all = send(&router, "GET", "/mysfits").await;
+    assert_eq!(all.body["mysfits"].as_array().unwrap().len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_double_adoptions_have_exactly_one_winner() {
+    let (_moto, client) = seeded().await;
+    let router = mysfits_router(client);
+    for item in seed_items() {
+        let uri = format!("/mysfits/{}/adopt", item.id);
+        let (first, second) =
+            tokio::join!(send(&router, "POST", &uri), send(&router, "POST", &uri));
+        let mut statuses = [first.status, second.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "{}: {} / {}",
+            item.id,
+            first.text,
+            second.text
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_likes_through_like_service_add_exactly_n() {
+    const LIKES: usize = 40;
+    let (_moto, client) = seeded().await;
+    let mysfits = mysfits_router(client);
+    let mysfits_url = serve(mysfits.clone()).await;
+    let likes = like_router(&mysfits_url, Duration::from_secs(5));
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..LIKES {
+        let likes = likes.clone();
+        tasks.spawn(async move { send(&likes, "POST", "/mysfits/pollen/like").await });
+    }
+    let mut counts_seen = Vec::new();
+    while let Some(reply) = tasks.join_next().await {
+        let reply = reply.unwrap();
+        reply.expect(StatusCode::OK);
+        counts_seen.push(reply.body["likes"].as_u64().unwrap());
+    }
+    counts_seen.sort_unstable();
+    let expected: Vec<u64> = (1..=LIKES as u64).collect();
+    assert_eq!(counts_seen, expected, "each like saw its own new count");
+    let pollen = send(&mysfits, "GET", "/mysfits/pollen").await;
+    assert_eq!(pollen.body["likes"], LIKES as u64);
+    let others = send(&mysfits, "GET", "/mysfits/grimsby").await;
+    assert_eq!(others.body["likes"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn like_service_forwards_404_and_the_callers_ids() {
+    let (_moto, client) = seeded().await;
+    let mysfits_url = serve(mysfits_router(client)).await;
+    let likes = like_router(&mysfits_url, Duration::from_secs(5));
+    send(&likes, "POST", "/mysfits/nobody/like")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "no mysfit with id \"nobody\"");
+    send(&likes, "POST", "/mysfits/bad%20id/like")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "not valid");
+    send(&likes, "GET", "/mysfits/bramble/like")
+        .await
+        .expect_error(StatusCode::METHOD_NOT_ALLOWED, "GET");
+    let health = send(&likes, "GET", "/health").await;
+    health.expect(StatusCode::OK);
+    assert_eq!(health.body["region"], REGION);
+
+    // A stand-in upstream that records the ids it was sent.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let recorder = {
+        let seen = seen.clone();
+        Router::new().route(
+            "/mysfits/{id}/fulfill-like",
+            post(move |headers: HeaderMap| async move {
+                let text = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                seen.lock()
+                    .unwrap()
+                    .push((text("x-request-id"), text("x-amzn-trace-id")));
+                axum::Json(serde_json::json!({"mysfitId": "bramble", "likes": 7}))
+            }),
+        )
+    };
+    let likes = like_router(&serve(recorder).await, Duration::from_secs(5));
+    let reply = send_request(
+        &likes,
+        Request::post("/mysfits/bramble/like")
+            .header("x-request-id", "abc-123")
+            .header(
+                "x-amzn-trace-id",
+                "Root=1-00000000-000000000000000000000001",
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(reply.body["likes"], 7);
+    assert_eq!(reply.headers["x-request-id"], "abc-123");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(
+            "abc-123".to_string(),
+            "Root=1-00000000-000000000000000000000001".to_string()
+        )]
+    );
+}
+
+/// A stand-in upstream answering `status` with a JSON error, counting the calls it gets.
+async fn failing_upstream(status: StatusCode) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let router = Router::new().route(
+        "/mysfits/{id}/fulfill-like",
+        post(move || async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            (
+                status,
+                axum::Json(serde_json::json!({"error": "table on fire"})),
+            )
+        }),
+    );
+    (serve(router).await, calls)
+}
+
+#[tokio::test]
+async fn like_service_maps_upstream_failures_and_retries_only_when_safe() {
+    // 500: the like may have been counted; reported as 502 at once, not retried.
+    let (url, calls) = failing_upstream(StatusCode::INTERNAL_SERVER_ERROR).await;
+    send(
+        &like_router(&url, Duration::from_secs(2)),
+        "POST",
+        "/mysfits/bramble/like",
+    )
+    .await
+    .expect_error(
+        StatusCode::BAD_GATEWAY,
+        "500 Internal Server Error: table on fire",
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // 503: nothing was written upstream; retried, then 502.
+    let (url, calls) = failing_upstream(StatusCode::SERVICE_UNAVAILABLE).await;
+    send(
+        &like_router(&url, Duration::from_secs(2)),
+        "POST",
+        "/mysfits/bramble/like",
+    )
+    .await
+    .expect_error(StatusCode::BAD_GATEWAY, "after 3 attempts");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        like_service::upstream::MAX_ATTEMPTS as usize
+    );
+
+    // Nothing listening: retried, then 502 naming the address.
+    let dead = testbed::dead_endpoint();
+    send(
+        &like_router(&dead, Duration::from_secs(2)),
+        "POST",
+        "/mysfits/bramble/like",
+    )
+    .await
+    .expect_error(StatusCode::BAD_GATEWAY, "cannot be reached");
+
+    // A 200 that is not JSON is the upstream's fault.
+    let garbage =
+        serve(Router::new().route("/mysfits/{id}/fulfill-like", post(|| async { "not json" })))
+            .await;
+    send(
+        &like_router(&garbage, Duration::from_secs(2)),
+        "POST",
+        "/mysfits/bramble/like",
+    )
+    .await
+    .expect_error(StatusCode::BAD_GATEWAY, "without a JSON body");
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_a_504_after_one_attempt() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let slow = serve(Router::new().route(
+        "/mysfits/{id}/fulfill-like",
+        post(move || async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            axum::Json(serde_json::json!({"likes": 1}))
+        }),
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    send(
+        &like_router(&slow, Duration::from_millis(200)),
+        "POST",
+        "/mysfits/bramble/like",
+    )
+    .await
+    .expect_error(StatusCode::GATEWAY_TIMEOUT, "did not answer within 200 ms");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the attempt timeout applies"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "a timed-out like is never retried"
+    );
+}

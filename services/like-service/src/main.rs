@@ -1,1 +1,43 @@
-fn main() {}
+//! like-service: reads its settings from the environment (stopping with a message naming the
+//! variable when one is wrong), then serves until SIGTERM. See the library for the API.
+
+use std::process::ExitCode;
+
+use like_service::{AppState, Settings, Upstream, router};
+use service_common::env::process_env;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    service_common::logging::init();
+    let settings = match Settings::from_env(&process_env()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            eprintln!("like-service: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let upstream = match Upstream::new(&settings.mysfits_service_url, settings.upstream_timeout) {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the HTTP client");
+            eprintln!("like-service: cannot build the HTTP client: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        region = %settings.region,
+        mysfits_service_url = %settings.mysfits_service_url,
+        upstream_timeout_ms = settings.upstream_timeout.as_millis() as u64,
+        "starting"
+    );
+    let state = AppState::new(upstream, &settings.region);
+    match service_common::server::serve(router(state), settings.port, "like-service").await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            eprintln!("like-service: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

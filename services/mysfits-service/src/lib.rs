@@ -1,1 +1,18 @@
-pub fn placeholder() {}
+//! mysfits-service: the catalogue of Mythical Mysfits in DynamoDB behind a small JSON API, plus the
+//! website that uses it. like-service calls `POST /mysfits/{id}/fulfill-like` here; the `mysfits`
+//! CLI seeds the table through [`catalogue::seed_catalogue`].
+//!
+//! Modules by concern: `settings` (environment), `mysfit` (the item and its DynamoDB form),
+//! `table` (every DynamoDB call and how its failures map to HTTP), `catalogue` (seed data),
+//! `routes` (handlers), `website` (the embedded page and its pictures).
+
+pub mod catalogue;
+pub mod mysfit;
+pub mod routes;
+pub mod settings;
+pub mod table;
+pub mod website;
+
+pub use routes::{AppState, router};
+pub use settings::Settings;
+pub use table::{MysfitsTable, dynamodb_client};

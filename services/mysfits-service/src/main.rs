@@ -1,1 +1,36 @@
-fn main() {}
+//! mysfits-service: reads its settings from the environment (stopping with a message naming the
+//! variable when one is wrong), then serves until SIGTERM. See the library for the API.
+
+use std::process::ExitCode;
+
+use mysfits_service::{AppState, MysfitsTable, Settings, dynamodb_client, router};
+use service_common::env::process_env;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    service_common::logging::init();
+    let settings = match Settings::from_env(&process_env()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            eprintln!("mysfits-service: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(
+        table = %settings.table,
+        region = %settings.region,
+        endpoint_url = settings.endpoint_url.as_deref().unwrap_or("(AWS)"),
+        "starting"
+    );
+    let client = dynamodb_client(&settings.region, settings.endpoint_url.as_deref()).await;
+    let state = AppState::new(MysfitsTable::new(client, &settings.table), &settings.region);
+    match service_common::server::serve(router(state), settings.port, "mysfits-service").await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            eprintln!("mysfits-service: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

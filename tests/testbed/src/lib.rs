@@ -4,6 +4,7 @@
 //! when the handle is dropped, so every test gets its own clean emulator. Nothing here reaches AWS.
 
 pub mod moto;
+pub mod podman;
 pub mod registry;
 
 use std::net::TcpListener;

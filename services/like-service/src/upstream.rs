@@ -1,0 +1,166 @@
+//! The call to mysfits-service that records a like.
+//!
+//! A like is not idempotent (`ADD Likes 1`), so it is retried only when the upstream surely did
+//! not apply it: the connection could not be made, or the answer was 503, which mysfits-service
+//! gives only when DynamoDB was not reached or throttled (and a load balancer gives when it has no
+//! healthy target). A timeout or any other failure is reported at once, never retried: the like
+//! may have been counted.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use service_common::ApiError;
+use service_common::layers::{REQUEST_ID_HEADER, TRACE_HEADER};
+
+/// Attempts per like, including the first.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// Pause before the second attempt; doubled before each further one.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Below the load balancer's default idle timeout (60 s), so a pooled connection is not reused
+/// just as the balancer closes it.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// mysfits-service, as seen from like-service.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    client: reqwest::Client,
+    base_url: String,
+    attempt_timeout: Duration,
+}
+
+/// Caller context forwarded upstream so both services' logs share the ids.
+#[derive(Debug, Clone, Default)]
+pub struct Forwarded {
+    pub request_id: String,
+    pub trace_id: String,
+}
+
+impl Upstream {
+    pub fn new(base_url: &str, attempt_timeout: Duration) -> Result<Upstream, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .user_agent(concat!("like-service/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Upstream {
+            client,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            attempt_timeout,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Records one like on mysfit `id` (already validated) and returns the mysfit as
+    /// mysfits-service answered it, with its new like count.
+    pub async fn fulfill_like(
+        &self,
+        id: &str,
+        forwarded: &Forwarded,
+    ) -> Result<serde_json::Value, ApiError> {
+        let url = format!("{}/mysfits/{id}/fulfill-like", self.base_url);
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.attempt(&url, forwarded).await {
+                Attempt::Done(result) => return result,
+                Attempt::Retryable(error) if attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(mysfit = %id, attempt, error = %error.message, "upstream not reached; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                Attempt::Retryable(error) => {
+                    return Err(ApiError::bad_gateway(format!(
+                        "{} (after {MAX_ATTEMPTS} attempts)",
+                        error.message
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, url: &str, forwarded: &Forwarded) -> Attempt {
+        let mut request = self.client.post(url).timeout(self.attempt_timeout);
+        if !forwarded.request_id.is_empty() {
+            request = request.header(REQUEST_ID_HEADER, &forwarded.request_id);
+        }
+        if !forwarded.trace_id.is_empty() {
+            request = request.header(TRACE_HEADER, &forwarded.trace_id);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return self.transport_failure(error),
+        };
+        let status = response.status();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => return self.transport_failure(error),
+        };
+        let json = serde_json::from_slice::<serde_json::Value>(&body).ok();
+        let upstream_message = json
+            .as_ref()
+            .and_then(|json| json.get("error"))
+            .and_then(|message| message.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+        match status {
+            StatusCode::OK => match json {
+                Some(mysfit) => Attempt::Done(Ok(mysfit)),
+                None => Attempt::Done(Err(ApiError::bad_gateway(
+                    "mysfits-service answered 200 without a JSON body",
+                ))),
+            },
+            StatusCode::NOT_FOUND => Attempt::Done(Err(ApiError::not_found(upstream_message))),
+            StatusCode::SERVICE_UNAVAILABLE => Attempt::Retryable(ApiError::bad_gateway(format!(
+                "mysfits-service is unavailable: {upstream_message}"
+            ))),
+            _ => Attempt::Done(Err(ApiError::bad_gateway(format!(
+                "mysfits-service answered {status}: {upstream_message}"
+            )))),
+        }
+    }
+
+    fn transport_failure(&self, error: reqwest::Error) -> Attempt {
+        if error.is_connect() {
+            return Attempt::Retryable(ApiError::bad_gateway(format!(
+                "mysfits-service at {} cannot be reached: {}",
+                self.base_url,
+                error_chain(&error)
+            )));
+        }
+        if error.is_timeout() {
+            return Attempt::Done(Err(ApiError::gateway_timeout(format!(
+                "mysfits-service at {} did not answer within {} ms; the like may or may not have been counted",
+                self.base_url,
+                self.attempt_timeout.as_millis()
+            ))));
+        }
+        Attempt::Done(Err(ApiError::bad_gateway(format!(
+            "calling mysfits-service at {} failed: {}",
+            self.base_url,
+            error_chain(&error)
+        ))))
+    }
+}
+
+enum Attempt {
+    Done(Result<serde_json::Value, ApiError>),
+    /// Nothing was recorded upstream; another attempt is safe.
+    Retryable(ApiError),
+}
+
+/// The error and its causes on one line ("error sending request: connection refused").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,165 @@
+//! The HTTP API. Handlers validate input (a 400 that says what to send, never a 500), make one
+//! table call and shape the answer; failures map to status codes in [`crate::table::StoreError`].
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use service_common::{ApiError, EdgeSettings, mysfit_id, with_edge_layers};
+
+use crate::mysfit::{Alignment, Filter, Mysfit};
+use crate::table::MysfitsTable;
+use crate::website;
+
+const SERVICE: &str = "mysfits-service";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub table: Arc<MysfitsTable>,
+    pub edge: EdgeSettings,
+}
+
+impl AppState {
+    pub fn new(table: MysfitsTable, region: impl Into<String>) -> AppState {
+        AppState {
+            table: Arc::new(table),
+            edge: EdgeSettings::new(region),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let edge = state.edge.clone();
+    let routes = Router::new()
+        .route("/", get(website::index))
+        .route("/images/{size}/{file}", get(website::picture))
+        .route("/health", get(health))
+        .route("/health/ready", get(ready))
+        .route("/mysfits", get(list))
+        .route("/mysfits/{id}", get(one))
+        .route("/mysfits/{id}/adopt", post(adopt))
+        .route("/mysfits/{id}/fulfill-like", post(fulfill_like))
+        .with_state(state);
+    with_edge_layers(routes, &edge)
+}
+
+/// Shallow: the process is up and serving. The load balancer's health check, so that a DynamoDB
+/// hiccup does not take every task out of service at once.
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "service": SERVICE,
+        "version": env!("CARGO_PKG_VERSION"),
+        "region": state.edge.region,
+    }))
+}
+
+/// Deep: the table exists and is usable from here.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.table.check_ready().await {
+        Ok(table_status) => Json(json!({
+            "status": "ready",
+            "service": SERVICE,
+            "region": state.edge.region,
+            "table": state.table.name(),
+            "table_status": table_status,
+        }))
+        .into_response(),
+        Err(error) => {
+            let reason = ApiError::from(error).message;
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "unavailable",
+                    "service": SERVICE,
+                    "region": state.edge.region,
+                    "table": state.table.name(),
+                    "reason": reason,
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    filter: Option<String>,
+    value: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let filter = parse_filter(query.filter.as_deref(), query.value.as_deref())?;
+    let mysfits = state.table.list(filter).await?;
+    Ok(Json(json!({ "mysfits": mysfits })))
+}
+
+/// `filter` and `value` come together or not at all; both are checked against the known
+/// alignments (case-insensitively) so a typo is a 400 naming the choices, not an empty list.
+pub fn parse_filter(filter: Option<&str>, value: Option<&str>) -> Result<Option<Filter>, ApiError> {
+    let filter = filter.map(str::trim).filter(|text| !text.is_empty());
+    let value = value.map(str::trim).filter(|text| !text.is_empty());
+    let names = Alignment::ALL.map(Alignment::attribute).join(" or ");
+    match (filter, value) {
+        (None, None) => Ok(None),
+        (None, Some(value)) => Err(ApiError::bad_request(format!(
+            "value={value} was given without filter: add filter={names}"
+        ))),
+        (Some(name), value) => {
+            let alignment = Alignment::from_name(name).ok_or_else(|| {
+                ApiError::bad_request(format!("unknown filter {name:?}: use filter={names}"))
+            })?;
+            let choices = alignment.values().join(", ");
+            let value = value.ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "filter={} needs a value: add value= one of {choices}",
+                    alignment.attribute()
+                ))
+            })?;
+            let value = alignment.canonical_value(value).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "{value:?} is not a {} value: use one of {choices}",
+                    alignment.attribute()
+                ))
+            })?;
+            Ok(Some(Filter { alignment, value }))
+        }
+    }
+}
+
+async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Mysfit>, ApiError> {
+    mysfit_id::check(&id)?;
+    Ok(Json(state.table.get(&id).await?))
+}
+
+async fn adopt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Mysfit>, ApiError> {
+    mysfit_id::check(&id)?;
+    let mysfit = state.table.adopt(&id).await?;
+    tracing::info!(mysfit = %id, "adopted");
+    Ok(Json(mysfit))
+}
+
+/// The write behind a like; like-service calls it. Answers the mysfit with its new count.
+async fn fulfill_like(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Mysfit>, ApiError> {
+    mysfit_id::check(&id)?;
+    let mysfit = state.table.like(&id).await?;
+    tracing::info!(mysfit = %id, likes = mysfit.likes, "like fulfilled");
+    Ok(Json(mysfit))
+}

@@ -1,0 +1,595 @@
+//! Route 53 mode: at the configured domain, one failover alias record per region (set identifier
+//! `{app}-{region}`), PRIMARY for the serving region and SECONDARY for the standby, each with an
+//! HTTP health check of its ALB's `/health`. Which region serves is the PRIMARY record; when its
+//! health check fails, Route 53 answers with the SECONDARY by itself.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig,
+    HealthCheckType, ResourceRecordSet, ResourceRecordSetFailover, RrType, Tag, TagResourceType,
+};
+
+use super::{
+    CallError, EntryDescription, EntryPoint, RegionTraffic, RegionalLoadBalancer, ShiftOutcome,
+    wait_until,
+};
+use crate::config::Role;
+use crate::error::Error;
+use crate::progress::{Events, elapsed_ms};
+
+/// Health check settings: fast detection (10 s × 3 ≈ 30 s) of the path every service answers.
+const HEALTH_PATH: &str = "/health";
+const HEALTH_INTERVAL_SECONDS: i32 = 10;
+const HEALTH_FAILURE_THRESHOLD: i32 = 3;
+
+type Outcome<T> = std::result::Result<T, CallError>;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn ensure(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    domain: &str,
+    load_balancers: &[RegionalLoadBalancer],
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<(EntryDescription, Vec<String>)> {
+    check_zone(entry, client, zone, domain).await?;
+    let existing = our_records(entry, client, zone, domain).await?;
+    let mut actions = Vec::new();
+    let mut changes = Vec::new();
+    let mut replaced_health_checks = Vec::new();
+    for balancer in load_balancers {
+        let set_identifier = set_identifier(&entry.app, &balancer.region);
+        let current = existing
+            .iter()
+            .find(|record| record.set_identifier() == Some(set_identifier.as_str()));
+        let current_check = current.and_then(ResourceRecordSet::health_check_id);
+        let health_check_id = match current_check {
+            Some(id) if health_check_targets(entry, client, id, &balancer.dns_name).await? => {
+                id.to_string()
+            }
+            _ => {
+                let id = create_health_check(entry, client, balancer).await?;
+                actions.push(format!("created health check for {}", balancer.region));
+                if let Some(old) = current_check {
+                    replaced_health_checks.push(old.to_string());
+                }
+                id
+            }
+        };
+        // An existing record keeps its role, so a deploy after a failover does not fail back.
+        let failover = current
+            .and_then(|record| record.failover().cloned())
+            .unwrap_or(match balancer.role {
+                Role::Primary => ResourceRecordSetFailover::Primary,
+                Role::Secondary => ResourceRecordSetFailover::Secondary,
+            });
+        let zone_id = balancer.canonical_hosted_zone_id.as_deref().ok_or_else(|| {
+            CallError::failed(Error::config(
+                format!(
+                    "load balancer {} reports no canonical hosted zone, which a Route 53 alias needs",
+                    balancer.arn
+                ),
+                "wait until the load balancer is active, then deploy again",
+            ))
+        })?;
+        let wanted = record(
+            domain,
+            &set_identifier,
+            failover,
+            zone_id,
+            &balancer.dns_name,
+            &health_check_id,
+        )?;
+        if current.is_none_or(|current| !same_record(current, &wanted)) {
+            actions.push(format!(
+                "{} {} record for {}",
+                if current.is_some() {
+                    "updated"
+                } else {
+                    "created"
+                },
+                wanted.failover().map(|role| role.as_str()).unwrap_or("?"),
+                balancer.region
+            ));
+            changes.push(change(ChangeAction::Upsert, wanted)?);
+        }
+    }
+    if !changes.is_empty() {
+        let waited = submit(
+            entry,
+            client,
+            zone,
+            changes,
+            &format!("mysfits deploy of {}", entry.app),
+            wait_limit,
+        )
+        .await?;
+        events.note(
+            step,
+            format!("Route 53 records INSYNC after {:.1}s", waited.as_secs_f64()),
+        );
+    }
+    for id in replaced_health_checks {
+        delete_health_check(entry, client, &id).await?;
+        actions.push(format!("deleted replaced health check {id}"));
+    }
+    let description = describe(entry, client, zone, domain)
+        .await?
+        .ok_or_else(|| {
+            CallError::failed(Error::config(
+                format!("the records at {domain} vanished right after they were written"),
+                "deploy again",
+            ))
+        })?;
+    Ok((description, actions))
+}
+
+pub(super) async fn describe(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    domain: &str,
+) -> Outcome<Option<EntryDescription>> {
+    let records = our_records(entry, client, zone, domain).await?;
+    if records.is_empty() {
+        return Ok(None);
+    }
+    let prefix = format!("{}-", entry.app);
+    let mut regions = Vec::new();
+    for record in &records {
+        let health_check_id = record.health_check_id().map(str::to_string);
+        let health = match &health_check_id {
+            Some(id) => health_check_status(client, id).await,
+            None => None,
+        };
+        regions.push(RegionTraffic {
+            region: record
+                .set_identifier()
+                .unwrap_or_default()
+                .trim_start_matches(&prefix)
+                .to_string(),
+            target: record
+                .alias_target()
+                .map(|alias| normalize(alias.dns_name()))
+                .unwrap_or_default(),
+            traffic_dial: None,
+            failover: record.failover().map(|role| role.as_str().to_string()),
+            health,
+            health_check_id,
+        });
+    }
+    regions.sort_by(|left, right| left.region.cmp(&right.region));
+    Ok(Some(EntryDescription {
+        mode: "route53".into(),
+        name: domain.to_string(),
+        id: zone.to_string(),
+        address: Some(domain.to_string()),
+        static_ips: Vec::new(),
+        status: "INSYNC".into(),
+        enabled: true,
+        regions,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn shift(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    domain: &str,
+    to: &str,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<ShiftOutcome> {
+    let records = our_records(entry, client, zone, domain).await?;
+    let target_identifier = set_identifier(&entry.app, to);
+    let Some(target) = records
+        .iter()
+        .find(|record| record.set_identifier() == Some(target_identifier.as_str()))
+    else {
+        return Err(CallError::failed(Error::config(
+            format!("{domain} has no failover record for {to}"),
+            "run `mysfits deploy` to create the entry point's records",
+        )));
+    };
+    if target.failover() == Some(&ResourceRecordSetFailover::Primary) {
+        return Ok(ShiftOutcome::AlreadyServing);
+    }
+    // Both roles swap in one change batch: Route 53 applies it atomically, so there is never a
+    // moment with two PRIMARY records or none.
+    let mut changes = Vec::new();
+    let mut actions = Vec::new();
+    for record in &records {
+        let role = if record.set_identifier() == Some(target_identifier.as_str()) {
+            ResourceRecordSetFailover::Primary
+        } else {
+            ResourceRecordSetFailover::Secondary
+        };
+        if record.failover() != Some(&role) {
+            actions.push(format!(
+                "{} -> {}",
+                record.set_identifier().unwrap_or_default(),
+                role.as_str()
+            ));
+            let mut changed = record.clone();
+            changed.failover = Some(role);
+            changes.push(change(ChangeAction::Upsert, changed)?);
+        }
+    }
+    let started = Instant::now();
+    submit(
+        entry,
+        client,
+        zone,
+        changes,
+        &format!("mysfits failover of {} to {to}", entry.app),
+        wait_limit,
+    )
+    .await?;
+    events.note(step, format!("{to} record is PRIMARY, INSYNC"));
+    Ok(ShiftOutcome::Shifted {
+        actions,
+        control_plane_ms: elapsed_ms(started.elapsed()),
+    })
+}
+
+pub(super) async fn remove(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    domain: &str,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<Vec<String>> {
+    let records = our_records(entry, client, zone, domain).await?;
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut removed = Vec::new();
+    let health_checks: Vec<String> = records
+        .iter()
+        .filter_map(|record| record.health_check_id().map(str::to_string))
+        .collect();
+    let mut changes = Vec::new();
+    for record in records {
+        removed.push(format!(
+            "record {domain} {}",
+            record.set_identifier().unwrap_or_default()
+        ));
+        changes.push(change(ChangeAction::Delete, record)?);
+    }
+    submit(
+        entry,
+        client,
+        zone,
+        changes,
+        &format!("mysfits teardown of {}", entry.app),
+        wait_limit,
+    )
+    .await?;
+    // A health check that a record still uses cannot be deleted: records first.
+    for id in health_checks {
+        delete_health_check(entry, client, &id).await?;
+        removed.push(format!("health check {id}"));
+    }
+    events.note(step, format!("removed the failover records at {domain}"));
+    Ok(removed)
+}
+
+fn set_identifier(app: &str, region: &str) -> String {
+    format!("{app}-{region}")
+}
+
+/// DNS names as Route 53 returns them (trailing dot, maybe `dualstack.`) compared as written.
+fn normalize(name: &str) -> String {
+    let lower = name.trim_end_matches('.').to_ascii_lowercase();
+    lower
+        .strip_prefix("dualstack.")
+        .map(str::to_string)
+        .unwrap_or(lower)
+}
+
+async fn check_zone(entry: &EntryPoint, client: &Client, zone: &str, domain: &str) -> Outcome<()> {
+    let hosted_zone = client
+        .get_hosted_zone()
+        .id(zone)
+        .send()
+        .await
+        .map_err(|error| match entry.call_error("GetHostedZone", &error) {
+            CallError::Failed(_)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.is_no_such_hosted_zone()) =>
+            {
+                CallError::failed(Error::config(
+                    format!("Route 53 hosted zone {zone} does not exist"),
+                    "set entry_point.hosted_zone_id to a zone of this account (`aws route53 list-hosted-zones`)",
+                ))
+            }
+            other => other,
+        })?;
+    let zone_name = hosted_zone
+        .hosted_zone()
+        .map(|zone| normalize(zone.name()))
+        .unwrap_or_default();
+    if domain != zone_name && !domain.ends_with(&format!(".{zone_name}")) {
+        return Err(CallError::failed(Error::config(
+            format!("entry_point.domain {domain} is not inside hosted zone {zone} ({zone_name})"),
+            format!(
+                "use a name that ends in {zone_name}, or the id of the zone that holds {domain}"
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// The app's failover records at `domain` (A records with set identifier `{app}-REGION`). Any
+/// other A record there is an error: the domain is not free for the app.
+async fn our_records(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    domain: &str,
+) -> Outcome<Vec<ResourceRecordSet>> {
+    let listed = client
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .start_record_name(domain)
+        .start_record_type(RrType::A)
+        .max_items(20)
+        .send()
+        .await
+        .map_err(|error| entry.call_error("ListResourceRecordSets", &error))?;
+    let prefix = format!("{}-", entry.app);
+    let mut ours = Vec::new();
+    for record in listed.resource_record_sets() {
+        if normalize(record.name()) != domain || record.r#type() != &RrType::A {
+            continue;
+        }
+        match record.set_identifier() {
+            Some(identifier) if identifier.starts_with(&prefix) => ours.push(record.clone()),
+            other => {
+                return Err(CallError::failed(Error::config(
+                    format!(
+                        "{domain} already has an A record mysfits does not manage (set identifier {})",
+                        other.unwrap_or("none")
+                    ),
+                    "choose another entry_point.domain, or delete that record",
+                )));
+            }
+        }
+    }
+    Ok(ours)
+}
+
+fn record(
+    domain: &str,
+    set_identifier: &str,
+    failover: ResourceRecordSetFailover,
+    zone_id: &str,
+    dns_name: &str,
+    health_check_id: &str,
+) -> Outcome<ResourceRecordSet> {
+    let alias = AliasTarget::builder()
+        .hosted_zone_id(zone_id)
+        .dns_name(dns_name)
+        .evaluate_target_health(true)
+        .build()
+        .map_err(build_error)?;
+    ResourceRecordSet::builder()
+        .name(domain)
+        .r#type(RrType::A)
+        .set_identifier(set_identifier)
+        .failover(failover)
+        .alias_target(alias)
+        .health_check_id(health_check_id)
+        .build()
+        .map_err(build_error)
+}
+
+fn same_record(current: &ResourceRecordSet, wanted: &ResourceRecordSet) -> bool {
+    let alias = |record: &ResourceRecordSet| {
+        record.alias_target().map(|alias| {
+            (
+                alias.hosted_zone_id().to_string(),
+                normalize(alias.dns_name()),
+                alias.evaluate_target_health(),
+            )
+        })
+    };
+    current.failover() == wanted.failover()
+        && current.health_check_id() == wanted.health_check_id()
+        && alias(current) == alias(wanted)
+}
+
+fn change(action: ChangeAction, record: ResourceRecordSet) -> Outcome<Change> {
+    Change::builder()
+        .action(action)
+        .resource_record_set(record)
+        .build()
+        .map_err(build_error)
+}
+
+/// Sends one change batch and waits until Route 53 reports it INSYNC.
+async fn submit(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    changes: Vec<Change>,
+    comment: &str,
+    wait_limit: Duration,
+) -> Outcome<Duration> {
+    let batch = ChangeBatch::builder()
+        .set_changes(Some(changes))
+        .comment(comment)
+        .build()
+        .map_err(build_error)?;
+    let submitted = client
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(|error| entry.call_error("ChangeResourceRecordSets", &error))?;
+    let Some(info) = submitted.change_info() else {
+        return Ok(Duration::ZERO);
+    };
+    if info.status() == &ChangeStatus::Insync {
+        return Ok(Duration::ZERO);
+    }
+    let change_id = info.id().to_string();
+    wait_until(
+        "the Route 53 change to be INSYNC",
+        wait_limit,
+        "Route 53 is still propagating; run the command again later",
+        || async {
+            let change = client
+                .get_change()
+                .id(&change_id)
+                .send()
+                .await
+                .map_err(|error| entry.call_error("GetChange", &error))?;
+            Ok(change
+                .change_info()
+                .is_some_and(|info| info.status() == &ChangeStatus::Insync))
+        },
+    )
+    .await
+}
+
+/// Whether an existing health check still checks this load balancer.
+async fn health_check_targets(
+    entry: &EntryPoint,
+    client: &Client,
+    id: &str,
+    dns_name: &str,
+) -> Outcome<bool> {
+    match client.get_health_check().health_check_id(id).send().await {
+        Ok(found) => Ok(found
+            .health_check()
+            .and_then(|check| check.health_check_config())
+            .and_then(HealthCheckConfig::fully_qualified_domain_name)
+            .is_some_and(|name| normalize(name) == normalize(dns_name))),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|service| service.is_no_such_health_check()) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(entry.call_error("GetHealthCheck", &error)),
+    }
+}
+
+async fn create_health_check(
+    entry: &EntryPoint,
+    client: &Client,
+    balancer: &RegionalLoadBalancer,
+) -> Outcome<String> {
+    let config = HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Http)
+        .fully_qualified_domain_name(&balancer.dns_name)
+        .port(80)
+        .resource_path(HEALTH_PATH)
+        .request_interval(HEALTH_INTERVAL_SECONDS)
+        .failure_threshold(HEALTH_FAILURE_THRESHOLD)
+        .build()
+        .map_err(build_error)?;
+    // The caller reference must be new for a new check; the ALB name and the time make it so.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    let created = client
+        .create_health_check()
+        .caller_reference(format!("{}-{}-{nanos}", entry.app, balancer.region))
+        .health_check_config(config)
+        .send()
+        .await
+        .map_err(|error| entry.call_error("CreateHealthCheck", &error))?;
+    let id = created
+        .health_check()
+        .map(|check| check.id().to_string())
+        .ok_or_else(|| {
+            CallError::failed(Error::config(
+                "CreateHealthCheck returned no health check",
+                "deploy again",
+            ))
+        })?;
+    client
+        .change_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id(&id)
+        .add_tags(
+            Tag::builder()
+                .key("Name")
+                .value(format!("{} {}", entry.app, balancer.region))
+                .build(),
+        )
+        .add_tags(Tag::builder().key("mysfits:app").value(&entry.app).build())
+        .send()
+        .await
+        .map_err(|error| entry.call_error("ChangeTagsForResource", &error))?;
+    Ok(id)
+}
+
+async fn delete_health_check(entry: &EntryPoint, client: &Client, id: &str) -> Outcome<()> {
+    match client
+        .delete_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|service| service.is_no_such_health_check()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(entry.call_error("DeleteHealthCheck", &error)),
+    }
+}
+
+/// HEALTHY when most of Route 53's checkers succeed, UNHEALTHY otherwise; None if unknown.
+async fn health_check_status(client: &Client, id: &str) -> Option<String> {
+    let status = client
+        .get_health_check_status()
+        .health_check_id(id)
+        .send()
+        .await
+        .ok()?;
+    let observations = status.health_check_observations();
+    if observations.is_empty() {
+        return None;
+    }
+    let successes = observations
+        .iter()
+        .filter(|observation| {
+            observation
+                .status_report()
+                .and_then(|report| report.status())
+                .is_some_and(|text| text.starts_with("Success"))
+        })
+        .count();
+    Some(if successes * 2 > observations.len() {
+        "HEALTHY".into()
+    } else {
+        "UNHEALTHY".into()
+    })
+}
+
+fn build_error(error: aws_smithy_types::error::operation::BuildError) -> CallError {
+    CallError::failed(Error::config(
+        format!("could not build a Route 53 request: {error}"),
+        "report this bug",
+    ))
+}
