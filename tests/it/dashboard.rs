@@ -235,69 +235,30 @@ fn dashboard_input_names_what_is_missing() {
     );
 }
 
-/// An app stack with the logical ids of the contract (the resources the dashboard reads), for
-/// moto: the real template is exercised by the deploy end-to-end tests.
-const APP_STACK_TEMPLATE: &str = r#"
-AWSTemplateFormatVersion: "2010-09-09"
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.0.0.0/16 }
-  SubnetA:
-    Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.0.0.0/24, AvailabilityZone: !Sub "${AWS::Region}a" }
-  SubnetB:
-    Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.0.1.0/24, AvailabilityZone: !Sub "${AWS::Region}b" }
-  LoadBalancer:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties: { Name: demo, Subnets: [!Ref SubnetA, !Ref SubnetB] }
-  MysfitsTargetGroup:
-    Type: AWS::ElasticLoadBalancingV2::TargetGroup
-    Properties: { Name: demo-mysfits, Port: 8080, Protocol: HTTP, TargetType: ip, VpcId: !Ref Vpc }
-  LikeTargetGroup:
-    Type: AWS::ElasticLoadBalancingV2::TargetGroup
-    Properties: { Name: demo-like, Port: 8080, Protocol: HTTP, TargetType: ip, VpcId: !Ref Vpc }
-  Cluster:
-    Type: AWS::ECS::Cluster
-    Properties: { ClusterName: demo }
-  MysfitsTaskDefinition:
-    Type: AWS::ECS::TaskDefinition
-    Properties:
-      Family: demo-mysfits-service
-      ContainerDefinitions: [{ Name: mysfits-service, Image: "example/mysfits@sha256:aa", Memory: 512 }]
-  LikeTaskDefinition:
-    Type: AWS::ECS::TaskDefinition
-    Properties:
-      Family: demo-like-service
-      ContainerDefinitions: [{ Name: like-service, Image: "example/like@sha256:bb", Memory: 512 }]
-  MysfitsService:
-    Type: AWS::ECS::Service
-    Properties: { Cluster: !Ref Cluster, ServiceName: demo-mysfits-service, TaskDefinition: !Ref MysfitsTaskDefinition, DesiredCount: 1 }
-  LikeService:
-    Type: AWS::ECS::Service
-    Properties: { Cluster: !Ref Cluster, ServiceName: demo-like-service, TaskDefinition: !Ref LikeTaskDefinition, DesiredCount: 1 }
-"#;
+/// Deploys the real app stack (embedded template, through the CLI's change-set deployer) in
+/// `region` and returns the load balancer's full name. Through a change set moto reports no
+/// outputs: the dashboard must find every name from the physical resources.
+async fn deploy_app_stack(moto: &Moto, config: &Config, region_name: &str) -> String {
+    use mysfits::progress::Events;
+    use mysfits::stack::deploy::StackDeployer;
+    use mysfits::stack::{ServiceImages, app_request};
 
-async fn create_app_stack(moto: &Moto, region: &str) {
-    aws_sdk_cloudformation::Client::new(&moto.sdk_config(region))
-        .create_stack()
-        .stack_name("demo-app")
-        .template_body(APP_STACK_TEMPLATE)
-        .send()
+    let region = config
+        .regions()
+        .find(|region| region.name == region_name)
+        .unwrap();
+    let registry = format!("123456789012.dkr.ecr.{region_name}.amazonaws.com/demo");
+    let images = ServiceImages {
+        mysfits: format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
+        like: format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
+    };
+    let request = app_request(config, region, &images);
+    let cloudformation = aws_sdk_cloudformation::Client::new(&moto.sdk_config(region_name));
+    let stack = StackDeployer::new(&cloudformation, &request, Events::discard(), "app")
+        .deploy()
         .await
         .unwrap();
-}
-
-async fn load_balancer_full_name(moto: &Moto, region: &str) -> String {
-    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk_config(region));
-    let described = elbv2
-        .describe_load_balancers()
-        .names("demo")
-        .send()
-        .await
-        .unwrap();
-    let arn = described.load_balancers()[0].load_balancer_arn().unwrap();
+    let arn = stack.value("LoadBalancerArn", "LoadBalancer").unwrap();
     arn.split_once(":loadbalancer/").unwrap().1.to_string()
 }
 
@@ -349,10 +310,9 @@ async fn dashboard_create_show_delete_against_moto() {
         refused.stderr()
     );
 
-    create_app_stack(&moto, "us-east-1").await;
-    create_app_stack(&moto, "us-west-2").await;
-    let primary_balancer = load_balancer_full_name(&moto, "us-east-1").await;
-    let secondary_balancer = load_balancer_full_name(&moto, "us-west-2").await;
+    let two_regions = config(Some("us-west-2"));
+    let primary_balancer = deploy_app_stack(&moto, &two_regions, "us-east-1").await;
+    let secondary_balancer = deploy_app_stack(&moto, &two_regions, "us-west-2").await;
 
     let created = run(&moto, &["--output", "json", "dashboard", "create"]);
     created.assert_success();
@@ -377,7 +337,11 @@ async fn dashboard_create_show_delete_against_moto() {
         text.contains(&format!("\"{secondary_balancer}\"")),
         "{text}"
     );
-    assert!(text.contains("\"targetgroup/demo-mysfits/"), "{text}");
+    assert_eq!(
+        text.matches("\"targetgroup/").count(),
+        4,
+        "one per service and region: {text}"
+    );
     assert!(text.contains("\"demo-like-service\""), "{text}");
 
     let again = run(&moto, &["dashboard", "create"]);
@@ -489,18 +453,23 @@ async fn dashboard_create_show_delete_against_moto() {
         "{text}"
     );
 
-    // The secondary stack gone: the primary is still shown, the secondary says why not.
-    aws_sdk_cloudformation::Client::new(&moto.sdk_config("us-west-2"))
-        .delete_stack()
-        .stack_name("demo-app")
-        .send()
-        .await
-        .unwrap();
-    let degraded = run(&moto, &["dashboard", "show"]);
+    // A DR region without the stack (moto cannot delete the real app stack: its VPC "has
+    // dependencies"; a region never deployed to is the same case): the primary is still shown,
+    // the other region says why not.
+    let degraded = Mysfits::new().envs(moto.client_env()).run(&[
+        "--region",
+        "us-east-1",
+        "--secondary-region",
+        "eu-west-1",
+        "--app",
+        "demo",
+        "dashboard",
+        "show",
+    ]);
     degraded.assert_success();
     let degraded = degraded.stdout();
     assert!(
-        degraded.contains("stack demo-app not found in us-west-2")
+        degraded.contains("stack demo-app not found in eu-west-1")
             && degraded.contains("mysfits deploy"),
         "{degraded}"
     );
