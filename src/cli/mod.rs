@@ -135,10 +135,17 @@ pub struct FailoverArgs {
 pub enum DashboardCommand {
     /// Create or update the dashboard
     Create,
-    /// Print the current values of the key metrics
-    Show,
+    /// Print the current values of the key metrics of both regions
+    Show(DashboardShowArgs),
     /// Delete the dashboard
     Delete,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardShowArgs {
+    /// How many minutes back to show (1 to 1440)
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub minutes: u32,
 }
 
 #[derive(Debug, Args)]
@@ -160,12 +167,39 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// mysfits-service or like-service
-    #[arg(long, default_value = "mysfits-service")]
-    pub service: String,
-    /// Keep printing new lines
+    /// Which service's log group to read
+    #[arg(long, value_enum, default_value_t = LogService::MysfitsService)]
+    pub service: LogService,
+    /// Keep printing new lines until Ctrl-C
     #[arg(long)]
     pub follow: bool,
+    /// Start this many minutes back
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10080))]
+    pub since: u32,
+    /// Print at most this many of the most recent lines before following
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub limit: u32,
+    /// Seconds between polls with --follow
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub interval: u64,
+}
+
+/// The app's services, by the names their log groups and ECS services carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogService {
+    #[value(name = "mysfits-service")]
+    MysfitsService,
+    #[value(name = "like-service")]
+    LikeService,
+}
+
+impl LogService {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogService::MysfitsService => "mysfits-service",
+            LogService::LikeService => "like-service",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,1 +1,262 @@
-//! The multi-region CloudWatch dashboard: body built from typed structs, created, shown, deleted.
+//! The multi-region CloudWatch dashboard: body built from typed structs ([`body`]), names found
+//! from the app stacks ([`targets`]), created or updated by [`ensure`], read back as numbers in the
+//! terminal by [`show`], removed by [`delete`].
+//!
+//! One dashboard named `{app}` lives in the primary region; every metric names its own region, so
+//! it graphs both regions (and the accelerator, whose metrics live in us-west-2) side by side.
+
+pub mod body;
+pub mod show;
+pub mod targets;
+
+use aws_sdk_cloudwatch::operation::get_dashboard::GetDashboardError;
+use serde::Serialize;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::aws::{
+    GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, error_message, sdk_config_for,
+};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::stack::deploy::StackResult;
+
+pub use body::{DashboardBody, DashboardInput, Service, build};
+pub use targets::{Accelerator, RegionTargets};
+
+/// What `ensure` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DashboardReport {
+    pub name: String,
+    pub region: String,
+    /// False when the deployed body was already the one we would write.
+    pub changed: bool,
+    pub regions: Vec<String>,
+    pub accelerator: Option<String>,
+    pub url: String,
+    /// CloudWatch's warnings about the body (it rejects outright errors).
+    pub warnings: Vec<String>,
+}
+
+/// The dashboard's name: the app's name, so several apps in one account do not collide.
+pub fn dashboard_name(config: &Config) -> String {
+    config.app.clone()
+}
+
+/// Where to open the dashboard in the console.
+pub fn console_url(region: &str, name: &str) -> String {
+    format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
+    )
+}
+
+/// The dashboard's input from the app stacks as deploy left them (one per configured region, in
+/// any order) and the accelerator's ARN if the app has one.
+pub fn input_from_stacks(
+    config: &Config,
+    app_stacks: &[&StackResult],
+    accelerator_arn: Option<&str>,
+) -> Result<DashboardInput> {
+    let mut regions = Vec::new();
+    for region in config.regions() {
+        let stack = app_stacks
+            .iter()
+            .find(|stack| stack.region == region.name)
+            .ok_or_else(|| {
+                Error::config(
+                    format!(
+                        "the dashboard needs the app stack of {} ({}), which is not deployed",
+                        region.name, region.role
+                    ),
+                    "run `mysfits deploy` first, then `mysfits dashboard create`",
+                )
+            })?;
+        regions.push(RegionTargets::from_stack(region, stack)?);
+    }
+    let accelerator = match accelerator_arn {
+        None => None,
+        Some(arn) => Some(Accelerator::from_arn(arn).ok_or_else(|| {
+            Error::config(
+                format!("{arn:?} is not the ARN of a Global Accelerator accelerator"),
+                "pass the AcceleratorArn as ListAccelerators reports it",
+            )
+        })?),
+    };
+    Ok(DashboardInput {
+        app: config.app.clone(),
+        table: config.table_name(),
+        regions,
+        accelerator,
+    })
+}
+
+/// Creates or updates the dashboard so it matches the deployed app. Idempotent: an unchanged
+/// body is not written again. This is the step deploy runs after the app stacks (and the entry
+/// point, whose accelerator ARN it takes when there is one).
+pub async fn ensure(
+    config: &Config,
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    app_stacks: &[&StackResult],
+    accelerator_arn: Option<&str>,
+) -> Result<DashboardReport> {
+    let input = input_from_stacks(config, app_stacks, accelerator_arn)?;
+    put(config, cloudwatch, &input).await
+}
+
+/// Writes the body for `input` unless the deployed one is the same.
+pub async fn put(
+    config: &Config,
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    input: &DashboardInput,
+) -> Result<DashboardReport> {
+    let name = dashboard_name(config);
+    let region = config.primary.name.clone();
+    let body = serde_json::to_value(build(input)).map_err(|error| {
+        Error::config(
+            format!("could not serialize the dashboard body: {error}"),
+            "report this bug",
+        )
+    })?;
+    let deployed = deployed_body(cloudwatch, &name, &region).await?;
+    let mut report = DashboardReport {
+        name: name.clone(),
+        region: region.clone(),
+        changed: false,
+        regions: input
+            .regions
+            .iter()
+            .map(|targets| targets.region.clone())
+            .collect(),
+        accelerator: input
+            .accelerator
+            .as_ref()
+            .map(|accelerator| accelerator.arn.clone()),
+        url: console_url(&region, &name),
+        warnings: Vec::new(),
+    };
+    if deployed.as_ref() == Some(&body) {
+        return Ok(report);
+    }
+    let response = cloudwatch
+        .put_dashboard()
+        .dashboard_name(&name)
+        .dashboard_body(body.to_string())
+        .send()
+        .await
+        .map_err(|error| aws_error("PutDashboard", &region, &error))?;
+    report.changed = true;
+    report.warnings = response
+        .dashboard_validation_messages()
+        .iter()
+        .map(|message| {
+            format!(
+                "{}: {}",
+                message.data_path().unwrap_or("body"),
+                message.message().unwrap_or_default()
+            )
+        })
+        .collect();
+    Ok(report)
+}
+
+/// The body of the deployed dashboard, or `None` when there is none.
+pub async fn deployed_body(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    name: &str,
+    region: &str,
+) -> Result<Option<serde_json::Value>> {
+    match cloudwatch.get_dashboard().dashboard_name(name).send().await {
+        // A body that is not JSON (edited by hand into something odd) is simply replaced.
+        Ok(response) => Ok(response
+            .dashboard_body()
+            .and_then(|text| serde_json::from_str(text).ok())),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(GetDashboardError::is_dashboard_not_found_error) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(aws_error("GetDashboard", region, &error)),
+    }
+}
+
+/// Deletes the dashboard; false when there was none.
+pub async fn delete(config: &Config, cloudwatch: &aws_sdk_cloudwatch::Client) -> Result<bool> {
+    let name = dashboard_name(config);
+    let region = &config.primary.name;
+    if deployed_body(cloudwatch, &name, region).await?.is_none() {
+        return Ok(false);
+    }
+    cloudwatch
+        .delete_dashboards()
+        .dashboard_names(&name)
+        .send()
+        .await
+        .map_err(|error| aws_error("DeleteDashboards", region, &error))?;
+    Ok(true)
+}
+
+/// Whether the app has an accelerator, as far as we could tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceleratorLookup {
+    Found(Accelerator),
+    Absent,
+    /// The control plane did not answer usefully (no permission, unreachable, an emulator
+    /// without Global Accelerator): the dashboard goes on without the flows graph.
+    Unknown(String),
+}
+
+/// Looks for the app's accelerator (named like the app) in Global Accelerator's control plane.
+pub async fn find_accelerator(config: &Config) -> AcceleratorLookup {
+    // The control plane is in us-west-2: use that region's endpoint override if it is one of
+    // the app's regions, otherwise the primary's (a single emulator serves every region).
+    let endpoint = config
+        .regions()
+        .find(|region| region.name == GLOBAL_ACCELERATOR_REGION)
+        .unwrap_or(&config.primary)
+        .endpoint_url
+        .clone();
+    let sdk_config = sdk_config_for(
+        config.profile.as_deref(),
+        GLOBAL_ACCELERATOR_REGION,
+        endpoint.as_deref(),
+        Patience::IMPATIENT,
+    )
+    .await;
+    let client = aws_sdk_globalaccelerator::Client::new(&sdk_config);
+    let mut pages = client.list_accelerators().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => {
+                if let Some(found) = page
+                    .accelerators()
+                    .iter()
+                    .filter(|accelerator| accelerator.name() == Some(config.app.as_str()))
+                    .find_map(|accelerator| Accelerator::from_arn(accelerator.accelerator_arn()?))
+                {
+                    return AcceleratorLookup::Found(found);
+                }
+            }
+            Err(error) => return AcceleratorLookup::Unknown(short_reason(&error)),
+        }
+    }
+    AcceleratorLookup::Absent
+}
+
+/// A one-line reason: an answer without an AWS error code (an HTML 500 page, say) is summarized
+/// by its status instead of the whole response.
+fn short_reason<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(service_error) if error_code(error).is_none() => format!(
+            "the endpoint answered HTTP {} without an AWS error; it may not offer this service",
+            service_error.raw().status().as_u16()
+        ),
+        _ => error_message(error),
+    }
+}

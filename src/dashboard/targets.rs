@@ -1,0 +1,263 @@
+//! The names CloudWatch metrics are keyed by, found from the app stacks.
+//!
+//! ALB metrics take the load balancer's and target group's "full names" (`app/NAME/ID`,
+//! `targetgroup/NAME/ID`). The template could export them with GetAtt, but moto leaves those
+//! attributes unresolved, so they are cut out of the ARNs here, which works the same everywhere.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::Client;
+
+use super::body::Service;
+use crate::aws::{aws_error, error_code};
+use crate::config::{RegionSettings, Role};
+use crate::error::{Error, Result};
+use crate::stack::StackKind;
+use crate::stack::deploy::{PhysicalResource, StackResult};
+
+/// What the dashboard graphs in one region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionTargets {
+    pub region: String,
+    pub role: Role,
+    /// `app/NAME/ID`
+    pub load_balancer: String,
+    /// `targetgroup/NAME/ID`
+    pub mysfits_target_group: String,
+    pub like_target_group: String,
+    pub cluster: String,
+    pub mysfits_service: String,
+    pub like_service: String,
+}
+
+impl RegionTargets {
+    pub fn target_group(&self, service: Service) -> &str {
+        match service {
+            Service::Mysfits => &self.mysfits_target_group,
+            Service::Like => &self.like_target_group,
+        }
+    }
+
+    pub fn service(&self, service: Service) -> &str {
+        match service {
+            Service::Mysfits => &self.mysfits_service,
+            Service::Like => &self.like_service,
+        }
+    }
+
+    /// The names in one region, from its deployed app stack (outputs, or else the physical ids
+    /// of the resources, which is all a stack created by a change set has in moto).
+    pub fn from_stack(region: &RegionSettings, stack: &StackResult) -> Result<RegionTargets> {
+        let value = |output: &str, logical_id: &str| {
+            stack.value(output, logical_id).ok_or_else(|| {
+                Error::config(
+                    format!(
+                        "stack {} in {} has neither the output {output} nor the resource {logical_id}",
+                        stack.stack_name, stack.region
+                    ),
+                    "the stack is not a complete mysfits app stack: run `mysfits deploy`, then try again",
+                )
+            })
+        };
+        let load_balancer_arn = value("LoadBalancerArn", "LoadBalancer")?;
+        let load_balancer = load_balancer_dimension(load_balancer_arn).ok_or_else(|| {
+            not_an_arn(stack, "LoadBalancer", load_balancer_arn, "a load balancer")
+        })?;
+        let target_group = |output: &str, logical_id: &str| -> Result<String> {
+            let arn = value(output, logical_id)?;
+            target_group_dimension(arn)
+                .ok_or_else(|| not_an_arn(stack, logical_id, arn, "a target group"))
+        };
+        Ok(RegionTargets {
+            region: region.name.clone(),
+            role: region.role,
+            load_balancer,
+            mysfits_target_group: target_group("MysfitsTargetGroupArn", "MysfitsTargetGroup")?,
+            like_target_group: target_group("LikeTargetGroupArn", "LikeTargetGroup")?,
+            cluster: last_segment(value("ClusterName", "Cluster")?).to_string(),
+            mysfits_service: last_segment(value("MysfitsServiceName", "MysfitsService")?)
+                .to_string(),
+            like_service: last_segment(value("LikeServiceName", "LikeService")?).to_string(),
+        })
+    }
+}
+
+fn not_an_arn(stack: &StackResult, logical_id: &str, value: &str, what: &str) -> Error {
+    Error::config(
+        format!(
+            "{logical_id} of stack {} in {} is {value:?}, which is not the ARN of {what}",
+            stack.stack_name, stack.region
+        ),
+        "the stack was changed outside mysfits: run `mysfits deploy` to restore it",
+    )
+}
+
+/// The accelerator in front of both regions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accelerator {
+    pub arn: String,
+    /// The `Accelerator` dimension of its metrics: the id at the end of the ARN.
+    pub id: String,
+}
+
+impl Accelerator {
+    pub fn from_arn(arn: &str) -> Option<Accelerator> {
+        let id = arn.split_once(":accelerator/")?.1;
+        (!id.is_empty() && !id.contains('/')).then(|| Accelerator {
+            arn: arn.to_string(),
+            id: id.to_string(),
+        })
+    }
+}
+
+/// `arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID` → `app/NAME/ID`.
+pub fn load_balancer_dimension(arn: &str) -> Option<String> {
+    let full_name = arn.split_once(":loadbalancer/")?.1;
+    let parts: Vec<&str> = full_name.split('/').collect();
+    match parts.as_slice() {
+        ["app", name, id] if !name.is_empty() && !id.is_empty() => Some(full_name.to_string()),
+        _ => None,
+    }
+}
+
+/// `arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID` → `targetgroup/NAME/ID`.
+pub fn target_group_dimension(arn: &str) -> Option<String> {
+    let rest = arn.split_once(":targetgroup/")?.1;
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [name, id] if !name.is_empty() && !id.is_empty() => Some(format!("targetgroup/{rest}")),
+        _ => None,
+    }
+}
+
+/// ECS names: CloudFormation returns a service's ARN (`.../service/CLUSTER/NAME`) as its
+/// physical id and a cluster's name; either way the name is the last segment.
+fn last_segment(value: &str) -> &str {
+    value.rsplit('/').next().unwrap_or(value)
+}
+
+/// The app stack of one region as deployed now, or `None` when there is no such stack.
+pub async fn read_app_stack(
+    cloudformation: &Client,
+    app: &str,
+    region: &str,
+) -> Result<Option<StackResult>> {
+    let stack_name = StackKind::App.stack_name(app);
+    let stacks = match cloudformation
+        .describe_stacks()
+        .stack_name(&stack_name)
+        .send()
+        .await
+    {
+        Ok(response) => response,
+        // CloudFormation says "Stack with id X does not exist" as a ValidationError.
+        Err(error)
+            if error_code(&error) == Some("ValidationError")
+                && aws_sdk_cloudformation::error::ProvideErrorMetadata::message(&error)
+                    .is_some_and(|message| message.contains("does not exist")) =>
+        {
+            return Ok(None);
+        }
+        Err(error) => return Err(aws_error("DescribeStacks", region, &error)),
+    };
+    let Some(stack) = stacks.stacks().first() else {
+        return Ok(None);
+    };
+    if stack
+        .stack_status()
+        .is_some_and(|status| status.as_str() == "DELETE_COMPLETE")
+    {
+        return Ok(None);
+    }
+    let resources = cloudformation
+        .describe_stack_resources()
+        .stack_name(&stack_name)
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeStackResources", region, &error))?;
+    let outputs: BTreeMap<String, String> = stack
+        .outputs()
+        .iter()
+        .filter_map(|output| {
+            Some((
+                output.output_key()?.to_string(),
+                output.output_value()?.to_string(),
+            ))
+        })
+        .collect();
+    Ok(Some(StackResult {
+        stack_name,
+        region: region.to_string(),
+        stack_id: stack.stack_id().unwrap_or_default().to_string(),
+        status: stack
+            .stack_status()
+            .map(|status| status.as_str().to_string())
+            .unwrap_or_default(),
+        changed: false,
+        outputs,
+        resources: resources
+            .stack_resources()
+            .iter()
+            .filter_map(|resource| {
+                Some((
+                    resource.logical_resource_id()?.to_string(),
+                    PhysicalResource {
+                        physical_id: resource.physical_resource_id()?.to_string(),
+                        resource_type: resource.resource_type().unwrap_or_default().to_string(),
+                        status: resource
+                            .resource_status()
+                            .map(|status| status.as_str().to_string())
+                            .unwrap_or_default(),
+                    },
+                ))
+            })
+            .collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_names_come_from_arns() {
+        assert_eq!(
+            load_balancer_dimension(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/demo/50dc6c495c0c9188"
+            )
+            .as_deref(),
+            Some("app/demo/50dc6c495c0c9188")
+        );
+        assert_eq!(
+            target_group_dimension(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/demo-mysfits/73e2d6bc24d8a067"
+            )
+            .as_deref(),
+            Some("targetgroup/demo-mysfits/73e2d6bc24d8a067")
+        );
+        assert_eq!(
+            load_balancer_dimension(
+                "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/demo/1"
+            ),
+            None
+        );
+        assert_eq!(load_balancer_dimension("demo"), None);
+        assert_eq!(target_group_dimension("targetgroup/demo"), None);
+        assert_eq!(
+            last_segment("arn:aws:ecs:us-east-1:1:service/demo/demo-like-service"),
+            "demo-like-service"
+        );
+        assert_eq!(last_segment("demo"), "demo");
+        assert_eq!(
+            Accelerator::from_arn(
+                "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd-abcd-1234-abcd-1234abcdefgh"
+            )
+            .map(|accelerator| accelerator.id),
+            Some("1234abcd-abcd-1234-abcd-1234abcdefgh".to_string())
+        );
+        assert_eq!(
+            Accelerator::from_arn("arn:aws:globalaccelerator::1:other/x"),
+            None
+        );
+    }
+}
