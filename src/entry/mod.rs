@@ -70,6 +70,16 @@ impl EntryPoint {
     /// override the config file gives that region (else `--endpoint-url`).
     pub async fn new(config: &Config, patience: Patience) -> EntryPoint {
         let settings = &config.entry_point;
+        // Behind an endpoint override (an emulator) a service error comes back at once and again
+        // on every retry: moto's 500 for Global Accelerator would cost a deploy ~15 s of backoff
+        // with six attempts before the "unavailable" verdict. One retry is enough there.
+        let patience = match settings.control_endpoint {
+            Some(_) => Patience {
+                max_attempts: patience.max_attempts.min(2),
+                ..patience
+            },
+            None => patience,
+        };
         let sdk_config = crate::aws::sdk_config_for(
             config.profile.as_deref(),
             settings.mode.control_region(),
@@ -139,11 +149,16 @@ impl EntryPoint {
         if let Some(endpoint) = &self.endpoint
             && not_implemented(error)
         {
+            let answer = match error {
+                SdkError::ServiceError(service_error) => {
+                    format!("HTTP {}", service_error.raw().status().as_u16())
+                }
+                _ => "an unreadable answer".to_string(),
+            };
             return CallError::Unavailable {
                 endpoint: endpoint.clone(),
                 reason: format!(
-                    "{operation} answered {}: the endpoint does not implement {}",
-                    error_message(error),
+                    "{operation} answered {answer} without an AWS error: the endpoint does not implement {}",
                     self.mode()
                 ),
             };

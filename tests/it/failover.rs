@@ -1222,3 +1222,78 @@ mod end_to_end {
         );
     }
 }
+
+mod inputs {
+    use crate::util::Mysfits;
+
+    /// Bad flags are refused before any AWS call (the endpoint is a dead port), naming the fix.
+    #[test]
+    fn bad_failover_and_drill_inputs_name_the_flag_and_the_fix() {
+        let dead = testbed::dead_endpoint();
+        let cases: [(&[&str], &str, &str); 6] = [
+            (
+                &["failover", "--to", "us-west-2"],
+                "needs a secondary region",
+                "--secondary-region",
+            ),
+            (
+                &[
+                    "--secondary-region",
+                    "us-west-2",
+                    "failover",
+                    "--to",
+                    "eu-west-3",
+                ],
+                "--to eu-west-3 is not one of the app's regions",
+                "pass --to us-east-1 or --to us-west-2",
+            ),
+            (
+                &[
+                    "--secondary-region",
+                    "us-west-2",
+                    "failover",
+                    "--verify-url",
+                    "ftp://x",
+                ],
+                "--verify-url \"ftp://x\" is not an http(s) URL",
+                "http://HOST",
+            ),
+            (
+                &["--secondary-region", "us-west-2", "drill", "--rate", "0"],
+                "--rate 0 is out of range",
+                "use 1 to 500",
+            ),
+            (
+                &[
+                    "--secondary-region",
+                    "us-west-2",
+                    "drill",
+                    "--duration",
+                    "1",
+                ],
+                "--duration 1 is out of range",
+                "use 5 to 3600 seconds",
+            ),
+            (
+                &[
+                    "--secondary-region",
+                    "us-west-2",
+                    "drill",
+                    "--target",
+                    "not a url",
+                ],
+                "--target \"not a url\" is not an http(s) URL",
+                "http://HOST",
+            ),
+        ];
+        for (args, what, fix) in cases {
+            let mut full = vec!["--region", "us-east-1", "--endpoint-url", &dead];
+            full.extend_from_slice(args);
+            let run = Mysfits::new().run(&full);
+            assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr());
+            let stderr = run.stderr();
+            assert!(stderr.contains(what), "{args:?}: {stderr}");
+            assert!(stderr.contains(fix), "{args:?}: {stderr}");
+        }
+    }
+}
