@@ -16,10 +16,6 @@ pub enum Error {
     #[error("{what}\n  fix: {fix}")]
     Config { what: String, fix: String },
 
-    /// A command that is part of the product but not built yet.
-    #[error("`mysfits {command}` is not available yet in this version\n  fix: {instead}")]
-    NotYetAvailable { command: String, instead: String },
-
     /// An AWS API call failed.
     #[error("{operation} in {region} failed: {message}\n  fix: {fix}")]
     Aws {

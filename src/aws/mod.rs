@@ -9,7 +9,9 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::{Config, RegionSettings};
@@ -78,6 +80,35 @@ pub async fn sdk_config_for(
         loader = loader.endpoint_url(endpoint);
     }
     loader.load().await
+}
+
+/// Stops retries of an HTML error page from an endpoint override: an emulator without the
+/// service (moto answers Global Accelerator with an HTML "500 Internal Server Error") gives the
+/// same page on every attempt, and retrying it only delays the "unavailable" verdict. Throttling
+/// and other AWS-shaped errors keep their retries. Only for clients behind an endpoint override:
+/// from AWS itself an HTML 5xx (a load balancer in front of the API) is worth retrying.
+#[derive(Debug, Clone, Copy)]
+pub struct EmulatorLacksService;
+
+impl ClassifyRetry for EmulatorLacksService {
+    fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
+        let html_error = context.response().is_some_and(|response| {
+            response.status().as_u16() >= 500
+                && response
+                    .headers()
+                    .get("content-type")
+                    .is_some_and(|kind| kind.starts_with("text/html"))
+        });
+        if html_error {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "EmulatorLacksService"
+    }
 }
 
 /// One client per AWS service for one region.

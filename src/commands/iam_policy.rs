@@ -59,6 +59,9 @@ pub enum Scope {
     ServiceLinkedRoles,
     /// Route 53 hosted zones, health checks and changes (the failover-records mode).
     Route53,
+    /// Route 53 list calls (teardown's search for the app's tagged health checks): AWS takes
+    /// only `*` for them; Route 53's control plane is us-east-1.
+    Route53Listings,
     /// No resource-level permissions for these actions (AWS documents `*`), or resources whose
     /// ARNs carry generated ids only known after creation; limited to the app's regions.
     AnyInAppRegions,
@@ -119,17 +122,41 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("cloudformation:ExecuteChangeSet", Stacks),
     sdk("cloudformation:GetTemplate", Stacks),
     sdk("cloudwatch:DeleteDashboards", Dashboard),
+    sdk("cloudwatch:DescribeAlarms", AnyInAppRegions),
     sdk("cloudwatch:GetDashboard", Dashboard),
-    // GetMetricData has no resource-level permissions.
+    // GetMetricData, GetMetricStatistics, DescribeAlarms (by prefix) and ListDashboards take
+    // no resource.
     sdk("cloudwatch:GetMetricData", AnyInAppRegions),
+    sdk("cloudwatch:GetMetricStatistics", AnyInAppRegions),
+    sdk("cloudwatch:ListDashboards", AnyInAppRegions),
     sdk("cloudwatch:PutDashboard", Dashboard),
+    sdk("dynamodb:CreateBackup", Table),
+    sdk("dynamodb:DeleteTable", Table),
+    sdk("dynamodb:DescribeBackup", Table),
     sdk("dynamodb:DescribeTable", Table),
     sdk("dynamodb:UpdateTable", Table),
+    sdk("ec2:DescribeAddresses", AnyInAppRegions),
+    sdk("ec2:DescribeNatGateways", AnyInAppRegions),
+    sdk("ec2:DescribeSubnets", AnyInAppRegions),
+    sdk("ec2:DescribeVpcs", AnyInAppRegions),
+    sdk("ecr:BatchDeleteImage", Repositories),
+    sdk("ecr:DescribeRepositories", Repositories),
     // GetAuthorizationToken is account-wide: AWS requires `*`.
     sdk("ecr:GetAuthorizationToken", AnyInAppRegions),
-    sdk("ecr:DescribeRepositories", Repositories),
+    sdk("ecr:ListImages", Repositories),
+    sdk("ecs:DeleteService", Ecs),
+    sdk("ecs:DescribeClusters", Ecs),
+    sdk("ecs:DescribeServices", Ecs),
+    sdk("ecs:DescribeTaskDefinition", AnyInAppRegions),
+    sdk("ecs:ListServices", Ecs),
+    sdk("ecs:ListTaskDefinitionFamilies", AnyInAppRegions),
+    sdk("ecs:ListTaskDefinitions", AnyInAppRegions),
+    sdk("ecs:UpdateService", Ecs),
     // ELB Describe* calls have no resource-level permissions.
     sdk("elasticloadbalancing:DescribeLoadBalancers", AnyInAppRegions),
+    sdk("elasticloadbalancing:DescribeTags", AnyInAppRegions),
+    sdk("elasticloadbalancing:DescribeTargetGroups", AnyInAppRegions),
+    sdk("elasticloadbalancing:DescribeTargetHealth", AnyInAppRegions),
     sdk("globalaccelerator:CreateAccelerator", Accelerators),
     sdk("globalaccelerator:CreateEndpointGroup", Accelerators),
     sdk("globalaccelerator:CreateListener", Accelerators),
@@ -143,6 +170,7 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("globalaccelerator:ListTagsForResource", Accelerators),
     sdk("globalaccelerator:UpdateAccelerator", Accelerators),
     sdk("globalaccelerator:UpdateEndpointGroup", Accelerators),
+    sdk("logs:DescribeLogGroups", AnyInAppRegions),
     sdk("logs:FilterLogEvents", LogGroups),
     sdk("route53:ChangeResourceRecordSets", Route53),
     sdk("route53:ChangeTagsForResource", Route53),
@@ -152,7 +180,10 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("route53:GetHealthCheck", Route53),
     sdk("route53:GetHealthCheckStatus", Route53),
     sdk("route53:GetHostedZone", Route53),
+    sdk("route53:ListHealthChecks", Route53Listings),
+    sdk("route53:ListHostedZones", Route53Listings),
     sdk("route53:ListResourceRecordSets", Route53),
+    sdk("route53:ListTagsForResources", Route53),
     // --- checked behind other calls -------------------------------------------------------
     implied(
         "UpdateTable ReplicaUpdates creates the replica with the caller's rights",
@@ -362,6 +393,7 @@ impl Scope {
             PassRolesToTasks => "PassStackRolesToTasks",
             ServiceLinkedRoles => "ServiceLinkedRoles",
             Route53 => "Route53FailoverRecords",
+            Route53Listings => "Route53Listings",
             AnyInAppRegions => "NoResourceLevelPermissionsInAppRegions",
             Accelerators => "GlobalAccelerator",
         }
@@ -389,6 +421,7 @@ impl Scope {
                         format!("arn:aws:dynamodb:{region}:*:table/{table}"),
                         format!("arn:aws:dynamodb:{region}:*:table/{table}/index/*"),
                         format!("arn:aws:dynamodb:{region}:*:table/{table}/stream/*"),
+                        format!("arn:aws:dynamodb:{region}:*:table/{table}/backup/*"),
                     ]
                 })
             }
@@ -413,7 +446,7 @@ impl Scope {
                 "arn:aws:route53:::healthcheck/*".to_string(),
                 "arn:aws:route53:::change/*".to_string(),
             ],
-            AnyInAppRegions | Accelerators => vec!["*".to_string()],
+            AnyInAppRegions | Accelerators | Route53Listings => vec!["*".to_string()],
         }
     }
 
@@ -428,6 +461,9 @@ impl Scope {
             }
             Accelerators => Some(serde_json::json!({
                 "StringEquals": { "aws:RequestedRegion": GLOBAL_ACCELERATOR_REGION }
+            })),
+            Route53Listings => Some(serde_json::json!({
+                "StringEquals": { "aws:RequestedRegion": crate::config::ROUTE53_CONTROL_REGION }
             })),
             PassRolesToTasks => Some(serde_json::json!({
                 "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" }

@@ -226,7 +226,7 @@ pub async fn find_accelerator(config: &Config) -> AcceleratorLookup {
         Patience::IMPATIENT,
     )
     .await;
-    let client = aws_sdk_globalaccelerator::Client::new(&sdk_config);
+    let client = crate::entry::global_accelerator_client(&sdk_config);
     let mut pages = client.list_accelerators().into_paginator().send();
     while let Some(page) = pages.next().await {
         match page {

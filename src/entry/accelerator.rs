@@ -13,11 +13,13 @@ use super::{
     CallError, DIAL_SERVING, DIAL_STANDBY, EntryDescription, EntryPoint, RegionTraffic,
     RegionalLoadBalancer, ShiftOutcome, wait_until,
 };
+use crate::aws::error_code;
 use crate::config::Role;
 use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
 
 const PORT: i32 = 80;
+const ACCELERATOR_NOT_FOUND: &str = "AcceleratorNotFoundException";
 /// Global Accelerator's default endpoint weight.
 const WEIGHT: i32 = 128;
 
@@ -264,52 +266,99 @@ pub(super) async fn remove(
     step: &str,
     wait_limit: Duration,
 ) -> Outcome<Vec<String>> {
-    let Some(existing) = load(entry, client).await? else {
+    let Some(accelerator) = find_accelerator(entry, client).await? else {
         return Ok(Vec::new());
     };
-    let arn = existing.arn().to_string();
+    let arn = accelerator.accelerator_arn().unwrap_or_default();
+    remove_by_arn(entry, client, arn, events, step, wait_limit).await
+}
+
+/// Disables the accelerator, waits until that is deployed, deletes the endpoint groups of every
+/// listener, the listeners, then the accelerator: the only order Global Accelerator accepts.
+/// Whatever is already gone (a rerun after an interruption) is skipped.
+pub(super) async fn remove_by_arn(
+    entry: &EntryPoint,
+    client: &Client,
+    arn: &str,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<Vec<String>> {
+    let described = match client
+        .describe_accelerator()
+        .accelerator_arn(arn)
+        .send()
+        .await
+    {
+        Ok(described) => described,
+        Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => return Ok(Vec::new()),
+        Err(error) => return Err(entry.call_error("DescribeAccelerator", &error)),
+    };
+    let name = described
+        .accelerator()
+        .and_then(Accelerator::name)
+        .unwrap_or(arn)
+        .to_string();
     let mut removed = Vec::new();
     // AWS deletes only a disabled accelerator whose last change is deployed.
-    if existing.accelerator.enabled() != Some(false) {
+    if described.accelerator().and_then(Accelerator::enabled) != Some(false) {
         client
             .update_accelerator()
-            .accelerator_arn(&arn)
+            .accelerator_arn(arn)
             .enabled(false)
             .send()
             .await
             .map_err(|error| entry.call_error("UpdateAccelerator", &error))?;
-        events.note(step, format!("disabled accelerator {}", entry.app));
+        events.note(
+            step,
+            format!(
+                "disabled accelerator {name}; AWS deploys that worldwide before it can be deleted"
+            ),
+        );
     }
-    wait_deployed(entry, client, &arn, wait_limit).await?;
-    for group in &existing.groups {
-        client
-            .delete_endpoint_group()
-            .endpoint_group_arn(group.endpoint_group_arn().unwrap_or_default())
-            .send()
-            .await
-            .map_err(|error| entry.call_error("DeleteEndpointGroup", &error))?;
-        removed.push(format!(
-            "endpoint group {}",
-            group.endpoint_group_region().unwrap_or_default()
-        ));
-    }
-    for listener in all_listeners(entry, client, &arn).await? {
-        client
+    wait_deployed(entry, client, arn, wait_limit).await?;
+    for listener in all_listeners(entry, client, arn).await? {
+        let listener_arn = listener.listener_arn().unwrap_or_default();
+        for group in list_groups(entry, client, listener_arn).await? {
+            match client
+                .delete_endpoint_group()
+                .endpoint_group_arn(group.endpoint_group_arn().unwrap_or_default())
+                .send()
+                .await
+            {
+                Err(error) if error_code(&error) != Some("EndpointGroupNotFoundException") => {
+                    return Err(entry.call_error("DeleteEndpointGroup", &error));
+                }
+                _ => removed.push(format!(
+                    "endpoint group {}",
+                    group.endpoint_group_region().unwrap_or_default()
+                )),
+            }
+        }
+        match client
             .delete_listener()
-            .listener_arn(listener.listener_arn().unwrap_or_default())
+            .listener_arn(listener_arn)
             .send()
             .await
-            .map_err(|error| entry.call_error("DeleteListener", &error))?;
-        removed.push("listener".to_string());
+        {
+            Err(error) if error_code(&error) != Some("ListenerNotFoundException") => {
+                return Err(entry.call_error("DeleteListener", &error));
+            }
+            _ => removed.push("listener".to_string()),
+        }
     }
-    client
+    match client
         .delete_accelerator()
-        .accelerator_arn(&arn)
+        .accelerator_arn(arn)
         .send()
         .await
-        .map_err(|error| entry.call_error("DeleteAccelerator", &error))?;
-    removed.push(format!("accelerator {}", entry.app));
-    events.note(step, format!("deleted accelerator {}", entry.app));
+    {
+        Err(error) if error_code(&error) != Some(ACCELERATOR_NOT_FOUND) => {
+            return Err(entry.call_error("DeleteAccelerator", &error));
+        }
+        _ => removed.push(format!("accelerator {name}")),
+    }
+    events.note(step, format!("deleted accelerator {name}"));
     Ok(removed)
 }
 

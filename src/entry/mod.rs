@@ -65,21 +65,31 @@ pub enum Control {
     },
 }
 
+/// A Global Accelerator client that does not retry an emulator's "no such service" page.
+pub fn global_accelerator_client(
+    sdk_config: &aws_config::SdkConfig,
+) -> aws_sdk_globalaccelerator::Client {
+    let mut builder = aws_sdk_globalaccelerator::config::Builder::from(sdk_config);
+    if sdk_config.endpoint_url().is_some() {
+        builder = builder.retry_classifier(crate::aws::EmulatorLacksService);
+    }
+    aws_sdk_globalaccelerator::Client::from_conf(builder.build())
+}
+
+/// A Route 53 client that does not retry an emulator's "no such service" page.
+pub fn route53_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_route53::Client {
+    let mut builder = aws_sdk_route53::config::Builder::from(sdk_config);
+    if sdk_config.endpoint_url().is_some() {
+        builder = builder.retry_classifier(crate::aws::EmulatorLacksService);
+    }
+    aws_sdk_route53::Client::from_conf(builder.build())
+}
+
 impl EntryPoint {
     /// Builds the client for the configured mode, in its control region, with the endpoint
     /// override the config file gives that region (else `--endpoint-url`).
     pub async fn new(config: &Config, patience: Patience) -> EntryPoint {
         let settings = &config.entry_point;
-        // Behind an endpoint override (an emulator) a service error comes back at once and again
-        // on every retry: moto's 500 for Global Accelerator would cost a deploy ~15 s of backoff
-        // with six attempts before the "unavailable" verdict. One retry is enough there.
-        let patience = match settings.control_endpoint {
-            Some(_) => Patience {
-                max_attempts: patience.max_attempts.min(2),
-                ..patience
-            },
-            None => patience,
-        };
         let sdk_config = crate::aws::sdk_config_for(
             config.profile.as_deref(),
             settings.mode.control_region(),
@@ -89,13 +99,13 @@ impl EntryPoint {
         .await;
         let control = match &settings.mode {
             EntryPointMode::GlobalAccelerator => {
-                Control::GlobalAccelerator(aws_sdk_globalaccelerator::Client::new(&sdk_config))
+                Control::GlobalAccelerator(global_accelerator_client(&sdk_config))
             }
             EntryPointMode::Route53 {
                 hosted_zone_id,
                 domain,
             } => Control::Route53 {
-                client: aws_sdk_route53::Client::new(&sdk_config),
+                client: route53_client(&sdk_config),
                 hosted_zone_id: hosted_zone_id.clone(),
                 domain: domain.clone(),
             },
@@ -208,6 +218,17 @@ pub(crate) enum CallError {
 impl CallError {
     pub(crate) fn failed(error: Error) -> CallError {
         CallError::Failed(Box::new(error))
+    }
+
+    /// For operations that must succeed whatever the endpoint is.
+    fn into_error(self) -> Error {
+        match self {
+            CallError::Unavailable { endpoint, reason } => Error::config(
+                format!("the entry point's control plane at {endpoint} is unavailable: {reason}"),
+                "point the entry point's control endpoint at a service that offers it",
+            ),
+            CallError::Unreachable { error, .. } | CallError::Failed(error) => *error,
+        }
     }
 
     /// For operations that must succeed (deploy, teardown): only "unavailable" is tolerated.
@@ -658,6 +679,27 @@ pub async fn remove(
             )),
         },
     }
+}
+
+/// Removes one accelerator found by its ARN (teardown finds the app's accelerators by tag, in
+/// whatever mode the app was deployed): disable, wait until deployed, endpoint groups, listeners,
+/// accelerator. Returns what was removed.
+pub async fn remove_accelerator(
+    entry: &EntryPoint,
+    arn: &str,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Result<Vec<String>> {
+    let Control::GlobalAccelerator(client) = &entry.control else {
+        return Err(Error::config(
+            "an accelerator can only be removed through a Global Accelerator client",
+            "report this bug",
+        ));
+    };
+    accelerator::remove_by_arn(entry, client, arn, events, step, wait_limit)
+        .await
+        .map_err(CallError::into_error)
 }
 
 /// Polls `check` until it says done, with delays growing from `first` to at most `max`, for at

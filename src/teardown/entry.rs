@@ -6,9 +6,8 @@
 //! answers HTTP 500 with no AWS error) is reported as such ([`Removal::Unavailable`]), never as
 //! "nothing found": nothing could be checked there.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_globalaccelerator::types::AcceleratorStatus;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType, TagResourceType,
 };
@@ -19,6 +18,7 @@ use serde::Serialize;
 
 use crate::aws::{GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, sdk_config_for};
 use crate::config::Config;
+use crate::entry::{Control, EntryPoint};
 use crate::error::{Error, Result};
 use crate::progress::Events;
 
@@ -32,7 +32,7 @@ const APP_TAG: &str = "mysfits:app";
 /// Clients of the app's global services, each at its control-plane region.
 #[derive(Debug, Clone)]
 pub struct GlobalClients {
-    pub accelerator: aws_sdk_globalaccelerator::Client,
+    pub globalaccelerator: aws_sdk_globalaccelerator::Client,
     pub route53: aws_sdk_route53::Client,
     /// Where the calls go, for messages ("AWS" or the override).
     pub endpoint: String,
@@ -56,16 +56,12 @@ impl GlobalClients {
                 .endpoint_url
                 .clone()
         };
-        // Few retries: an endpoint without the service answers 500, which the SDK retries.
-        let patience = Patience {
-            max_attempts: 3,
-            ..Patience::DEPLOY
-        };
+        let patience = Patience::DEPLOY;
         let accelerator_endpoint = endpoint_for(GLOBAL_ACCELERATOR_REGION);
         let route53_endpoint = endpoint_for(ROUTE53_REGION);
         let profile = config.profile.as_deref();
         GlobalClients {
-            accelerator: aws_sdk_globalaccelerator::Client::new(
+            globalaccelerator: crate::entry::global_accelerator_client(
                 &sdk_config_for(
                     profile,
                     GLOBAL_ACCELERATOR_REGION,
@@ -74,7 +70,7 @@ impl GlobalClients {
                 )
                 .await,
             ),
-            route53: aws_sdk_route53::Client::new(
+            route53: crate::entry::route53_client(
                 &sdk_config_for(
                     profile,
                     ROUTE53_REGION,
@@ -175,7 +171,7 @@ pub async fn find_accelerators(
     clients: &GlobalClients,
     app: &str,
 ) -> Result<std::result::Result<Vec<(String, String)>, Removal>> {
-    let client = &clients.accelerator;
+    let client = &clients.globalaccelerator;
     let mut found = Vec::new();
     let mut token = None;
     loop {
@@ -204,7 +200,8 @@ pub async fn find_accelerators(
             let (Some(arn), name) = (accelerator.accelerator_arn(), accelerator.name()) else {
                 continue;
             };
-            let tags = client
+            let tags = clients
+                .globalaccelerator
                 .list_tags_for_resource()
                 .resource_arn(arn)
                 .send()
@@ -241,144 +238,19 @@ async fn remove_accelerators(
     if found.is_empty() {
         return Ok(Removal::NothingFound);
     }
+    // The entry point's own removal, pointed at each accelerator found by tag.
+    let entry = EntryPoint {
+        app: app.to_string(),
+        endpoint: Some(clients.endpoint.clone()).filter(|endpoint| endpoint != "AWS"),
+        control: Control::GlobalAccelerator(clients.globalaccelerator.clone()),
+    };
     let mut names = Vec::new();
     for (arn, name) in found {
-        remove_accelerator(&clients.accelerator, &arn, &name, events, step).await?;
+        crate::entry::remove_accelerator(&entry, &arn, events, step, ACCELERATOR_DEPLOY_LIMIT)
+            .await?;
         names.push(name);
     }
     Ok(Removal::Removed { names })
-}
-
-/// Disable, wait until DEPLOYED, delete endpoint groups, listeners, then the accelerator: the
-/// only order Global Accelerator accepts.
-pub async fn remove_accelerator(
-    client: &aws_sdk_globalaccelerator::Client,
-    arn: &str,
-    name: &str,
-    events: &Events,
-    step: &str,
-) -> Result<()> {
-    let region = GLOBAL_ACCELERATOR_REGION;
-    let gone = |error: Option<&str>| error == Some("AcceleratorNotFoundException");
-    let described = match client
-        .describe_accelerator()
-        .accelerator_arn(arn)
-        .send()
-        .await
-    {
-        Ok(described) => described,
-        Err(error) if gone(error_code(&error)) => return Ok(()),
-        Err(error) => return Err(aws_error("DescribeAccelerator", region, &error)),
-    };
-    if described
-        .accelerator()
-        .and_then(|accelerator| accelerator.enabled())
-        .unwrap_or(true)
-    {
-        events.note(
-            step,
-            format!("disabling accelerator {name}; AWS deploys the change worldwide before it can be deleted"),
-        );
-        client
-            .update_accelerator()
-            .accelerator_arn(arn)
-            .enabled(false)
-            .send()
-            .await
-            .map_err(|error| aws_error("UpdateAccelerator (disable)", region, &error))?;
-    }
-    wait_until_deployed(client, arn, name).await?;
-    let mut listener_token = None;
-    let mut listeners = Vec::new();
-    loop {
-        let listed = client
-            .list_listeners()
-            .accelerator_arn(arn)
-            .set_next_token(listener_token)
-            .send()
-            .await
-            .map_err(|error| aws_error("ListListeners", region, &error))?;
-        listeners.extend(
-            listed
-                .listeners()
-                .iter()
-                .filter_map(|listener| listener.listener_arn().map(str::to_string)),
-        );
-        listener_token = listed.next_token().map(str::to_string);
-        if listener_token.is_none() {
-            break;
-        }
-    }
-    for listener in &listeners {
-        let groups = client
-            .list_endpoint_groups()
-            .listener_arn(listener)
-            .send()
-            .await
-            .map_err(|error| aws_error("ListEndpointGroups", region, &error))?;
-        for group in groups.endpoint_groups() {
-            let Some(group_arn) = group.endpoint_group_arn() else {
-                continue;
-            };
-            match client
-                .delete_endpoint_group()
-                .endpoint_group_arn(group_arn)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(error) if error_code(&error) == Some("EndpointGroupNotFoundException") => {}
-                Err(error) => return Err(aws_error("DeleteEndpointGroup", region, &error)),
-            }
-        }
-        match client.delete_listener().listener_arn(listener).send().await {
-            Ok(_) => {}
-            Err(error) if error_code(&error) == Some("ListenerNotFoundException") => {}
-            Err(error) => return Err(aws_error("DeleteListener", region, &error)),
-        }
-    }
-    match client
-        .delete_accelerator()
-        .accelerator_arn(arn)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if gone(error_code(&error)) => Ok(()),
-        Err(error) => Err(aws_error("DeleteAccelerator", region, &error)),
-    }
-}
-
-async fn wait_until_deployed(
-    client: &aws_sdk_globalaccelerator::Client,
-    arn: &str,
-    name: &str,
-) -> Result<()> {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(500);
-    loop {
-        let described = client
-            .describe_accelerator()
-            .accelerator_arn(arn)
-            .send()
-            .await
-            .map_err(|error| aws_error("DescribeAccelerator", GLOBAL_ACCELERATOR_REGION, &error))?;
-        let status = described
-            .accelerator()
-            .and_then(|accelerator| accelerator.status());
-        if status == Some(&AcceleratorStatus::Deployed) {
-            return Ok(());
-        }
-        if started.elapsed() > ACCELERATOR_DEPLOY_LIMIT {
-            return Err(Error::Timeout {
-                what: format!("accelerator {name} to be DEPLOYED after disabling it"),
-                waited: started.elapsed(),
-                fix: "run teardown again later: the accelerator is disabled and is removed once AWS has deployed that".into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
-    }
 }
 
 /// Health checks tagged `mysfits:app={app}`; Unavailable when the endpoint has no Route 53.

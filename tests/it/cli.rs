@@ -115,14 +115,3 @@ fn config_file_typos_and_missing_files_are_reported() {
         run.stderr()
     );
 }
-
-#[test]
-fn commands_not_built_yet_fail_loudly() {
-    let run = Mysfits::new().run(&["--region", "us-east-1", "logs"]);
-    assert_eq!(run.code(), 2);
-    assert!(
-        run.stderr().contains("`mysfits logs` is not available yet"),
-        "{}",
-        run.stderr()
-    );
-}

@@ -483,14 +483,25 @@ async fn removal_disables_waits_then_deletes_groups_listener_and_accelerator_in_
             UpdateAcceleratorOutput::builder().build()
         })
     };
+    // Enabled when first looked at, then disabled and deployed.
     let describe_accelerator = {
-        let log = log.clone();
-        mock!(Client::describe_accelerator).then_compute_output(move |_| {
-            logged(&log, "describe".into());
-            DescribeAcceleratorOutput::builder()
-                .accelerator(accelerator(AcceleratorStatus::Deployed, false))
-                .build()
-        })
+        let (first, later) = (log.clone(), log.clone());
+        mock!(Client::describe_accelerator)
+            .sequence()
+            .output(move || {
+                logged(&first, "describe".into());
+                DescribeAcceleratorOutput::builder()
+                    .accelerator(accelerator(AcceleratorStatus::Deployed, true))
+                    .build()
+            })
+            .output(move || {
+                logged(&later, "describe".into());
+                DescribeAcceleratorOutput::builder()
+                    .accelerator(accelerator(AcceleratorStatus::Deployed, false))
+                    .build()
+            })
+            .repeatedly()
+            .build()
     };
     let delete_group = {
         let log = log.clone();
@@ -543,6 +554,7 @@ async fn removal_disables_waits_then_deletes_groups_listener_and_accelerator_in_
     assert_eq!(
         *log.lock().unwrap(),
         [
+            "describe",
             "enabled=Some(false)",
             "describe",
             "delete group us-east-1",

@@ -208,7 +208,7 @@ async fn the_accelerator_is_disabled_waited_for_then_emptied_and_deleted_in_orde
         ]
     );
     let clients = GlobalClients {
-        accelerator: client,
+        globalaccelerator: client,
         route53: route53_without_health_checks(),
         endpoint: "AWS".into(),
     };
@@ -247,7 +247,7 @@ async fn an_accelerator_of_another_app_is_left_alone() {
         &[&listed_accelerator(), &tags("other"), &delete, &disable]
     );
     let clients = GlobalClients {
-        accelerator: client,
+        globalaccelerator: client,
         route53: route53_without_health_checks(),
         endpoint: "AWS".into(),
     };
@@ -271,7 +271,7 @@ async fn an_endpoint_without_global_accelerator_is_reported_not_taken_for_nothin
         .build();
     let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&list]);
     let clients = GlobalClients {
-        accelerator: client,
+        globalaccelerator: client,
         route53: route53_without_health_checks(),
         endpoint: "http://127.0.0.1:5310".into(),
     };
@@ -310,7 +310,7 @@ async fn a_real_global_accelerator_service_error_is_an_error_not_unavailable() {
     });
     let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&list]);
     let clients = GlobalClients {
-        accelerator: client,
+        globalaccelerator: client,
         route53: route53_without_health_checks(),
         endpoint: "AWS".into(),
     };

@@ -3,6 +3,7 @@
 //! It starts the stand-ins described in `shared/TESTBED.md` on free loopback ports and stops them
 //! when the handle is dropped, so every test gets its own clean emulator. Nothing here reaches AWS.
 
+pub mod faults;
 pub mod moto;
 pub mod podman;
 pub mod registry;
