@@ -515,7 +515,7 @@ fn plan_survives_throttling_unavailable_and_slow_calls() {
 /// The real `mysfits deploy` of both regions through the proxy: every step (stacks, ECR auth,
 /// table replica, seed) retries what AWS would throttle and waits out slow answers.
 #[tokio::test(flavor = "multi_thread")]
-async fn deploy_survives_throttling_unavailable_and_slow_calls() {
+async fn deploy_and_teardown_survive_throttling_unavailable_and_slow_calls() {
     use mysfits::image::binaries::{BinarySource, CargoBuild};
     use testbed::registry::Registry;
 
@@ -530,17 +530,15 @@ async fn deploy_survives_throttling_unavailable_and_slow_calls() {
     let moto = Moto::start();
     let proxy = FaultProxy::start(&moto.endpoint(), FAULTS);
     let (primary_registry, secondary_registry) = (Registry::start(), Registry::start());
-    let mysfits = Mysfits::new();
-    let config = mysfits.file(
-        "mysfits.yaml",
-        &format!(
-            "app: faults\nregion: us-east-1\nsecondary_region: us-west-2\n\
-             regions:\n  us-east-1:\n    registry_url: {}\n    availability_zones: [us-east-1a, us-east-1b]\n\
-             \x20 us-west-2:\n    registry_url: {}\n    availability_zones: [us-west-2a, us-west-2b]\n",
-            primary_registry.url(),
-            secondary_registry.url()
-        ),
+    let config_text = format!(
+        "app: faults\nregion: us-east-1\nsecondary_region: us-west-2\n\
+         regions:\n  us-east-1:\n    registry_url: {}\n    availability_zones: [us-east-1a, us-east-1b]\n\
+         \x20 us-west-2:\n    registry_url: {}\n    availability_zones: [us-west-2a, us-west-2b]\n",
+        primary_registry.url(),
+        secondary_registry.url()
     );
+    let mysfits = Mysfits::new();
+    let config = mysfits.file("mysfits.yaml", &config_text);
     let run = mysfits.envs(through_proxy(&moto, &proxy)).run(&[
         "--config",
         config.to_str().unwrap(),
@@ -595,6 +593,71 @@ async fn deploy_survives_throttling_unavailable_and_slow_calls() {
             "no fault reached {service}: {counts:?}"
         );
     }
+
+    // Teardown through the same proxy: every step finishes, and what is left is only what moto's
+    // half-way synchronous DeleteStack leaks (its VPC DependencyViolation stops it; which
+    // resources come after that varies, see tests/it/teardown.rs), never something that
+    // teardown removes with its own calls and a fault could have made it skip.
+    let mysfits = Mysfits::new();
+    let config = mysfits.file("mysfits.yaml", &config_text);
+    let teardown = mysfits.envs(through_proxy(&moto, &proxy)).run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        "json",
+        "teardown",
+        "--yes",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&teardown.stdout()).unwrap_or_else(|error| {
+            panic!(
+                "teardown printed no report ({error}):\n{}",
+                teardown.stderr()
+            )
+        });
+    crate::teardown::assert_all_steps_done(&report, &teardown);
+    let removed_by_teardown_itself = [
+        "ecs_service",
+        "ecr_repository",
+        "dynamodb_table",
+        "dashboard",
+        "stack",
+        "accelerator",
+        "health_check",
+    ];
+    for (region, kind, id) in crate::teardown::remaining(&report) {
+        assert!(
+            !removed_by_teardown_itself.contains(&kind.as_str()),
+            "{kind} {id} in {region} left behind: {report:#}\nstderr:\n{}",
+            teardown.stderr()
+        );
+    }
+    for region in ["us-east-1", "us-west-2"] {
+        let cloudformation = aws_sdk_cloudformation::Client::new(&moto.sdk_config(region));
+        let stacks = cloudformation.describe_stacks().send().await.unwrap();
+        for stack in stacks.stacks() {
+            assert_eq!(
+                stack.stack_status().map(|status| status.as_str()),
+                Some("DELETE_COMPLETE"),
+                "{:?} in {region}",
+                stack.stack_name()
+            );
+        }
+    }
+    let table = aws_sdk_dynamodb::Client::new(&moto.sdk_config("us-east-1"))
+        .describe_table()
+        .table_name("faults-mysfits")
+        .send()
+        .await;
+    assert!(table.is_err(), "the table is gone");
+    let after = proxy.counts();
+    eprintln!("fault proxy after teardown: {after:?}");
+    assert!(
+        after.throttled > counts.throttled
+            && after.unavailable > counts.unavailable
+            && after.delayed > counts.delayed,
+        "teardown met every kind of fault: {counts:?} then {after:?}"
+    );
 }
 
 /// The proxy's throttling errors are the ones the SDK knows as throttling for each protocol

@@ -60,7 +60,7 @@ fn teardown(moto: &Moto, config: &str) -> (Run, Value) {
     (run, report)
 }
 
-fn remaining(report: &Value) -> Vec<(String, String, String)> {
+pub(crate) fn remaining(report: &Value) -> Vec<(String, String, String)> {
     report["remaining"]
         .as_array()
         .unwrap()
@@ -90,7 +90,7 @@ fn step_statuses(report: &Value) -> Vec<(String, String)> {
 }
 
 #[track_caller]
-fn assert_all_steps_done(report: &Value, run: &Run) {
+pub(crate) fn assert_all_steps_done(report: &Value, run: &Run) {
     let not_done: Vec<(String, String)> = step_statuses(report)
         .into_iter()
         .filter(|(_, status)| status != "done")
