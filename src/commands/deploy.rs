@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::aws::{Patience, RegionClients, aws_error};
 use crate::cli::{DeployArgs, OutputFormat};
 use crate::config::{Config, Role};
+use crate::dashboard::DashboardReport;
 use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::error::{Error, Result};
 use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
@@ -32,6 +33,7 @@ pub enum StepOutput {
     Replica(ReplicaReport),
     Seeded { inserted: usize, existing: usize },
     EntryPoint(EntryReport),
+    Dashboard(DashboardReport),
 }
 
 /// Everything the steps share: the config and one set of clients per region.
@@ -325,6 +327,50 @@ impl DeployContext {
                 let summary = report.summary();
                 Ok((StepOutput::EntryPoint(report), summary))
             }
+            StepId::Dashboard => {
+                let mut app_stacks = Vec::new();
+                for region in self.config.regions() {
+                    let Some(StepOutput::Stack(app)) = done.get(&StepId::Stack {
+                        role: region.role,
+                        kind: StackKind::App,
+                    }) else {
+                        return Err(missing_input(&step, "app stack"));
+                    };
+                    app_stacks.push(app.as_ref());
+                }
+                let accelerator = match done.get(&StepId::EntryPoint) {
+                    Some(StepOutput::EntryPoint(entry)) if entry.mode == "global-accelerator" => {
+                        entry
+                            .state
+                            .description()
+                            .map(|description| description.id.clone())
+                    }
+                    _ => None,
+                };
+                let report = crate::dashboard::ensure(
+                    &self.config,
+                    &self.clients[&Role::Primary].cloudwatch,
+                    &app_stacks,
+                    accelerator.as_deref(),
+                )
+                .await?;
+                let summary = format!(
+                    "dashboard {} {}",
+                    report.name,
+                    if report.changed {
+                        "written"
+                    } else {
+                        "unchanged"
+                    }
+                );
+                for warning in &report.warnings {
+                    self.events.note(
+                        &step,
+                        format!("CloudWatch says about the dashboard: {warning}"),
+                    );
+                }
+                Ok((StepOutput::Dashboard(report), summary))
+            }
             StepId::SeedTable => {
                 let table = self.config.table_name();
                 let report = mysfits_service::catalogue::seed_catalogue(
@@ -420,6 +466,7 @@ pub struct DeployReport {
     pub replica: Option<ReplicaReport>,
     pub seed: Option<SeedReport>,
     pub entry_point: Option<EntryReport>,
+    pub dashboard: Option<DashboardReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -501,6 +548,13 @@ impl DeployReport {
             _ => None,
         });
         changed |= entry_point.as_ref().is_some_and(|entry| entry.changed);
+        let dashboard = outputs.values().find_map(|output| match output {
+            StepOutput::Dashboard(report) => Some(report.clone()),
+            _ => None,
+        });
+        changed |= dashboard
+            .as_ref()
+            .is_some_and(|dashboard| dashboard.changed);
         DeployReport {
             app: config.app.clone(),
             changed,
@@ -509,6 +563,7 @@ impl DeployReport {
             replica,
             seed,
             entry_point,
+            dashboard,
         }
     }
 
@@ -542,6 +597,9 @@ impl DeployReport {
                 "  global entry point: {}\n",
                 entry.state.summary(&entry.mode)
             ));
+        }
+        if let Some(dashboard) = &self.dashboard {
+            text.push_str(&format!("  dashboard: {}\n", dashboard.url));
         }
         text
     }

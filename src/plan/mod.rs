@@ -30,6 +30,8 @@ pub enum StepId {
     SeedTable,
     /// Create or align the global traffic entry point with every region's load balancer.
     EntryPoint,
+    /// Create or update the multi-region CloudWatch dashboard (in the primary region).
+    Dashboard,
 }
 
 /// One step of a plan.
@@ -160,6 +162,13 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
             })
             .collect(),
     });
+    // After the entry point: the dashboard shows the accelerator's flows when there is one.
+    steps.push(Step {
+        id: StepId::Dashboard,
+        label: format!("dashboard {} ({})", config.primary.name, Role::Primary),
+        region: Some(config.primary.name.clone()),
+        depends_on: vec![StepId::EntryPoint],
+    });
     Plan { steps }
 }
 
@@ -235,7 +244,7 @@ mod tests {
     fn two_region_plan_pushes_before_app_stacks_and_replicates_after_the_primary_table() {
         let plan = deploy_plan(&config(Some("us-west-2")), DeployOptions { seed: true });
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 10);
+        assert_eq!(plan.steps.len(), 11);
         let app_secondary = plan
             .step(StepId::Stack {
                 role: Role::Secondary,
@@ -263,6 +272,9 @@ mod tests {
         );
         let entry = plan.step(StepId::EntryPoint).expect("entry point");
         assert_eq!(entry.depends_on.len(), 2, "after both app stacks");
+        let dashboard = plan.step(StepId::Dashboard).expect("dashboard");
+        assert_eq!(dashboard.depends_on, vec![StepId::EntryPoint]);
+        assert_eq!(dashboard.region.as_deref(), Some("us-east-1"));
         let text = plan.to_string();
         assert!(text.contains("push images us-west-2 (secondary)  (after: build service images, registry stack us-west-2 (secondary))"), "{text}");
     }
@@ -271,7 +283,7 @@ mod tests {
     fn single_region_plan_has_no_replica_and_seed_is_optional() {
         let plan = deploy_plan(&config(None), DeployOptions { seed: false });
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 5);
+        assert_eq!(plan.steps.len(), 6);
         assert!(
             plan.steps
                 .iter()
