@@ -2,13 +2,13 @@
 //! CloudFormation responses (an injected cancellation stands in for the signal), and the real
 //! binary receiving SIGINT while a stack call is in flight.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::cfn_fixtures::{STACK_ID, request, stack, stack_event};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::operation::cancel_update_stack::CancelUpdateStackOutput;
 use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
@@ -16,73 +16,14 @@ use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resources::DescribeStackResourcesOutput;
-use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
 use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
-use aws_sdk_cloudformation::types::{
-    ChangeSetStatus, ChangeSetType, ResourceStatus, Stack, StackEvent, StackStatus,
-};
+use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ResourceStatus, StackStatus};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use aws_smithy_types::DateTime;
 use mysfits::error::Error;
 use mysfits::plan::Cancellation;
 use mysfits::progress::{Event, Events};
 use mysfits::stack::deploy::StackDeployer;
-use mysfits::stack::{StackKind, StackRequest};
-
-const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-registry/1";
-
-fn request() -> StackRequest {
-    StackRequest {
-        kind: StackKind::Registry,
-        stack_name: "demo-registry".into(),
-        region: "us-east-1".into(),
-        parameters: BTreeMap::from([("AppName".to_string(), "demo".to_string())]),
-        tags: BTreeMap::from([("mysfits:app".to_string(), "demo".to_string())]),
-    }
-}
-
-fn stack(status: StackStatus) -> DescribeStacksOutput {
-    DescribeStacksOutput::builder()
-        .stacks(
-            Stack::builder()
-                .stack_name("demo-registry")
-                .stack_id(STACK_ID)
-                .creation_time(DateTime::from_secs(0))
-                .stack_status(status)
-                .parameters(
-                    aws_sdk_cloudformation::types::Parameter::builder()
-                        .parameter_key("AppName")
-                        .parameter_value("demo")
-                        .build(),
-                )
-                .tags(
-                    aws_sdk_cloudformation::types::Tag::builder()
-                        .key("mysfits:app")
-                        .value("demo")
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
-fn stack_event(id: &str, logical_id: &str, status: ResourceStatus, reason: &str) -> StackEvent {
-    StackEvent::builder()
-        .event_id(id)
-        .stack_id(STACK_ID)
-        .stack_name("demo-registry")
-        .logical_resource_id(logical_id)
-        .resource_type(if logical_id == "demo-registry" {
-            "AWS::CloudFormation::Stack"
-        } else {
-            "AWS::ECR::Repository"
-        })
-        .resource_status(status)
-        .resource_status_reason(reason)
-        .timestamp(DateTime::from_secs(1))
-        .build()
-}
 
 fn no_events() -> Rule {
     mock!(Client::describe_stack_events)

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cfn_fixtures;
 mod cli;
 mod dashboard;
 mod deploy_e2e;

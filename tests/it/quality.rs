@@ -897,7 +897,7 @@ mod fuzz {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let moto = Moto::start();
         let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config(REGION));
-        runtime.block_on(super::fuzz_table::create(&client, TABLE));
+        runtime.block_on(crate::services::create_table(&client, TABLE));
         runtime
             .block_on(mysfits_service::catalogue::seed_catalogue(&client, TABLE))
             .unwrap();
@@ -1004,56 +1004,5 @@ mod fuzz {
             changed_items > 0,
             "no valid like or adoption happened: the fuzzer did not reach the writes"
         );
-    }
-}
-
-/// The catalogue table as the app template defines it (key and both indexes).
-mod fuzz_table {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType,
-    };
-
-    pub async fn create(client: &aws_sdk_dynamodb::Client, table: &str) {
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        let key = |name: &str, key_type: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-                .unwrap()
-        };
-        let index = |name: &str, hash: &str| {
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key(hash, KeyType::Hash))
-                .key_schema(key("MysfitId", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap()
-        };
-        client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute("MysfitId"))
-            .attribute_definitions(attribute("GoodEvil"))
-            .attribute_definitions(attribute("LawChaos"))
-            .key_schema(key("MysfitId", KeyType::Hash))
-            .global_secondary_indexes(index("GoodEvilIndex", "GoodEvil"))
-            .global_secondary_indexes(index("LawChaosIndex", "LawChaos"))
-            .send()
-            .await
-            .unwrap();
     }
 }

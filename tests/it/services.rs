@@ -105,7 +105,7 @@ fn mysfits_router(client: Client) -> Router {
 }
 
 /// The table as the app stack creates it: key MysfitId, GoodEvilIndex and LawChaosIndex.
-async fn create_table(client: &Client) {
+pub(crate) async fn create_table(client: &Client, table: &str) {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -135,7 +135,7 @@ async fn create_table(client: &Client) {
     };
     client
         .create_table()
-        .table_name(TABLE)
+        .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute("MysfitId"))
         .attribute_definitions(attribute("GoodEvil"))
@@ -152,7 +152,7 @@ async fn create_table(client: &Client) {
 async fn seeded() -> (Moto, Client) {
     let moto = Moto::start();
     let client = dynamodb(&moto.endpoint());
-    create_table(&client).await;
+    create_table(&client, TABLE).await;
     let counts = seed_catalogue(&client, TABLE).await.unwrap();
     assert_eq!(counts.inserted, 12);
     (moto, client)

@@ -1,8 +1,7 @@
 //! Stack deploy paths moto cannot produce (rollback states, failed change sets, real failure
 //! reasons), checked against modeled CloudFormation responses (aws-smithy-mocks).
 
-use std::collections::BTreeMap;
-
+use crate::cfn_fixtures::{STACK_ID, request, stack};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
 use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetOutput;
@@ -10,65 +9,20 @@ use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resources::DescribeStackResourcesOutput;
-use aws_sdk_cloudformation::operation::describe_stacks::{
-    DescribeStacksError, DescribeStacksOutput,
-};
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError;
 use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
 use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
 use aws_sdk_cloudformation::types::{
-    Change, ChangeAction, ChangeSetStatus, Output, ResourceChange, ResourceStatus, Stack,
-    StackEvent, StackResource, StackStatus,
+    Change, ChangeAction, ChangeSetStatus, ResourceChange, ResourceStatus, StackEvent,
+    StackResource, StackStatus,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::error::ErrorMetadata;
 use mysfits::error::Error;
 use mysfits::progress::{Event, Events};
+use mysfits::stack::StackKind;
 use mysfits::stack::deploy::{Preview, StackDeployer};
-use mysfits::stack::{StackKind, StackRequest};
-
-const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-registry/1";
-
-fn request() -> StackRequest {
-    StackRequest {
-        kind: StackKind::Registry,
-        stack_name: "demo-registry".into(),
-        region: "us-east-1".into(),
-        parameters: BTreeMap::from([("AppName".to_string(), "demo".to_string())]),
-        tags: BTreeMap::from([("mysfits:app".to_string(), "demo".to_string())]),
-    }
-}
-
-fn stack(status: StackStatus) -> DescribeStacksOutput {
-    DescribeStacksOutput::builder()
-        .stacks(
-            Stack::builder()
-                .stack_name("demo-registry")
-                .stack_id(STACK_ID)
-                .creation_time(DateTime::from_secs(0))
-                .stack_status(status)
-                .parameters(
-                    aws_sdk_cloudformation::types::Parameter::builder()
-                        .parameter_key("AppName")
-                        .parameter_value("demo")
-                        .build(),
-                )
-                .tags(
-                    aws_sdk_cloudformation::types::Tag::builder()
-                        .key("mysfits:app")
-                        .value("demo")
-                        .build(),
-                )
-                .outputs(
-                    Output::builder()
-                        .output_key("MysfitsRepositoryName")
-                        .output_value("demo/mysfits-service")
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
 
 fn event(id: &str, logical_id: &str, status: ResourceStatus, reason: &str) -> StackEvent {
     StackEvent::builder()

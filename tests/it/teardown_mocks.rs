@@ -6,14 +6,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cfn_fixtures::{stack, stack_event};
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resources::DescribeStackResourcesOutput;
-use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
-use aws_sdk_cloudformation::types::{
-    ResourceStatus, Stack, StackEvent, StackResource, StackStatus,
-};
+use aws_sdk_cloudformation::types::{ResourceStatus, StackResource, StackStatus};
 use aws_sdk_dynamodb::operation::create_backup::CreateBackupOutput;
 use aws_sdk_dynamodb::operation::delete_table::{DeleteTableError, DeleteTableOutput};
 use aws_sdk_dynamodb::operation::describe_backup::DescribeBackupOutput;
@@ -609,38 +607,6 @@ async fn the_backup_is_waited_for_until_available() {
     .expect("a backup");
     assert_eq!(info.arn, "arn:backup/1");
     assert_eq!(describe.num_calls(), 2);
-}
-
-const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-registry/1";
-
-fn stack(status: StackStatus) -> DescribeStacksOutput {
-    DescribeStacksOutput::builder()
-        .stacks(
-            Stack::builder()
-                .stack_name("demo-registry")
-                .stack_id(STACK_ID)
-                .creation_time(DateTime::from_secs(0))
-                .stack_status(status)
-                .build(),
-        )
-        .build()
-}
-
-fn stack_event(id: &str, logical_id: &str, status: ResourceStatus, reason: &str) -> StackEvent {
-    StackEvent::builder()
-        .event_id(id)
-        .stack_id(STACK_ID)
-        .stack_name("demo-registry")
-        .logical_resource_id(logical_id)
-        .resource_type(if logical_id == "demo-registry" {
-            "AWS::CloudFormation::Stack"
-        } else {
-            "AWS::ECR::Repository"
-        })
-        .resource_status(status)
-        .resource_status_reason(reason)
-        .timestamp(DateTime::from_secs(1))
-        .build()
 }
 
 /// Region clients whose CloudFormation and ECR answer from mocks; other services have no rules.
