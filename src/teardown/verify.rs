@@ -478,17 +478,17 @@ async fn load_balancing(
     recorded: &[String],
 ) -> Result<Vec<Found>> {
     let region = &clients.region;
-    let mut balancers: Vec<(String, String, Option<String>)> = Vec::new();
-    let mut marker = None;
-    loop {
-        let described = clients
-            .elbv2
-            .describe_load_balancers()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|error| aws_error("DescribeLoadBalancers", region, &error))?;
-        balancers.extend(described.load_balancers().iter().filter_map(|balancer| {
+    let balancers: Vec<(String, String, Option<String>)> = clients
+        .elbv2
+        .describe_load_balancers()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|error| aws_error("DescribeLoadBalancers", region, &error))?
+        .iter()
+        .filter_map(|balancer| {
             Some((
                 balancer.load_balancer_arn()?.to_string(),
                 balancer
@@ -497,34 +497,26 @@ async fn load_balancing(
                     .to_string(),
                 balancer.vpc_id().map(str::to_string),
             ))
-        }));
-        marker = described.next_marker().map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
-    let mut groups: Vec<(String, String, Option<String>)> = Vec::new();
-    let mut marker = None;
-    loop {
-        let described = clients
-            .elbv2
-            .describe_target_groups()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|error| aws_error("DescribeTargetGroups", region, &error))?;
-        groups.extend(described.target_groups().iter().filter_map(|group| {
+        })
+        .collect();
+    let groups: Vec<(String, String, Option<String>)> = clients
+        .elbv2
+        .describe_target_groups()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|error| aws_error("DescribeTargetGroups", region, &error))?
+        .iter()
+        .filter_map(|group| {
             Some((
                 group.target_group_arn()?.to_string(),
                 group.target_group_name().unwrap_or_default().to_string(),
                 group.vpc_id().map(str::to_string),
             ))
-        }));
-        marker = described.next_marker().map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
+        })
+        .collect();
     let all_arns: Vec<String> = balancers
         .iter()
         .chain(groups.iter())
