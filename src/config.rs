@@ -96,6 +96,8 @@ pub struct RegionFile {
     pub desired_count: Option<u32>,
     /// Upper bound for auto scaling in this region.
     pub max_count: Option<u32>,
+    /// ACM certificate (of this region) for HTTPS on the load balancer; HTTP redirects to it.
+    pub certificate_arn: Option<String>,
 }
 
 /// Which of the app's two regions a setting is for.
@@ -125,6 +127,7 @@ pub struct RegionSettings {
     pub availability_zones: Option<[String; 2]>,
     pub desired_count: u32,
     pub max_count: u32,
+    pub certificate_arn: Option<String>,
 }
 
 /// Everything a command needs, validated.
@@ -299,6 +302,9 @@ fn region_settings(
             "use 0 <= desired_count <= max_count <= 100, with max_count at least 1",
         ));
     }
+    if let Some(arn) = &file.certificate_arn {
+        validate_certificate_arn(arn, name, &format!("{key}.certificate_arn"))?;
+    }
     Ok(RegionSettings {
         name: name.to_string(),
         role,
@@ -307,6 +313,7 @@ fn region_settings(
         availability_zones,
         desired_count,
         max_count,
+        certificate_arn: file.certificate_arn,
     })
 }
 
@@ -427,6 +434,38 @@ pub fn validate_region(region: &str, flag: &str) -> Result<()> {
             "use a region code such as us-east-1 or eu-west-2 (`aws ec2 describe-regions` lists them)",
         ))
     }
+}
+
+/// An ACM certificate ARN of `region`: a load balancer takes only certificates of its own region
+/// (unlike CloudFront, which wants us-east-1), the usual mistake with a second region.
+fn validate_certificate_arn(arn: &str, region: &str, key: &str) -> Result<()> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let well_formed = matches!(
+        parts.as_slice(),
+        ["arn", partition, "acm", _, account, resource]
+            if partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|byte| byte.is_ascii_digit())
+                && resource.strip_prefix("certificate/").is_some_and(|id| !id.is_empty())
+    );
+    if !well_formed {
+        return Err(Error::config(
+            format!("{key} {arn:?} is not an ACM certificate ARN"),
+            format!(
+                "write it as arn:aws:acm:{region}:ACCOUNT:certificate/ID (`aws acm list-certificates --region {region}`)"
+            ),
+        ));
+    }
+    if parts[3] != region {
+        return Err(Error::config(
+            format!(
+                "{key} is a certificate of {}, but a load balancer in {region} can only use certificates of {region}",
+                parts[3]
+            ),
+            format!("request or import the certificate in ACM in {region} and use that ARN"),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_url(url: &str, key: &str) -> Result<()> {
@@ -576,5 +615,48 @@ mod tests {
                 .to_string()
                 .contains("two different zones of us-east-1")
         );
+    }
+
+    #[test]
+    fn a_certificate_must_be_an_acm_arn_of_its_own_region() {
+        let resolve = |arn: &str| {
+            let file: ConfigFile = serde_yaml::from_str(&format!(
+                "regions:\n  us-west-2:\n    certificate_arn: \"{arn}\"\n"
+            ))
+            .expect("yaml");
+            Config::resolve(&global(Some("us-east-1"), Some("us-west-2")), file)
+        };
+        let good = "arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d";
+        let config = resolve(good).expect("a certificate of us-west-2");
+        assert_eq!(
+            config
+                .secondary
+                .expect("secondary")
+                .certificate_arn
+                .as_deref(),
+            Some(good)
+        );
+        assert_eq!(config.primary.certificate_arn, None);
+        let other_region = resolve("arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d")
+            .expect_err("a certificate of another region")
+            .to_string();
+        assert!(
+            other_region
+                .contains("regions.us-west-2.certificate_arn is a certificate of us-east-1")
+                && other_region.contains("in ACM in us-west-2"),
+            "{other_region}"
+        );
+        for bad in [
+            "arn:aws:iam::123456789012:server-certificate/x",
+            "arn:aws:acm:us-west-2:1234:certificate/x",
+            "arn:aws:acm:us-west-2:123456789012:certificate/",
+            "0a1b2c3d",
+        ] {
+            let error = resolve(bad).expect_err(bad).to_string();
+            assert!(
+                error.contains("is not an ACM certificate ARN"),
+                "{bad}: {error}"
+            );
+        }
     }
 }

@@ -170,6 +170,7 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("globalaccelerator:ListTagsForResource", Accelerators),
     sdk("globalaccelerator:UpdateAccelerator", Accelerators),
     sdk("globalaccelerator:UpdateEndpointGroup", Accelerators),
+    sdk("globalaccelerator:UpdateListener", Accelerators),
     sdk("logs:DescribeLogGroups", AnyInAppRegions),
     sdk("logs:FilterLogEvents", LogGroups),
     sdk("route53:ChangeResourceRecordSets", Route53),

@@ -19,6 +19,8 @@ use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
 
 const PORT: i32 = 80;
+/// HTTPS: answered by the load balancers of regions with a certificate (refused elsewhere).
+const HTTPS_PORT: i32 = 443;
 const ACCELERATOR_NOT_FOUND: &str = "AcceleratorNotFoundException";
 /// Global Accelerator's default endpoint weight.
 const WEIGHT: i32 = 128;
@@ -101,13 +103,13 @@ pub(super) async fn ensure(
                 .create_listener()
                 .accelerator_arn(&accelerator_arn)
                 .protocol(Protocol::Tcp)
-                .port_ranges(PortRange::builder().from_port(PORT).to_port(PORT).build())
+                .set_port_ranges(Some(port_ranges()))
                 .client_affinity(ClientAffinity::None)
                 .idempotency_token(format!("mysfits-{}-listener-{PORT}", entry.app))
                 .send()
                 .await
                 .map_err(|error| entry.call_error("CreateListener", &error))?;
-            actions.push(format!("created listener TCP {PORT}"));
+            actions.push(format!("created listener TCP {PORT} and {HTTPS_PORT}"));
             created.listener().cloned().ok_or_else(|| {
                 CallError::failed(Error::config(
                     "CreateListener returned no listener",
@@ -117,6 +119,24 @@ pub(super) async fn ensure(
         }
     };
     let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
+    // A listener of an earlier version forwards port 80 only.
+    if !has_port(&listener, HTTPS_PORT) {
+        client
+            .update_listener()
+            .listener_arn(&listener_arn)
+            .protocol(Protocol::Tcp)
+            .set_port_ranges(Some(port_ranges()))
+            .client_affinity(
+                listener
+                    .client_affinity()
+                    .cloned()
+                    .unwrap_or(ClientAffinity::None),
+            )
+            .send()
+            .await
+            .map_err(|error| entry.call_error("UpdateListener", &error))?;
+        actions.push(format!("listener now forwards TCP {PORT} and {HTTPS_PORT}"));
+    }
     let groups = list_groups(entry, client, &listener_arn).await?;
 
     for balancer in load_balancers {
@@ -427,13 +447,7 @@ async fn find_listener(
     Ok(all_listeners(entry, client, accelerator_arn)
         .await?
         .into_iter()
-        .find(|listener| {
-            listener.protocol() == Some(&Protocol::Tcp)
-                && listener
-                    .port_ranges()
-                    .iter()
-                    .any(|range| range.from_port() == Some(PORT) && range.to_port() == Some(PORT))
-        }))
+        .find(|listener| listener.protocol() == Some(&Protocol::Tcp) && has_port(listener, PORT)))
 }
 
 async fn list_groups(
@@ -564,6 +578,21 @@ async fn wait_deployed(
         },
     )
     .await
+}
+
+/// The listener's ports: HTTP, and HTTPS for regions whose load balancer has a certificate.
+fn port_ranges() -> Vec<PortRange> {
+    [PORT, HTTPS_PORT]
+        .into_iter()
+        .map(|port| PortRange::builder().from_port(port).to_port(port).build())
+        .collect()
+}
+
+fn has_port(listener: &Listener, port: i32) -> bool {
+    listener.port_ranges().iter().any(|range| {
+        range.from_port().is_some_and(|from| from <= port)
+            && range.to_port().is_some_and(|to| port <= to)
+    })
 }
 
 fn tag(key: &str, value: &str) -> Outcome<Tag> {

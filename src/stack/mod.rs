@@ -92,6 +92,9 @@ pub fn app_request(
         parameters.insert("AvailabilityZone1".to_string(), first.clone());
         parameters.insert("AvailabilityZone2".to_string(), second.clone());
     }
+    if let Some(certificate) = &region.certificate_arn {
+        parameters.insert("CertificateArn".to_string(), certificate.clone());
+    }
     request(config, region, StackKind::App, parameters)
 }
 

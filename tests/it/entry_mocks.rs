@@ -19,6 +19,7 @@ use aws_sdk_globalaccelerator::operation::list_listeners::ListListenersOutput;
 use aws_sdk_globalaccelerator::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_globalaccelerator::operation::update_accelerator::UpdateAcceleratorOutput;
 use aws_sdk_globalaccelerator::operation::update_endpoint_group::UpdateEndpointGroupOutput;
+use aws_sdk_globalaccelerator::operation::update_listener::UpdateListenerOutput;
 use aws_sdk_globalaccelerator::types::{
     Accelerator, AcceleratorStatus, EndpointDescription, EndpointGroup, HealthState, IpSet,
     Listener, PortRange, Protocol, Tag,
@@ -60,7 +61,15 @@ fn listener() -> Listener {
         .listener_arn(LISTENER_ARN)
         .protocol(Protocol::Tcp)
         .port_ranges(PortRange::builder().from_port(80).to_port(80).build())
+        .port_ranges(PortRange::builder().from_port(443).to_port(443).build())
         .build()
+}
+
+fn ports(ranges: &[PortRange]) -> Vec<(Option<i32>, Option<i32>)> {
+    ranges
+        .iter()
+        .map(|range| (range.from_port(), range.to_port()))
+        .collect()
 }
 
 fn group(region: &str, dial: f32, endpoint: &str) -> EndpointGroup {
@@ -196,7 +205,7 @@ async fn a_new_accelerator_serves_from_the_primary_and_is_waited_for_until_deplo
     let create_listener = mock!(Client::create_listener)
         .match_requests(|request| {
             request.protocol() == Some(&Protocol::Tcp)
-                && request.port_ranges().first().and_then(PortRange::from_port) == Some(80)
+                && ports(request.port_ranges()) == [(Some(80), Some(80)), (Some(443), Some(443))]
         })
         .then_output(|| CreateListenerOutput::builder().listener(listener()).build());
     let list_groups = mock!(Client::list_endpoint_groups)
@@ -347,6 +356,66 @@ async fn a_redeploy_after_failover_keeps_the_dials_and_only_repoints_a_changed_l
     assert!(repointed.changed);
     assert_eq!(update.num_calls(), 1, "endpoint changed, dial untouched");
     assert_eq!(create_group.num_calls(), 0);
+}
+
+/// A listener made before HTTPS support forwards port 80 only: 443 is added, nothing else moves.
+#[tokio::test]
+async fn a_listener_without_the_https_port_gets_it_and_keeps_the_rest() {
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let http_only = || {
+        Listener::builder()
+            .listener_arn(LISTENER_ARN)
+            .protocol(Protocol::Tcp)
+            .port_ranges(PortRange::builder().from_port(80).to_port(80).build())
+            .build()
+    };
+    let list_listeners =
+        mock!(Client::list_listeners).then_output(move || listeners(vec![http_only()]));
+    let list_groups = mock!(Client::list_endpoint_groups).then_output(|| {
+        groups(vec![
+            group("us-east-1", 100.0, EAST_ALB),
+            group("us-west-2", 0.0, WEST_ALB),
+        ])
+    });
+    let update_listener = mock!(Client::update_listener)
+        .match_requests(|request| {
+            request.listener_arn() == Some(LISTENER_ARN)
+                && ports(request.port_ranges()) == [(Some(80), Some(80)), (Some(443), Some(443))]
+        })
+        .then_output(|| UpdateListenerOutput::builder().listener(listener()).build());
+    let update_group = mock!(Client::update_endpoint_group)
+        .then_output(|| UpdateEndpointGroupOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &list_listeners,
+            &list_groups,
+            &update_listener,
+            &update_group,
+            &describe_sequence(&[]),
+        ]
+    );
+    let report = ensure(
+        &entry(client, None),
+        &load_balancers(WEST_ALB),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(report.changed);
+    assert_eq!(update_listener.num_calls(), 1);
+    assert_eq!(update_group.num_calls(), 0, "the dials and endpoints stay");
+    assert!(
+        report.actions.iter().any(|action| action.contains("443")),
+        "{:?}",
+        report.actions
+    );
 }
 
 #[tokio::test]

@@ -381,6 +381,7 @@ mod mocked {
             availability_zones: None,
             desired_count,
             max_count: 6,
+            certificate_arn: None,
         }
     }
 

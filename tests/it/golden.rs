@@ -467,3 +467,120 @@ async fn templates_deploy_in_the_emulator_in_both_regions() {
         Some("NEW_AND_OLD_IMAGES")
     );
 }
+
+/// With a certificate the port-80 listener redirects to HTTPS except `/health` and the internal
+/// fulfill-like call, and the like rule moves to the HTTPS listener (checked through the ELB API).
+#[tokio::test]
+async fn with_a_certificate_http_redirects_to_https_except_health_and_the_internal_call() {
+    use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, ProtocolEnum};
+    use mysfits::aws::RegionClients;
+    use mysfits::progress::Events;
+    use mysfits::stack::deploy::StackDeployer;
+
+    let moto = testbed::moto::Moto::start();
+    let certificate = moto_certificate(&moto.endpoint()).await;
+    let config = config(
+        &format!("regions:\n  us-east-1:\n    certificate_arn: {certificate}\n"),
+        None,
+    );
+    let clients = RegionClients::new(&moto.sdk_config("us-east-1"));
+    let request = app_request(&config, &config.primary, &images("us-east-1"));
+    assert_eq!(
+        request.parameters.get("CertificateArn").map(String::as_str),
+        Some(certificate.as_str())
+    );
+    let app = StackDeployer::new(&clients.cloudformation, &request, Events::discard(), "app")
+        .deploy()
+        .await
+        .unwrap_or_else(|error| panic!("app with a certificate: {error}"));
+    let balancer = app.value("LoadBalancerArn", "LoadBalancer").unwrap();
+    let listeners = clients
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(balancer)
+        .send()
+        .await
+        .unwrap();
+    let by_port = |port: i32| {
+        listeners
+            .listeners()
+            .iter()
+            .find(|listener| listener.port() == Some(port))
+            .unwrap_or_else(|| panic!("no listener on {port}: {listeners:?}"))
+    };
+    let http = by_port(80);
+    let redirect = &http.default_actions()[0];
+    assert_eq!(redirect.r#type(), Some(&ActionTypeEnum::Redirect));
+    let redirect_to = redirect.redirect_config().unwrap();
+    assert_eq!(
+        (redirect_to.protocol(), redirect_to.port()),
+        (Some("HTTPS"), Some("443"))
+    );
+    let https = by_port(443);
+    assert_eq!(https.protocol(), Some(&ProtocolEnum::Https));
+    assert_eq!(
+        https.ssl_policy(),
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06")
+    );
+    assert_eq!(
+        https.certificates()[0].certificate_arn(),
+        Some(certificate.as_str())
+    );
+    assert_eq!(
+        rule_paths(&clients.elbv2, http.listener_arn().unwrap()).await,
+        ["/health", "/mysfits/*/fulfill-like"],
+        "only the probe and the internal call stay on HTTP"
+    );
+    assert_eq!(
+        rule_paths(&clients.elbv2, https.listener_arn().unwrap()).await,
+        ["/mysfits/*/like"]
+    );
+}
+
+/// The path patterns of a listener's rules, sorted.
+async fn rule_paths(elbv2: &aws_sdk_elasticloadbalancingv2::Client, listener: &str) -> Vec<String> {
+    let rules = elbv2
+        .describe_rules()
+        .listener_arn(listener)
+        .send()
+        .await
+        .unwrap();
+    let mut paths: Vec<String> = rules
+        .rules()
+        .iter()
+        .flat_map(|rule| rule.conditions())
+        .flat_map(|condition| {
+            condition
+                .path_pattern_config()
+                .map(|config| config.values().to_vec())
+                .unwrap_or_else(|| condition.values().to_vec())
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// A certificate in moto's ACM (the load balancer checks that it exists), requested with a plain
+/// awsJson call: the workspace has no ACM SDK, and moto reads the service from the credential scope.
+async fn moto_certificate(endpoint: &str) -> String {
+    let answer = reqwest::Client::new()
+        .post(endpoint)
+        .header("X-Amz-Target", "CertificateManager.RequestCertificate")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/acm/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(r#"{"DomainName":"mysfits.example.com"}"#)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    answer["CertificateArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no certificate from moto: {answer}"))
+        .to_string()
+}
