@@ -299,13 +299,8 @@ impl DeployContext {
             }
             StepId::EntryPoint => {
                 let mut load_balancers = Vec::new();
-                for region in self.config.regions() {
-                    let Some(StepOutput::Stack(app)) = done.get(&StepId::Stack {
-                        role: region.role,
-                        kind: StackKind::App,
-                    }) else {
-                        return Err(missing_input(&step, "app stack"));
-                    };
+                let apps = app_stacks(&self.config, done, &step)?;
+                for (region, app) in self.config.regions().zip(apps) {
                     load_balancers.push(
                         RegionalLoadBalancer::from_app_stack(
                             &self.clients[&region.role],
@@ -328,16 +323,7 @@ impl DeployContext {
                 Ok((StepOutput::EntryPoint(report), summary))
             }
             StepId::Dashboard => {
-                let mut app_stacks = Vec::new();
-                for region in self.config.regions() {
-                    let Some(StepOutput::Stack(app)) = done.get(&StepId::Stack {
-                        role: region.role,
-                        kind: StackKind::App,
-                    }) else {
-                        return Err(missing_input(&step, "app stack"));
-                    };
-                    app_stacks.push(app.as_ref());
-                }
+                let app_stacks = app_stacks(&self.config, done, &step)?;
                 let accelerator = match done.get(&StepId::EntryPoint) {
                     Some(StepOutput::EntryPoint(entry)) if entry.mode == "global-accelerator" => {
                         entry
@@ -438,6 +424,26 @@ impl DeployContext {
             .map(|step| step.label.clone())
             .unwrap_or_else(|| format!("{id:?}"))
     }
+}
+
+/// The app stack of every region (in `config.regions()` order), as earlier steps left them.
+fn app_stacks<'a>(
+    config: &Config,
+    done: &'a BTreeMap<StepId, StepOutput>,
+    step: &str,
+) -> Result<Vec<&'a StackResult>> {
+    config
+        .regions()
+        .map(|region| {
+            match done.get(&StepId::Stack {
+                role: region.role,
+                kind: StackKind::App,
+            }) {
+                Some(StepOutput::Stack(app)) => Ok(app.as_ref()),
+                _ => Err(missing_input(step, "app stack")),
+            }
+        })
+        .collect()
 }
 
 fn missing_input(step: &str, what: &str) -> Error {

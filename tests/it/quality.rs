@@ -537,17 +537,15 @@ async fn deploy_and_teardown_survive_throttling_unavailable_and_slow_calls() {
         primary_registry.url(),
         secondary_registry.url()
     );
-    let mysfits = Mysfits::new();
-    let config = mysfits.file("mysfits.yaml", &config_text);
-    let run = mysfits.envs(through_proxy(&moto, &proxy)).run(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--output",
-        "json",
-        "deploy",
-        "--prebuilt-binaries",
-        binaries.to_str().unwrap(),
-    ]);
+    // The real binary with this config, every AWS call through the proxy.
+    let mysfits_through_proxy = |args: &[&str]| {
+        let mysfits = Mysfits::new();
+        let config = mysfits.file("mysfits.yaml", &config_text);
+        let mut all = vec!["--config", config.to_str().unwrap(), "--output", "json"];
+        all.extend_from_slice(args);
+        mysfits.envs(through_proxy(&moto, &proxy)).run(&all)
+    };
+    let run = mysfits_through_proxy(&["deploy", "--prebuilt-binaries", binaries.to_str().unwrap()]);
     assert_eq!(
         run.code(),
         0,
@@ -598,16 +596,7 @@ async fn deploy_and_teardown_survive_throttling_unavailable_and_slow_calls() {
     // half-way synchronous DeleteStack leaks (its VPC DependencyViolation stops it; which
     // resources come after that varies, see tests/it/teardown.rs), never something that
     // teardown removes with its own calls and a fault could have made it skip.
-    let mysfits = Mysfits::new();
-    let config = mysfits.file("mysfits.yaml", &config_text);
-    let teardown = mysfits.envs(through_proxy(&moto, &proxy)).run(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--output",
-        "json",
-        "teardown",
-        "--yes",
-    ]);
+    let teardown = mysfits_through_proxy(&["teardown", "--yes"]);
     let report: serde_json::Value =
         serde_json::from_str(&teardown.stdout()).unwrap_or_else(|error| {
             panic!(
