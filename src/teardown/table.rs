@@ -21,6 +21,10 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use serde::Serialize;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::aws::{aws_error, error_code, error_message};
 use crate::error::{Error, Result};
 use crate::progress::Events;
@@ -206,69 +210,44 @@ pub async fn remove_replica(
         .ok()
         .and_then(|described| described.table()?.creation_date_time().cloned());
     let started = Instant::now();
-    let mut delay = Duration::from_secs(2);
-    loop {
-        let update = ReplicationGroupUpdate::builder()
-            .delete(
-                DeleteReplicationGroupMemberAction::builder()
-                    .region_name(replica_region)
-                    .build()
-                    .map_err(|error| {
-                        Error::config(
-                            format!("replica removal request for {replica_region}: {error}"),
-                            "report this bug",
-                        )
-                    })?,
-            )
-            .build();
-        let sent = primary
-            .update_table()
-            .table_name(table)
-            .replica_updates(update)
-            .send()
-            .await;
-        let Err(error) = sent else {
-            events.note(
-                step,
-                format!("asked DynamoDB to remove the replica of {table} in {replica_region}"),
-            );
-            break;
-        };
-        let code = error_code(&error).map(str::to_string);
-        let message = error_message(&error);
-        match classify_refusal(code.as_deref(), &message) {
-            Some(Refusal::SourceWithin24Hours) => {
-                return Err(source_lock_error(
-                    "UpdateTable (remove replica)",
-                    primary_region,
-                    table,
-                    &message,
-                    replica_created,
-                ));
-            }
-            Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
-                if started.elapsed() > limit {
-                    return Err(retry_later_error(
-                        "UpdateTable (remove replica)",
-                        primary_region,
-                        table,
-                        &message,
-                        refusal,
-                    ));
-                }
-                events.note(step, waiting_note(refusal, table));
-            }
-            None => {
-                return Err(aws_error(
-                    "UpdateTable (remove replica)",
-                    primary_region,
-                    &error,
-                ));
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(30));
-    }
+    let update = ReplicationGroupUpdate::builder()
+        .delete(
+            DeleteReplicationGroupMemberAction::builder()
+                .region_name(replica_region)
+                .build()
+                .map_err(|error| {
+                    Error::config(
+                        format!("replica removal request for {replica_region}: {error}"),
+                        "report this bug",
+                    )
+                })?,
+        )
+        .build();
+    let refusals = Refusals {
+        operation: "UpdateTable (remove replica)",
+        region: primary_region,
+        table,
+        replica_created,
+        events,
+        step,
+        started,
+        limit,
+    };
+    refusals
+        .send_until_accepted(|| async {
+            primary
+                .update_table()
+                .table_name(table)
+                .replica_updates(update.clone())
+                .send()
+                .await
+                .map(|_| ())
+        })
+        .await?;
+    events.note(
+        step,
+        format!("asked DynamoDB to remove the replica of {table} in {replica_region}"),
+    );
     let mut delay = Duration::from_millis(500);
     while lists_replica(primary, primary_region, table, replica_region).await? {
         if started.elapsed() > limit {
@@ -315,42 +294,27 @@ pub async fn delete_table(
     limit: Duration,
 ) -> Result<String> {
     let started = Instant::now();
-    let mut delay = Duration::from_secs(2);
-    loop {
-        let Err(error) = client.delete_table().table_name(table).send().await else {
-            break;
-        };
-        let code = error_code(&error).map(str::to_string);
-        if code.as_deref() == Some("ResourceNotFoundException") {
-            return Ok(format!("no table {table}"));
-        }
-        let message = error_message(&error);
-        match classify_refusal(code.as_deref(), &message) {
-            Some(Refusal::SourceWithin24Hours) => {
-                return Err(source_lock_error(
-                    "DeleteTable",
-                    region,
-                    table,
-                    &message,
-                    replica_created,
-                ));
+    let refusals = Refusals {
+        operation: "DeleteTable",
+        region,
+        table,
+        replica_created,
+        events,
+        step,
+        started,
+        limit,
+    };
+    let existed = refusals
+        .send_until_accepted(|| async {
+            match client.delete_table().table_name(table).send().await {
+                Ok(_) => Ok(true),
+                Err(error) if error_code(&error) == Some("ResourceNotFoundException") => Ok(false),
+                Err(error) => Err(error),
             }
-            Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
-                if started.elapsed() > limit {
-                    return Err(retry_later_error(
-                        "DeleteTable",
-                        region,
-                        table,
-                        &message,
-                        refusal,
-                    ));
-                }
-                events.note(step, waiting_note(refusal, table));
-            }
-            None => return Err(aws_error("DeleteTable", region, &error)),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(30));
+        })
+        .await?;
+    if !existed {
+        return Ok(format!("no table {table}"));
     }
     let mut delay = Duration::from_millis(200);
     loop {
@@ -370,6 +334,65 @@ pub async fn delete_table(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// A table change that DynamoDB may refuse for a while (replication draining, another change in
+/// progress: waited out until `limit`) or for a day (a replica that was a source in the last 24 h:
+/// explained with the earliest retry time).
+struct Refusals<'a> {
+    operation: &'static str,
+    region: &'a str,
+    table: &'a str,
+    replica_created: Option<DateTime>,
+    events: &'a Events,
+    step: &'a str,
+    started: Instant,
+    limit: Duration,
+}
+
+impl Refusals<'_> {
+    async fn send_until_accepted<T, E, F, Fut>(&self, mut send: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut delay = Duration::from_secs(2);
+        loop {
+            let error = match send().await {
+                Ok(accepted) => return Ok(accepted),
+                Err(error) => error,
+            };
+            let message = error_message(&error);
+            match classify_refusal(error_code(&error), &message) {
+                Some(Refusal::SourceWithin24Hours) => {
+                    return Err(source_lock_error(
+                        self.operation,
+                        self.region,
+                        self.table,
+                        &message,
+                        self.replica_created,
+                    ));
+                }
+                Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
+                    if self.started.elapsed() > self.limit {
+                        return Err(retry_later_error(
+                            self.operation,
+                            self.region,
+                            self.table,
+                            &message,
+                            refusal,
+                        ));
+                    }
+                    self.events
+                        .note(self.step, waiting_note(refusal, self.table));
+                }
+                None => return Err(aws_error(self.operation, self.region, &error)),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
     }
 }
 
