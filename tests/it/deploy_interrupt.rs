@@ -2,6 +2,7 @@
 //! CloudFormation responses (an injected cancellation stands in for the signal), and the real
 //! binary receiving SIGINT while a stack call is in flight.
 
+use crate::util::notes;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use aws_sdk_cloudformation::types::{ChangeSetStatus, ChangeSetType, ResourceStat
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use mysfits::error::Error;
 use mysfits::plan::Cancellation;
-use mysfits::progress::{Event, Events};
+use mysfits::progress::Events;
 use mysfits::stack::deploy::StackDeployer;
 
 fn no_events() -> Rule {
@@ -52,16 +53,6 @@ fn change_set(kind: ChangeSetType) -> Rule {
 fn resources() -> Rule {
     mock!(Client::describe_stack_resources)
         .then_output(|| DescribeStackResourcesOutput::builder().build())
-}
-
-fn notes(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Vec<String> {
-    let mut notes = Vec::new();
-    while let Ok(event) = receiver.try_recv() {
-        if let Event::Note { message, .. } = event {
-            notes.push(message);
-        }
-    }
-    notes
 }
 
 /// Cancels `cancellation` after `delay`, as the Ctrl-C listener would.

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::update_table::UpdateTableOutput;
 use aws_sdk_dynamodb::types::{ReplicaDescription, ReplicaStatus, TableDescription};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use mysfits::error::Error;
-use mysfits::progress::{Event, Events};
+use mysfits::progress::Events;
 use mysfits::table::ensure_replica;
 
 fn table(replica: Option<ReplicaStatus>) -> DescribeTableOutput {
@@ -135,12 +135,7 @@ async fn a_replica_that_never_appears_is_reported_unconfirmed_not_hidden() {
     .await
     .unwrap();
     assert_eq!(report.status, "UNCONFIRMED");
-    let mut notes = Vec::new();
-    while let Ok(event) = receiver.try_recv() {
-        if let Event::Note { message, .. } = event {
-            notes.push(message);
-        }
-    }
+    let notes = crate::util::notes(&mut receiver);
     assert!(
         notes.iter().any(|note| note.contains("lists no replica")),
         "{notes:?}"

@@ -20,7 +20,7 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::error::ErrorMetadata;
 use mysfits::error::Error;
-use mysfits::progress::{Event, Events};
+use mysfits::progress::Events;
 use mysfits::stack::StackKind;
 use mysfits::stack::deploy::{Preview, StackDeployer};
 
@@ -70,14 +70,6 @@ fn change_set_ready() -> Rule {
             )
             .build()
     })
-}
-
-fn collect(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Vec<Event> {
-    let mut events = Vec::new();
-    while let Ok(event) = receiver.try_recv() {
-        events.push(event);
-    }
-    events
 }
 
 #[tokio::test]
@@ -144,13 +136,7 @@ async fn rollback_complete_stack_is_deleted_then_created_again() {
         result.value("MysfitsRepositoryName", "MysfitsRepository"),
         Some("demo/mysfits-service")
     );
-    let notes: Vec<String> = collect(&mut receiver)
-        .into_iter()
-        .filter_map(|event| match event {
-            Event::Note { message, .. } => Some(message),
-            _ => None,
-        })
-        .collect();
+    let notes = crate::util::notes(&mut receiver);
     assert!(
         notes
             .iter()

@@ -3,6 +3,7 @@
 //! source rule, replication drain), backups that take time, DELETE_FAILED stacks, and the
 //! --keep-data guard.
 
+use crate::util::notes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use mysfits::aws::RegionClients;
 use mysfits::config::Config;
 use mysfits::error::Error;
-use mysfits::progress::{Event, Events};
+use mysfits::progress::Events;
 use mysfits::teardown::entry::{GlobalClients, Removal, remove_entry_point};
 use mysfits::teardown::removal::{delete_stack, ensure_table_is_retained};
 use mysfits::teardown::table::{delete_table, remove_replica, take_backup};
@@ -51,16 +52,6 @@ use mysfits::teardown::table::{delete_table, remove_replica, take_backup};
 const LIMIT: Duration = Duration::from_secs(5);
 const ACCELERATOR: &str = "arn:aws:globalaccelerator::123456789012:accelerator/demo";
 const LISTENER: &str = "arn:aws:globalaccelerator::123456789012:accelerator/demo/listener/1";
-
-fn notes(receiver: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Vec<String> {
-    let mut notes = Vec::new();
-    while let Ok(event) = receiver.try_recv() {
-        if let Event::Note { message, .. } = event {
-            notes.push(message);
-        }
-    }
-    notes
-}
 
 /// Records the order of calls across rules.
 #[derive(Clone, Default)]

@@ -72,3 +72,16 @@ impl Mysfits {
         Run { output }
     }
 }
+
+/// The notes (progress remarks) sent so far on an event channel, in order.
+pub fn notes(
+    receiver: &mut tokio::sync::mpsc::UnboundedReceiver<mysfits::progress::Event>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    while let Ok(event) = receiver.try_recv() {
+        if let mysfits::progress::Event::Note { message, .. } = event {
+            notes.push(message);
+        }
+    }
+    notes
+}
