@@ -1,5 +1,5 @@
-//! Global Accelerator mode: accelerator `{app}` (tagged `mysfits:app`), listener TCP 80, one
-//! endpoint group per region with the region's ALB. Which region serves is the traffic dials.
+//! Global Accelerator mode: accelerator `{app}` (tagged `mysfits:app`), listener TCP 80 and 443,
+//! one endpoint group per region with the region's ALB. Which region serves is the traffic dials.
 
 use std::time::{Duration, Instant};
 

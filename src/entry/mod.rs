@@ -1,8 +1,8 @@
 //! The global traffic entry point: one address in front of both regions' load balancers.
 //!
 //! Two modes, chosen in the config file (`entry_point:`):
-//! - AWS Global Accelerator (default): accelerator `{app}`, listener TCP 80, one endpoint group per
-//!   region holding that region's ALB. Traffic dials (0-100 %) say which region serves; the control
+//! - AWS Global Accelerator (default): accelerator `{app}`, listener TCP 80 and 443, one endpoint
+//!   group per region holding that region's ALB. Traffic dials (0-100 %) say which region serves; the control
 //!   plane is us-west-2 whatever the app's regions are.
 //! - Route 53 failover records in a hosted zone the user owns: one alias record per region at the
 //!   configured domain, PRIMARY and SECONDARY, each with an HTTP health check of its ALB.
