@@ -10,6 +10,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -115,6 +116,8 @@ impl ClassifyRetry for EmulatorLacksService {
 #[derive(Clone, Debug)]
 pub struct RegionClients {
     pub region: String,
+    /// The endpoint override the clients use (an emulator), `None` for AWS itself.
+    pub endpoint_url: Option<String>,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -133,6 +136,7 @@ impl RegionClients {
             .unwrap_or_default();
         RegionClients {
             region,
+            endpoint_url: sdk_config.endpoint_url().map(str::to_string),
             cloudformation: aws_sdk_cloudformation::Client::new(sdk_config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk_config),
             dynamodb: aws_sdk_dynamodb::Client::new(sdk_config),
@@ -194,6 +198,41 @@ pub fn is_unreachable<E, R>(error: &SdkError<E, R>) -> bool {
         error,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
     )
+}
+
+/// True when the endpoint gave no answer in time (refused or timed-out connection). Unlike
+/// [`is_unreachable`] it leaves out failures before sending (e.g. no credentials), which say
+/// nothing about the endpoint.
+pub fn no_answer<E, R>(error: &SdkError<E, R>) -> bool {
+    match error {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(failure) => failure.is_io() || failure.is_timeout(),
+        _ => false,
+    }
+}
+
+/// What the endpoint answered when the answer is no AWS error at all: an HTTP 404 or 5xx without
+/// an error code (or with a generic one an emulator gives), or an answer the SDK cannot read.
+/// That is how an emulator that lacks a service answers (moto: an HTML "500 Internal Server
+/// Error" page for Global Accelerator). `None` for any other failure. Only meaningful behind an
+/// endpoint override: from AWS itself such an answer is a real failure.
+pub fn service_missing<E>(error: &SdkError<E, HttpResponse>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::ServiceError(service_error) => {
+            let status = service_error.raw().status().as_u16();
+            let generic = matches!(
+                error_code(error),
+                None | Some("InternalFailure" | "NotImplemented" | "UnknownOperationException")
+            );
+            ((status >= 500 || status == 404) && generic)
+                .then(|| format!("HTTP {status} without an AWS error"))
+        }
+        SdkError::ResponseError(_) => Some("an unreadable answer".to_string()),
+        _ => None,
+    }
 }
 
 /// Wraps a failed SDK call into the crate error with a fix that fits the failure.

@@ -16,9 +16,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::aws::{
-    GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, error_message, sdk_config_for,
-};
+use crate::aws::{GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_message, sdk_config_for};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::stack::deploy::StackResult;
@@ -252,11 +250,10 @@ fn short_reason<E>(error: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match error {
-        SdkError::ServiceError(service_error) if error_code(error).is_none() => format!(
-            "the endpoint answered HTTP {} without an AWS error; it may not offer this service",
-            service_error.raw().status().as_u16()
-        ),
-        _ => error_message(error),
+    match crate::aws::service_missing(error) {
+        Some(answer) => {
+            format!("the endpoint answered {answer}; it may not offer this service")
+        }
+        None => error_message(error),
     }
 }

@@ -23,7 +23,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::aws::{Patience, RegionClients, aws_error, error_code, error_message};
+use crate::aws::{Patience, RegionClients, aws_error, error_message};
 use crate::config::{Config, EntryPointMode, Role};
 use crate::error::{Error, Result};
 use crate::progress::Events;
@@ -142,7 +142,7 @@ impl EntryPoint {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let region = self.control_region();
-        if crate::status::facts::no_answer(error) {
+        if crate::aws::no_answer(error) {
             return CallError::Unreachable {
                 reason: format!(
                     "{operation}: the {} control plane ({region}{}) did not answer: {}",
@@ -157,45 +157,17 @@ impl EntryPoint {
             };
         }
         if let Some(endpoint) = &self.endpoint
-            && not_implemented(error)
+            && let Some(answer) = crate::aws::service_missing(error)
         {
-            let answer = match error {
-                SdkError::ServiceError(service_error) => {
-                    format!("HTTP {}", service_error.raw().status().as_u16())
-                }
-                _ => "an unreadable answer".to_string(),
-            };
             return CallError::Unavailable {
                 endpoint: endpoint.clone(),
                 reason: format!(
-                    "{operation} answered {answer} without an AWS error: the endpoint does not implement {}",
+                    "{operation} answered {answer}: the endpoint does not implement {}",
                     self.mode()
                 ),
             };
         }
         CallError::failed(aws_error(operation, region, error))
-    }
-}
-
-/// A server error without a service error code, or an answer the SDK cannot parse: what an
-/// emulator that lacks the service sends (moto: an HTML "500 Internal Server Error" page). Only
-/// consulted when an endpoint override is set: from AWS itself a 500 is a real failure.
-fn not_implemented<E>(error: &SdkError<E, HttpResponse>) -> bool
-where
-    E: ProvideErrorMetadata,
-{
-    match error {
-        SdkError::ServiceError(service_error) => {
-            let status = service_error.raw().status().as_u16();
-            let code = error_code(error);
-            (status >= 500 || status == 404)
-                && matches!(
-                    code,
-                    None | Some("InternalFailure" | "NotImplemented" | "UnknownOperationException")
-                )
-        }
-        SdkError::ResponseError(_) => true,
-        _ => false,
     }
 }
 

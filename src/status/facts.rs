@@ -197,7 +197,7 @@ impl Recorder {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        if no_answer(error) {
+        if crate::aws::no_answer(error) {
             self.facts.unreachable = Some(format!("{what}: {}", error_message(error)));
             self.facts.skipped.push(format!(
                 "{what} in {} (region did not answer within {} s)",
@@ -212,32 +212,15 @@ impl Recorder {
     }
 }
 
-/// True when the region gave no answer in time (refused or timed-out connection). Unlike
-/// [`crate::aws::is_unreachable`] it leaves out failures before sending (e.g. no credentials),
-/// which say nothing about the region.
-pub fn no_answer<E, R>(error: &SdkError<E, R>) -> bool {
-    match error {
-        SdkError::TimeoutError(_) => true,
-        SdkError::DispatchFailure(failure) => failure.is_io() || failure.is_timeout(),
-        _ => false,
-    }
-}
-
 /// The AWS error code and message; for an answer that is no AWS error at all (an emulator that
-/// lacks the call), the HTTP status instead of the SDK's whole parse failure.
+/// lacks the call), what came back instead of the SDK's whole parse failure.
 pub fn short_error<E>(error: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match error {
-        SdkError::ServiceError(service_error) if error_code(error).is_none() => format!(
-            "HTTP {} without an AWS error: the endpoint does not implement this call",
-            service_error.raw().status().as_u16()
-        ),
-        SdkError::ResponseError(_) => {
-            "unreadable answer: the endpoint does not implement this call".to_string()
-        }
-        _ => error_message(error),
+    match crate::aws::service_missing(error) {
+        Some(answer) => format!("{answer}: the endpoint does not implement this call"),
+        None => error_message(error),
     }
 }
 

@@ -16,7 +16,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::aws::{GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, sdk_config_for};
+use crate::aws::{
+    GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, sdk_config_for, service_missing,
+};
 use crate::config::Config;
 use crate::entry::{Control, EntryPoint};
 use crate::error::{Error, Result};
@@ -34,8 +36,9 @@ const APP_TAG: &str = "mysfits:app";
 pub struct GlobalClients {
     pub globalaccelerator: aws_sdk_globalaccelerator::Client,
     pub route53: aws_sdk_route53::Client,
-    /// Where the calls go, for messages ("AWS" or the override).
-    pub endpoint: String,
+    /// The endpoint overrides of the two clients (an emulator), `None` for AWS itself.
+    pub globalaccelerator_endpoint: Option<String>,
+    pub route53_endpoint: Option<String>,
 }
 
 impl GlobalClients {
@@ -79,7 +82,8 @@ impl GlobalClients {
                 )
                 .await,
             ),
-            endpoint: accelerator_endpoint.unwrap_or_else(|| "AWS".to_string()),
+            globalaccelerator_endpoint: accelerator_endpoint,
+            route53_endpoint,
         }
     }
 }
@@ -128,18 +132,17 @@ impl EntryRemoval {
     }
 }
 
-/// True when the endpoint answered, but not as the service: no AWS error code, and a status
-/// that an endpoint without the API gives (an emulator's 500 page, a 404).
-pub fn endpoint_lacks_service<E>(error: &SdkError<E, HttpResponse>) -> Option<String>
+/// The unavailable verdict for a failed call behind an endpoint override that does not offer the
+/// service; `None` (a real failure) for AWS itself or any other answer.
+fn unavailable<E>(endpoint: &Option<String>, error: &SdkError<E, HttpResponse>) -> Option<Removal>
 where
     E: ProvideErrorMetadata,
 {
-    if error_code(error).is_some() {
-        return None;
-    }
-    let status = error.raw_response()?.status().as_u16();
-    matches!(status, 404 | 500 | 501 | 502 | 503)
-        .then(|| format!("HTTP {status} with no AWS error in the answer"))
+    let endpoint = endpoint.as_ref()?;
+    Some(Removal::Unavailable {
+        endpoint: endpoint.clone(),
+        reason: service_missing(error)?,
+    })
 }
 
 /// Removes the app's accelerators and Route 53 failover records.
@@ -183,11 +186,9 @@ pub async fn find_accelerators(
         {
             Ok(listed) => listed,
             Err(error) => {
-                if let Some(reason) = endpoint_lacks_service(&error) {
-                    return Ok(Err(Removal::Unavailable {
-                        endpoint: clients.endpoint.clone(),
-                        reason,
-                    }));
+                if let Some(unavailable) = unavailable(&clients.globalaccelerator_endpoint, &error)
+                {
+                    return Ok(Err(unavailable));
                 }
                 return Err(aws_error(
                     "ListAccelerators",
@@ -241,7 +242,7 @@ async fn remove_accelerators(
     // The entry point's own removal, pointed at each accelerator found by tag.
     let entry = EntryPoint {
         app: app.to_string(),
-        endpoint: Some(clients.endpoint.clone()).filter(|endpoint| endpoint != "AWS"),
+        endpoint: clients.globalaccelerator_endpoint.clone(),
         control: Control::GlobalAccelerator(clients.globalaccelerator.clone()),
     };
     let mut names = Vec::new();
@@ -265,11 +266,8 @@ pub async fn find_health_checks(
         let listed = match client.list_health_checks().set_marker(marker).send().await {
             Ok(listed) => listed,
             Err(error) => {
-                if let Some(reason) = endpoint_lacks_service(&error) {
-                    return Ok(Err(Removal::Unavailable {
-                        endpoint: clients.endpoint.clone(),
-                        reason,
-                    }));
+                if let Some(unavailable) = unavailable(&clients.route53_endpoint, &error) {
+                    return Ok(Err(unavailable));
                 }
                 return Err(aws_error("ListHealthChecks", ROUTE53_REGION, &error));
             }

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudformation::types::{StackStatus, TemplateStage};
 use aws_sdk_ecr::types::ImageIdentifier;
 
-use super::entry::endpoint_lacks_service;
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::Config;
 use crate::error::{Error, ResourceFailure, Result};
@@ -51,7 +50,9 @@ pub async fn delete_dashboard(
     {
         Ok(listed) => listed,
         Err(error) => {
-            if let Some(reason) = endpoint_lacks_service(&error) {
+            if clients.endpoint_url.is_some()
+                && let Some(reason) = crate::aws::service_missing(&error)
+            {
                 events.note(
                     step,
                     format!(

@@ -14,7 +14,7 @@ use futures::future::join_all;
 use serde::Serialize;
 
 use super::Teardown;
-use super::entry::{Removal, endpoint_lacks_service, find_accelerators, find_health_checks};
+use super::entry::{Removal, find_accelerators, find_health_checks};
 use super::removal::{active_services, repository_names};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::Role;
@@ -780,7 +780,9 @@ async fn dashboard(
     {
         Ok(listed) => listed,
         Err(error) => {
-            if let Some(reason) = endpoint_lacks_service(&error) {
+            if clients.endpoint_url.is_some()
+                && let Some(reason) = crate::aws::service_missing(&error)
+            {
                 return Ok(Err(reason));
             }
             return Err(aws_error("ListDashboards", &clients.region, &error));

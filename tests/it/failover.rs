@@ -220,6 +220,7 @@ mod mocked {
         // The rules are in a fixed order per service (see source_rules / target_rules).
         RegionClients {
             region: region.to_string(),
+            endpoint_url: None,
             cloudformation: mock_client!(
                 aws_sdk_cloudformation,
                 RuleMode::MatchAny,

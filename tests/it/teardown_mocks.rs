@@ -199,7 +199,8 @@ async fn the_accelerator_is_disabled_waited_for_then_emptied_and_deleted_in_orde
     let clients = GlobalClients {
         globalaccelerator: client,
         route53: route53_without_health_checks(),
-        endpoint: "AWS".into(),
+        globalaccelerator_endpoint: None,
+        route53_endpoint: None,
     };
     let removal = remove_entry_point(&clients, "demo", &Events::discard(), "entry")
         .await
@@ -238,7 +239,8 @@ async fn an_accelerator_of_another_app_is_left_alone() {
     let clients = GlobalClients {
         globalaccelerator: client,
         route53: route53_without_health_checks(),
-        endpoint: "AWS".into(),
+        globalaccelerator_endpoint: None,
+        route53_endpoint: None,
     };
     let removal = remove_entry_point(&clients, "demo", &Events::discard(), "entry")
         .await
@@ -262,7 +264,8 @@ async fn an_endpoint_without_global_accelerator_is_reported_not_taken_for_nothin
     let clients = GlobalClients {
         globalaccelerator: client,
         route53: route53_without_health_checks(),
-        endpoint: "http://127.0.0.1:5310".into(),
+        globalaccelerator_endpoint: Some("http://127.0.0.1:5310".into()),
+        route53_endpoint: Some("http://127.0.0.1:5310".into()),
     };
     let (events, mut receiver) = Events::channel();
     let removal = remove_entry_point(&clients, "demo", &events, "entry")
@@ -287,6 +290,31 @@ async fn an_endpoint_without_global_accelerator_is_reported_not_taken_for_nothin
     );
 }
 
+/// The same code-less 500 from AWS itself (no endpoint override) is a failure, never "not
+/// available": teardown must not report the accelerator as unchecked and carry on.
+#[tokio::test]
+async fn a_code_less_500_from_aws_itself_is_an_error_not_unavailable() {
+    let list = mock!(aws_sdk_globalaccelerator::Client::list_accelerators)
+        .sequence()
+        .http_status(
+            500,
+            Some("<!doctype html><title>500 Internal Server Error</title>".into()),
+        )
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&list]);
+    let clients = GlobalClients {
+        globalaccelerator: client,
+        route53: route53_without_health_checks(),
+        globalaccelerator_endpoint: None,
+        route53_endpoint: None,
+    };
+    let error = remove_entry_point(&clients, "demo", &Events::discard(), "entry")
+        .await
+        .expect_err("an AWS 500 is an error");
+    assert!(error.to_string().contains("ListAccelerators"), "{error}");
+}
+
 #[tokio::test]
 async fn a_real_global_accelerator_service_error_is_an_error_not_unavailable() {
     let list = mock!(aws_sdk_globalaccelerator::Client::list_accelerators).then_error(|| {
@@ -301,7 +329,8 @@ async fn a_real_global_accelerator_service_error_is_an_error_not_unavailable() {
     let clients = GlobalClients {
         globalaccelerator: client,
         route53: route53_without_health_checks(),
-        endpoint: "AWS".into(),
+        globalaccelerator_endpoint: None,
+        route53_endpoint: None,
     };
     let error = remove_entry_point(&clients, "demo", &Events::discard(), "entry")
         .await
@@ -607,6 +636,7 @@ fn region_clients(
 ) -> RegionClients {
     RegionClients {
         region: "us-east-1".into(),
+        endpoint_url: None,
         cloudformation,
         cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[]),
