@@ -79,6 +79,9 @@ impl EntryPointMode {
     }
 }
 
+/// The tag (value: the app's name) on everything mysfits creates, directly or through its stacks.
+pub const APP_TAG: &str = "mysfits:app";
+
 /// Route 53's control plane (and its request signing region) is us-east-1.
 pub const ROUTE53_CONTROL_REGION: &str = "us-east-1";
 
@@ -256,7 +259,7 @@ impl Config {
 
     /// Every app stack carries this tag, so that status and teardown can find what is ours.
     pub fn app_tag(&self) -> (&'static str, &str) {
-        ("mysfits:app", &self.app)
+        (APP_TAG, &self.app)
     }
 }
 

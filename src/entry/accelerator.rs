@@ -14,7 +14,11 @@ use super::{
     RegionalLoadBalancer, ShiftOutcome, wait_until,
 };
 use crate::aws::error_code;
-use crate::config::Role;
+use aws_sdk_globalaccelerator::operation::list_tags_for_resource::ListTagsForResourceError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use crate::config::{APP_TAG, Role};
 use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
 
@@ -66,7 +70,7 @@ pub(super) async fn ensure(
                 // The same token for the same app: a retried or re-run deploy cannot create a
                 // second accelerator.
                 .idempotency_token(format!("mysfits-{}-accelerator", entry.app))
-                .tags(tag("mysfits:app", &entry.app)?)
+                .tags(tag(APP_TAG, &entry.app)?)
                 .tags(tag("Name", &entry.app)?)
                 .send()
                 .await
@@ -398,16 +402,9 @@ async fn find_accelerator(entry: &EntryPoint, client: &Client) -> Outcome<Option
             continue;
         }
         let arn = accelerator.accelerator_arn().unwrap_or_default();
-        let tags = client
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
+        let ours = tagged_for(client, arn, &entry.app)
             .await
             .map_err(|error| entry.call_error("ListTagsForResource", &error))?;
-        let ours = tags
-            .tags()
-            .iter()
-            .any(|tag| tag.key() == "mysfits:app" && tag.value() == entry.app);
         if !ours {
             return Err(CallError::failed(Error::config(
                 format!(
@@ -420,6 +417,23 @@ async fn find_accelerator(entry: &EntryPoint, client: &Client) -> Outcome<Option
         return Ok(Some(accelerator));
     }
     Ok(None)
+}
+
+/// Whether the accelerator carries the tag `mysfits:app={app}`.
+pub(crate) async fn tagged_for(
+    client: &Client,
+    arn: &str,
+    app: &str,
+) -> Result<bool, SdkError<ListTagsForResourceError, HttpResponse>> {
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await?;
+    Ok(tags
+        .tags()
+        .iter()
+        .any(|tag| tag.key() == APP_TAG && tag.value() == app))
 }
 
 async fn all_listeners(

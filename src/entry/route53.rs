@@ -15,6 +15,7 @@ use super::{
     CallError, EntryDescription, EntryPoint, RegionTraffic, RegionalLoadBalancer, ShiftOutcome,
     wait_until,
 };
+use crate::config::APP_TAG;
 use crate::config::Role;
 use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
@@ -533,7 +534,7 @@ async fn create_health_check(
                 .value(format!("{} {}", entry.app, balancer.region))
                 .build(),
         )
-        .add_tags(Tag::builder().key("mysfits:app").value(&entry.app).build())
+        .add_tags(Tag::builder().key(APP_TAG).value(&entry.app).build())
         .send()
         .await
         .map_err(|error| entry.call_error("ChangeTagsForResource", &error))?;

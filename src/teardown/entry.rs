@@ -19,7 +19,8 @@ use serde::Serialize;
 use crate::aws::{
     GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, sdk_config_for, service_missing,
 };
-use crate::config::Config;
+use crate::config::{APP_TAG, Config};
+use crate::entry::accelerator::tagged_for;
 use crate::entry::{Control, EntryPoint};
 use crate::error::{Error, Result};
 use crate::progress::Events;
@@ -28,8 +29,6 @@ use crate::progress::Events;
 pub const ROUTE53_REGION: &str = crate::config::ROUTE53_CONTROL_REGION;
 /// Disabling an accelerator propagates worldwide; AWS publishes no bound, other tools wait 30 min.
 pub const ACCELERATOR_DEPLOY_LIMIT: Duration = Duration::from_secs(30 * 60);
-/// The tag that marks what belongs to an app.
-const APP_TAG: &str = "mysfits:app";
 
 /// Clients of the app's global services, each at its control-plane region.
 #[derive(Debug, Clone)]
@@ -175,52 +174,36 @@ pub async fn find_accelerators(
     app: &str,
 ) -> Result<std::result::Result<Vec<(String, String)>, Removal>> {
     let client = &clients.globalaccelerator;
-    let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        let listed = match client
-            .list_accelerators()
-            .set_next_token(token)
-            .send()
-            .await
-        {
-            Ok(listed) => listed,
-            Err(error) => {
-                if let Some(unavailable) = unavailable(&clients.globalaccelerator_endpoint, &error)
-                {
-                    return Ok(Err(unavailable));
-                }
-                return Err(aws_error(
-                    "ListAccelerators",
-                    GLOBAL_ACCELERATOR_REGION,
-                    &error,
-                ));
+    let listed = client
+        .list_accelerators()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    let accelerators = match listed {
+        Ok(accelerators) => accelerators,
+        Err(error) => {
+            if let Some(unavailable) = unavailable(&clients.globalaccelerator_endpoint, &error) {
+                return Ok(Err(unavailable));
             }
-        };
-        for accelerator in listed.accelerators() {
-            let (Some(arn), name) = (accelerator.accelerator_arn(), accelerator.name()) else {
-                continue;
-            };
-            let tags = clients
-                .globalaccelerator
-                .list_tags_for_resource()
-                .resource_arn(arn)
-                .send()
-                .await
-                .map_err(|error| {
-                    aws_error("ListTagsForResource", GLOBAL_ACCELERATOR_REGION, &error)
-                })?;
-            if tags
-                .tags()
-                .iter()
-                .any(|tag| tag.key() == APP_TAG && tag.value() == app)
-            {
-                found.push((arn.to_string(), name.unwrap_or(arn).to_string()));
-            }
+            return Err(aws_error(
+                "ListAccelerators",
+                GLOBAL_ACCELERATOR_REGION,
+                &error,
+            ));
         }
-        token = listed.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
+    };
+    let mut found = Vec::new();
+    for accelerator in &accelerators {
+        let (Some(arn), name) = (accelerator.accelerator_arn(), accelerator.name()) else {
+            continue;
+        };
+        if tagged_for(client, arn, app)
+            .await
+            .map_err(|error| aws_error("ListTagsForResource", GLOBAL_ACCELERATOR_REGION, &error))?
+        {
+            found.push((arn.to_string(), name.unwrap_or(arn).to_string()));
         }
     }
     Ok(Ok(found))
@@ -260,29 +243,22 @@ pub async fn find_health_checks(
     app: &str,
 ) -> Result<std::result::Result<Vec<String>, Removal>> {
     let client = &clients.route53;
-    let mut ids = Vec::new();
-    let mut marker = None;
-    loop {
-        let listed = match client.list_health_checks().set_marker(marker).send().await {
-            Ok(listed) => listed,
-            Err(error) => {
-                if let Some(unavailable) = unavailable(&clients.route53_endpoint, &error) {
-                    return Ok(Err(unavailable));
-                }
-                return Err(aws_error("ListHealthChecks", ROUTE53_REGION, &error));
+    let listed = client
+        .list_health_checks()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    let ids: Vec<String> = match listed {
+        Ok(checks) => checks.iter().map(|check| check.id().to_string()).collect(),
+        Err(error) => {
+            if let Some(unavailable) = unavailable(&clients.route53_endpoint, &error) {
+                return Ok(Err(unavailable));
             }
-        };
-        ids.extend(
-            listed
-                .health_checks()
-                .iter()
-                .map(|check| check.id().to_string()),
-        );
-        marker = listed.next_marker().map(str::to_string);
-        if !listed.is_truncated() || marker.is_none() {
-            break;
+            return Err(aws_error("ListHealthChecks", ROUTE53_REGION, &error));
         }
-    }
+    };
     let mut ours = Vec::new();
     for chunk in ids.chunks(10) {
         let tagged = client

@@ -171,29 +171,20 @@ pub async fn remove_services(
 /// None when there is no such cluster.
 pub async fn active_services(clients: &RegionClients, app: &str) -> Result<Option<Vec<String>>> {
     let region = &clients.region;
-    let mut arns: Vec<String> = Vec::new();
-    let mut token = None;
-    loop {
-        let listed = match clients
-            .ecs
-            .list_services()
-            .cluster(app)
-            .set_next_token(token)
-            .send()
-            .await
-        {
-            Ok(listed) => listed,
-            Err(error) if error_code(&error) == Some("ClusterNotFoundException") => {
-                return Ok(None);
-            }
-            Err(error) => return Err(aws_error("ListServices", region, &error)),
-        };
-        arns.extend(listed.service_arns().iter().cloned());
-        token = listed.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let listed = clients
+        .ecs
+        .list_services()
+        .cluster(app)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    let mut arns: Vec<String> = match listed {
+        Ok(arns) => arns,
+        Err(error) if error_code(&error) == Some("ClusterNotFoundException") => return Ok(None),
+        Err(error) => return Err(aws_error("ListServices", region, &error)),
+    };
     // ListServices omits DRAINING services on AWS: ask for the app's own names as well.
     for name in service_names(app) {
         if !arns.iter().any(|arn| arn.ends_with(&format!("/{name}"))) {
@@ -253,29 +244,20 @@ pub async fn delete_images(clients: &RegionClients, app: &str) -> Result<String>
 /// Deletes every image of one repository; None when the repository does not exist.
 pub async fn empty_repository(clients: &RegionClients, repository: &str) -> Result<Option<usize>> {
     let region = &clients.region;
-    let mut images: Vec<ImageIdentifier> = Vec::new();
-    let mut token = None;
-    loop {
-        let listed = match clients
-            .ecr
-            .list_images()
-            .repository_name(repository)
-            .set_next_token(token)
-            .send()
-            .await
-        {
-            Ok(listed) => listed,
-            Err(error) if error_code(&error) == Some("RepositoryNotFoundException") => {
-                return Ok(None);
-            }
-            Err(error) => return Err(aws_error("ListImages", region, &error)),
-        };
-        images.extend(listed.image_ids().iter().cloned());
-        token = listed.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let listed = clients
+        .ecr
+        .list_images()
+        .repository_name(repository)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    let images: Vec<ImageIdentifier> = match listed {
+        Ok(images) => images,
+        Err(error) if error_code(&error) == Some("RepositoryNotFoundException") => return Ok(None),
+        Err(error) => return Err(aws_error("ListImages", region, &error)),
+    };
     let mut deleted = 0;
     for chunk in images.chunks(100) {
         let response = clients

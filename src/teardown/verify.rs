@@ -17,7 +17,7 @@ use super::Teardown;
 use super::entry::{Removal, find_accelerators, find_health_checks};
 use super::removal::{active_services, repository_names};
 use crate::aws::{RegionClients, aws_error, error_code};
-use crate::config::Role;
+use crate::config::{APP_TAG, Role};
 use crate::error::{Error, Result};
 use crate::stack::StackKind;
 use crate::stack::deploy::PhysicalResource;
@@ -284,7 +284,7 @@ fn tag_filter(key: &str, value: &str) -> Filter {
 /// puts on everything of the app stack.
 fn app_filters(app: &str) -> [Filter; 2] {
     [
-        tag_filter("mysfits:app", app),
+        tag_filter(APP_TAG, app),
         tag_filter(
             "aws:cloudformation:stack-name",
             &StackKind::App.stack_name(app),
@@ -443,15 +443,10 @@ async fn elastic_ips(clients: &RegionClients, app: &str, known: &[String]) -> Re
         .addresses()
         .iter()
         .filter(|address| {
-            let tagged = address.tags().iter().any(|tag| {
-                matches!(
-                    (tag.key(), tag.value()),
-                    (Some("mysfits:app"), Some(value)) if value == app
-                ) || matches!(
-                    (tag.key(), tag.value()),
-                    (Some("aws:cloudformation:stack-name"), Some(value)) if value == stack_name
-                )
-            });
+            let tagged = address
+                .tags()
+                .iter()
+                .any(|tag| marks_app(tag.key(), tag.value(), app, &stack_name));
             let known_id = [address.allocation_id(), address.public_ip()]
                 .into_iter()
                 .flatten()
@@ -471,6 +466,15 @@ async fn elastic_ips(clients: &RegionClients, app: &str, known: &[String]) -> Re
 
 /// Load balancers and target groups of the app: in one of its VPCs, tagged for it, or reported
 /// by its stack.
+/// A tag that marks a resource as the app's: ours, or CloudFormation's for the app stack.
+fn marks_app(key: Option<&str>, value: Option<&str>, app: &str, stack_name: &str) -> bool {
+    match (key, value) {
+        (Some(APP_TAG), Some(value)) => value == app,
+        (Some("aws:cloudformation:stack-name"), Some(value)) => value == stack_name,
+        _ => false,
+    }
+}
+
 async fn load_balancing(
     clients: &RegionClients,
     app: &str,
@@ -533,15 +537,10 @@ async fn load_balancing(
             .await
             .map_err(|error| aws_error("DescribeTags", region, &error))?;
         for description in described.tag_descriptions() {
-            let ours = description.tags().iter().any(|tag| {
-                matches!(
-                    (tag.key(), tag.value()),
-                    (Some("mysfits:app"), Some(value)) if value == app
-                ) || matches!(
-                    (tag.key(), tag.value()),
-                    (Some("aws:cloudformation:stack-name"), Some(value)) if value == stack_name
-                )
-            });
+            let ours = description
+                .tags()
+                .iter()
+                .any(|tag| marks_app(tag.key(), tag.value(), app, &stack_name));
             if ours && let Some(arn) = description.resource_arn() {
                 tagged.insert(arn.to_string());
             }
@@ -635,30 +634,20 @@ async fn task_definitions(
 ) -> Result<Vec<Found>> {
     let region = &clients.region;
     let mut arns = BTreeSet::new();
-    let mut token = None;
-    let mut families = Vec::new();
-    loop {
-        let listed = clients
-            .ecs
-            .list_task_definition_families()
-            .family_prefix(app)
-            .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|error| aws_error("ListTaskDefinitionFamilies", region, &error))?;
-        families.extend(
-            listed
-                .families()
-                .iter()
-                .filter(|family| family.starts_with(&format!("{app}-")))
-                .cloned(),
-        );
-        token = listed.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let families: Vec<String> = clients
+        .ecs
+        .list_task_definition_families()
+        .family_prefix(app)
+        .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|error| aws_error("ListTaskDefinitionFamilies", region, &error))?
+        .into_iter()
+        .filter(|family| family.starts_with(&format!("{app}-")))
+        .collect();
     for family in families {
         let listed = clients
             .ecs
