@@ -8,12 +8,14 @@ use std::time::Instant;
 use futures::future::join_all;
 use serde::Serialize;
 
+use super::print_report;
 use crate::aws::{Patience, RegionClients};
-use crate::cli::{BuildArgs, OutputFormat};
+use crate::cli::BuildArgs;
 use crate::config::{Config, RegionSettings, Role};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, ImageSummary, PushReport, human_bytes};
-use crate::progress::{Event, Events, Renderer, RendererKind, elapsed_ms};
+use crate::progress::Progress;
+use crate::progress::{Event, Events, elapsed_ms};
 
 #[derive(Debug, Serialize)]
 struct BuildReport {
@@ -29,22 +31,11 @@ struct RegionPush {
 }
 
 pub async fn run(config: &Config, args: &BuildArgs) -> Result<ExitCode> {
-    let (events, receiver) = Events::channel();
-    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
-    let result = build_and_push(config, args, &events).await;
-    drop(events);
-    let _ = renderer.await;
+    let progress = Progress::start();
+    let result = build_and_push(config, args, &progress.events).await;
+    progress.finish().await;
     let report = result?;
-    match config.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|error| Error::config(
-                format!("could not write JSON output: {error}"),
-                "report this bug"
-            ))?
-        ),
-        OutputFormat::Text => print!("{}", text(&report)),
-    }
+    print_report(config.output, &report, text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::{print_report, to_json};
 use crate::aws::{Patience, RegionClients};
 use crate::cli::{DashboardCommand, OutputFormat};
 use crate::config::Config;
@@ -60,10 +61,7 @@ async fn create(config: &Config) -> Result<ExitCode> {
     let stack_refs: Vec<_> = stacks.iter().collect();
     let input = input_from_stacks(config, &stack_refs, accelerator.as_deref())?;
     let report = put(config, &primary.cloudwatch, &input).await?;
-    match config.output {
-        OutputFormat::Json => println!("{}", to_json(&report)?),
-        OutputFormat::Text => print!("{}", create_text(&report)),
-    }
+    print_report(config.output, &report, create_text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -207,13 +205,4 @@ async fn confirm(question: &str) -> Result<()> {
             "answer y, or pass --yes",
         ))
     }
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string_pretty(value).map_err(|error| {
-        Error::config(
-            format!("could not write JSON output: {error}"),
-            "report this bug",
-        )
-    })
 }

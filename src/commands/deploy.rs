@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::{print_report, to_json};
 use crate::aws::{Patience, RegionClients, aws_error};
 use crate::cli::{DeployArgs, OutputFormat};
 use crate::config::{Config, Role};
@@ -14,7 +15,8 @@ use crate::dashboard::DashboardReport;
 use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::error::{Error, Result};
 use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
-use crate::progress::{Events, Renderer, RendererKind};
+use crate::progress::Events;
+use crate::progress::Progress;
 use crate::stack::deploy::{Preview, StackDeployer, StackResult};
 use crate::stack::{ServiceImages, StackKind, app_request, registry_request};
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
@@ -52,8 +54,8 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     if args.dry_run {
         return preview(config, &plan).await;
     }
-    let (events, receiver) = Events::channel();
-    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
+    let progress = Progress::start();
+    let events = progress.events.clone();
     let context = Arc::new(DeployContext {
         config: config.clone(),
         clients: clients(config).await,
@@ -70,13 +72,10 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     drop(ctrl_c);
     drop(events);
     drop(context);
-    let _ = renderer.await;
+    progress.finish().await;
     let outputs = result?;
     let report = DeployReport::new(config, &outputs).await;
-    match config.output {
-        OutputFormat::Json => println!("{}", to_json(&report)?),
-        OutputFormat::Text => print!("{}", report.text()),
-    }
+    print_report(config.output, &report, DeployReport::text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -451,15 +450,6 @@ fn missing_input(step: &str, what: &str) -> Error {
         format!("step {step} started without its input ({what})"),
         "this is a bug in mysfits' deploy plan; please report it",
     )
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string_pretty(value).map_err(|error| {
-        Error::config(
-            format!("could not write JSON output: {error}"),
-            "report this bug",
-        )
-    })
 }
 
 /// The result of a deploy, for people (text) and programs (`--output json`).

@@ -4,14 +4,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::failover::{prepare, two_regions, validate_http_url};
-use crate::cli::{DrillArgs, OutputFormat};
+use super::print_report;
+use crate::cli::DrillArgs;
 use crate::config::Config;
 use crate::entry::{CONTROL_PATIENCE, EntryPoint};
 use crate::error::{Error, Result};
 use crate::failover::FailoverOptions;
 use crate::failover::drill::{self, Drill};
 use crate::failover::readiness::Thresholds;
-use crate::progress::{Events, Renderer, RendererKind};
+use crate::progress::Progress;
 
 /// Bounds that keep a drill a drill, not a load test.
 const MAX_RATE: u32 = 500;
@@ -68,21 +69,10 @@ pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
             verify_url: Some(url),
         },
     };
-    let (events, receiver) = Events::channel();
-    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
-    let result = drill::run(&drill, &events).await;
-    drop(events);
-    let _ = renderer.await;
+    let progress = Progress::start();
+    let result = drill::run(&drill, &progress.events).await;
+    progress.finish().await;
     let report = result?;
-    match config.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|error| Error::config(
-                format!("could not write JSON output: {error}"),
-                "report this bug"
-            ))?
-        ),
-        OutputFormat::Text => print!("{}", report.text()),
-    }
+    print_report(config.output, &report, |report| report.text())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,14 +3,15 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::print_report;
 use crate::aws::{Patience, RegionClients};
-use crate::cli::{FailoverArgs, OutputFormat};
+use crate::cli::FailoverArgs;
 use crate::config::{Config, RegionSettings};
 use crate::entry::{CONTROL_PATIENCE, EntryPoint};
 use crate::error::{Error, Result};
 use crate::failover::readiness::Thresholds;
 use crate::failover::{self, Failover, FailoverOptions, FailoverReport, Outcome, Side};
-use crate::progress::{Events, Renderer, RendererKind};
+use crate::progress::Progress;
 
 pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
     let secondary = two_regions(config)?;
@@ -40,13 +41,11 @@ pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         verify_url: args.verify_url.clone(),
     };
-    let (events, receiver) = Events::channel();
-    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
-    let result = failover::run(&failover, &options, &events).await;
-    drop(events);
-    let _ = renderer.await;
+    let progress = Progress::start();
+    let result = failover::run(&failover, &options, &progress.events).await;
+    progress.finish().await;
     let report = result?;
-    print_report(config, &report)?;
+    print_report(config.output, &report, FailoverReport::text)?;
     if report.outcome == Outcome::Refused {
         return Err(Error::config(
             format!(
@@ -58,20 +57,6 @@ pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
         ));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn print_report(config: &Config, report: &FailoverReport) -> Result<()> {
-    match config.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(report).map_err(|error| Error::config(
-                format!("could not write JSON output: {error}"),
-                "report this bug"
-            ))?
-        ),
-        OutputFormat::Text => print!("{}", report.text()),
-    }
-    Ok(())
 }
 
 /// The secondary region; failover needs two.

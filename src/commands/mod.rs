@@ -15,9 +15,34 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use serde::Serialize;
+
+use crate::cli::{Cli, Command, OutputFormat};
 use crate::config::Config;
 use crate::error::{Error, Result};
+
+/// A report as pretty-printed JSON (`--output json`).
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value).map_err(|error| {
+        Error::config(
+            format!("could not write JSON output: {error}"),
+            "report this bug",
+        )
+    })
+}
+
+/// Prints a command's result on stdout: JSON for `--output json`, else `text(report)`.
+pub(crate) fn print_report<T: Serialize>(
+    output: OutputFormat,
+    report: &T,
+    text: impl FnOnce(&T) -> String,
+) -> Result<()> {
+    match output {
+        OutputFormat::Json => println!("{}", to_json(report)?),
+        OutputFormat::Text => print!("{}", text(report)),
+    }
+    Ok(())
+}
 
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     // Completions need no config: they must work before anything is set up.

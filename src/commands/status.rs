@@ -2,21 +2,13 @@
 
 use std::process::ExitCode;
 
-use crate::cli::OutputFormat;
+use super::print_report;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::status::StatusReport;
 
 pub async fn run(config: &Config) -> Result<ExitCode> {
     let report = crate::status::collect(config).await;
-    match config.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|error| Error::config(
-                format!("could not write JSON output: {error}"),
-                "report this bug"
-            ))?
-        ),
-        OutputFormat::Text => print!("{}", report.text()),
-    }
+    print_report(config.output, &report, StatusReport::text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,11 +4,12 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use crate::cli::{OutputFormat, TeardownArgs};
+use super::print_report;
+use crate::cli::TeardownArgs;
 use crate::config::Config;
 use crate::error::{EXIT_ERROR, Error, Result};
 use crate::plan::Cancellation;
-use crate::progress::{Events, Renderer, RendererKind};
+use crate::progress::Progress;
 use crate::teardown::{Teardown, TeardownOptions, TeardownReport};
 
 pub async fn run(config: &Config, args: &TeardownArgs) -> Result<ExitCode> {
@@ -16,26 +17,15 @@ pub async fn run(config: &Config, args: &TeardownArgs) -> Result<ExitCode> {
         keep_data: args.keep_data,
     };
     confirm(config, options).await?;
-    let (events, receiver) = Events::channel();
-    let renderer = tokio::spawn(Renderer::run(RendererKind::detect(), receiver));
+    let progress = Progress::start();
     let cancellation = Cancellation::new();
-    let ctrl_c = cancellation.on_ctrl_c(&events, "teardown");
-    let teardown = Teardown::connect(config, options, events.clone()).await;
+    let ctrl_c = cancellation.on_ctrl_c(&progress.events, "teardown");
+    let teardown = Teardown::connect(config, options, progress.events.clone()).await;
     let report = teardown.run(&cancellation).await;
     drop(ctrl_c);
-    drop(events);
-    let _ = renderer.await;
+    progress.finish().await;
     let report = report?;
-    match config.output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|error| Error::config(
-                format!("could not write JSON output: {error}"),
-                "report this bug"
-            ))?
-        ),
-        OutputFormat::Text => print!("{}", text(&report)),
-    }
+    print_report(config.output, &report, text)?;
     if report.interrupted {
         return Err(Error::Interrupted);
     }

@@ -42,6 +42,30 @@ pub enum Event {
     },
 }
 
+/// A command's live progress: events rendered on stderr (tree on a terminal, lines otherwise)
+/// until [`Progress::finish`].
+pub struct Progress {
+    pub events: Events,
+    renderer: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    pub fn start() -> Progress {
+        let (events, receiver) = Events::channel();
+        Progress {
+            events,
+            renderer: tokio::spawn(Renderer::run(RendererKind::detect(), receiver)),
+        }
+    }
+
+    /// Waits until everything sent is rendered. Every clone of `events` (contexts, Ctrl-C
+    /// listeners) must be dropped first: the renderer ends when the last sender goes.
+    pub async fn finish(self) {
+        drop(self.events);
+        let _ = self.renderer.await;
+    }
+}
+
 /// Where events go. Cheap to clone; sending never blocks and never fails the command.
 #[derive(Debug, Clone)]
 pub struct Events {
