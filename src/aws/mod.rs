@@ -15,7 +15,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::config::{Config, RegionSettings};
+use std::collections::BTreeMap;
+
+use crate::config::{Config, RegionSettings, Role};
 use crate::error::Error;
 
 /// Global Accelerator's control plane exists only in us-west-2, whatever the app's regions are.
@@ -146,6 +148,18 @@ impl RegionClients {
             ec2: aws_sdk_ec2::Client::new(sdk_config),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk_config),
         }
+    }
+
+    /// Clients for every region of the app (primary, then secondary).
+    pub async fn for_app(config: &Config, patience: Patience) -> BTreeMap<Role, RegionClients> {
+        let mut clients = BTreeMap::new();
+        for region in config.regions() {
+            clients.insert(
+                region.role,
+                RegionClients::for_region(config, region, patience).await,
+            );
+        }
+        clients
     }
 
     pub async fn for_region(

@@ -27,15 +27,17 @@ pub async fn run(config: &Config, command: &DashboardCommand) -> Result<ExitCode
 }
 
 async fn create(config: &Config) -> Result<ExitCode> {
-    let primary = RegionClients::for_region(config, &config.primary, Patience::DEPLOY).await;
+    let clients = RegionClients::for_app(config, Patience::DEPLOY).await;
+    let primary = &clients[&crate::config::Role::Primary];
     let mut stacks = Vec::new();
     for region in config.regions() {
-        let clients = if region.role == crate::config::Role::Primary {
-            primary.clone()
-        } else {
-            RegionClients::for_region(config, region, Patience::DEPLOY).await
-        };
-        match read_app_stack(&clients.cloudformation, &config.app, &region.name).await? {
+        match read_app_stack(
+            &clients[&region.role].cloudformation,
+            &config.app,
+            &region.name,
+        )
+        .await?
+        {
             Some(stack) => stacks.push(stack),
             None => {
                 return Err(Error::config(

@@ -54,11 +54,12 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     if args.dry_run {
         return preview(config, &plan).await;
     }
+    let clients = RegionClients::for_app(config, Patience::DEPLOY).await;
     let progress = Progress::start();
     let events = progress.events.clone();
     let context = Arc::new(DeployContext {
         config: config.clone(),
-        clients: clients(config).await,
+        clients: clients.clone(),
         events: events.clone(),
         prebuilt_binaries: args.prebuilt_binaries.clone(),
     });
@@ -74,7 +75,7 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     drop(context);
     progress.finish().await;
     let outputs = result?;
-    let report = DeployReport::new(config, &outputs).await;
+    let report = DeployReport::new(config, &clients, &outputs).await;
     print_report(config.output, &report, DeployReport::text)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -87,7 +88,7 @@ pub async fn plan(config: &Config) -> Result<ExitCode> {
 
 async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
     plan.validate()?;
-    let clients = clients(config).await;
+    let clients = RegionClients::for_app(config, Patience::DEPLOY).await;
     let mut previews = Vec::new();
     for region in config.regions() {
         let region_clients = &clients[&region.role];
@@ -202,17 +203,6 @@ async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceIma
             .cloned()
             .unwrap_or_else(|| "(built at deploy)".into()),
     }
-}
-
-async fn clients(config: &Config) -> BTreeMap<Role, RegionClients> {
-    let mut clients = BTreeMap::new();
-    for region in config.regions() {
-        clients.insert(
-            region.role,
-            RegionClients::for_region(config, region, Patience::DEPLOY).await,
-        );
-    }
-    clients
 }
 
 impl DeployContext {
@@ -489,7 +479,11 @@ pub struct SeedReport {
 }
 
 impl DeployReport {
-    async fn new(config: &Config, outputs: &BTreeMap<StepId, StepOutput>) -> DeployReport {
+    async fn new(
+        config: &Config,
+        clients: &BTreeMap<Role, RegionClients>,
+        outputs: &BTreeMap<StepId, StepOutput>,
+    ) -> DeployReport {
         let mut regions = Vec::new();
         let mut changed = false;
         for region in config.regions() {
@@ -508,9 +502,7 @@ impl DeployReport {
                         changed: result.changed,
                     });
                     if kind == StackKind::App {
-                        let clients =
-                            RegionClients::for_region(config, region, Patience::DEPLOY).await;
-                        url = load_balancer_url(&clients, result).await;
+                        url = load_balancer_url(&clients[&region.role], result).await;
                     }
                 }
             }

@@ -84,10 +84,10 @@ impl Cursor {
 pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
     let group = log_group(&config.app, args.service.name());
     // Impatient clients: a region that is down must not stall the other region's lines.
-    let mut regions = Vec::new();
-    for region in config.regions() {
-        regions.push(RegionClients::for_region(config, region, Patience::IMPATIENT).await);
-    }
+    let regions: Vec<RegionClients> = RegionClients::for_app(config, Patience::IMPATIENT)
+        .await
+        .into_values()
+        .collect();
     let since = now_millis() - i64::from(args.since) * 60_000;
     let limit = args.limit as usize;
 

@@ -263,17 +263,10 @@ impl Teardown {
     /// Clients for every region of the app and for the global services, honouring endpoint
     /// overrides.
     pub async fn connect(config: &Config, options: TeardownOptions, events: Events) -> Teardown {
-        let mut clients = BTreeMap::new();
-        for region in config.regions() {
-            clients.insert(
-                region.role,
-                RegionClients::for_region(config, region, Patience::DEPLOY).await,
-            );
-        }
         Teardown {
             config: config.clone(),
             options,
-            clients,
+            clients: RegionClients::for_app(config, Patience::DEPLOY).await,
             global: entry::GlobalClients::connect(config).await,
             events,
         }
