@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::dashboard::show::{RegionView, Window, render_text, views};
 use crate::dashboard::targets::read_app_stack;
 use crate::dashboard::{
-    AcceleratorLookup, DashboardReport, console_url, dashboard_name, delete, deployed_body,
-    find_accelerator, input_from_stacks, put,
+    AcceleratorLookup, DashboardReport, console_url, dashboard_name, delete, deployed_body, ensure,
+    find_accelerator,
 };
 use crate::error::{Error, Result};
 
@@ -61,8 +61,13 @@ async fn create(config: &Config) -> Result<ExitCode> {
         }
     };
     let stack_refs: Vec<_> = stacks.iter().collect();
-    let input = input_from_stacks(config, &stack_refs, accelerator.as_deref())?;
-    let report = put(config, &primary.cloudwatch, &input).await?;
+    let report = ensure(
+        config,
+        &primary.cloudwatch,
+        &stack_refs,
+        accelerator.as_deref(),
+    )
+    .await?;
     print_report(config.output, &report, create_text)?;
     Ok(ExitCode::SUCCESS)
 }

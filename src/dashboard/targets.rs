@@ -4,8 +4,6 @@
 //! `targetgroup/NAME/ID`). The template could export them with GetAtt, but moto leaves those
 //! attributes unresolved, so they are cut out of the ARNs here, which works the same everywhere.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_cloudformation::Client;
 
 use super::body::Service;
@@ -13,7 +11,7 @@ use crate::aws::{aws_error, error_code};
 use crate::config::{RegionSettings, Role};
 use crate::error::{Error, Result};
 use crate::stack::StackKind;
-use crate::stack::deploy::{PhysicalResource, StackResult};
+use crate::stack::deploy::{PhysicalResource, StackResult, stack_outputs};
 
 /// What the dashboard graphs in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,16 +173,7 @@ pub async fn read_app_stack(
         .send()
         .await
         .map_err(|error| aws_error("DescribeStackResources", region, &error))?;
-    let outputs: BTreeMap<String, String> = stack
-        .outputs()
-        .iter()
-        .filter_map(|output| {
-            Some((
-                output.output_key()?.to_string(),
-                output.output_value()?.to_string(),
-            ))
-        })
-        .collect();
+    let outputs = stack_outputs(stack);
     Ok(Some(StackResult {
         stack_name,
         region: region.to_string(),
@@ -198,19 +187,7 @@ pub async fn read_app_stack(
         resources: resources
             .stack_resources()
             .iter()
-            .filter_map(|resource| {
-                Some((
-                    resource.logical_resource_id()?.to_string(),
-                    PhysicalResource {
-                        physical_id: resource.physical_resource_id()?.to_string(),
-                        resource_type: resource.resource_type().unwrap_or_default().to_string(),
-                        status: resource
-                            .resource_status()
-                            .map(|status| status.as_str().to_string())
-                            .unwrap_or_default(),
-                    },
-                ))
-            })
+            .filter_map(PhysicalResource::from_stack_resource)
             .collect(),
     }))
 }

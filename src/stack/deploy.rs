@@ -53,6 +53,40 @@ pub struct PhysicalResource {
     pub status: String,
 }
 
+impl PhysicalResource {
+    /// A resource as DescribeStackResources lists it, with its logical id; `None` while it has
+    /// no physical id yet.
+    pub fn from_stack_resource(
+        resource: &aws_sdk_cloudformation::types::StackResource,
+    ) -> Option<(String, PhysicalResource)> {
+        Some((
+            resource.logical_resource_id()?.to_string(),
+            PhysicalResource {
+                physical_id: resource.physical_resource_id()?.to_string(),
+                resource_type: resource.resource_type().unwrap_or_default().to_string(),
+                status: resource
+                    .resource_status()
+                    .map(|status| status.as_str().to_string())
+                    .unwrap_or_default(),
+            },
+        ))
+    }
+}
+
+/// A stack's outputs by key.
+pub fn stack_outputs(stack: &aws_sdk_cloudformation::types::Stack) -> BTreeMap<String, String> {
+    stack
+        .outputs()
+        .iter()
+        .filter_map(|output| {
+            Some((
+                output.output_key()?.to_string(),
+                output.output_value()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// What a deploy left behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StackResult {
@@ -391,16 +425,7 @@ impl<'a> StackDeployer<'a> {
                 .iter()
                 .filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string())))
                 .collect(),
-            outputs: stack
-                .outputs()
-                .iter()
-                .filter_map(|output| {
-                    Some((
-                        output.output_key()?.to_string(),
-                        output.output_value()?.to_string(),
-                    ))
-                })
-                .collect(),
+            outputs: stack_outputs(stack),
         }))
     }
 

@@ -252,16 +252,7 @@ pub async fn gather(clients: &RegionClients, lookup: &Lookup<'_>) -> RegionFacts
                 if kind == StackKind::App
                     && let Some(stack) = stack
                 {
-                    app_stack.outputs = stack
-                        .outputs()
-                        .iter()
-                        .filter_map(|output| {
-                            Some((
-                                output.output_key()?.to_string(),
-                                output.output_value()?.to_string(),
-                            ))
-                        })
-                        .collect();
+                    app_stack.outputs = crate::stack::deploy::stack_outputs(stack);
                     app_stack.parameters = stack
                         .parameters()
                         .iter()

@@ -12,17 +12,10 @@ use crate::config::Config;
 use crate::error::{Error, ResourceFailure, Result};
 use crate::progress::Events;
 use crate::stack::deploy::{PhysicalResource, Poll, delete_failures, named_failures};
+use crate::status::facts::SERVICES;
 
 /// Deleting services waits for their tasks to drain; AWS allows minutes, not hours.
 const SERVICE_DRAIN_LIMIT: Duration = Duration::from_secs(20 * 60);
-
-/// The ECS services the app stack creates, in cluster `{app}`.
-pub fn service_names(app: &str) -> [String; 2] {
-    [
-        format!("{app}-mysfits-service"),
-        format!("{app}-like-service"),
-    ]
-}
 
 /// The ECR repositories the registry stack creates.
 pub fn repository_names(app: &str) -> [String; 2] {
@@ -186,7 +179,7 @@ pub async fn active_services(clients: &RegionClients, app: &str) -> Result<Optio
         Err(error) => return Err(aws_error("ListServices", region, &error)),
     };
     // ListServices omits DRAINING services on AWS: ask for the app's own names as well.
-    for name in service_names(app) {
+    for name in SERVICES.map(|service| service.service_name(app)) {
         if !arns.iter().any(|arn| arn.ends_with(&format!("/{name}"))) {
             arns.push(name);
         }
@@ -567,19 +560,7 @@ async fn stack_resources(
     described
         .stack_resources()
         .iter()
-        .filter_map(|resource| {
-            Some((
-                resource.logical_resource_id()?.to_string(),
-                PhysicalResource {
-                    physical_id: resource.physical_resource_id()?.to_string(),
-                    resource_type: resource.resource_type().unwrap_or_default().to_string(),
-                    status: resource
-                        .resource_status()
-                        .map(|status| status.as_str().to_string())
-                        .unwrap_or_default(),
-                },
-            ))
-        })
+        .filter_map(PhysicalResource::from_stack_resource)
         .collect()
 }
 

@@ -68,16 +68,13 @@ pub async fn stack_inventory(teardown: &Teardown) -> BTreeMap<String, Vec<Physic
             else {
                 continue;
             };
-            resources.extend(described.stack_resources().iter().filter_map(|resource| {
-                Some(PhysicalResource {
-                    physical_id: resource.physical_resource_id()?.to_string(),
-                    resource_type: resource.resource_type().unwrap_or_default().to_string(),
-                    status: resource
-                        .resource_status()
-                        .map(|status| status.as_str().to_string())
-                        .unwrap_or_default(),
-                })
-            }));
+            resources.extend(
+                described
+                    .stack_resources()
+                    .iter()
+                    .filter_map(PhysicalResource::from_stack_resource)
+                    .map(|(_, resource)| resource),
+            );
         }
         inventory.insert(clients.region.clone(), resources);
     }
