@@ -283,20 +283,6 @@ pub(super) async fn shift(
     })
 }
 
-pub(super) async fn remove(
-    entry: &EntryPoint,
-    client: &Client,
-    events: &Events,
-    step: &str,
-    wait_limit: Duration,
-) -> Outcome<Vec<String>> {
-    let Some(accelerator) = find_accelerator(entry, client).await? else {
-        return Ok(Vec::new());
-    };
-    let arn = accelerator.accelerator_arn().unwrap_or_default();
-    remove_by_arn(entry, client, arn, events, step, wait_limit).await
-}
-
 /// Disables the accelerator, waits until that is deployed, deletes the endpoint groups of every
 /// listener, the listeners, then the accelerator: the only order Global Accelerator accepts.
 /// Whatever is already gone (a rerun after an interruption) is skipped.

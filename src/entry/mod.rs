@@ -8,7 +8,8 @@
 //!   configured domain, PRIMARY and SECONDARY, each with an HTTP health check of its ALB.
 //!
 //! The lifecycle is [`ensure`] (a deploy step after both app stacks), [`describe`] (status and
-//! failover read it), [`shift`] (failover) and [`remove`] (the first teardown step). Each of them
+//! failover read it), [`shift`] (failover) and [`remove_accelerator`] (teardown, which finds the
+//! app's accelerators and health checks by tag, whatever mode the app was deployed in). Each of them
 //! tells an endpoint that does not implement the service (moto answers 500 for Global Accelerator)
 //! apart from a real failure: the first is reported as [`EntryState::Unavailable`] so that a deploy
 //! against an emulator goes on, the second is an error.
@@ -576,80 +577,6 @@ pub async fn shift(
             ),
         }),
         Err(CallError::Failed(error)) => Err(*error),
-    }
-}
-
-/// What [`remove`] did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RemoveReport {
-    pub mode: String,
-    pub removed: Vec<String>,
-    /// "removed", "absent" (nothing to remove) or "unavailable" (endpoint lacks the service).
-    pub result: String,
-    pub detail: Option<String>,
-}
-
-/// Removes the entry point and everything under it (teardown's first step, so no client keeps
-/// reaching load balancers that are about to go). Global Accelerator: disable, wait until
-/// DEPLOYED, delete endpoint groups, listeners, accelerator. Route 53: delete the app's failover
-/// records, then their health checks. Only resources tagged or named for this app are touched.
-pub async fn remove(
-    entry: &EntryPoint,
-    events: &Events,
-    step: &str,
-    wait_limit: Duration,
-) -> Result<RemoveReport> {
-    let outcome = match &entry.control {
-        Control::GlobalAccelerator(client) => {
-            accelerator::remove(entry, client, events, step, wait_limit).await
-        }
-        Control::Route53 {
-            client,
-            hosted_zone_id,
-            domain,
-        } => {
-            route53::remove(
-                entry,
-                client,
-                hosted_zone_id,
-                domain,
-                events,
-                step,
-                wait_limit,
-            )
-            .await
-        }
-    };
-    let mode = entry.mode().to_string();
-    match outcome {
-        Ok(removed) if removed.is_empty() => Ok(RemoveReport {
-            mode,
-            removed,
-            result: "absent".into(),
-            detail: None,
-        }),
-        Ok(removed) => Ok(RemoveReport {
-            mode,
-            removed,
-            result: "removed".into(),
-            detail: None,
-        }),
-        Err(error) => match error.into_state()? {
-            EntryState::Unavailable { endpoint, reason } => {
-                let detail = format!("unavailable at this endpoint ({endpoint}): {reason}");
-                events.note(step, format!("{mode} {detail}"));
-                Ok(RemoveReport {
-                    mode,
-                    removed: Vec::new(),
-                    result: "unavailable".into(),
-                    detail: Some(detail),
-                })
-            }
-            other => Err(Error::config(
-                format!("unexpected entry point state while removing: {other:?}"),
-                "report this bug",
-            )),
-        },
     }
 }
 

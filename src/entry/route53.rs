@@ -240,50 +240,6 @@ pub(super) async fn shift(
     })
 }
 
-pub(super) async fn remove(
-    entry: &EntryPoint,
-    client: &Client,
-    zone: &str,
-    domain: &str,
-    events: &Events,
-    step: &str,
-    wait_limit: Duration,
-) -> Outcome<Vec<String>> {
-    let records = our_records(entry, client, zone, domain).await?;
-    if records.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut removed = Vec::new();
-    let health_checks: Vec<String> = records
-        .iter()
-        .filter_map(|record| record.health_check_id().map(str::to_string))
-        .collect();
-    let mut changes = Vec::new();
-    for record in records {
-        removed.push(format!(
-            "record {domain} {}",
-            record.set_identifier().unwrap_or_default()
-        ));
-        changes.push(change(ChangeAction::Delete, record)?);
-    }
-    submit(
-        entry,
-        client,
-        zone,
-        changes,
-        &format!("mysfits teardown of {}", entry.app),
-        wait_limit,
-    )
-    .await?;
-    // A health check that a record still uses cannot be deleted: records first.
-    for id in health_checks {
-        delete_health_check(entry, client, &id).await?;
-        removed.push(format!("health check {id}"));
-    }
-    events.note(step, format!("removed the failover records at {domain}"));
-    Ok(removed)
-}
-
 fn set_identifier(app: &str, region: &str) -> String {
     format!("{app}-{region}")
 }

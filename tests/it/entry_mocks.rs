@@ -27,9 +27,11 @@ use aws_sdk_globalaccelerator::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use mysfits::config::Role;
 use mysfits::entry::{
-    Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure, remove,
-    shift,
+    Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure, shift,
 };
+use mysfits::teardown::entry::{GlobalClients, Removal, remove_entry_point};
+
+use crate::teardown_mocks::route53_without_health_checks;
 use mysfits::progress::Events;
 
 const ACCELERATOR_ARN: &str = "arn:aws:globalaccelerator::123456789012:accelerator/demo-1";
@@ -615,11 +617,20 @@ async fn removal_disables_waits_then_deletes_groups_listener_and_accelerator_in_
             &delete_accelerator,
         ]
     );
-    let entry = entry(client, None);
-    let report = remove(&entry, &Events::discard(), "entry point", LIMIT)
+    // Teardown's removal: the accelerator found by its tag, then the entry point's own removal.
+    let clients = GlobalClients {
+        globalaccelerator: client,
+        route53: route53_without_health_checks(),
+        globalaccelerator_endpoint: None,
+        route53_endpoint: None,
+    };
+    let report = remove_entry_point(&clients, "demo", &Events::discard(), "entry point")
         .await
         .unwrap();
-    assert_eq!(report.result, "removed");
+    assert!(
+        matches!(&report.accelerator, Removal::Removed { .. }),
+        "{report:?}"
+    );
     assert_eq!(
         *log.lock().unwrap(),
         [
@@ -632,10 +643,14 @@ async fn removal_disables_waits_then_deletes_groups_listener_and_accelerator_in_
             "delete accelerator"
         ]
     );
-    let again = remove(&entry, &Events::discard(), "entry point", LIMIT)
+    let again = remove_entry_point(&clients, "demo", &Events::discard(), "entry point")
         .await
         .unwrap();
-    assert_eq!(again.result, "absent", "a second teardown finds nothing");
+    assert_eq!(
+        again.accelerator,
+        Removal::NothingFound,
+        "a second teardown finds nothing"
+    );
 }
 
 #[tokio::test]
@@ -703,10 +718,27 @@ async fn an_endpoint_without_global_accelerator_is_reported_unavailable_and_depl
         describe(&entry).await,
         EntryState::Unavailable { .. }
     ));
-    let removed = remove(&entry, &Events::discard(), "entry point", LIMIT)
-        .await
-        .unwrap();
-    assert_eq!(removed.result, "unavailable");
+    let removed = remove_entry_point(
+        &GlobalClients {
+            globalaccelerator: mock_client!(
+                aws_sdk_globalaccelerator,
+                RuleMode::MatchAny,
+                &[&rule]
+            ),
+            route53: route53_without_health_checks(),
+            globalaccelerator_endpoint: Some("http://127.0.0.1:5310".into()),
+            route53_endpoint: Some("http://127.0.0.1:5310".into()),
+        },
+        "demo",
+        &Events::discard(),
+        "entry point",
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(removed.accelerator, Removal::Unavailable { .. }),
+        "{removed:?}"
+    );
     let shifted = shift(
         &entry,
         "us-east-1",

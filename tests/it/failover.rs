@@ -562,11 +562,12 @@ mod emulator {
     use mysfits::config::Role;
     use mysfits::entry::{
         Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure,
-        remove, shift,
+        shift,
     };
     use mysfits::failover::scale::{ScalePlan, ServiceScale, scale};
     use mysfits::progress::Events;
     use mysfits::status::facts::ServiceKind;
+    use mysfits::teardown::entry::{GlobalClients, Removal, remove_entry_point};
     use testbed::moto::Moto;
 
     use super::LIMIT;
@@ -719,10 +720,22 @@ mod emulator {
             ShiftOutcome::AlreadyServing
         );
 
-        let removed = remove(&entry, &Events::discard(), "entry", LIMIT)
+        // Teardown's removal finds the records through the app's tagged health checks.
+        let clients = GlobalClients {
+            globalaccelerator: mysfits::entry::global_accelerator_client(
+                &moto.sdk_config("us-west-2"),
+            ),
+            route53: client.clone(),
+            globalaccelerator_endpoint: Some(moto.endpoint()),
+            route53_endpoint: Some(moto.endpoint()),
+        };
+        let removed = remove_entry_point(&clients, "r53", &Events::discard(), "entry")
             .await
             .unwrap();
-        assert_eq!(removed.result, "removed");
+        assert!(
+            matches!(&removed.route53, Removal::Removed { .. }),
+            "{removed:?}"
+        );
         assert!(records(&client, &zone).await.is_empty());
         assert!(
             client

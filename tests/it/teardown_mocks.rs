@@ -66,7 +66,7 @@ impl Calls {
     }
 }
 
-fn route53_without_health_checks() -> aws_sdk_route53::Client {
+pub(crate) fn route53_without_health_checks() -> aws_sdk_route53::Client {
     let list = mock!(aws_sdk_route53::Client::list_health_checks).then_output(|| {
         ListHealthChecksOutput::builder()
             .set_health_checks(Some(Vec::new()))
