@@ -19,7 +19,6 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::{Plan, StepId};
 use crate::error::{EXIT_INTERRUPTED, Error, Result};
 use crate::progress::{Event, Events, elapsed_ms};
-use crate::stack::StackKind;
 
 /// What a finished step hands on: its output and a one-line summary for the progress view.
 pub type StepResult<O> = Result<(O, String)>;
@@ -170,23 +169,7 @@ where
     F: Fn(StepId, Arc<BTreeMap<StepId, O>>) -> Fut,
     Fut: Future<Output = StepResult<O>> + Send + 'static,
 {
-    plan.validate()?;
-    let nodes: Vec<Node<StepId>> = plan
-        .steps
-        .iter()
-        .map(|step| Node {
-            id: step.id,
-            label: step.label.clone(),
-            depends_on: step.depends_on.clone(),
-            on_cancel: match step.id {
-                StepId::Stack {
-                    kind: StackKind::Registry | StackKind::App,
-                    ..
-                } => OnCancel::WindDown,
-                _ => OnCancel::Abort,
-            },
-        })
-        .collect();
+    let nodes = plan.nodes();
     let mut outcome = run(&nodes, OnFailure::StopAll, events, cancellation, run_step).await?;
     if outcome.interrupted {
         return Err(Error::Interrupted);
@@ -219,7 +202,7 @@ where
     F: Fn(Id, Arc<BTreeMap<Id, O>>) -> Fut,
     Fut: Future<Output = StepResult<O>> + Send + 'static,
 {
-    validate(nodes)?;
+    validate(nodes, "plan")?;
     let mut outputs: BTreeMap<Id, O> = BTreeMap::new();
     let mut started: BTreeSet<Id> = BTreeSet::new();
     let mut unusable: BTreeSet<Id> = BTreeSet::new();
@@ -357,8 +340,15 @@ where
     })
 }
 
-/// Ids are unique, every dependency exists, and there is no cycle.
-fn validate<Id: Copy + Ord + Debug>(nodes: &[Node<Id>]) -> Result<()> {
+/// Ids are unique, every dependency exists, and there is no cycle. `plan` names the plan in the
+/// error ("deploy plan", ...).
+pub(crate) fn validate<Id: Copy + Ord + Debug>(nodes: &[Node<Id>], plan: &str) -> Result<()> {
+    let graph_error = |what: &str| {
+        Error::config(
+            format!("internal error in the {plan}: {what}"),
+            "this is a bug in mysfits; please report it with the command you ran",
+        )
+    };
     let ids: BTreeSet<Id> = nodes.iter().map(|node| node.id).collect();
     if ids.len() != nodes.len() {
         return Err(graph_error("a step appears twice"));
@@ -394,13 +384,6 @@ fn validate<Id: Copy + Ord + Debug>(nodes: &[Node<Id>]) -> Result<()> {
         done.extend(ready);
     }
     Ok(())
-}
-
-fn graph_error(what: &str) -> Error {
-    Error::config(
-        format!("internal error in the plan: {what}"),
-        "this is a bug in mysfits; please report it with the command you ran",
-    )
 }
 
 #[cfg(test)]
@@ -612,14 +595,14 @@ mod tests {
             node(2, vec![1], OnCancel::Abort),
         ];
         assert!(
-            validate(&cycle)
+            validate(&cycle, "plan")
                 .expect_err("cycle")
                 .to_string()
                 .contains("cycle")
         );
         let unknown = vec![node(1, vec![9], OnCancel::Abort)];
         assert!(
-            validate(&unknown)
+            validate(&unknown, "plan")
                 .expect_err("unknown")
                 .to_string()
                 .contains("not in the plan")

@@ -5,13 +5,13 @@ mod executor;
 
 pub use executor::{Cancellation, Node, OnCancel, OnFailure, Outcome, execute, run};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
 
 use crate::config::{Config, Role};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::stack::StackKind;
 
 /// What a step does; also its identity in the plan.
@@ -175,54 +175,32 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
 impl Plan {
     /// Checks that every dependency exists, ids are unique and there is no cycle.
     pub fn validate(&self) -> Result<()> {
-        let ids: BTreeSet<StepId> = self.steps.iter().map(|step| step.id).collect();
-        if ids.len() != self.steps.len() {
-            return Err(plan_error("a step appears twice"));
-        }
-        for step in &self.steps {
-            if let Some(missing) = step
-                .depends_on
-                .iter()
-                .find(|dependency| !ids.contains(dependency))
-            {
-                return Err(plan_error(&format!(
-                    "{} depends on {missing:?}, which is not in the plan",
-                    step.label
-                )));
-            }
-        }
-        let mut done = BTreeSet::new();
-        while done.len() < self.steps.len() {
-            let ready: Vec<StepId> = self
-                .steps
-                .iter()
-                .filter(|step| {
-                    !done.contains(&step.id)
-                        && step
-                            .depends_on
-                            .iter()
-                            .all(|dependency| done.contains(dependency))
-                })
-                .map(|step| step.id)
-                .collect();
-            if ready.is_empty() {
-                return Err(plan_error("the steps depend on each other in a cycle"));
-            }
-            done.extend(ready);
-        }
-        Ok(())
+        executor::validate(&self.nodes(), "deploy plan")
+    }
+
+    /// The steps as the executor runs them: stack steps wind down on Ctrl-C (CloudFormation
+    /// is asked to cancel or clean up), all others are dropped.
+    pub fn nodes(&self) -> Vec<Node<StepId>> {
+        self.steps
+            .iter()
+            .map(|step| Node {
+                id: step.id,
+                label: step.label.clone(),
+                depends_on: step.depends_on.clone(),
+                on_cancel: match step.id {
+                    StepId::Stack {
+                        kind: StackKind::Registry | StackKind::App,
+                        ..
+                    } => OnCancel::WindDown,
+                    _ => OnCancel::Abort,
+                },
+            })
+            .collect()
     }
 
     pub fn step(&self, id: StepId) -> Option<&Step> {
         self.steps.iter().find(|step| step.id == id)
     }
-}
-
-fn plan_error(what: &str) -> Error {
-    Error::config(
-        format!("internal error in the deploy plan: {what}"),
-        "this is a bug in mysfits; please report it with the command you ran",
-    )
 }
 
 #[cfg(test)]
