@@ -65,9 +65,16 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     });
     let cancellation = crate::plan::Cancellation::new();
     let ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
+    let labels: Arc<BTreeMap<StepId, String>> = Arc::new(
+        plan.steps
+            .iter()
+            .map(|step| (step.id, step.label.clone()))
+            .collect(),
+    );
     let result = execute(&plan, &events, &cancellation, |id, done| {
         let context = context.clone();
-        async move { context.run(id, &done).await }
+        let step = labels[&id].clone();
+        async move { context.run(id, step, &done).await }
     })
     .await;
     drop(ctrl_c);
@@ -206,12 +213,13 @@ async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceIma
 }
 
 impl DeployContext {
+    /// Runs step `id`, labelled `step` in progress and messages.
     async fn run(
         &self,
         id: StepId,
+        step: String,
         done: &BTreeMap<StepId, StepOutput>,
     ) -> Result<(StepOutput, String)> {
-        let step = self.label(id);
         match id {
             StepId::BuildImages => {
                 let built = images::build(
@@ -405,13 +413,6 @@ impl DeployContext {
                 "pass --secondary-region",
             )
         })
-    }
-
-    fn label(&self, id: StepId) -> String {
-        deploy_plan(&self.config, DeployOptions { seed: true })
-            .step(id)
-            .map(|step| step.label.clone())
-            .unwrap_or_else(|| format!("{id:?}"))
     }
 }
 

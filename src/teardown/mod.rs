@@ -276,11 +276,12 @@ impl Teardown {
     /// the report.
     pub async fn run(self, cancellation: &Cancellation) -> Result<TeardownReport> {
         let plan = teardown_plan(&self.config, self.options);
-        let labels: BTreeMap<TeardownStep, String> = plan
-            .nodes
-            .iter()
-            .map(|node| (node.id, node.label.clone()))
-            .collect();
+        let labels: Arc<BTreeMap<TeardownStep, String>> = Arc::new(
+            plan.nodes
+                .iter()
+                .map(|node| (node.id, node.label.clone()))
+                .collect(),
+        );
         // What the stacks own now: after they are gone, verification still knows where to look.
         let recorded = verify::stack_inventory(&self).await;
         let this = Arc::new(self);
@@ -291,7 +292,8 @@ impl Teardown {
             cancellation,
             |id, done| {
                 let this = this.clone();
-                async move { this.step(id, &done).await }
+                let step = labels[&id].clone();
+                async move { this.step(id, step, &done).await }
             },
         )
         .await?;
@@ -310,7 +312,7 @@ impl Teardown {
             };
             steps.push(StepReport {
                 step: node.id,
-                label: labels[&node.id].clone(),
+                label: node.label.clone(),
                 status,
                 error,
             });
@@ -339,12 +341,13 @@ impl Teardown {
         })
     }
 
+    /// Runs step `id`, labelled `step` in progress and messages.
     async fn step(
         &self,
         id: TeardownStep,
+        step: String,
         done: &BTreeMap<TeardownStep, StepOutput>,
     ) -> Result<(StepOutput, String)> {
-        let step = self.label(id);
         let app = &self.config.app;
         match id {
             TeardownStep::EntryPoint => {
@@ -447,15 +450,6 @@ impl Teardown {
 
     fn region_name(&self, role: Role) -> Result<String> {
         Ok(self.clients(role)?.region.clone())
-    }
-
-    fn label(&self, id: TeardownStep) -> String {
-        teardown_plan(&self.config, self.options)
-            .nodes
-            .into_iter()
-            .find(|node| node.id == id)
-            .map(|node| node.label)
-            .unwrap_or_else(|| format!("{id:?}"))
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{Filter, NatGateway};
 use futures::future::join_all;
 use serde::Serialize;
 
@@ -193,11 +193,12 @@ async fn region_findings(
             .collect()
     };
     let (network, balancers) = match vpcs(clients, app, &recorded_of("AWS::EC2::VPC")).await {
-        Ok(vpc_ids) => {
+        Ok((vpc_ids, tagged_gateways)) => {
             let mut network: Vec<Result<Vec<Found>>> = vec![Ok(found(region, "vpc", &vpc_ids))];
             // The NAT gateways' addresses lead to their Elastic IPs when nothing else does.
             let mut addresses = recorded_of("AWS::EC2::EIP");
-            match nat_gateways(clients, app, &vpc_ids, &recorded_of("AWS::EC2::NatGateway")).await {
+            let recorded_gateways = recorded_of("AWS::EC2::NatGateway");
+            match nat_gateways(clients, tagged_gateways, &vpc_ids, &recorded_gateways).await {
                 Ok((gateways, allocations)) => {
                     network.push(Ok(gateways));
                     addresses.extend(allocations);
@@ -290,10 +291,16 @@ fn app_filters(app: &str) -> [Filter; 2] {
 }
 
 /// The app's VPCs: tagged for it, reported by its stack, or holding a subnet or NAT gateway that
-/// is tagged for it (templates may tag only some resources; moto drops stack-level tags).
-async fn vpcs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result<Vec<String>> {
+/// is tagged for it (templates may tag only some resources; moto drops stack-level tags). Also
+/// the NAT gateways tagged for the app that were seen on the way (not deleted).
+async fn vpcs(
+    clients: &RegionClients,
+    app: &str,
+    recorded: &[String],
+) -> Result<(Vec<String>, Vec<NatGateway>)> {
     let region = &clients.region;
     let mut ids = BTreeSet::new();
+    let mut tagged_gateways = Vec::new();
     let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
     if !recorded.is_empty() {
         queries.push(
@@ -339,18 +346,17 @@ async fn vpcs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result
             .send()
             .await
             .map_err(|error| aws_error("DescribeNatGateways", region, &error))?;
-        ids.extend(
-            gateways
-                .nat_gateways()
-                .iter()
-                .filter(|gateway| gateway.state().map(|state| state.as_str()) != Some("deleted"))
-                .filter_map(|gateway| gateway.vpc_id().map(str::to_string)),
-        );
+        for gateway in gateways.nat_gateways() {
+            if gateway.state().map(|state| state.as_str()) != Some("deleted") {
+                ids.extend(gateway.vpc_id().map(str::to_string));
+                tagged_gateways.push(gateway.clone());
+            }
+        }
     }
     // A VPC that was deleted meanwhile is not found by the filters above; one found through a
     // subnet or gateway is confirmed to exist here.
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), tagged_gateways));
     }
     let confirmed = clients
         .ec2
@@ -364,21 +370,24 @@ async fn vpcs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result
         .send()
         .await
         .map_err(|error| aws_error("DescribeVpcs", region, &error))?;
-    Ok(confirmed
+    let vpc_ids = confirmed
         .vpcs()
         .iter()
         .filter_map(|vpc| vpc.vpc_id().map(str::to_string))
-        .collect())
+        .collect();
+    Ok((vpc_ids, tagged_gateways))
 }
 
+/// The app's NAT gateways (the tagged ones [`vpcs`] saw, those in its VPCs and those its stack
+/// reported) and their addresses' allocation ids.
 async fn nat_gateways(
     clients: &RegionClients,
-    app: &str,
+    tagged: Vec<NatGateway>,
     vpc_ids: &[String],
     recorded: &[String],
 ) -> Result<(Vec<Found>, Vec<String>)> {
     let region = &clients.region;
-    let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
+    let mut queries: Vec<Filter> = Vec::new();
     if !vpc_ids.is_empty() {
         queries.push(
             Filter::builder()
@@ -395,8 +404,7 @@ async fn nat_gateways(
                 .build(),
         );
     }
-    let mut ids = BTreeSet::new();
-    let mut allocations = BTreeSet::new();
+    let mut gateways = tagged;
     for filter in queries {
         let described = clients
             .ec2
@@ -405,18 +413,24 @@ async fn nat_gateways(
             .send()
             .await
             .map_err(|error| aws_error("DescribeNatGateways", region, &error))?;
-        for gateway in described.nat_gateways() {
-            if gateway.state().map(|state| state.as_str()) == Some("deleted") {
-                continue;
-            }
-            ids.extend(gateway.nat_gateway_id().map(str::to_string));
-            allocations.extend(
-                gateway
-                    .nat_gateway_addresses()
-                    .iter()
-                    .filter_map(|address| address.allocation_id().map(str::to_string)),
-            );
-        }
+        gateways.extend(
+            described
+                .nat_gateways()
+                .iter()
+                .filter(|gateway| gateway.state().map(|state| state.as_str()) != Some("deleted"))
+                .cloned(),
+        );
+    }
+    let mut ids = BTreeSet::new();
+    let mut allocations = BTreeSet::new();
+    for gateway in &gateways {
+        ids.extend(gateway.nat_gateway_id().map(str::to_string));
+        allocations.extend(
+            gateway
+                .nat_gateway_addresses()
+                .iter()
+                .filter_map(|address| address.allocation_id().map(str::to_string)),
+        );
     }
     Ok((
         found(region, "nat_gateway", &ids.into_iter().collect::<Vec<_>>()),
