@@ -122,8 +122,11 @@ impl Cancellation {
         let cancellation = self.clone();
         let events = events.clone();
         let command = command.to_string();
+        // Registered here, before any step starts: `tokio::signal::ctrl_c()` registers only when
+        // the spawned task is first polled, and a Ctrl-C before that would kill the process.
+        let mut interrupts = interrupt_signals();
         let task = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
+            if !interrupts.next().await {
                 return;
             }
             cancellation.cancel();
@@ -132,7 +135,7 @@ impl Cancellation {
                 "Ctrl-C: stopping; no new steps start, in-flight stack changes are cancelled or \
                  rolled back (press Ctrl-C again to exit at once)",
             );
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await {
                 eprintln!(
                     "interrupted again: exiting now; changes already sent to AWS go on by themselves. \
                      Run `mysfits {command}` again to resume."
@@ -141,6 +144,36 @@ impl Cancellation {
             }
         });
         CtrlCListener { task }
+    }
+}
+
+/// SIGINT as a stream, listening from the moment it is made.
+struct InterruptSignals {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+fn interrupt_signals() -> InterruptSignals {
+    InterruptSignals {
+        #[cfg(unix)]
+        signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+    }
+}
+
+impl InterruptSignals {
+    /// Waits for the next Ctrl-C; false when none can be received.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            match &mut self.signal {
+                Some(signal) => signal.recv().await.is_some(),
+                None => false,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
     }
 }
 
