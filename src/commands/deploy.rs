@@ -23,9 +23,6 @@ use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
 
 mod images;
 
-/// Global Accelerator reports no propagation time; deployments usually settle within minutes.
-const ENTRY_POINT_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
 /// What one finished step hands on to later steps and to the final report.
 #[derive(Debug, Clone)]
 pub enum StepOutput {
@@ -313,7 +310,7 @@ impl DeployContext {
                     &load_balancers,
                     &self.events,
                     &step,
-                    ENTRY_POINT_WAIT_LIMIT,
+                    crate::entry::DEPLOY_WAIT_LIMIT,
                 )
                 .await?;
                 let summary = report.summary();
@@ -322,7 +319,12 @@ impl DeployContext {
             StepId::Dashboard => {
                 let app_stacks = app_stacks(&self.config, done, &step)?;
                 let accelerator = match done.get(&StepId::EntryPoint) {
-                    Some(StepOutput::EntryPoint(entry)) if entry.mode == "global-accelerator" => {
+                    Some(StepOutput::EntryPoint(entry))
+                        if matches!(
+                            self.config.entry_point.mode,
+                            crate::config::EntryPointMode::GlobalAccelerator
+                        ) =>
+                    {
                         entry
                             .state
                             .description()

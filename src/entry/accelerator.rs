@@ -515,7 +515,9 @@ fn description(existing: &Existing) -> EntryDescription {
         .collect();
     regions.sort_by(|left, right| left.region.cmp(&right.region));
     EntryDescription {
-        mode: "global-accelerator".into(),
+        mode: crate::config::EntryPointMode::GlobalAccelerator
+            .label()
+            .into(),
         name: accelerator.name().unwrap_or_default().to_string(),
         id: existing.arn().to_string(),
         address: accelerator.dns_name().map(str::to_string),

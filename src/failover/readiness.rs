@@ -314,9 +314,9 @@ fn images_check(source: &RegionFacts, target: &RegionFacts) -> Check {
                 "{}: {} {} vs {} {}",
                 kind.label(),
                 source.region,
-                crate::status::short_digest(&left),
+                crate::image::push::short_digest(&left),
                 target.region,
-                crate::status::short_digest(&right)
+                crate::image::push::short_digest(&right)
             )),
             (None, _) | (_, None) => differences.push(format!("{}: digest unknown", kind.label())),
         }

@@ -331,7 +331,10 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// `sha256:0123456789ab`: enough to tell images apart in progress lines.
+/// `sha256:0123456789ab`: 12 hex digits tell images apart in progress lines and tables.
 pub fn short_digest(digest: &str) -> &str {
-    digest.get(..19).unwrap_or(digest)
+    match digest.split_once(':') {
+        Some((algorithm, hex)) => &digest[..algorithm.len() + 1 + hex.len().min(12)],
+        None => digest,
+    }
 }

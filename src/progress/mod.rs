@@ -3,6 +3,7 @@
 
 mod render;
 
+pub(crate) use render::first_line;
 pub use render::{Renderer, RendererKind};
 
 use std::time::Duration;

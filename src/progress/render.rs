@@ -82,7 +82,8 @@ pub fn line(event: &Event) -> String {
     }
 }
 
-fn first_line(text: &str) -> &str {
+/// The first line of a (maybe multi-line) message.
+pub(crate) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text)
 }
 

@@ -17,6 +17,7 @@ use super::StackRequest;
 use crate::aws::{aws_error, error_code};
 use crate::error::{Error, ResourceFailure, Result};
 use crate::plan::Cancellation;
+use crate::progress::first_line;
 use crate::progress::{Event, Events};
 
 /// Adaptive polling: quick first looks (an emulator answers at once), then slower (AWS takes
@@ -992,10 +993,6 @@ pub fn named_failures(failures: &[ResourceFailure]) -> String {
         .map(|failure| format!("{} ({})", failure.logical_id, failure.reason))
         .collect();
     format!("; blocked by {}", named.join(", "))
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
 
 fn is_cancellation(reason: &str) -> bool {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::aws::{Patience, RegionClients};
 use crate::config::Config;
 use crate::entry::{EntryPoint, EntryState};
+use crate::image::push::short_digest;
 use crate::stack::StackKind;
 use facts::{Lookup, RegionFacts, SERVICES};
 
@@ -131,7 +132,7 @@ impl StatusReport {
                             service
                                 .digest
                                 .as_deref()
-                                .map(short_digest)
+                                .map(|digest| short_digest(digest).to_string())
                                 .or(service.image.clone())
                         })
                         .unwrap_or_else(|| "-".into())
@@ -240,13 +241,5 @@ impl StatusReport {
             }
         }
         text
-    }
-}
-
-/// `sha256:0123456789ab` (12 hex digits tell images apart at a glance).
-pub fn short_digest(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((algorithm, hex)) => format!("{algorithm}:{}", &hex[..hex.len().min(12)]),
-        None => digest.to_string(),
     }
 }

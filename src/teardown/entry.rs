@@ -19,14 +19,12 @@ use serde::Serialize;
 use crate::aws::{
     GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, sdk_config_for, service_missing,
 };
-use crate::config::{APP_TAG, Config};
+use crate::config::{APP_TAG, Config, ROUTE53_CONTROL_REGION};
 use crate::entry::accelerator::tagged_for;
 use crate::entry::{Control, EntryPoint};
 use crate::error::{Error, Result};
 use crate::progress::Events;
 
-/// Route 53's control plane.
-pub const ROUTE53_REGION: &str = crate::config::ROUTE53_CONTROL_REGION;
 /// Disabling an accelerator propagates worldwide; AWS publishes no bound, other tools wait 30 min.
 pub const ACCELERATOR_DEPLOY_LIMIT: Duration = Duration::from_secs(30 * 60);
 
@@ -60,7 +58,7 @@ impl GlobalClients {
         };
         let patience = Patience::DEPLOY;
         let accelerator_endpoint = endpoint_for(GLOBAL_ACCELERATOR_REGION);
-        let route53_endpoint = endpoint_for(ROUTE53_REGION);
+        let route53_endpoint = endpoint_for(ROUTE53_CONTROL_REGION);
         let profile = config.profile.as_deref();
         GlobalClients {
             globalaccelerator: crate::entry::global_accelerator_client(
@@ -75,7 +73,7 @@ impl GlobalClients {
             route53: crate::entry::route53_client(
                 &sdk_config_for(
                     profile,
-                    ROUTE53_REGION,
+                    ROUTE53_CONTROL_REGION,
                     route53_endpoint.as_deref(),
                     patience,
                 )
@@ -256,7 +254,11 @@ pub async fn find_health_checks(
             if let Some(unavailable) = unavailable(&clients.route53_endpoint, &error) {
                 return Ok(Err(unavailable));
             }
-            return Err(aws_error("ListHealthChecks", ROUTE53_REGION, &error));
+            return Err(aws_error(
+                "ListHealthChecks",
+                ROUTE53_CONTROL_REGION,
+                &error,
+            ));
         }
     };
     let mut ours = Vec::new();
@@ -267,7 +269,7 @@ pub async fn find_health_checks(
             .set_resource_ids(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|error| aws_error("ListTagsForResources", ROUTE53_REGION, &error))?;
+            .map_err(|error| aws_error("ListTagsForResources", ROUTE53_CONTROL_REGION, &error))?;
         for set in tagged.resource_tag_sets() {
             let is_ours = set
                 .tags()
@@ -302,7 +304,7 @@ async fn remove_failover_records(
         .list_hosted_zones()
         .send()
         .await
-        .map_err(|error| aws_error("ListHostedZones", ROUTE53_REGION, &error))?;
+        .map_err(|error| aws_error("ListHostedZones", ROUTE53_CONTROL_REGION, &error))?;
     for zone in zones.hosted_zones() {
         let records = all_records(client, zone.id()).await?;
         let anchors: Vec<(String, RrType)> = records
@@ -346,7 +348,9 @@ async fn remove_failover_records(
             })?)
             .send()
             .await
-            .map_err(|error| aws_error("ChangeResourceRecordSets", ROUTE53_REGION, &error))?;
+            .map_err(|error| {
+                aws_error("ChangeResourceRecordSets", ROUTE53_CONTROL_REGION, &error)
+            })?;
         removed.extend(doomed.iter().map(|record| {
             format!(
                 "{} {} ({})",
@@ -365,7 +369,13 @@ async fn remove_failover_records(
         {
             Ok(_) => {}
             Err(error) if error_code(&error) == Some("NoSuchHealthCheck") => {}
-            Err(error) => return Err(aws_error("DeleteHealthCheck", ROUTE53_REGION, &error)),
+            Err(error) => {
+                return Err(aws_error(
+                    "DeleteHealthCheck",
+                    ROUTE53_CONTROL_REGION,
+                    &error,
+                ));
+            }
         }
         removed.push(format!("health check {id}"));
     }
@@ -388,7 +398,7 @@ async fn all_records(
             .set_start_record_identifier(identifier)
             .send()
             .await
-            .map_err(|error| aws_error("ListResourceRecordSets", ROUTE53_REGION, &error))?;
+            .map_err(|error| aws_error("ListResourceRecordSets", ROUTE53_CONTROL_REGION, &error))?;
         records.extend(listed.resource_record_sets().iter().cloned());
         if !listed.is_truncated() {
             return Ok(records);

@@ -99,10 +99,6 @@ impl MysfitsTable {
         &self.name
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Every mysfit, or those of one alignment (a query on that alignment's index), ordered by id.
     pub async fn list(&self, filter: Option<Filter>) -> Result<Vec<Mysfit>, StoreError> {
         let items = match filter {
