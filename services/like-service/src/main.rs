@@ -11,11 +11,7 @@ async fn main() -> ExitCode {
     service_common::logging::init();
     let settings = match Settings::from_env(&process_env()) {
         Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "cannot start");
-            eprintln!("like-service: {error}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return service_common::server::cannot_start("like-service", &error),
     };
     let upstream = match Upstream::new(&settings.mysfits_service_url, settings.upstream_timeout) {
         Ok(upstream) => upstream,
@@ -32,12 +28,5 @@ async fn main() -> ExitCode {
         "starting"
     );
     let state = AppState::new(upstream, &settings.region);
-    match service_common::server::serve(router(state), settings.port, "like-service").await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "server failed");
-            eprintln!("like-service: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    service_common::server::run(router(state), settings.port, "like-service").await
 }

@@ -11,11 +11,7 @@ async fn main() -> ExitCode {
     service_common::logging::init();
     let settings = match Settings::from_env(&process_env()) {
         Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "cannot start");
-            eprintln!("mysfits-service: {error}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return service_common::server::cannot_start("mysfits-service", &error),
     };
     tracing::info!(
         table = %settings.table,
@@ -25,12 +21,5 @@ async fn main() -> ExitCode {
     );
     let client = dynamodb_client(&settings.region, settings.endpoint_url.as_deref()).await;
     let state = AppState::new(MysfitsTable::new(client, &settings.table), &settings.region);
-    match service_common::server::serve(router(state), settings.port, "mysfits-service").await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "server failed");
-            eprintln!("mysfits-service: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    service_common::server::run(router(state), settings.port, "mysfits-service").await
 }

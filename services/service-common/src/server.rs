@@ -2,6 +2,7 @@
 //! deregistered it); the server then stops accepting, finishes the requests in flight and exits 0.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -21,6 +22,26 @@ pub async fn serve(router: Router, port: u16, service: &str) -> std::io::Result<
         .await?;
     tracing::info!(service, "stopped: in-flight requests finished");
     Ok(())
+}
+
+/// What a service's `main` ends with: [`serve`] until stopped (exit 0), or the reason it could not
+/// serve, logged and on stderr (exit 1).
+pub async fn run(router: Router, port: u16, service: &str) -> ExitCode {
+    match serve(router, port, service).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            eprintln!("{service}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A service that cannot start (a setting is wrong or missing): logged and on stderr, exit 2.
+pub fn cannot_start(service: &str, error: &dyn std::fmt::Display) -> ExitCode {
+    tracing::error!(%error, "cannot start");
+    eprintln!("{service}: {error}");
+    ExitCode::from(2)
 }
 
 /// Resolves on the first SIGTERM or SIGINT.
