@@ -211,13 +211,20 @@ pub(super) async fn ensure(
             );
         }
     }
-    if !actions.is_empty() {
-        let waited = wait_deployed(entry, client, &accelerator_arn, wait_limit).await?;
-        events.note(
-            step,
-            format!("accelerator DEPLOYED after {:.1}s", waited.as_secs_f64()),
-        );
+    if actions.is_empty() {
+        // Nothing written: what was read above is the entry point as it is.
+        let existing = Existing {
+            accelerator,
+            listener: Some(listener),
+            groups,
+        };
+        return Ok((description(&existing), actions));
     }
+    let waited = wait_deployed(entry, client, &accelerator_arn, wait_limit).await?;
+    events.note(
+        step,
+        format!("accelerator DEPLOYED after {:.1}s", waited.as_secs_f64()),
+    );
     let existing = load(entry, client).await?.ok_or_else(|| {
         CallError::failed(Error::config("the accelerator vanished", "deploy again"))
     })?;
