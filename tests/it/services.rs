@@ -8,10 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::post;
@@ -106,44 +102,7 @@ fn mysfits_router(client: Client) -> Router {
 
 /// The table as the app stack creates it: key MysfitId, GoodEvilIndex and LawChaosIndex.
 pub(crate) async fn create_table(client: &Client, table: &str) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .unwrap()
-    };
-    let index = |name: &str, hash: &str| {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(hash, KeyType::Hash))
-            .key_schema(key("MysfitId", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("MysfitId"))
-        .attribute_definitions(attribute("GoodEvil"))
-        .attribute_definitions(attribute("LawChaos"))
-        .key_schema(key("MysfitId", KeyType::Hash))
-        .global_secondary_indexes(index("GoodEvilIndex", "GoodEvil"))
-        .global_secondary_indexes(index("LawChaosIndex", "LawChaos"))
-        .send()
+    mysfits_service::table::create_catalogue_table(client, table)
         .await
         .unwrap();
 }

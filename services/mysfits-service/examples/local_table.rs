@@ -8,14 +8,10 @@
 
 use std::process::ExitCode;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use mysfits_service::catalogue::seed_catalogue;
 use mysfits_service::dynamodb_client;
-use mysfits_service::mysfit::{Alignment, ID};
+use mysfits_service::table::create_catalogue_table;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,44 +29,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let client = dynamodb_client(region, Some(endpoint)).await;
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-    };
-    let mut request = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest);
-    let mut attributes = vec![ID];
-    attributes.extend(Alignment::ALL.map(Alignment::attribute));
-    for attribute in attributes {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attribute)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("name and type are set"),
-        );
-    }
-    request = request.key_schema(key(ID, KeyType::Hash).expect("name and type are set"));
-    for alignment in Alignment::ALL {
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(alignment.index())
-                .key_schema(key(alignment.attribute(), KeyType::Hash).expect("set"))
-                .key_schema(key(ID, KeyType::Range).expect("set"))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .expect("name, keys and projection are set"),
-        );
-    }
-    match request.send().await {
+    match create_catalogue_table(&client, table).await {
         Ok(_) => eprintln!("created table {table}"),
         Err(error)
             if error

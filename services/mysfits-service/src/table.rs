@@ -19,12 +19,17 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType,
+};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use service_common::ApiError;
 
-use crate::mysfit::{self, Filter, Mysfit};
+use crate::mysfit::{self, Alignment, Filter, Mysfit};
 
 /// Client-side limits on each DynamoDB call: a slow or unreachable table turns into an answer
 /// within seconds (below the service's request timeout), not a hung request.
@@ -51,6 +56,54 @@ pub async fn dynamodb_client(region: &str, endpoint_url: Option<&str>) -> Client
         loader = loader.endpoint_url(endpoint_url);
     }
     Client::new(&loader.load().await)
+}
+
+/// Creates the catalogue table the way the app stack does (on demand, key `MysfitId`, one index
+/// per alignment with `MysfitId` as range key), for local stand-ins: tests and the `local_table`
+/// example. On AWS the app stack owns the table.
+pub async fn create_catalogue_table(
+    client: &Client,
+    table: &str,
+) -> Result<(), SdkError<CreateTableError>> {
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .expect("name and type are set")
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(mysfit::ID, KeyType::Hash));
+    let mut attributes = vec![mysfit::ID];
+    attributes.extend(Alignment::ALL.map(Alignment::attribute));
+    for attribute in attributes {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("name and type are set"),
+        );
+    }
+    for alignment in Alignment::ALL {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(alignment.index())
+                .key_schema(key(alignment.attribute(), KeyType::Hash))
+                .key_schema(key(mysfit::ID, KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("name, keys and projection are set"),
+        );
+    }
+    request.send().await.map(|_| ())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
