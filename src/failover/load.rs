@@ -8,11 +8,9 @@
 //! a second HTTP stack. This is one tokio interval over the reqwest client already compiled in,
 //! with latencies summarised by hdrhistogram.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 use super::probe::{Answer, Prober};
@@ -45,7 +43,7 @@ pub struct LoadRun {
 /// Runs the load from `started` for `options.duration`, then waits for requests in flight (each
 /// bounded by the prober's timeout).
 pub async fn run(prober: Prober, options: LoadOptions, started: Instant) -> LoadRun {
-    let samples = Arc::new(Mutex::new(Vec::new()));
+    let mut samples = Vec::new();
     let mut in_flight = JoinSet::new();
     let mut dropped = 0;
     let period = Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1)));
@@ -57,22 +55,24 @@ pub async fn run(prober: Prober, options: LoadOptions, started: Instant) -> Load
         if started.elapsed() >= options.duration {
             break;
         }
-        while in_flight.try_join_next().is_some() {}
+        while let Some(done) = in_flight.try_join_next() {
+            samples.extend(done.ok());
+        }
         if in_flight.len() >= options.max_in_flight {
             dropped += 1;
             continue;
         }
         let prober = prober.clone();
         let url = options.url.clone();
-        let samples = samples.clone();
         in_flight.spawn(async move {
             let sent_ms = elapsed_ms(started.elapsed());
             let answer = prober.probe(&url).await;
-            samples.lock().await.push(Sample { sent_ms, answer });
+            Sample { sent_ms, answer }
         });
     }
-    while in_flight.join_next().await.is_some() {}
-    let mut samples = std::mem::take(&mut *samples.lock().await);
+    while let Some(done) = in_flight.join_next().await {
+        samples.extend(done.ok());
+    }
     samples.sort_by_key(|sample| sample.sent_ms);
     LoadRun { samples, dropped }
 }
