@@ -373,6 +373,30 @@ where
     })
 }
 
+/// A plan as numbered lines, each with the steps it waits for: `mysfits plan`, `teardown --help`.
+pub fn write_nodes<Id: Copy + Ord>(
+    nodes: &[Node<Id>],
+    formatter: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
+    let labels: BTreeMap<Id, &str> = nodes
+        .iter()
+        .map(|node| (node.id, node.label.as_str()))
+        .collect();
+    for (index, node) in nodes.iter().enumerate() {
+        write!(formatter, "{:>2}. {}", index + 1, node.label)?;
+        if !node.depends_on.is_empty() {
+            let after: Vec<&str> = node
+                .depends_on
+                .iter()
+                .map(|dependency| labels.get(dependency).copied().unwrap_or("?"))
+                .collect();
+            write!(formatter, "  (after: {})", after.join(", "))?;
+        }
+        writeln!(formatter)?;
+    }
+    Ok(())
+}
+
 /// Ids are unique, every dependency exists, and there is no cycle. `plan` names the plan in the
 /// error ("deploy plan", ...).
 pub(crate) fn validate<Id: Copy + Ord + Debug>(nodes: &[Node<Id>], plan: &str) -> Result<()> {

@@ -3,9 +3,8 @@
 
 mod executor;
 
-pub use executor::{Cancellation, Node, OnCancel, OnFailure, Outcome, execute, run};
+pub use executor::{Cancellation, Node, OnCancel, OnFailure, Outcome, execute, run, write_nodes};
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -57,24 +56,7 @@ pub struct DeployOptions {
 
 impl fmt::Display for Plan {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let labels: BTreeMap<StepId, &str> = self
-            .steps
-            .iter()
-            .map(|step| (step.id, step.label.as_str()))
-            .collect();
-        for (index, step) in self.steps.iter().enumerate() {
-            write!(formatter, "{:>2}. {}", index + 1, step.label)?;
-            if !step.depends_on.is_empty() {
-                let after: Vec<&str> = step
-                    .depends_on
-                    .iter()
-                    .map(|dependency| labels.get(dependency).copied().unwrap_or("?"))
-                    .collect();
-                write!(formatter, "  (after: {})", after.join(", "))?;
-            }
-            writeln!(formatter)?;
-        }
-        Ok(())
+        executor::write_nodes(&self.nodes(), formatter)
     }
 }
 

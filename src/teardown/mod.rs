@@ -71,24 +71,7 @@ pub struct TeardownPlan {
 
 impl fmt::Display for TeardownPlan {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, node) in self.nodes.iter().enumerate() {
-            write!(formatter, "{:>2}. {}", index + 1, node.label)?;
-            let after: Vec<&str> = node
-                .depends_on
-                .iter()
-                .filter_map(|dependency| {
-                    self.nodes
-                        .iter()
-                        .find(|other| other.id == *dependency)
-                        .map(|other| other.label.as_str())
-                })
-                .collect();
-            if !after.is_empty() {
-                write!(formatter, "  (after: {})", after.join(", "))?;
-            }
-            writeln!(formatter)?;
-        }
-        Ok(())
+        crate::plan::write_nodes(&self.nodes, formatter)
     }
 }
 
