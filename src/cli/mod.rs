@@ -1,5 +1,6 @@
 //! Command-line definitions (clap). No IO here: [`crate::config`] validates what is parsed.
 
+use crate::status::facts::ServiceKind;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -168,8 +169,8 @@ pub struct BuildArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Which service's log group to read
-    #[arg(long, value_enum, default_value_t = LogService::MysfitsService)]
-    pub service: LogService,
+    #[arg(long, value_enum, default_value_t = ServiceKind::Mysfits)]
+    pub service: ServiceKind,
     /// Keep printing new lines until Ctrl-C
     #[arg(long)]
     pub follow: bool,
@@ -182,24 +183,6 @@ pub struct LogsArgs {
     /// Seconds between polls with --follow
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub interval: u64,
-}
-
-/// The app's services, by the names their log groups and ECS services carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogService {
-    #[value(name = "mysfits-service")]
-    MysfitsService,
-    #[value(name = "like-service")]
-    LikeService,
-}
-
-impl LogService {
-    pub fn name(self) -> &'static str {
-        match self {
-            LogService::MysfitsService => "mysfits-service",
-            LogService::LikeService => "like-service",
-        }
-    }
 }
 
 #[derive(Debug, Args)]

@@ -19,10 +19,13 @@ use crate::stack::StackKind;
 /// The two services of the app, by the names the contract gives their stack outputs and resources.
 pub const SERVICES: [ServiceKind; 2] = [ServiceKind::Mysfits, ServiceKind::Like];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// The app's two services; on the command line (`logs --service`) by their `label`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceKind {
+    #[value(name = "mysfits-service")]
     Mysfits,
+    #[value(name = "like-service")]
     Like,
 }
 
