@@ -34,37 +34,20 @@ pub async fn delete_dashboard(
     events: &Events,
     step: &str,
 ) -> Result<String> {
-    let listed = match clients
-        .cloudwatch
-        .list_dashboards()
-        .dashboard_name_prefix(app)
-        .send()
-        .await
-    {
-        Ok(listed) => listed,
-        Err(error) => {
-            if clients.endpoint_url.is_some()
-                && let Some(reason) = crate::aws::service_missing(&error)
-            {
-                events.note(
-                    step,
-                    format!(
-                        "CloudWatch dashboards are not available at this endpoint ({reason}): dashboard {app} could not be looked for or deleted; on AWS this would be an error"
-                    ),
-                );
-                return Ok(format!(
-                    "CloudWatch dashboards NOT AVAILABLE at the endpoint, dashboard {app} not checked"
-                ));
-            }
-            return Err(aws_error("ListDashboards", &clients.region, &error));
+    match dashboard_exists(clients, app).await? {
+        Ok(true) => {}
+        Ok(false) => return Ok(format!("no dashboard {app}")),
+        Err(reason) => {
+            events.note(
+                step,
+                format!(
+                    "CloudWatch dashboards are not available at this endpoint ({reason}): dashboard {app} could not be looked for or deleted; on AWS this would be an error"
+                ),
+            );
+            return Ok(format!(
+                "CloudWatch dashboards NOT AVAILABLE at the endpoint, dashboard {app} not checked"
+            ));
         }
-    };
-    let exists = listed
-        .dashboard_entries()
-        .iter()
-        .any(|entry| entry.dashboard_name() == Some(app));
-    if !exists {
-        return Ok(format!("no dashboard {app}"));
     }
     match clients
         .cloudwatch
@@ -78,6 +61,34 @@ pub async fn delete_dashboard(
             Ok(format!("no dashboard {app}"))
         }
         Err(error) => Err(aws_error("DeleteDashboards", &clients.region, &error)),
+    }
+}
+
+/// Whether the dashboard `{app}` exists; `Err(reason)` when the endpoint override does not offer
+/// CloudWatch dashboards (nothing could be checked).
+pub async fn dashboard_exists(
+    clients: &RegionClients,
+    app: &str,
+) -> Result<std::result::Result<bool, String>> {
+    match clients
+        .cloudwatch
+        .list_dashboards()
+        .dashboard_name_prefix(app)
+        .send()
+        .await
+    {
+        Ok(listed) => Ok(Ok(listed
+            .dashboard_entries()
+            .iter()
+            .any(|entry| entry.dashboard_name() == Some(app)))),
+        Err(error) => {
+            if clients.endpoint_url.is_some()
+                && let Some(reason) = crate::aws::service_missing(&error)
+            {
+                return Ok(Err(reason));
+            }
+            Err(aws_error("ListDashboards", &clients.region, &error))
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::Teardown;
 use super::entry::{Removal, find_accelerators, find_health_checks};
-use super::removal::{active_services, repository_names};
+use super::removal::{active_services, dashboard_exists, repository_names};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::{APP_TAG, Role};
 use crate::error::{Error, Result};
@@ -771,27 +771,11 @@ async fn dashboard(
     clients: &RegionClients,
     app: &str,
 ) -> Result<std::result::Result<Vec<Found>, String>> {
-    let listed = match clients
-        .cloudwatch
-        .list_dashboards()
-        .dashboard_name_prefix(app)
-        .send()
-        .await
-    {
-        Ok(listed) => listed,
-        Err(error) => {
-            if clients.endpoint_url.is_some()
-                && let Some(reason) = crate::aws::service_missing(&error)
-            {
-                return Ok(Err(reason));
-            }
-            return Err(aws_error("ListDashboards", &clients.region, &error));
+    Ok(dashboard_exists(clients, app).await?.map(|exists| {
+        if exists {
+            found(&clients.region, "dashboard", &[app.to_string()])
+        } else {
+            Vec::new()
         }
-    };
-    Ok(Ok(listed
-        .dashboard_entries()
-        .iter()
-        .filter(|entry| entry.dashboard_name() == Some(app))
-        .flat_map(|_| found(&clients.region, "dashboard", &[app.to_string()]))
-        .collect()))
+    }))
 }
