@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
 use crate::progress::Events;
 use crate::progress::Progress;
-use crate::stack::deploy::{Preview, StackDeployer, StackResult};
+use crate::stack::deploy::{Preview, StackDeployer, StackResult, stack_parameters};
 use crate::stack::{ServiceImages, StackKind, app_request, registry_request};
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
 
@@ -183,19 +183,7 @@ async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceIma
         .send()
         .await
         .ok()
-        .and_then(|response| response.stacks().first().cloned())
-        .map(|stack| {
-            stack
-                .parameters()
-                .iter()
-                .filter_map(|parameter| {
-                    Some((
-                        parameter.parameter_key()?.to_string(),
-                        parameter.parameter_value()?.to_string(),
-                    ))
-                })
-                .collect::<BTreeMap<String, String>>()
-        })
+        .and_then(|response| response.stacks().first().map(stack_parameters))
         .unwrap_or_default();
     ServiceImages {
         mysfits: parameters

@@ -74,6 +74,20 @@ impl PhysicalResource {
     }
 }
 
+/// A stack's parameters by key (those with a value).
+pub fn stack_parameters(stack: &aws_sdk_cloudformation::types::Stack) -> BTreeMap<String, String> {
+    stack
+        .parameters()
+        .iter()
+        .filter_map(|parameter| {
+            Some((
+                parameter.parameter_key()?.to_string(),
+                parameter.parameter_value()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// A stack's outputs by key.
 pub fn stack_outputs(stack: &aws_sdk_cloudformation::types::Stack) -> BTreeMap<String, String> {
     stack

@@ -256,16 +256,7 @@ pub async fn gather(clients: &RegionClients, lookup: &Lookup<'_>) -> RegionFacts
                     && let Some(stack) = stack
                 {
                     app_stack.outputs = crate::stack::deploy::stack_outputs(stack);
-                    app_stack.parameters = stack
-                        .parameters()
-                        .iter()
-                        .filter_map(|parameter| {
-                            Some((
-                                parameter.parameter_key()?.to_string(),
-                                parameter.parameter_value()?.to_string(),
-                            ))
-                        })
-                        .collect();
+                    app_stack.parameters = crate::stack::deploy::stack_parameters(stack);
                     app_stack.exists = true;
                 }
                 recorder.facts.stacks.push(StackFact {
