@@ -359,11 +359,16 @@ where
             }
         }
     }
-    let skipped = nodes
+    let skipped: Vec<Id> = nodes
         .iter()
         .map(|node| node.id)
         .filter(|id| !started.contains(id))
         .collect();
+    // The last step can finish with "stopped by Ctrl-C" in the same poll as the cancellation
+    // fires, and `select!` may take the step first: the loop then ends without the cancel branch.
+    let interrupted = interrupted
+        || !stopped.is_empty()
+        || (cancellation.is_cancelled() && !skipped.is_empty());
     Ok(Outcome {
         outputs,
         failures,
@@ -626,6 +631,41 @@ mod tests {
         assert_eq!(stopped, vec![1, 2]);
         assert_eq!(outcome.skipped, vec![3]);
         assert!(outcome.failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_step_stopped_in_the_same_poll_as_the_cancellation_still_interrupts_the_run() {
+        // The step fails first, the second step is stopped by the Ctrl-C it raises itself: both
+        // the step's end and the cancellation are ready together, and `select!` picks at random.
+        // Repeated so that either pick happens (CI once saw exit 2 instead of 130 here).
+        for _ in 0..32 {
+            let nodes = vec![
+                node(1, vec![], OnCancel::WindDown),
+                node(2, vec![], OnCancel::WindDown),
+                node(3, vec![1, 2], OnCancel::Abort),
+            ];
+            let cancellation = Cancellation::new();
+            let outcome = run(
+                &nodes,
+                OnFailure::StopAll,
+                &Events::discard(),
+                &cancellation,
+                |id, _done: Arc<BTreeMap<u8, ()>>| async move {
+                    if id == 1 {
+                        return Err(Error::config("no binary", "build it"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    let current = Cancellation::current();
+                    current.cancel();
+                    Err(Error::Interrupted)
+                },
+            )
+            .await
+            .expect("valid graph");
+            assert!(outcome.interrupted, "{:?}", outcome.stopped);
+            assert_eq!(outcome.stopped, vec![2]);
+            assert_eq!(outcome.failures.len(), 1);
+        }
     }
 
     #[tokio::test]

@@ -418,6 +418,17 @@ fn sigint(child: &std::process::Child) {
     assert!(status.success());
 }
 
+/// Every line the reader thread still delivers: it may lag behind the process's exit, so wait for
+/// the pipe's end (the thread then drops its sender) rather than take what has arrived so far.
+fn remaining_lines(receiver: &std::sync::mpsc::Receiver<String>) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut lines = Vec::new();
+    while let Ok(line) = receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        lines.push(line);
+    }
+    lines
+}
+
 fn wait_with_limit(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     let started = Instant::now();
     while started.elapsed() < limit {
@@ -439,7 +450,7 @@ fn sigint_stops_a_running_deploy_with_exit_code_130() {
     sigint(&child);
     // The hanging call's own timeout is 30 s: exiting well before shows the step was stopped.
     let code = wait_with_limit(&mut child, Duration::from_secs(10));
-    let stderr: Vec<String> = stderr.try_iter().collect();
+    let stderr = remaining_lines(&stderr);
     assert_eq!(
         code,
         Some(130),
