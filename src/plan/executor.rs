@@ -366,9 +366,8 @@ where
         .collect();
     // The last step can finish with "stopped by Ctrl-C" in the same poll as the cancellation
     // fires, and `select!` may take the step first: the loop then ends without the cancel branch.
-    let interrupted = interrupted
-        || !stopped.is_empty()
-        || (cancellation.is_cancelled() && !skipped.is_empty());
+    let interrupted =
+        interrupted || !stopped.is_empty() || (cancellation.is_cancelled() && !skipped.is_empty());
     Ok(Outcome {
         outputs,
         failures,

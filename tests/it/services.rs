@@ -16,6 +16,7 @@ use mysfits_service::catalogue::{SeedCounts, seed_catalogue, seed_items};
 use mysfits_service::{AppState, MysfitsTable};
 use serde_json::Value;
 use service_common::env::Env;
+use testbed::faults::FaultProxy;
 use testbed::moto::{Moto, sdk_config_for};
 use tower::ServiceExt;
 
@@ -115,6 +116,17 @@ async fn seeded() -> (Moto, Client) {
     let counts = seed_catalogue(&client, TABLE).await.unwrap();
     assert_eq!(counts.inserted, 12);
     (moto, client)
+}
+
+/// moto seeded as by [`seeded`], with the client going through a proxy that forwards one call at
+/// a time: moto's conditional writes are not atomic under concurrent requests (two adoptions can
+/// both pass its check), DynamoDB's are. Serialized calls still interleave between requests, so
+/// a read-then-write adoption would still let both win here.
+async fn seeded_one_at_a_time() -> (Moto, FaultProxy, Client) {
+    let (moto, _) = seeded().await;
+    let proxy = FaultProxy::one_at_a_time(&moto.endpoint());
+    let client = dynamodb(&proxy.endpoint());
+    (moto, proxy, client)
 }
 
 /// Serves `router` on a free loopback port; returns its base URL. The server ends with the test's
@@ -606,7 +618,7 @@ async fn adopt_once_then_409_and_unknown_ids_are_404() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_double_adoptions_have_exactly_one_winner() {
-    let (_moto, client) = seeded().await;
+    let (_moto, _proxy, client) = seeded_one_at_a_time().await;
     let router = mysfits_router(client);
     for item in seed_items() {
         let uri = format!("/mysfits/{}/adopt", item.id);
@@ -628,7 +640,7 @@ async fn concurrent_double_adoptions_have_exactly_one_winner() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_likes_through_like_service_add_exactly_n() {
     const LIKES: usize = 40;
-    let (_moto, client) = seeded().await;
+    let (_moto, _proxy, client) = seeded_one_at_a_time().await;
     let mysfits = mysfits_router(client);
     let mysfits_url = serve(mysfits.clone()).await;
     let likes = like_router(&mysfits_url, Duration::from_secs(5));

@@ -4,6 +4,10 @@
 //! proxy itself with the throttling error of the caller's protocol (awsQuery XML, EC2 XML,
 //! restXml, awsJson), with HTTP 503, or forwarded after a delay. Deterministic, so a test that
 //! passes once passes always, and counted, so a test can prove faults were really injected.
+//!
+//! The same proxy without faults can forward one call at a time ([`FaultProxy::one_at_a_time`]):
+//! moto checks a DynamoDB condition and writes the item in two steps without a lock, so two
+//! concurrent conditional writes can both succeed there, where DynamoDB lets exactly one win.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -70,6 +74,28 @@ impl FaultProxy {
             schedule.every >= 2,
             "every call faulted would never succeed"
         );
+        FaultProxy::spawn(
+            upstream,
+            Behaviour {
+                schedule: Some(schedule),
+                one_at_a_time: false,
+            },
+        )
+    }
+
+    /// A proxy that injects nothing and forwards one call at a time, so that moto applies
+    /// concurrent requests one after the other, as DynamoDB's per-item writes are.
+    pub fn one_at_a_time(upstream: &str) -> FaultProxy {
+        FaultProxy::spawn(
+            upstream,
+            Behaviour {
+                schedule: None,
+                one_at_a_time: true,
+            },
+        )
+    }
+
+    fn spawn(upstream: &str, behaviour: Behaviour) -> FaultProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener
             .set_nonblocking(true)
@@ -88,7 +114,7 @@ impl FaultProxy {
             runtime.block_on(serve(
                 listener,
                 upstream,
-                schedule,
+                behaviour,
                 thread_counters,
                 stopped,
             ));
@@ -133,32 +159,53 @@ impl Drop for FaultProxy {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Behaviour {
+    schedule: Option<Schedule>,
+    one_at_a_time: bool,
+}
+
 async fn serve(
     listener: std::net::TcpListener,
     upstream: String,
-    schedule: Schedule,
+    behaviour: Behaviour,
     counters: Arc<Counters>,
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
+    let turn = behaviour
+        .one_at_a_time
+        .then(|| Arc::new(tokio::sync::Mutex::new(())));
     loop {
         let accepted = tokio::select! {
             _ = &mut stopped => return,
             accepted = listener.accept() => accepted,
         };
         let Ok((stream, _)) = accepted else { continue };
-        let (client, upstream, counters) = (client.clone(), upstream.clone(), counters.clone());
+        let (client, upstream, counters, turn) = (
+            client.clone(),
+            upstream.clone(),
+            counters.clone(),
+            turn.clone(),
+        );
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                handle(
-                    request,
+                let (client, upstream, counters, turn) = (
                     client.clone(),
                     upstream.clone(),
-                    schedule,
                     counters.clone(),
-                )
+                    turn.clone(),
+                );
+                async move {
+                    // Held until the answer is read: the next call reaches moto only after.
+                    let _turn = match &turn {
+                        Some(turn) => Some(turn.clone().lock_owned().await),
+                        None => None,
+                    };
+                    handle(request, client, upstream, behaviour.schedule, counters).await
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -171,7 +218,7 @@ async fn handle(
     request: Request<Incoming>,
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: String,
-    schedule: Schedule,
+    schedule: Option<Schedule>,
     counters: Arc<Counters>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let (mut parts, body) = request.into_parts();
@@ -180,7 +227,9 @@ async fn handle(
     let is_aws_call = !parts.uri.path().starts_with("/moto-api");
     if is_aws_call {
         let number = counters.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if number.is_multiple_of(schedule.every) {
+        if let Some(schedule) = schedule
+            && number.is_multiple_of(schedule.every)
+        {
             let fault = match (number / schedule.every) % 3 {
                 1 => Fault::Throttle,
                 2 => Fault::Unavailable,
