@@ -128,6 +128,8 @@ pub struct RegionClients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Application Auto Scaling: the services' scalable targets (failover raises their minimum).
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
 }
 
 impl RegionClients {
@@ -147,6 +149,7 @@ impl RegionClients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk_config),
             ec2: aws_sdk_ec2::Client::new(sdk_config),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk_config),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(sdk_config),
         }
     }
 

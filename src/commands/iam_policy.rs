@@ -110,6 +110,9 @@ use Scope::*;
 #[rustfmt::skip]
 pub const PERMISSIONS: &[Permission] = &[
     // --- SDK calls of the CLI -------------------------------------------------------------
+    // Failover raises (and later restores) the services' autoscaling minimum.
+    sdk("application-autoscaling:DescribeScalableTargets", AnyInAppRegions),
+    sdk("application-autoscaling:RegisterScalableTarget", AnyInAppRegions),
     sdk("cloudformation:CancelUpdateStack", Stacks),
     sdk("cloudformation:ContinueUpdateRollback", Stacks),
     sdk("cloudformation:CreateChangeSet", Stacks),

@@ -29,7 +29,7 @@ use crate::progress::{Event, Events, elapsed_ms};
 use crate::status::facts::{self, Lookup, RegionFacts};
 use probe::{Prober, Verification};
 use readiness::{Check, Thresholds, Verdict};
-use scale::{ScalePlan, ScaleReport};
+use scale::{MinimumChange, ScalePlan, ScaleReport};
 
 /// One region taking part in a failover.
 #[derive(Debug, Clone)]
@@ -97,6 +97,8 @@ pub struct FailoverReport {
     pub scale: Option<ScaleReport>,
     pub shift: Option<ShiftOutcome>,
     pub verification: Option<Verification>,
+    /// Autoscaling minimums of the region traffic left, returned to its configured count.
+    pub restored_minimums: Vec<MinimumChange>,
     pub phases: Vec<Phase>,
     /// Calls to a region that did not answer, and steps left out because of it.
     pub skipped: Vec<String>,
@@ -162,6 +164,36 @@ impl FailoverReport {
                 self.total_ms as f64 / 1000.0
             ));
         }
+        let raised = self.scale.iter().flat_map(|scale| &scale.minimums);
+        let changes: Vec<String> = raised
+            .map(|change| ("raised", change))
+            .chain(
+                self.restored_minimums
+                    .iter()
+                    .map(|change| ("restored", change)),
+            )
+            .map(|(how, change)| {
+                format!(
+                    "  {} {} {} -> {} ({how})\n",
+                    change.region, change.service, change.from, change.to
+                )
+            })
+            .collect();
+        if !changes.is_empty() {
+            text.push_str("autoscaling minimum:\n");
+            text.push_str(&changes.concat());
+        }
+        if let Some(scale) = self
+            .scale
+            .as_ref()
+            .filter(|scale| !scale.without_autoscaling.is_empty())
+        {
+            text.push_str(&format!(
+                "no scalable target for {} in {}: only the desired count was raised\n",
+                scale.without_autoscaling.join(", "),
+                self.target
+            ));
+        }
         for skipped in &self.skipped {
             text.push_str(&format!("skipped: {skipped}\n"));
         }
@@ -224,6 +256,7 @@ pub async fn run(
         scale: None,
         shift: None,
         verification: None,
+        restored_minimums: Vec::new(),
         phases: Vec::new(),
         skipped: Vec::new(),
         warnings: Vec::new(),
@@ -392,6 +425,33 @@ pub async fn run(
     };
     report.verification = Some(verification);
     report.phases.push(phase.finish(events, summary));
+
+    // The region traffic left goes back to its configured minimum (it was raised when traffic
+    // came to it). Best effort: the failover itself is done.
+    if source_facts.unreachable.is_some() {
+        report.skipped.push(format!(
+            "autoscaling minimum of {source_name}: not checked, it did not answer (the next \
+             failover away from it restores it)"
+        ));
+    } else {
+        match scale::restore_minimums(&failover.source.clients, &source_facts).await {
+            Ok(changes) => {
+                for change in &changes {
+                    events.note(
+                        "restore",
+                        format!(
+                            "{} autoscaling minimum {} -> {} in {}",
+                            change.service, change.from, change.to, change.region
+                        ),
+                    );
+                }
+                report.restored_minimums = changes;
+            }
+            Err(error) => report.warnings.push(format!(
+                "autoscaling minimum of {source_name} not restored: {error}"
+            )),
+        }
+    }
 
     report.outcome = if matches!(report.verification, Some(Verification::Verified { .. })) {
         Outcome::Completed

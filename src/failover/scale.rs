@@ -1,8 +1,15 @@
 //! Scale-up of the target region before traffic arrives: each service to the source's capacity,
 //! then wait until the tasks run and the load balancer calls them healthy.
+//!
+//! The desired count alone would not last: each service's target tracking (Application Auto
+//! Scaling) keeps it between MinCapacity and MaxCapacity, and with a standby's minimum it scales
+//! the region back in while the traffic is still arriving. So the minimum is raised first, and
+//! the region traffic left gets its configured minimum back once the shift is done.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use serde::Serialize;
 
 use crate::aws::{RegionClients, aws_error};
@@ -89,10 +96,163 @@ pub struct ScaleReport {
     pub waited_ms: u64,
     /// Each service's last observed state.
     pub observed: Vec<String>,
+    /// Autoscaling minimums raised to the new counts.
+    pub minimums: Vec<MinimumChange>,
+    /// Services without a scalable target: their desired count is all there is to raise.
+    pub without_autoscaling: Vec<String>,
 }
 
-/// Raises desired counts, then waits (at most `limit`) until every service runs its count and its
-/// target group has that many healthy targets.
+/// A service's autoscaling minimum (Application Auto Scaling MinCapacity) that failover changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MinimumChange {
+    pub region: String,
+    pub service: String,
+    pub from: i32,
+    pub to: i32,
+}
+
+/// A service's scalable target as Application Auto Scaling has it.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    min: i32,
+    max: i32,
+}
+
+/// Application Auto Scaling's name for an ECS service.
+fn resource_id(cluster: &str, service: &str) -> String {
+    format!("service/{cluster}/{service}")
+}
+
+/// The scalable targets of `services` (cluster, name), by resource id; a service without one is
+/// missing from the map.
+async fn scalable_targets(
+    clients: &RegionClients,
+    services: &[(String, String)],
+) -> Result<BTreeMap<String, Range>> {
+    let described = clients
+        .autoscaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .set_resource_ids(Some(
+            services
+                .iter()
+                .map(|(cluster, name)| resource_id(cluster, name))
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|error| aws_error("DescribeScalableTargets", &clients.region, &error))?;
+    Ok(described
+        .scalable_targets()
+        .iter()
+        .map(|target| {
+            (
+                target.resource_id().to_string(),
+                Range {
+                    min: target.min_capacity(),
+                    max: target.max_capacity(),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Sets the minimum of each service (cluster, name) for which `new_minimum(current)` says so;
+/// the maximum is raised along when the new minimum is above it. Returns the changes and the
+/// services that have no scalable target.
+async fn set_minimums(
+    clients: &RegionClients,
+    services: &[(String, String)],
+    new_minimum: impl Fn(&str, i32) -> Option<i32>,
+) -> Result<(Vec<MinimumChange>, Vec<String>)> {
+    if services.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let targets = scalable_targets(clients, services).await?;
+    let mut changes = Vec::new();
+    let mut without_target = Vec::new();
+    for (cluster, name) in services {
+        let id = resource_id(cluster, name);
+        let Some(range) = targets.get(&id) else {
+            without_target.push(name.clone());
+            continue;
+        };
+        let Some(minimum) = new_minimum(name, range.min).filter(|minimum| *minimum != range.min)
+        else {
+            continue;
+        };
+        clients
+            .autoscaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(&id)
+            .min_capacity(minimum)
+            .max_capacity(range.max.max(minimum))
+            .send()
+            .await
+            .map_err(|error| aws_error("RegisterScalableTarget", &clients.region, &error))?;
+        changes.push(MinimumChange {
+            region: clients.region.clone(),
+            service: name.clone(),
+            from: range.min,
+            to: minimum,
+        });
+    }
+    Ok((changes, without_target))
+}
+
+/// Raises each planned service's autoscaling minimum to its new count, so that target tracking
+/// cannot scale the region back in below the capacity it is about to serve with.
+async fn raise_minimums(
+    clients: &RegionClients,
+    plan: &ScalePlan,
+) -> Result<(Vec<MinimumChange>, Vec<String>)> {
+    let services: Vec<(String, String)> = plan
+        .services
+        .iter()
+        .map(|service| (service.cluster.clone(), service.name.clone()))
+        .collect();
+    let wanted: BTreeMap<&str, i32> = plan
+        .services
+        .iter()
+        .map(|service| (service.name.as_str(), service.to))
+        .collect();
+    set_minimums(clients, &services, |name, current| {
+        wanted.get(name).copied().filter(|to| *to > current)
+    })
+    .await
+}
+
+/// Gives the region traffic left its configured minimum (the app stack's DesiredCount) back where
+/// an earlier failover raised it: after a failback the standby returns to standby size as target
+/// tracking scales it in. Nothing to do when the minimum is not above the configured count.
+pub async fn restore_minimums(
+    clients: &RegionClients,
+    facts: &RegionFacts,
+) -> Result<Vec<MinimumChange>> {
+    let Some(configured) = facts
+        .desired_count
+        .and_then(|count| i32::try_from(count).ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let services: Vec<(String, String)> = facts
+        .services
+        .iter()
+        .filter(|service| service.found)
+        .map(|service| (service.cluster.clone(), service.name.clone()))
+        .collect();
+    let (changes, _) = set_minimums(clients, &services, |_, current| {
+        (current > configured).then_some(configured)
+    })
+    .await?;
+    Ok(changes)
+}
+
+/// Raises autoscaling minimums and desired counts, then waits (at most `limit`) until every
+/// service runs its count and its target group has that many healthy targets.
 pub async fn scale(
     clients: &RegionClients,
     plan: &ScalePlan,
@@ -100,6 +260,16 @@ pub async fn scale(
     events: &Events,
     step: &str,
 ) -> Result<ScaleReport> {
+    let (minimums, without_autoscaling) = raise_minimums(clients, plan).await?;
+    for change in &minimums {
+        events.note(
+            step,
+            format!(
+                "{} autoscaling minimum {} -> {}",
+                change.service, change.from, change.to
+            ),
+        );
+    }
     for service in plan
         .services
         .iter()
@@ -132,6 +302,8 @@ pub async fn scale(
                 settled,
                 waited_ms: elapsed_ms(started.elapsed()),
                 observed,
+                minimums,
+                without_autoscaling,
             });
         }
         tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;

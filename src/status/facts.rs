@@ -79,6 +79,9 @@ pub struct RegionFacts {
     pub alarms: Option<Vec<AlarmFact>>,
     /// The app stack's MaxCount parameter: the most tasks a service may run here.
     pub max_count: Option<u32>,
+    /// The app stack's DesiredCount parameter: each service's configured task count, also the
+    /// minimum its autoscaling keeps.
+    pub desired_count: Option<u32>,
     /// Calls not made or not answered, with why.
     pub skipped: Vec<String>,
     /// Calls that were answered with an error.
@@ -303,10 +306,14 @@ pub async fn gather(clients: &RegionClients, lookup: &Lookup<'_>) -> RegionFacts
             Err(error) => recorder.failed("DescribeStackResources", &error),
         }
     }
-    recorder.facts.max_count = app_stack
-        .parameters
-        .get("MaxCount")
-        .and_then(|count| count.parse().ok());
+    let count = |name: &str| {
+        app_stack
+            .parameters
+            .get(name)
+            .and_then(|count| count.parse().ok())
+    };
+    recorder.facts.max_count = count("MaxCount");
+    recorder.facts.desired_count = count("DesiredCount");
 
     services(clients, lookup, &app_stack, &mut recorder).await;
     table(clients, lookup, &mut recorder).await;

@@ -48,6 +48,11 @@ mod mocked {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsOutput;
+    use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetOutput;
+    use aws_sdk_applicationautoscaling::types::{
+        ScalableDimension, ScalableTarget, ServiceNamespace,
+    };
     use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
     use aws_sdk_cloudformation::types::{Output, Parameter, Stack, StackStatus};
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
@@ -90,6 +95,48 @@ mod mocked {
     /// Every rule a region's clients answer with; kept so tests can count calls.
     struct RegionRules {
         rules: Vec<Rule>,
+        /// (resource id, MinCapacity) of every RegisterScalableTarget call.
+        minimums: Arc<Mutex<Vec<(String, i32)>>>,
+    }
+
+    impl RegionRules {
+        fn minimums(&self) -> Vec<(String, i32)> {
+            self.minimums.lock().unwrap().clone()
+        }
+    }
+
+    /// Both services' scalable targets with `min` (max 6), and a recorder of minimum changes.
+    fn autoscaling(min: i32, minimums: &Arc<Mutex<Vec<(String, i32)>>>) -> [Rule; 2] {
+        let minimums = minimums.clone();
+        [
+            mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
+                .then_compute_output(move |request| {
+                    let mut output = DescribeScalableTargetsOutput::builder();
+                    for id in request.resource_ids() {
+                        output = output.scalable_targets(
+                            ScalableTarget::builder()
+                                .service_namespace(ServiceNamespace::Ecs)
+                                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                                .resource_id(id)
+                                .min_capacity(min)
+                                .max_capacity(6)
+                                .role_arn("arn:role")
+                                .creation_time(DateTime::from_secs(0))
+                                .build()
+                                .unwrap(),
+                        );
+                    }
+                    output.build()
+                }),
+            mock!(aws_sdk_applicationautoscaling::Client::register_scalable_target)
+                .then_compute_output(move |request| {
+                    minimums.lock().unwrap().push((
+                        request.resource_id().unwrap_or_default().to_string(),
+                        request.min_capacity().unwrap_or_default(),
+                    ));
+                    RegisterScalableTargetOutput::builder().build()
+                }),
+        ]
     }
 
     fn stack() -> Rule {
@@ -116,6 +163,7 @@ mod mocked {
                         .outputs(output("LikeTargetGroupArn", "tg/like"))
                         .outputs(output("ClusterName", "demo"))
                         .parameters(parameter("MaxCount", "6"))
+                        .parameters(parameter("DesiredCount", "1"))
                         .parameters(parameter("MysfitsImage", "repo/mysfits@sha256:aaa"))
                         .parameters(parameter("LikeImage", "repo/like@sha256:bbb"))
                         .build(),
@@ -237,12 +285,21 @@ mod mocked {
             ecr: mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[]),
             ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
             logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[]),
+            autoscaling: mock_client!(
+                aws_sdk_applicationautoscaling,
+                RuleMode::MatchAny,
+                &rules.rules[7..9]
+            ),
         }
     }
 
-    /// The source region: 3 tasks per service, healthy, replicating to the target.
+    /// The source region: 3 tasks per service, healthy, replicating to the target; its
+    /// autoscaling minimum is 3, above its configured DesiredCount of 1, as after a failover to it.
     fn source_rules(replica: ReplicaStatus, latency_ms: Option<f64>) -> RegionRules {
+        let minimums = Arc::default();
+        let [scalable_targets, register] = autoscaling(3, &minimums);
         RegionRules {
+            minimums,
             rules: vec![
                 stack(),
                 mock!(aws_sdk_ecs::Client::describe_services).then_output(|| services(3, 3)),
@@ -253,13 +310,19 @@ mod mocked {
                 table(WEST, replica),
                 latency(latency_ms),
                 alarms(),
+                scalable_targets,
+                register,
             ],
         }
     }
 
-    /// The target region: a warm standby of one task per service that scales up when asked.
+    /// The target region: a warm standby of one task per service (autoscaling minimum 1) that
+    /// scales up when asked.
     fn target_rules(desired_counts: Arc<Mutex<Vec<i32>>>) -> RegionRules {
+        let minimums = Arc::default();
+        let [scalable_targets, register] = autoscaling(1, &minimums);
         RegionRules {
+            minimums,
             rules: vec![
                 stack(),
                 mock!(aws_sdk_ecs::Client::describe_services)
@@ -286,6 +349,8 @@ mod mocked {
                 table(EAST, ReplicaStatus::Active),
                 latency(None),
                 alarms(),
+                scalable_targets,
+                register,
             ],
         }
     }
@@ -446,6 +511,22 @@ mod mocked {
             [3, 3],
             "source capacity, both services"
         );
+        let both = |min: i32| {
+            vec![
+                ("service/demo/demo-mysfits-service".to_string(), min),
+                ("service/demo/demo-like-service".to_string(), min),
+            ]
+        };
+        assert_eq!(
+            target.minimums(),
+            both(3),
+            "target tracking must not scale the target back in below the source capacity"
+        );
+        assert_eq!(
+            source.minimums(),
+            both(1),
+            "the region traffic left gets its configured minimum (DesiredCount) back"
+        );
         assert!(report.scale.as_ref().unwrap().settled);
         assert_eq!(
             accelerated.dial_writes.num_calls(),
@@ -461,6 +542,11 @@ mod mocked {
         assert_eq!(phases, ["readiness", "scale", "shift", "verify"]);
         let text = report.text();
         assert!(text.contains("total"), "{text}");
+        assert!(
+            text.contains("us-west-2 demo-mysfits-service 1 -> 3 (raised)")
+                && text.contains("us-east-1 demo-like-service 3 -> 1 (restored)"),
+            "{text}"
+        );
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
     }
 
@@ -487,6 +573,7 @@ mod mocked {
         assert!(not_ready.contains(&"table replica"), "{}", report.text());
         assert!(report.text().contains("replica in us-west-2 is CREATING"));
         assert!(desired.lock().unwrap().is_empty(), "no scale-up");
+        assert!(target.minimums().is_empty() && source.minimums().is_empty());
         assert_eq!(accelerated.dial_writes.num_calls(), 0, "no dial change");
     }
 
@@ -544,6 +631,15 @@ mod mocked {
             [2, 2],
             "the source's configured capacity stands in for its desired count"
         );
+        assert_eq!(target.minimums().len(), 2);
+        assert!(
+            report
+                .skipped
+                .iter()
+                .any(|line| line.starts_with("autoscaling minimum of us-east-1: not checked")),
+            "{:?}",
+            report.skipped
+        );
         assert!(
             report
                 .scale_plan
@@ -557,6 +653,7 @@ mod mocked {
 }
 
 mod emulator {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
     use aws_sdk_route53::types::{ResourceRecordSetFailover, RrType};
     use mysfits::aws::RegionClients;
     use mysfits::config::Role;
@@ -867,6 +964,19 @@ mod emulator {
                 .await
                 .unwrap();
         }
+        // The mysfits service has target tracking as the app stack sets it up (min 1, max 2);
+        // the like service has none.
+        clients
+            .autoscaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id("service/demo/demo-mysfits-service")
+            .min_capacity(1)
+            .max_capacity(2)
+            .send()
+            .await
+            .unwrap();
         let plan = ScalePlan {
             services: [ServiceKind::Mysfits, ServiceKind::Like]
                 .into_iter()
@@ -902,6 +1012,31 @@ mod emulator {
             "{:?}",
             described.services()
         );
+        let targets = clients
+            .autoscaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .send()
+            .await
+            .unwrap();
+        let ranges: Vec<(&str, i32, i32)> = targets
+            .scalable_targets()
+            .iter()
+            .map(|target| {
+                (
+                    target.resource_id(),
+                    target.min_capacity(),
+                    target.max_capacity(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ranges,
+            [("service/demo/demo-mysfits-service", 3, 3)],
+            "the minimum follows the new count, the maximum is raised to allow it"
+        );
+        assert_eq!(report.minimums.len(), 1, "{report:?}");
+        assert_eq!(report.without_autoscaling, ["demo-like-service"]);
     }
 }
 

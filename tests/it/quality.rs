@@ -14,6 +14,7 @@ use crate::util::Mysfits;
 
 /// SDK crate (without `aws-sdk-`) → IAM service prefix. A new SDK crate needs a line here.
 const IAM_PREFIXES: &[(&str, &str)] = &[
+    ("applicationautoscaling", "application-autoscaling"),
     ("cloudformation", "cloudformation"),
     ("cloudwatch", "cloudwatch"),
     ("cloudwatchlogs", "logs"),
@@ -29,6 +30,7 @@ const IAM_PREFIXES: &[(&str, &str)] = &[
 
 /// Receiver names that say which client a call is on (the fields of `RegionClients`).
 const CLIENT_FIELDS: &[(&str, &str)] = &[
+    ("autoscaling", "applicationautoscaling"),
     ("cloudformation", "cloudformation"),
     ("cloudwatch", "cloudwatch"),
     ("logs", "cloudwatchlogs"),

@@ -645,6 +645,7 @@ fn region_clients(
         elbv2: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[]),
         ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
         logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[]),
+        autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
     }
 }
 
