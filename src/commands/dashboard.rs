@@ -16,6 +16,7 @@ use crate::dashboard::{
     AcceleratorLookup, DashboardReport, console_url, dashboard_name, delete, deployed_body, ensure,
     find_accelerator,
 };
+use crate::entry::EntryPoint;
 use crate::error::{Error, Result};
 
 pub async fn run(config: &Config, command: &DashboardCommand) -> Result<ExitCode> {
@@ -50,7 +51,8 @@ async fn create(config: &Config) -> Result<ExitCode> {
             }
         }
     }
-    let accelerator = match find_accelerator(config).await {
+    let entry = EntryPoint::new(config, Patience::IMPATIENT).await;
+    let accelerator = match find_accelerator(&entry).await {
         AcceleratorLookup::Found(accelerator) => Some(accelerator.arn),
         AcceleratorLookup::Absent => None,
         AcceleratorLookup::Unknown(reason) => {

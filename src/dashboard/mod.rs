@@ -12,12 +12,9 @@ pub mod targets;
 use aws_sdk_cloudwatch::operation::get_dashboard::GetDashboardError;
 use serde::Serialize;
 
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
-use crate::aws::{GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_message, sdk_config_for};
+use crate::aws::aws_error;
 use crate::config::Config;
+use crate::entry::{Control, EntryPoint, EntryState};
 use crate::error::{Error, Result};
 use crate::stack::deploy::StackResult;
 
@@ -207,53 +204,25 @@ pub enum AcceleratorLookup {
     Unknown(String),
 }
 
-/// Looks for the app's accelerator (named like the app) in Global Accelerator's control plane.
-pub async fn find_accelerator(config: &Config) -> AcceleratorLookup {
-    // The control plane is in us-west-2: use that region's endpoint override if it is one of
-    // the app's regions, otherwise the primary's (a single emulator serves every region).
-    let endpoint = config
-        .regions()
-        .find(|region| region.name == GLOBAL_ACCELERATOR_REGION)
-        .unwrap_or(&config.primary)
-        .endpoint_url
-        .clone();
-    let sdk_config = sdk_config_for(
-        config.profile.as_deref(),
-        GLOBAL_ACCELERATOR_REGION,
-        endpoint.as_deref(),
-        Patience::IMPATIENT,
-    )
-    .await;
-    let client = crate::entry::global_accelerator_client(&sdk_config);
-    let mut pages = client.list_accelerators().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => {
-                if let Some(found) = page
-                    .accelerators()
-                    .iter()
-                    .filter(|accelerator| accelerator.name() == Some(config.app.as_str()))
-                    .find_map(|accelerator| Accelerator::from_arn(accelerator.accelerator_arn()?))
-                {
-                    return AcceleratorLookup::Found(found);
-                }
-            }
-            Err(error) => return AcceleratorLookup::Unknown(short_reason(&error)),
-        }
+/// The app's accelerator as the entry point finds it (named like the app and tagged as ours, at
+/// the entry point's control endpoint): the lookup deploy's dashboard step gets from its entry
+/// point step. In Route 53 mode the app has no accelerator, whatever else the account holds.
+pub async fn find_accelerator(entry: &EntryPoint) -> AcceleratorLookup {
+    if !matches!(entry.control, Control::GlobalAccelerator(_)) {
+        return AcceleratorLookup::Absent;
     }
-    AcceleratorLookup::Absent
-}
-
-/// A one-line reason: an answer without an AWS error code (an HTML 500 page, say) is summarized
-/// by its status instead of the whole response.
-fn short_reason<E>(error: &SdkError<E, HttpResponse>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match crate::aws::service_missing(error) {
-        Some(answer) => {
-            format!("the endpoint answered {answer}; it may not offer this service")
-        }
-        None => error_message(error),
+    let state = crate::entry::describe(entry).await;
+    match &state {
+        EntryState::Present(description) => match Accelerator::from_arn(&description.id) {
+            Some(accelerator) => AcceleratorLookup::Found(accelerator),
+            None => AcceleratorLookup::Unknown(format!(
+                "{:?} is not an accelerator ARN",
+                description.id
+            )),
+        },
+        EntryState::Absent => AcceleratorLookup::Absent,
+        EntryState::Unavailable { .. } => AcceleratorLookup::Unknown(state.summary(entry.mode())),
+        // A refusal (an accelerator of that name that is not ours) arrives here too.
+        EntryState::Unreachable { reason } => AcceleratorLookup::Unknown(reason.clone()),
     }
 }

@@ -26,6 +26,7 @@ use aws_sdk_globalaccelerator::types::{
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use mysfits::config::Role;
+use mysfits::dashboard::{AcceleratorLookup, find_accelerator};
 use mysfits::entry::{
     Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure, shift,
 };
@@ -795,4 +796,51 @@ async fn a_control_plane_that_does_not_answer_skips_the_shift_and_says_health_ro
     };
     assert!(reason.contains("did not answer"), "{reason}");
     assert!(reason.contains("whatever the dials say"), "{reason}");
+}
+
+#[tokio::test]
+async fn dashboard_create_graphs_only_the_accelerator_tagged_as_ours() {
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let listed = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
+    let grouped = mock!(Client::list_endpoint_groups)
+        .then_output(|| groups(vec![group("us-east-1", 100.0, EAST_ALB)]));
+    let tags = our_tags();
+    let ours = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[&list, &tags, &listed, &grouped]
+    );
+    match find_accelerator(&entry(ours, None)).await {
+        AcceleratorLookup::Found(found) => assert_eq!(found.arn, ACCELERATOR_ARN),
+        other => panic!("expected our accelerator, got {other:?}"),
+    }
+
+    // The same name without our tag: not graphed, and the note says why.
+    let untagged = mock!(Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let foreign = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[&list, &untagged]
+    );
+    match find_accelerator(&entry(foreign, None)).await {
+        AcceleratorLookup::Unknown(reason) => {
+            assert!(reason.contains("mysfits did not create it"), "{reason}")
+        }
+        other => panic!("expected the foreign accelerator to be left out, got {other:?}"),
+    }
+
+    // Route 53 mode: no accelerator belongs to the app, and nothing is asked (no rules: any
+    // call would fail the test).
+    let route53 = EntryPoint {
+        app: "demo".into(),
+        endpoint: None,
+        control: Control::Route53 {
+            client: mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[]),
+            hosted_zone_id: "Z0ABC".into(),
+            domain: "shop.example.test".into(),
+        },
+    };
+    assert_eq!(find_accelerator(&route53).await, AcceleratorLookup::Absent);
 }
