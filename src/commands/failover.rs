@@ -7,7 +7,7 @@ use super::print_report;
 use crate::aws::{Patience, RegionClients};
 use crate::cli::FailoverArgs;
 use crate::config::{Config, RegionSettings};
-use crate::entry::{CONTROL_PATIENCE, EntryPoint};
+use crate::entry::{CONTROL_PATIENCE, EntryPoint, EntryState};
 use crate::error::{Error, Result};
 use crate::failover::readiness::Thresholds;
 use crate::failover::{self, Failover, FailoverOptions, FailoverReport, Outcome, Side};
@@ -19,19 +19,21 @@ pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
         validate_http_url(url, "--verify-url")?;
     }
     let entry = EntryPoint::new(config, CONTROL_PATIENCE).await;
-    let serving = match &args.to {
+    let entry_state = match &args.to {
         Some(_) => None,
-        None => crate::entry::describe(&entry)
-            .await
-            .description()
-            .and_then(|description| description.serving_region().map(str::to_string)),
+        None => Some(crate::entry::describe(&entry).await),
     };
+    let serving = entry_state
+        .as_ref()
+        .and_then(EntryState::description)
+        .and_then(|description| description.serving_region());
     let (source, target) = failover::choose_direction(
         [&config.primary.name, &secondary.name],
         args.to.as_deref(),
-        serving.as_deref(),
+        serving,
     )?;
-    let failover = prepare(config, &source, &target, entry).await?;
+    let mut failover = prepare(config, &source, &target, entry).await?;
+    failover.entry_state = entry_state;
     let options = FailoverOptions {
         dry_run: args.dry_run,
         force: args.force,
@@ -108,6 +110,7 @@ pub async fn prepare(
             settings: target_settings,
         },
         entry,
+        entry_state: None,
     })
 }
 

@@ -50,6 +50,10 @@ pub struct Failover {
     pub entry: EntryPoint,
     /// Tasks per service when the source cannot say how many it runs (its configured count).
     pub fallback_capacity: u32,
+    /// The entry point as read just before the run (to choose the direction), so that the
+    /// readiness phase does not ask a possibly silent control plane a second time. `None`: the
+    /// readiness phase reads it.
+    pub entry_state: Option<EntryState>,
 }
 
 #[derive(Debug, Clone)]
@@ -268,7 +272,12 @@ pub async fn run(
     let (source_facts, target_facts, entry_state) = tokio::join!(
         gather(failover, &failover.source, &target_name),
         gather(failover, &failover.target, &source_name),
-        crate::entry::describe(&failover.entry),
+        async {
+            match &failover.entry_state {
+                Some(state) => state.clone(),
+                None => crate::entry::describe(&failover.entry).await,
+            }
+        },
     );
     report.skipped.extend(source_facts.skipped.iter().cloned());
     report.skipped.extend(target_facts.skipped.iter().cloned());

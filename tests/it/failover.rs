@@ -82,7 +82,7 @@ mod mocked {
     use aws_smithy_types::DateTime;
     use mysfits::aws::RegionClients;
     use mysfits::config::{RegionSettings, Role};
-    use mysfits::entry::{Control, EntryPoint, ShiftOutcome};
+    use mysfits::entry::{Control, EntryPoint, EntryState, ShiftOutcome};
     use mysfits::failover::readiness::{Thresholds, Verdict};
     use mysfits::failover::{Failover, FailoverOptions, Outcome, Side, run};
     use mysfits::progress::Events;
@@ -467,6 +467,7 @@ mod mocked {
             },
             entry,
             fallback_capacity: 2,
+            entry_state: None,
         }
     }
 
@@ -575,6 +576,30 @@ mod mocked {
         assert!(desired.lock().unwrap().is_empty(), "no scale-up");
         assert!(target.minimums().is_empty() && source.minimums().is_empty());
         assert_eq!(accelerated.dial_writes.num_calls(), 0, "no dial change");
+    }
+
+    #[tokio::test]
+    async fn an_entry_point_read_before_the_run_is_not_asked_again() {
+        // `mysfits failover` without --to reads the entry point to choose the direction; when its
+        // control plane is silent, asking again would cost a second timeout.
+        let source = source_rules(ReplicaStatus::Active, Some(180.0));
+        let target = target_rules(Arc::default());
+        let mut failover = failover(
+            clients(EAST, &source),
+            clients(WEST, &target),
+            accelerator().entry,
+        );
+        let read_before = EntryState::Unreachable {
+            reason: "ListAccelerators: no answer within 10 s".into(),
+        };
+        failover.entry_state = Some(read_before.clone());
+        let mut dry_run = options(None);
+        dry_run.dry_run = true;
+        let report = run(&failover, &dry_run, &Events::discard()).await.unwrap();
+        assert_eq!(
+            report.entry_point, read_before,
+            "the mocked accelerator answers, so a second read would show it"
+        );
     }
 
     #[tokio::test]
