@@ -306,7 +306,6 @@ pub async fn empty_repository(clients: &RegionClients, repository: &str) -> Resu
 #[derive(Debug, Clone, Default)]
 pub struct StackRemoved {
     pub already_gone: bool,
-    pub resources: Vec<(String, PhysicalResource)>,
     /// Logical ids CloudFormation could not delete and was told to retain.
     pub retained: Vec<String>,
 }
@@ -369,8 +368,6 @@ pub async fn delete_stack(
             Some(settled) => status = settled,
         }
     }
-    let resources = stack_resources(clients, &stack_id).await;
-    let physical_ids: BTreeMap<String, PhysicalResource> = resources.iter().cloned().collect();
     if status == StackStatus::DeleteFailed {
         let failures = delete_failures(cloudformation, &stack_id).await;
         events.note(
@@ -380,6 +377,10 @@ pub async fn delete_stack(
                 named_failures(&failures)
             ),
         );
+        let physical_ids = stack_resources(clients, &stack_id)
+            .await
+            .into_iter()
+            .collect();
         clean_blockers(clients, app, &failures, &physical_ids, events, step).await?;
     }
     let mut retained: Vec<String> = Vec::new();
@@ -407,7 +408,6 @@ pub async fn delete_stack(
                     );
                     return Ok(StackRemoved {
                         already_gone: false,
-                        resources,
                         retained,
                     });
                 }
@@ -419,7 +419,6 @@ pub async fn delete_stack(
             None | Some(StackStatus::DeleteComplete) => {
                 return Ok(StackRemoved {
                     already_gone: false,
-                    resources,
                     retained,
                 });
             }
@@ -445,6 +444,10 @@ pub async fn delete_stack(
                     named_failures(&failures)
                 ),
             );
+            let physical_ids = stack_resources(clients, &stack_id)
+                .await
+                .into_iter()
+                .collect();
             clean_blockers(clients, app, &failures, &physical_ids, events, step).await?;
         } else {
             retained = failures
@@ -553,9 +556,10 @@ async fn wait_until_settled(
     }
 }
 
-/// The stack's physical resources, for verification after the stack is gone. Best effort: a
+/// The stack's physical resources by logical id: for the inventory that verification checks
+/// after the stacks are gone, and for cleaning what blocks a DELETE_FAILED stack. Best effort: a
 /// failure here must not stop the deletion.
-async fn stack_resources(
+pub(super) async fn stack_resources(
     clients: &RegionClients,
     stack_id: &str,
 ) -> Vec<(String, PhysicalResource)> {

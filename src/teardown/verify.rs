@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::Teardown;
 use super::entry::{Removal, find_accelerators, find_health_checks};
-use super::removal::{active_services, dashboard_exists, repository_names};
+use super::removal::{active_services, dashboard_exists, repository_names, stack_resources};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::{APP_TAG, Role};
 use crate::error::{Error, Result};
@@ -59,20 +59,11 @@ pub async fn stack_inventory(teardown: &Teardown) -> BTreeMap<String, Vec<Physic
     for clients in teardown.clients.values() {
         let mut resources = Vec::new();
         for kind in StackKind::ALL {
-            let Ok(described) = clients
-                .cloudformation
-                .describe_stack_resources()
-                .stack_name(kind.stack_name(&teardown.config.app))
-                .send()
-                .await
-            else {
-                continue;
-            };
+            let stack_name = kind.stack_name(&teardown.config.app);
             resources.extend(
-                described
-                    .stack_resources()
-                    .iter()
-                    .filter_map(PhysicalResource::from_stack_resource)
+                stack_resources(clients, &stack_name)
+                    .await
+                    .into_iter()
                     .map(|(_, resource)| resource),
             );
         }
