@@ -269,6 +269,11 @@ fn tag_filter(key: &str, value: &str) -> Filter {
         .build()
 }
 
+/// Matches resources whose `name` (e.g. `vpc-id`) is any of `ids`.
+fn id_filter(name: &str, ids: Vec<String>) -> Filter {
+    Filter::builder().name(name).set_values(Some(ids)).build()
+}
+
 /// The tag filters that find the app's network resources: the app tag, or the tag CloudFormation
 /// puts on everything of the app stack.
 fn app_filters(app: &str) -> [Filter; 2] {
@@ -294,12 +299,7 @@ async fn vpcs(
     let mut tagged_gateways = Vec::new();
     let mut queries: Vec<Filter> = app_filters(app).into_iter().collect();
     if !recorded.is_empty() {
-        queries.push(
-            Filter::builder()
-                .name("vpc-id")
-                .set_values(Some(recorded.to_vec()))
-                .build(),
-        );
+        queries.push(id_filter("vpc-id", recorded.to_vec()));
     }
     for filter in queries {
         let described = clients
@@ -352,12 +352,7 @@ async fn vpcs(
     let confirmed = clients
         .ec2
         .describe_vpcs()
-        .filters(
-            Filter::builder()
-                .name("vpc-id")
-                .set_values(Some(ids.into_iter().collect()))
-                .build(),
-        )
+        .filters(id_filter("vpc-id", ids.into_iter().collect()))
         .send()
         .await
         .map_err(|error| aws_error("DescribeVpcs", region, &error))?;
@@ -380,20 +375,10 @@ async fn nat_gateways(
     let region = &clients.region;
     let mut queries: Vec<Filter> = Vec::new();
     if !vpc_ids.is_empty() {
-        queries.push(
-            Filter::builder()
-                .name("vpc-id")
-                .set_values(Some(vpc_ids.to_vec()))
-                .build(),
-        );
+        queries.push(id_filter("vpc-id", vpc_ids.to_vec()));
     }
     if !recorded.is_empty() {
-        queries.push(
-            Filter::builder()
-                .name("nat-gateway-id")
-                .set_values(Some(recorded.to_vec()))
-                .build(),
-        );
+        queries.push(id_filter("nat-gateway-id", recorded.to_vec()));
     }
     let mut gateways = tagged;
     for filter in queries {
