@@ -402,20 +402,23 @@ fn read_config_file(path: &Path) -> Result<ConfigFile> {
 }
 
 /// App names become parts of stack, repository, table and load balancer names, which limit length
-/// and characters; the tightest is the ALB name (32 characters).
+/// and characters; the tightest is the ALB name (32 characters). ECR repository names
+/// (`{app}/mysfits-service`) allow a separator only between letters or digits
+/// (`[a-z0-9]+(?:[._-][a-z0-9]+)*` per path component), so `--` is refused too.
 pub fn validate_app_name(app: &str) -> Result<()> {
     let valid = (2..=21).contains(&app.len())
         && app.starts_with(|character: char| character.is_ascii_lowercase())
         && app.chars().all(|character| {
             character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-'
         })
-        && !app.ends_with('-');
+        && !app.ends_with('-')
+        && !app.contains("--");
     if valid {
         Ok(())
     } else {
         Err(Error::config(
             format!("app name {app:?} is not usable in AWS resource names"),
-            "use 2-21 characters: lowercase letters, digits and '-', starting with a letter (e.g. --app mysfits)",
+            "use 2-21 characters: lowercase letters, digits and single '-' between them, starting with a letter (e.g. --app mysfits)",
         ))
     }
 }
@@ -583,6 +586,9 @@ mod tests {
                 .contains("pass --region")
         );
         assert!(validate_app_name("Mysfits").is_err());
+        // ECR: a separator must be followed by a letter or digit.
+        assert!(validate_app_name("my--app").is_err());
+        assert!(validate_app_name("my-app-2").is_ok());
         assert!(validate_app_name("a-very-long-application-name").is_err());
         assert!(serde_yaml::from_str::<ConfigFile>("regoin: us-east-1").is_err());
         let unknown_mode = serde_yaml::from_str::<ConfigFile>("entry_point:\n  mode: cloudfront\n");

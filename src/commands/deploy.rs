@@ -174,6 +174,9 @@ struct StackPreview {
 }
 
 /// The images the deployed app stack runs now (for previews), or placeholders before the first deploy.
+/// The placeholders match the template's image AllowedPattern (`REPOSITORY@sha256:HEX`):
+/// CloudFormation checks parameter constraints when it creates a change set, so free text would
+/// make `plan` fail on a fresh account.
 async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceImages {
     let stack_name = StackKind::App.stack_name(&config.app);
     let parameters = clients
@@ -189,12 +192,17 @@ async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceIma
         mysfits: parameters
             .get("MysfitsImage")
             .cloned()
-            .unwrap_or_else(|| "(built at deploy)".into()),
+            .unwrap_or_else(|| image_placeholder(&config.app, "mysfits-service")),
         like: parameters
             .get("LikeImage")
             .cloned()
-            .unwrap_or_else(|| "(built at deploy)".into()),
+            .unwrap_or_else(|| image_placeholder(&config.app, "like-service")),
     }
+}
+
+/// An image reference that is built at deploy: not pullable, but valid for the template.
+pub fn image_placeholder(app: &str, service: &str) -> String {
+    format!("built-at-deploy/{app}/{service}@sha256:{}", "0".repeat(64))
 }
 
 impl DeployContext {

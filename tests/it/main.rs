@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod aws_limits;
 mod cfn_fixtures;
 mod cli;
 mod dashboard;
@@ -14,6 +15,7 @@ mod failover;
 mod golden;
 mod images;
 mod quality;
+mod real_aws;
 mod replica_mocks;
 mod services;
 mod stack_mocks;
