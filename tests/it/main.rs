@@ -6,6 +6,7 @@
 mod cfn_fixtures;
 mod cli;
 mod dashboard;
+mod deploy_capacity;
 mod deploy_e2e;
 mod deploy_interrupt;
 mod entry_mocks;
@@ -20,4 +21,5 @@ mod stack_mocks;
 mod status;
 mod teardown;
 mod teardown_mocks;
+mod template_rules;
 mod util;
