@@ -18,7 +18,7 @@ use crate::plan::{DeployOptions, Plan, StepId, deploy_plan, execute};
 use crate::progress::Events;
 use crate::progress::Progress;
 use crate::stack::deploy::{Preview, StackDeployer, StackResult, stack_parameters};
-use crate::stack::{ServiceImages, StackKind, app_request, registry_request};
+use crate::stack::{ServiceImages, StackKind, app_request_with, capacity, registry_request};
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
 
 mod images;
@@ -101,10 +101,11 @@ async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
             // deployed ones when there are some, so an unchanged app shows as unchanged.
             let request = match kind {
                 StackKind::Registry => registry_request(config, region),
-                StackKind::App => app_request(
+                StackKind::App => app_request_with(
                     config,
                     region,
                     &deployed_images(region_clients, config).await,
+                    &capacity::read(region_clients, &config.app).await,
                 ),
             };
             let preview = StackDeployer::new(
@@ -264,7 +265,12 @@ impl DeployContext {
                     return Err(missing_input(&step, "pushed images"));
                 };
                 let region = self.region(role)?;
-                let request = app_request(&self.config, region, images);
+                // Read right before the stack update: what the region runs now is the floor.
+                let running = capacity::read(&self.clients[&role], &self.config.app).await;
+                for note in running.notes(&self.config.app, region) {
+                    self.events.note(&step, note);
+                }
+                let request = app_request_with(&self.config, region, images, &running);
                 self.deploy_stack(role, &request, &step).await
             }
             StepId::Replica { role } => {

@@ -1,6 +1,7 @@
 //! The app's CloudFormation stacks: names, the templates embedded in the binary, their parameters,
 //! and the change-set deploy with its event stream ([`deploy`]).
 
+pub mod capacity;
 pub mod deploy;
 
 use std::collections::BTreeMap;
@@ -8,6 +9,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::{Config, RegionSettings, Role};
+use crate::status::facts::ServiceKind;
+use capacity::RunningCapacity;
 
 /// The stacks the app has in each region, in creation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -69,13 +72,27 @@ pub fn registry_request(config: &Config, region: &RegionSettings) -> StackReques
     )
 }
 
-/// The app stack's request for one region: the same template in both regions, told apart by
-/// `IsSecondary` only.
+/// The app stack's request for one region with the configured counts only (no region state
+/// known: before the first deploy, and for golden files).
 pub fn app_request(
     config: &Config,
     region: &RegionSettings,
     images: &ServiceImages,
 ) -> StackRequest {
+    app_request_with(config, region, images, &RunningCapacity::default())
+}
+
+/// The app stack's request for one region: the same template in both regions, told apart by
+/// `IsSecondary` only. The services' counts are the configured ones raised to what `running`
+/// says the region runs now ([`capacity`]): a deploy never lowers a region's capacity.
+pub fn app_request_with(
+    config: &Config,
+    region: &RegionSettings,
+    images: &ServiceImages,
+    running: &RunningCapacity,
+) -> StackRequest {
+    let mysfits = running.counts(ServiceKind::Mysfits, region);
+    let like = running.counts(ServiceKind::Like, region);
     let mut parameters = BTreeMap::from([
         ("AppName".to_string(), config.app.clone()),
         (
@@ -86,7 +103,20 @@ pub fn app_request(
         ("MysfitsImage".to_string(), images.mysfits.clone()),
         ("LikeImage".to_string(), images.like.clone()),
         ("DesiredCount".to_string(), region.desired_count.to_string()),
-        ("MaxCount".to_string(), region.max_count.to_string()),
+        (
+            "MysfitsDesiredCount".to_string(),
+            mysfits.desired.to_string(),
+        ),
+        ("LikeDesiredCount".to_string(), like.desired.to_string()),
+        (
+            "MysfitsMinCapacity".to_string(),
+            mysfits.min_capacity.to_string(),
+        ),
+        ("LikeMinCapacity".to_string(), like.min_capacity.to_string()),
+        (
+            "MaxCount".to_string(),
+            running.max_count(region).to_string(),
+        ),
     ]);
     if let Some([first, second]) = &region.availability_zones {
         parameters.insert("AvailabilityZone1".to_string(), first.clone());

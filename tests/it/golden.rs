@@ -286,7 +286,7 @@ fn rendered_inventory(kind: StackKind, parameters: &BTreeMap<&str, &str>) -> ser
 }
 
 /// Evaluates the long-form condition functions the templates use.
-fn evaluate(
+pub(crate) fn evaluate(
     condition: &serde_yaml::Value,
     conditions: &serde_yaml::Value,
     values: &BTreeMap<String, String>,
@@ -468,10 +468,11 @@ async fn templates_deploy_in_the_emulator_in_both_regions() {
     );
 }
 
-/// With a certificate the port-80 listener redirects to HTTPS except `/health` and the internal
-/// fulfill-like call, and the like rule moves to the HTTPS listener (checked through the ELB API).
+/// With a certificate the port-80 listener redirects to HTTPS except `/health`, the like rule moves
+/// to the HTTPS listener, and both listeners answer fulfill-like (the like service's internal
+/// call, never through the load balancer) with a fixed 404 (checked through the ELB API).
 #[tokio::test]
-async fn with_a_certificate_http_redirects_to_https_except_health_and_the_internal_call() {
+async fn with_a_certificate_http_redirects_to_https_except_health_and_fulfill_like_is_404() {
     use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, ProtocolEnum};
     use mysfits::aws::RegionClients;
     use mysfits::progress::Events;
@@ -528,32 +529,108 @@ async fn with_a_certificate_http_redirects_to_https_except_health_and_the_intern
     );
     assert_eq!(
         rule_paths(&clients.elbv2, http.listener_arn().unwrap()).await,
-        ["/health", "/mysfits/*/fulfill-like"],
-        "only the probe and the internal call stay on HTTP"
+        [
+            ("/health".to_string(), "forward".to_string()),
+            (
+                "/mysfits/*/fulfill-like".to_string(),
+                "fixed-response 404".to_string()
+            ),
+        ],
+        "only the probe stays on HTTP; fulfill-like is refused"
     );
     assert_eq!(
         rule_paths(&clients.elbv2, https.listener_arn().unwrap()).await,
-        ["/mysfits/*/like"]
+        [
+            (
+                "/mysfits/*/fulfill-like".to_string(),
+                "fixed-response 404".to_string()
+            ),
+            ("/mysfits/*/like".to_string(), "forward".to_string()),
+        ]
     );
 }
 
-/// The path patterns of a listener's rules, sorted.
-async fn rule_paths(elbv2: &aws_sdk_elasticloadbalancingv2::Client, listener: &str) -> Vec<String> {
+/// Without a certificate the one public listener refuses fulfill-like too.
+#[tokio::test]
+async fn without_a_certificate_the_public_listener_answers_404_for_fulfill_like() {
+    use mysfits::aws::RegionClients;
+    use mysfits::progress::Events;
+    use mysfits::stack::deploy::StackDeployer;
+
+    let moto = testbed::moto::Moto::start();
+    let config = config("", None);
+    let clients = RegionClients::new(&moto.sdk_config("us-east-1"));
+    let request = app_request(&config, &config.primary, &images("us-east-1"));
+    let app = StackDeployer::new(&clients.cloudformation, &request, Events::discard(), "app")
+        .deploy()
+        .await
+        .unwrap_or_else(|error| panic!("app: {error}"));
+    let listeners = clients
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(app.value("LoadBalancerArn", "LoadBalancer").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listeners.listeners().len(), 1, "{listeners:?}");
+    assert_eq!(
+        rule_paths(
+            &clients.elbv2,
+            listeners.listeners()[0].listener_arn().unwrap()
+        )
+        .await,
+        [
+            ("/health".to_string(), "forward".to_string()),
+            (
+                "/mysfits/*/fulfill-like".to_string(),
+                "fixed-response 404".to_string()
+            ),
+            ("/mysfits/*/like".to_string(), "forward".to_string()),
+        ]
+    );
+}
+
+/// The path patterns of a listener's rules with what each rule does (`forward`, or
+/// `fixed-response <status>`), sorted.
+async fn rule_paths(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    listener: &str,
+) -> Vec<(String, String)> {
     let rules = elbv2
         .describe_rules()
         .listener_arn(listener)
         .send()
         .await
         .unwrap();
-    let mut paths: Vec<String> = rules
+    let mut paths: Vec<(String, String)> = rules
         .rules()
         .iter()
-        .flat_map(|rule| rule.conditions())
-        .flat_map(|condition| {
-            condition
-                .path_pattern_config()
-                .map(|config| config.values().to_vec())
-                .unwrap_or_else(|| condition.values().to_vec())
+        .filter(|rule| rule.is_default() != Some(true))
+        .flat_map(|rule| {
+            let action = rule
+                .actions()
+                .iter()
+                .map(|action| match action.fixed_response_config() {
+                    Some(fixed) => {
+                        format!("fixed-response {}", fixed.status_code().unwrap_or_default())
+                    }
+                    None => action
+                        .r#type()
+                        .map(|kind| kind.as_str().to_string())
+                        .unwrap_or_default(),
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            rule.conditions()
+                .iter()
+                .flat_map(|condition| {
+                    condition
+                        .path_pattern_config()
+                        .map(|config| config.values().to_vec())
+                        .unwrap_or_else(|| condition.values().to_vec())
+                })
+                .map(move |path| (path, action.clone()))
+                .collect::<Vec<_>>()
         })
         .collect();
     paths.sort();

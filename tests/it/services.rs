@@ -96,9 +96,14 @@ fn dynamodb(endpoint: &str) -> Client {
     Client::new(&sdk_config_for(endpoint, REGION))
 }
 
-/// A mysfits-service router over `client`.
+/// A mysfits-service router over `client`: the public API (`PORT`).
 fn mysfits_router(client: Client) -> Router {
     mysfits_service::router(AppState::new(MysfitsTable::new(client, TABLE), REGION))
+}
+
+/// mysfits-service's internal router over `client` (`INTERNAL_PORT`: fulfill-like).
+fn internal_router(client: Client) -> Router {
+    mysfits_service::internal_router(AppState::new(MysfitsTable::new(client, TABLE), REGION))
 }
 
 /// The table as the app stack creates it: key MysfitId, GoodEvilIndex and LawChaosIndex.
@@ -217,11 +222,16 @@ async fn bad_input_gets_a_400_that_says_what_to_send() {
             .await
             .expect_error(StatusCode::BAD_REQUEST, needle);
     }
-    for uri in ["/mysfits/a%2Fb/adopt", "/mysfits/%24%24/fulfill-like"] {
-        send(&router, "POST", uri)
-            .await
-            .expect_error(StatusCode::BAD_REQUEST, "not valid");
-    }
+    send(&router, "POST", "/mysfits/a%2Fb/adopt")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "not valid");
+    send(
+        &internal_router(dynamodb(&testbed::dead_endpoint())),
+        "POST",
+        "/mysfits/%24%24/fulfill-like",
+    )
+    .await
+    .expect_error(StatusCode::BAD_REQUEST, "not valid");
 }
 
 #[tokio::test]
@@ -348,7 +358,8 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
             table: "app-mysfits".into(),
             region: "us-west-2".into(),
             endpoint_url: None,
-            port: 8080
+            port: 8080,
+            internal_port: 8081,
         }
     );
     let settings = Settings::from_env(&env(&[
@@ -364,6 +375,7 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
         Some("http://127.0.0.1:5000")
     );
     assert_eq!(settings.port, 9000);
+    assert_eq!(settings.internal_port, 8081);
 
     let failures = [
         (
@@ -389,6 +401,23 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
                 ("PORT", "80a"),
             ],
             "PORT is \"80a\"",
+        ),
+        (
+            vec![
+                ("DDB_TABLE_NAME", "t-1"),
+                ("AWS_REGION", "us-east-1"),
+                ("INTERNAL_PORT", "0"),
+            ],
+            "INTERNAL_PORT is \"0\"",
+        ),
+        (
+            vec![
+                ("DDB_TABLE_NAME", "t-1"),
+                ("AWS_REGION", "us-east-1"),
+                ("PORT", "9000"),
+                ("INTERNAL_PORT", "9000"),
+            ],
+            "INTERNAL_PORT is 9000, the same as PORT",
         ),
         (
             vec![
@@ -463,9 +492,13 @@ fn seed_catalogue_is_twelve_distinct_mysfits_of_every_alignment() {
 async fn seeding_is_idempotent_and_keeps_likes_and_adoptions() {
     let (_moto, client) = seeded().await;
     let router = mysfits_router(client.clone());
-    send(&router, "POST", "/mysfits/gloam/fulfill-like")
-        .await
-        .expect(StatusCode::OK);
+    send(
+        &internal_router(client.clone()),
+        "POST",
+        "/mysfits/gloam/fulfill-like",
+    )
+    .await
+    .expect(StatusCode::OK);
     send(&router, "POST", "/mysfits/velvet/adopt")
         .await
         .expect(StatusCode::OK);
@@ -591,10 +624,49 @@ async fn a_missing_table_is_not_ready_and_reads_say_so() {
         .expect_error(StatusCode::SERVICE_UNAVAILABLE, "does not exist");
 }
 
+/// fulfill-like counts a like without the like service: the public router (what the load
+/// balancer reaches) answers it 404 and writes nothing; the internal router (the internal port,
+/// open to the service tasks only) serves it and nothing of the public API.
+#[tokio::test(flavor = "multi_thread")]
+async fn fulfill_like_is_served_on_the_internal_port_only() {
+    let (_moto, client) = seeded().await;
+    let public = mysfits_router(client.clone());
+    let internal = internal_router(client);
+    send(&public, "POST", "/mysfits/gloam/fulfill-like")
+        .await
+        .expect_error(
+            StatusCode::NOT_FOUND,
+            "no such endpoint: POST /mysfits/gloam/fulfill-like",
+        );
+    assert_eq!(
+        send(&public, "GET", "/mysfits/gloam").await.body["likes"],
+        0,
+        "the public 404 wrote nothing"
+    );
+    let liked = send(&internal, "POST", "/mysfits/gloam/fulfill-like").await;
+    liked.expect(StatusCode::OK);
+    assert_eq!(liked.body["likes"], 1);
+    send(&internal, "GET", "/health")
+        .await
+        .expect(StatusCode::OK);
+    for (method, uri) in [
+        ("GET", "/mysfits"),
+        ("GET", "/mysfits/gloam"),
+        ("POST", "/mysfits/gloam/adopt"),
+        ("GET", "/"),
+    ] {
+        assert_eq!(
+            send(&internal, method, uri).await.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri} on the internal port"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn adopt_once_then_409_and_unknown_ids_are_404() {
     let (_moto, client) = seeded().await;
-    let router = mysfits_router(client);
+    let router = mysfits_router(client.clone());
     let adopted = send(&router, "POST", "/mysfits/tumble/adopt").await;
     adopted.expect(StatusCode::OK);
     assert_eq!(adopted.body["adopted"], true);
@@ -605,9 +677,13 @@ async fn adopt_once_then_409_and_unknown_ids_are_404() {
     send(&router, "POST", "/mysfits/nobody/adopt")
         .await
         .expect_error(StatusCode::NOT_FOUND, "nobody");
-    send(&router, "POST", "/mysfits/nobody/fulfill-like")
-        .await
-        .expect_error(StatusCode::NOT_FOUND, "nobody");
+    send(
+        &internal_router(client),
+        "POST",
+        "/mysfits/nobody/fulfill-like",
+    )
+    .await
+    .expect_error(StatusCode::NOT_FOUND, "nobody");
     // Neither write created an item.
     send(&router, "GET", "/mysfits/nobody")
         .await
@@ -641,8 +717,8 @@ async fn concurrent_double_adoptions_have_exactly_one_winner() {
 async fn concurrent_likes_through_like_service_add_exactly_n() {
     const LIKES: usize = 40;
     let (_moto, _proxy, client) = seeded_one_at_a_time().await;
-    let mysfits = mysfits_router(client);
-    let mysfits_url = serve(mysfits.clone()).await;
+    let mysfits = mysfits_router(client.clone());
+    let mysfits_url = serve(internal_router(client)).await;
     let likes = like_router(&mysfits_url, Duration::from_secs(5));
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -668,7 +744,7 @@ async fn concurrent_likes_through_like_service_add_exactly_n() {
 #[tokio::test(flavor = "multi_thread")]
 async fn like_service_forwards_404_and_the_callers_ids() {
     let (_moto, client) = seeded().await;
-    let mysfits_url = serve(mysfits_router(client)).await;
+    let mysfits_url = serve(internal_router(client)).await;
     let likes = like_router(&mysfits_url, Duration::from_secs(5));
     send(&likes, "POST", "/mysfits/nobody/like")
         .await

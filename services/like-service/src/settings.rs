@@ -11,7 +11,8 @@ pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_millis(2000);
 pub struct Settings {
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`): reported in `x-mysfits-region`.
     pub region: String,
-    /// `MYSFITS_SERVICE_URL`: mysfits-service's base URL, e.g. `http://ALB-DNS` (no trailing `/`).
+    /// `MYSFITS_SERVICE_URL`: the base URL of mysfits-service's internal port (no trailing `/`),
+    /// in AWS `http://mysfits-service.<app>.internal:8081` (service discovery in the VPC).
     pub mysfits_service_url: String,
     /// `MYSFITS_SERVICE_TIMEOUT_MS`: limit on one upstream attempt (default 2000).
     pub upstream_timeout: Duration,
@@ -24,7 +25,7 @@ impl Settings {
         let mysfits_service_url = env.url("MYSFITS_SERVICE_URL")?.ok_or_else(|| ConfigError {
             variable: "MYSFITS_SERVICE_URL",
             problem: "is not set".into(),
-            fix: "set MYSFITS_SERVICE_URL to mysfits-service's base URL, e.g. http://my-alb-123.us-east-1.elb.amazonaws.com".into(),
+            fix: "set MYSFITS_SERVICE_URL to mysfits-service's internal port (INTERNAL_PORT), e.g. http://mysfits-service.mysfits.internal:8081".into(),
         })?;
         Ok(Settings {
             region: env.region()?,

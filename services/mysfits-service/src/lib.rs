@@ -1,5 +1,6 @@
 //! mysfits-service: the catalogue of Mythical Mysfits in DynamoDB behind a small JSON API, plus the
-//! website that uses it. like-service calls `POST /mysfits/{id}/fulfill-like` here; the `mysfits`
+//! website that uses it. like-service calls `POST /mysfits/{id}/fulfill-like` on the internal
+//! port ([`internal_router`]; the public [`router`] answers it 404); the `mysfits`
 //! CLI seeds the table through [`catalogue::seed_catalogue`].
 //!
 //! Modules by concern: `settings` (environment), `mysfit` (the item and its DynamoDB form),
@@ -13,6 +14,6 @@ pub mod settings;
 pub mod table;
 pub mod website;
 
-pub use routes::{AppState, router};
+pub use routes::{AppState, internal_router, router};
 pub use settings::Settings;
 pub use table::{MysfitsTable, dynamodb_client};

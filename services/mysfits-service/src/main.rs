@@ -1,9 +1,10 @@
 //! mysfits-service: reads its settings from the environment (stopping with a message naming the
-//! variable when one is wrong), then serves until SIGTERM. See the library for the API.
+//! variable when one is wrong), then serves until SIGTERM: the public API on `PORT`, fulfill-like
+//! on `INTERNAL_PORT`. See the library for the API.
 
 use std::process::ExitCode;
 
-use mysfits_service::{AppState, MysfitsTable, Settings, dynamodb_client, router};
+use mysfits_service::{AppState, MysfitsTable, Settings, dynamodb_client, internal_router, router};
 use service_common::env::process_env;
 
 #[tokio::main]
@@ -21,5 +22,16 @@ async fn main() -> ExitCode {
     );
     let client = dynamodb_client(&settings.region, settings.endpoint_url.as_deref()).await;
     let state = AppState::new(MysfitsTable::new(client, &settings.table), &settings.region);
-    service_common::server::run(router(state), settings.port, "mysfits-service").await
+    service_common::server::run_all(
+        vec![
+            (router(state.clone()), settings.port, "PORT"),
+            (
+                internal_router(state),
+                settings.internal_port,
+                "INTERNAL_PORT",
+            ),
+        ],
+        "mysfits-service",
+    )
+    .await
 }

@@ -33,6 +33,9 @@ impl AppState {
     }
 }
 
+/// The public API (`PORT`, behind the load balancer). No fulfill-like: a like counted without
+/// the like service would be anyone's to add, so that route is on [`internal_router`] only and
+/// answers 404 here like any unknown path.
 pub fn router(state: AppState) -> Router {
     let edge = state.edge.clone();
     let routes = Router::new()
@@ -43,6 +46,16 @@ pub fn router(state: AppState) -> Router {
         .route("/mysfits", get(list))
         .route("/mysfits/{id}", get(one))
         .route("/mysfits/{id}/adopt", post(adopt))
+        .with_state(state);
+    with_edge_layers(routes, &edge)
+}
+
+/// The internal API (`INTERNAL_PORT`): the like service's `POST /mysfits/{id}/fulfill-like`, and
+/// `/health`. In AWS only the service tasks' security group may open this port.
+pub fn internal_router(state: AppState) -> Router {
+    let edge = state.edge.clone();
+    let routes = Router::new()
+        .route("/health", get(health))
         .route("/mysfits/{id}/fulfill-like", post(fulfill_like))
         .with_state(state);
     with_edge_layers(routes, &edge)

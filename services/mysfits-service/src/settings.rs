@@ -10,8 +10,11 @@ pub struct Settings {
     pub region: String,
     /// `AWS_ENDPOINT_URL`: send DynamoDB calls here instead of AWS (an emulator).
     pub endpoint_url: Option<String>,
-    /// `PORT`, default 8080.
+    /// `PORT`, default 8080: the public API, behind the load balancer.
     pub port: u16,
+    /// `INTERNAL_PORT`, default 8081: fulfill-like, for the like service only (the security group
+    /// opens it to the service tasks; no load balancer forwards to it).
+    pub internal_port: u16,
 }
 
 impl Settings {
@@ -31,11 +34,21 @@ impl Settings {
                 fix: "use 3 to 255 letters, digits, '_', '-' or '.'".into(),
             });
         }
+        let port = env.port()?;
+        let internal_port = env.port_named("INTERNAL_PORT", 8081)?;
+        if internal_port == port {
+            return Err(ConfigError {
+                variable: "INTERNAL_PORT",
+                problem: format!("is {internal_port}, the same as PORT"),
+                fix: "give INTERNAL_PORT (fulfill-like, internal) and PORT (public API) different ports, e.g. 8081 and 8080".into(),
+            });
+        }
         Ok(Settings {
             table,
             region: env.region()?,
             endpoint_url: env.url("AWS_ENDPOINT_URL")?,
-            port: env.port()?,
+            port,
+            internal_port,
         })
     }
 }

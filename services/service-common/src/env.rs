@@ -81,16 +81,23 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     /// `PORT`, default 8080.
     pub fn port(&self) -> Result<u16, ConfigError> {
-        match self.optional("PORT") {
-            None => Ok(8080),
+        self.port_named("PORT", 8080)
+    }
+
+    /// A TCP port from `variable`, `default` when unset.
+    pub fn port_named(&self, variable: &'static str, default: u16) -> Result<u16, ConfigError> {
+        match self.optional(variable) {
+            None => Ok(default),
             Some(text) => text
                 .parse::<u16>()
                 .ok()
                 .filter(|port| *port != 0)
                 .ok_or_else(|| ConfigError {
-                    variable: "PORT",
+                    variable,
                     problem: format!("is {text:?}, not a port number"),
-                    fix: "set PORT to a number from 1 to 65535, or unset it for 8080".into(),
+                    fix: format!(
+                        "set {variable} to a number from 1 to 65535, or unset it for {default}"
+                    ),
                 }),
         }
     }

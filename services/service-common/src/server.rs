@@ -9,11 +9,21 @@ use tokio::net::TcpListener;
 
 /// Serves `router` on `0.0.0.0:port` until SIGTERM or SIGINT.
 pub async fn serve(router: Router, port: u16, service: &str) -> std::io::Result<()> {
+    serve_port(router, port, "PORT", service).await
+}
+
+/// [`serve`] for a port set by `variable` (named in the error when the port is taken).
+pub async fn serve_port(
+    router: Router,
+    port: u16,
+    variable: &str,
+    service: &str,
+) -> std::io::Result<()> {
     let address = SocketAddr::from(([0, 0, 0, 0], port));
     let listener = TcpListener::bind(address).await.map_err(|error| {
         std::io::Error::new(
             error.kind(),
-            format!("cannot listen on {address}: {error} (fix: set PORT to a free port)"),
+            format!("cannot listen on {address}: {error} (fix: set {variable} to a free port)"),
         )
     })?;
     tracing::info!(service, %address, "listening");
@@ -35,6 +45,27 @@ pub async fn run(router: Router, port: u16, service: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Like [`run`] for several listeners at once, each a router, its port and the variable that set
+/// it: all stop together on SIGTERM; if one cannot serve, the process ends with its error (exit 1).
+pub async fn run_all(listeners: Vec<(Router, u16, &'static str)>, service: &str) -> ExitCode {
+    let mut servers = tokio::task::JoinSet::new();
+    for (router, port, variable) in listeners {
+        let service = service.to_string();
+        servers.spawn(async move { serve_port(router, port, variable, &service).await });
+    }
+    while let Some(finished) = servers.join_next().await {
+        let error = match finished {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => format!("a listener stopped: {error}"),
+        };
+        tracing::error!(%error, "server failed");
+        eprintln!("{service}: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 /// A service that cannot start (a setting is wrong or missing): logged and on stderr, exit 2.
