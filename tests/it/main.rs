@@ -11,6 +11,7 @@ mod deploy_interrupt;
 mod entry_mocks;
 mod examples;
 mod failover;
+mod fresh_connections;
 mod golden;
 mod images;
 mod quality;
