@@ -16,6 +16,7 @@ mod golden;
 mod images;
 mod quality;
 mod replica_mocks;
+mod route53_mocks;
 mod services;
 mod stack_mocks;
 mod status;
