@@ -14,6 +14,7 @@ mod failover;
 mod fresh_connections;
 mod golden;
 mod images;
+mod insights_logs;
 mod quality;
 mod replica_mocks;
 mod route53_mocks;
