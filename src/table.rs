@@ -11,45 +11,91 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    CreateReplicationGroupMemberAction, ReplicaStatus, ReplicationGroupUpdate,
+    CreateReplicationGroupMemberAction, PointInTimeRecoverySpecification, ReplicaStatus,
+    ReplicationGroupUpdate, StreamViewType, TableDescription, TableStatus, Tag,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
-use crate::aws::aws_error;
+use crate::aws::{aws_error, error_code, error_message};
 use crate::error::{Error, Result};
 use crate::progress::Events;
 
 /// DynamoDB can take many minutes to create a replica; other tools wait up to 30.
 pub const REPLICA_WAIT_LIMIT: Duration = Duration::from_secs(30 * 60);
 
+/// TagResource takes at most 50 tags a call.
+const TAGS_PER_CALL: usize = 50;
+
 /// Where the replica stands after `ensure_replica`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReplicaReport {
     pub table: String,
     pub region: String,
-    /// ACTIVE, or UNCONFIRMED when the endpoint accepted the request but never listed the replica
-    /// (emulators do this: they do not replicate).
+    /// ACTIVE, or UNCONFIRMED when an endpoint override (an emulator, which does not replicate)
+    /// accepted the request but did not list the replica. From AWS itself that is an error.
     pub status: String,
     /// Whether this run asked DynamoDB to create the replica.
     pub created: bool,
+    /// Point-in-time recovery is on for the replica (set in its own region: it is per replica).
+    pub point_in_time_recovery: bool,
+    /// The primary table's tags put on the replica (tags are per replica too).
+    pub tags_copied: usize,
+    /// Deletion protection turned on for the replica because the primary has it.
+    pub deletion_protection: bool,
 }
 
-/// Makes sure `table` (in the primary region of `primary`) has an ACTIVE replica in
-/// `replica_region`, creating it if missing and waiting while it is being created.
+/// The two regions' DynamoDB clients and where they point.
+pub struct ReplicaClients<'a> {
+    pub primary: &'a aws_sdk_dynamodb::Client,
+    pub primary_region: &'a str,
+    /// A client of the replica's region: point-in-time recovery, tags and deletion protection
+    /// are set on the replica there.
+    pub replica: &'a aws_sdk_dynamodb::Client,
+    pub replica_region: &'a str,
+    /// Whether the clients use an endpoint override (an emulator) rather than AWS itself.
+    pub endpoint_override: bool,
+}
+
+/// Makes sure `table` (in the primary region) has an ACTIVE replica in the replica region,
+/// creating it if missing and waiting while it is being created, then gives the replica what
+/// is per replica: point-in-time recovery, the primary's tags and its deletion protection.
+///
+/// The replica's status right after creating it comes from UpdateTable's own answer: DescribeTable
+/// is eventually consistent and may not list the new replica yet, which while waiting is read as
+/// "still creating", not as "missing".
 pub async fn ensure_replica(
-    primary: &aws_sdk_dynamodb::Client,
-    primary_region: &str,
+    clients: &ReplicaClients<'_>,
     table: &str,
-    replica_region: &str,
     events: &Events,
     step: &str,
     limit: Duration,
 ) -> Result<ReplicaReport> {
-    let mut created = false;
-    if replica_status(primary, primary_region, table, replica_region)
-        .await?
-        .is_none()
-    {
+    let started = Instant::now();
+    let (primary_region, replica_region) = (clients.primary_region, clients.replica_region);
+    let mut report = ReplicaReport {
+        table: table.to_string(),
+        region: replica_region.to_string(),
+        status: "ACTIVE".into(),
+        created: false,
+        point_in_time_recovery: false,
+        tags_copied: 0,
+        deletion_protection: false,
+    };
+    let mut described = describe(clients.primary, primary_region, table).await?;
+    if replica_of(&described, replica_region).is_none() {
+        check_streams(&described, table, primary_region)?;
+        // One table change at a time: UpdateTable is refused while the table is UPDATING.
+        if described
+            .table_status()
+            .is_some_and(|status| status != &TableStatus::Active)
+        {
+            described =
+                wait_until_table_active(clients.primary, primary_region, table, started, limit)
+                    .await?;
+        }
         let create = CreateReplicationGroupMemberAction::builder()
             .region_name(replica_region)
             .build()
@@ -59,32 +105,34 @@ pub async fn ensure_replica(
                     "report this bug",
                 )
             })?;
-        primary
-            .update_table()
-            .table_name(table)
-            .replica_updates(ReplicationGroupUpdate::builder().create(create).build())
-            .send()
-            .await
-            .map_err(|error| aws_error("UpdateTable (add replica)", primary_region, &error))?;
-        created = true;
+        // One replica update per UpdateTable call.
+        let update = ReplicationGroupUpdate::builder().create(create).build();
+        let answer = send_retrying(
+            "UpdateTable (add replica)",
+            primary_region,
+            &["ResourceInUseException", "LimitExceededException"],
+            started,
+            limit,
+            || {
+                clients
+                    .primary
+                    .update_table()
+                    .table_name(table)
+                    .replica_updates(update.clone())
+                    .send()
+            },
+        )
+        .await?;
+        report.created = true;
         events.note(
             step,
             format!("asked DynamoDB to add a replica of {table} in {replica_region}"),
         );
-    }
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match replica_status(primary, primary_region, table, replica_region).await? {
-            Some(ReplicaStatus::Active) => {
-                return Ok(ReplicaReport {
-                    table: table.to_string(),
-                    region: replica_region.to_string(),
-                    status: "ACTIVE".into(),
-                    created,
-                });
-            }
-            None => {
+        let listed = answer
+            .table_description()
+            .and_then(|answered| replica_of(answered, replica_region));
+        if listed.is_none() {
+            if clients.endpoint_override {
                 events.note(
                     step,
                     format!(
@@ -92,13 +140,25 @@ pub async fn ensure_replica(
                          this happens with emulators, which do not replicate. On AWS, check the table's replicas."
                     ),
                 );
-                return Ok(ReplicaReport {
-                    table: table.to_string(),
-                    region: replica_region.to_string(),
-                    status: "UNCONFIRMED".into(),
-                    created,
-                });
+                report.status = "UNCONFIRMED".into();
+                return Ok(report);
             }
+            return Err(Error::Aws {
+                operation: "UpdateTable (add replica)".into(),
+                region: primary_region.to_string(),
+                message: format!(
+                    "DynamoDB accepted the request but its answer lists no replica of {table} in {replica_region}"
+                ),
+                fix: format!(
+                    "check `aws dynamodb describe-table --table-name {table} --region {primary_region}` (Replicas), then deploy again"
+                ),
+            });
+        }
+    }
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match replica_of(&described, replica_region) {
+            Some(ReplicaStatus::Active) => break,
             Some(ReplicaStatus::CreationFailed) => {
                 return Err(Error::Aws {
                     operation: "replica creation".into(),
@@ -121,7 +181,8 @@ pub async fn ensure_replica(
                     fix: "grant DynamoDB access to the table's KMS key in the replica region, then deploy again".into(),
                 });
             }
-            Some(_) => {}
+            // CREATING, UPDATING, ...; or not listed yet by an eventually consistent DescribeTable.
+            _ => {}
         }
         if started.elapsed() > limit {
             return Err(Error::Timeout {
@@ -132,16 +193,177 @@ pub async fn ensure_replica(
         }
         tokio::time::sleep(delay).await;
         delay = (delay.mul_f32(1.6)).min(Duration::from_secs(15));
+        described = describe(clients.primary, primary_region, table).await?;
     }
+    replica_settings(clients, table, &described, &mut report, started, limit).await?;
+    events.note(
+        step,
+        format!(
+            "replica in {replica_region}: point-in-time recovery on, {} tag(s) of the primary{}",
+            report.tags_copied,
+            if report.deletion_protection {
+                ", deletion protection on"
+            } else {
+                ""
+            }
+        ),
+    );
+    Ok(report)
 }
 
-/// The status of the replica in `replica_region`, or None if the table lists no such replica.
-pub async fn replica_status(
+/// What is per replica, set in the replica's region once it is ACTIVE.
+async fn replica_settings(
+    clients: &ReplicaClients<'_>,
+    table: &str,
+    primary: &TableDescription,
+    report: &mut ReplicaReport,
+    started: Instant,
+    limit: Duration,
+) -> Result<()> {
+    let region = clients.replica_region;
+    // Refused with ContinuousBackupsUnavailable (or TableNotFound) while the replica is still
+    // settling in its region: retried until the limit.
+    let pitr = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(|error| Error::config(format!("PITR request: {error}"), "report this bug"))?;
+    send_retrying(
+        "UpdateContinuousBackups (replica)",
+        region,
+        &[
+            "ContinuousBackupsUnavailableException",
+            "TableNotFoundException",
+            "ResourceNotFoundException",
+        ],
+        started,
+        limit,
+        || {
+            clients
+                .replica
+                .update_continuous_backups()
+                .table_name(table)
+                .point_in_time_recovery_specification(pitr.clone())
+                .send()
+        },
+    )
+    .await?;
+    report.point_in_time_recovery = true;
+
+    let replica_described = send_retrying(
+        "DescribeTable (replica)",
+        region,
+        &["ResourceNotFoundException"],
+        started,
+        limit,
+        || clients.replica.describe_table().table_name(table).send(),
+    )
+    .await?;
+    let replica = replica_described
+        .table()
+        .cloned()
+        .unwrap_or_else(|| TableDescription::builder().build());
+    let (Some(primary_arn), Some(replica_arn)) = (primary.table_arn(), replica.table_arn()) else {
+        return Err(Error::config(
+            format!("DescribeTable of {table} returned no table ARN"),
+            "deploy again",
+        ));
+    };
+    // ListTagsOfResource pages with NextToken (the SDK has no paginator for it).
+    let mut tags: Vec<Tag> = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let listed = clients
+            .primary
+            .list_tags_of_resource()
+            .resource_arn(primary_arn)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|error| aws_error("ListTagsOfResource", clients.primary_region, &error))?;
+        // aws:* tags (CloudFormation's) are reserved: TagResource refuses them.
+        tags.extend(
+            listed
+                .tags()
+                .iter()
+                .filter(|tag| !tag.key().starts_with("aws:"))
+                .cloned(),
+        );
+        match listed.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+            _ => break,
+        }
+    }
+    for chunk in tags.chunks(TAGS_PER_CALL) {
+        send_retrying(
+            "TagResource (replica)",
+            region,
+            &["ResourceInUseException", "LimitExceededException"],
+            started,
+            limit,
+            || {
+                clients
+                    .replica
+                    .tag_resource()
+                    .resource_arn(replica_arn)
+                    .set_tags(Some(chunk.to_vec()))
+                    .send()
+            },
+        )
+        .await?;
+    }
+    report.tags_copied = tags.len();
+
+    if primary.deletion_protection_enabled() == Some(true)
+        && replica.deletion_protection_enabled() != Some(true)
+    {
+        send_retrying(
+            "UpdateTable (replica deletion protection)",
+            region,
+            &["ResourceInUseException", "LimitExceededException"],
+            started,
+            limit,
+            || {
+                clients
+                    .replica
+                    .update_table()
+                    .table_name(table)
+                    .deletion_protection_enabled(true)
+                    .send()
+            },
+        )
+        .await?;
+        report.deletion_protection = true;
+    }
+    Ok(())
+}
+
+/// Global tables replicate through streams with both images: say so before DynamoDB refuses.
+fn check_streams(described: &TableDescription, table: &str, region: &str) -> Result<()> {
+    let streams = described.stream_specification();
+    let both_images = streams.is_some_and(|streams| {
+        streams.stream_enabled()
+            && streams.stream_view_type() == Some(&StreamViewType::NewAndOldImages)
+    });
+    if both_images {
+        return Ok(());
+    }
+    Err(Error::config(
+        format!(
+            "table {table} in {region} has {}: a replica needs streams with NEW_AND_OLD_IMAGES",
+            streams
+                .and_then(|streams| streams.stream_view_type())
+                .map(|view| format!("streams of {}", view.as_str()))
+                .unwrap_or_else(|| "no stream".into())
+        ),
+        "deploy the app stack again (its template turns the stream on), then deploy again",
+    ))
+}
+
+async fn describe(
     client: &aws_sdk_dynamodb::Client,
     region: &str,
     table: &str,
-    replica_region: &str,
-) -> Result<Option<ReplicaStatus>> {
+) -> Result<TableDescription> {
     let described = client
         .describe_table()
         .table_name(table)
@@ -150,8 +372,83 @@ pub async fn replica_status(
         .map_err(|error| aws_error("DescribeTable", region, &error))?;
     Ok(described
         .table()
-        .map(|table| table.replicas())
-        .unwrap_or_default()
+        .cloned()
+        .unwrap_or_else(|| TableDescription::builder().build()))
+}
+
+async fn wait_until_table_active(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table: &str,
+    started: Instant,
+    limit: Duration,
+) -> Result<TableDescription> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let described = describe(client, region, table).await?;
+        if described
+            .table_status()
+            .is_none_or(|status| status == &TableStatus::Active)
+        {
+            return Ok(described);
+        }
+        if started.elapsed() > limit {
+            return Err(Error::Timeout {
+                what: format!("table {table} in {region} to be ACTIVE before adding the replica"),
+                waited: started.elapsed(),
+                fix: "another change of the table is still running; deploy again later".into(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+/// Sends until DynamoDB stops refusing with one of `retry_codes` (a change in progress, a
+/// replica still settling), backing off, for at most `limit` since `started`.
+async fn send_retrying<T, E, F, Fut>(
+    operation: &str,
+    region: &str,
+    retry_codes: &[&str],
+    started: Instant,
+    limit: Duration,
+    mut send: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let error = match send().await {
+            Ok(answer) => return Ok(answer),
+            Err(error) => error,
+        };
+        let retryable = error_code(&error).is_some_and(|code| retry_codes.contains(&code));
+        if !retryable {
+            return Err(aws_error(operation, region, &error));
+        }
+        if started.elapsed() > limit {
+            return Err(Error::Timeout {
+                what: format!(
+                    "{operation} in {region} to be accepted (last refusal: {})",
+                    error_message(&error)
+                ),
+                waited: started.elapsed(),
+                fix:
+                    "the table is still busy; run deploy again later: it picks up where it stopped"
+                        .into(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+fn replica_of(described: &TableDescription, replica_region: &str) -> Option<ReplicaStatus> {
+    described
+        .replicas()
         .iter()
         .find(|replica| replica.region_name() == Some(replica_region))
         .map(|replica| {
@@ -159,5 +456,5 @@ pub async fn replica_status(
                 .replica_status()
                 .cloned()
                 .unwrap_or(ReplicaStatus::Creating)
-        }))
+        })
 }

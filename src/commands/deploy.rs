@@ -19,7 +19,7 @@ use crate::progress::Events;
 use crate::progress::Progress;
 use crate::stack::deploy::{Preview, StackDeployer, StackResult, stack_parameters};
 use crate::stack::{ServiceImages, StackKind, app_request_with, capacity, registry_request};
-use crate::table::{REPLICA_WAIT_LIMIT, ReplicaReport, ensure_replica};
+use crate::table::{REPLICA_WAIT_LIMIT, ReplicaClients, ReplicaReport, ensure_replica};
 
 mod images;
 
@@ -275,11 +275,19 @@ impl DeployContext {
             }
             StepId::Replica { role } => {
                 let region = self.region(role)?;
+                let primary = &self.clients[&Role::Primary];
+                let replica = &self.clients[&role];
+                let clients = ReplicaClients {
+                    primary: &primary.dynamodb,
+                    primary_region: &self.config.primary.name,
+                    replica: &replica.dynamodb,
+                    replica_region: &region.name,
+                    endpoint_override: primary.endpoint_url.is_some()
+                        || replica.endpoint_url.is_some(),
+                };
                 let report = ensure_replica(
-                    &self.clients[&Role::Primary].dynamodb,
-                    &self.config.primary.name,
+                    &clients,
                     &self.config.table_name(),
-                    &region.name,
                     &self.events,
                     &step,
                     REPLICA_WAIT_LIMIT,

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::Client;
+use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig,
     HealthCheckType, ResourceRecordSet, ResourceRecordSetFailover, RrType, Tag, TagResourceType,
@@ -203,8 +204,12 @@ pub(super) async fn shift(
         return Ok(ShiftOutcome::AlreadyServing);
     }
     // Both roles swap in one change batch: Route 53 applies it atomically, so there is never a
-    // moment with two PRIMARY records or none.
-    let mut changes = Vec::new();
+    // moment with two PRIMARY records or none. Each record is deleted exactly as
+    // ListResourceRecordSets returned it (a DELETE must match every value of the existing record)
+    // and created again with its new role; UPSERTs that flip the failover roles of a pair have
+    // been reported to be refused as an invalid request.
+    let mut deletes = Vec::new();
+    let mut creates = Vec::new();
     let mut actions = Vec::new();
     for record in &records {
         let role = if record.set_identifier() == Some(target_identifier.as_str()) {
@@ -220,9 +225,12 @@ pub(super) async fn shift(
             ));
             let mut changed = record.clone();
             changed.failover = Some(role);
-            changes.push(change(ChangeAction::Upsert, changed)?);
+            deletes.push(change(ChangeAction::Delete, record.clone())?);
+            creates.push(change(ChangeAction::Create, changed)?);
         }
     }
+    let mut changes = deletes;
+    changes.extend(creates);
     let started = Instant::now();
     submit(
         entry,
@@ -394,7 +402,21 @@ async fn submit(
         .change_batch(batch)
         .send()
         .await
-        .map_err(|error| entry.call_error("ChangeResourceRecordSets", &error))?;
+        .map_err(|error| match error.as_service_error() {
+            Some(ChangeResourceRecordSetsError::InvalidChangeBatch(refused)) => {
+                let mut reasons: Vec<&str> = refused.messages().iter().map(String::as_str).collect();
+                reasons.extend(refused.message());
+                CallError::failed(Error::config(
+                    format!(
+                        "Route 53 refused the change batch for zone {zone} (InvalidChangeBatch): {}",
+                        reasons.join("; ")
+                    ),
+                    "the records probably changed since they were read (another deploy or failover, or a change by hand); \
+                     run the command again: it reads the records anew",
+                ))
+            }
+            _ => entry.call_error("ChangeResourceRecordSets", &error),
+        })?;
     let Some(info) = submitted.change_info() else {
         return Ok(Duration::ZERO);
     };

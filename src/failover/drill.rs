@@ -154,7 +154,9 @@ pub async fn run(drill: &Drill, events: &Events) -> Result<DrillReport> {
     ));
     let mut failovers = Vec::new();
     let mut windows = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = vec![
+        "every request opened a new connection (a traffic shift moves only new ones), so latencies include the connection setup".to_string(),
+    ];
     for (failover, at) in [(&drill.there, FAILOVER_AT), (&drill.back, FAILBACK_AT)] {
         let due = drill.duration.mul_f64(at);
         if let Some(wait) = due.checked_sub(started.elapsed()) {

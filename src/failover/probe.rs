@@ -27,7 +27,11 @@ impl Answer {
     }
 }
 
-/// An HTTP client for probes and load, with a hard per-request timeout.
+/// An HTTP client for probes and load, with a hard per-request timeout. Every request opens a
+/// new connection: Global Accelerator dials and DNS (Route 53) changes move only new
+/// connections, and a load balancer keeps an idle one open for 60 s, so a pooled keep-alive
+/// connection would stay on the region it first reached and hide the shift being measured. The
+/// latency of each answer therefore includes the TCP (and TLS) handshake, as a new user's does.
 #[derive(Debug, Clone)]
 pub struct Prober {
     client: reqwest::Client,
@@ -39,6 +43,9 @@ impl Prober {
             .timeout(request_timeout)
             .connect_timeout(request_timeout.min(Duration::from_secs(3)))
             .user_agent(concat!("mysfits/", env!("CARGO_PKG_VERSION")))
+            // No idle connection is kept for reuse, and each request asks the server to close.
+            .pool_max_idle_per_host(0)
+            .http1_only()
             .build()
             .map_err(|error| {
                 Error::config(
@@ -51,7 +58,11 @@ impl Prober {
 
     pub async fn probe(&self, url: &str) -> Answer {
         let started = Instant::now();
-        match self.client.get(url).send().await {
+        let request = self
+            .client
+            .get(url)
+            .header(reqwest::header::CONNECTION, "close");
+        match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let mut region = response

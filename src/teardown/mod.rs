@@ -15,6 +15,7 @@
 //! deletes leak (see shared/TESTBED.md) and so can AWS's.
 
 pub mod entry;
+pub mod insights;
 pub mod removal;
 pub mod table;
 pub mod verify;
@@ -61,6 +62,9 @@ pub enum TeardownStep {
     Stack { role: Role, kind: StackKind },
     /// The primary table deleted (its stack retains it).
     Table,
+    /// The Container Insights log groups ECS created for the region's cluster (no stack owns
+    /// them), once the app stack has deleted the cluster.
+    InsightsLogs { role: Role },
 }
 
 /// The teardown steps for a config, as data: printable and testable without IO.
@@ -167,6 +171,13 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
             app_stack(*role),
             format!("app stack {name} ({role})"),
             depends_on,
+        );
+    }
+    for (role, name) in &roles {
+        add(
+            TeardownStep::InsightsLogs { role: *role },
+            format!("Container Insights log groups {name} ({role})"),
+            vec![app_stack(*role)],
         );
     }
     for (role, name) in roles.iter().rev() {
@@ -402,6 +413,11 @@ impl Teardown {
                     summary,
                 ))
             }
+            TeardownStep::InsightsLogs { role } => {
+                let summary =
+                    insights::delete_insights_log_groups(self.clients(role)?, app).await?;
+                Ok((StepOutput::Done, summary))
+            }
             TeardownStep::Table => {
                 let replica_created = done.values().find_map(|output| match output {
                     StepOutput::Replica(removal) => removal.replica_created,
@@ -518,6 +534,6 @@ mod tests {
             node.id,
             TeardownStep::Backup | TeardownStep::Table | TeardownStep::Replica { .. }
         )));
-        assert_eq!(plan.nodes.len(), 6, "{plan}");
+        assert_eq!(plan.nodes.len(), 7, "{plan}");
     }
 }

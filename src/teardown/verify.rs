@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::Teardown;
 use super::entry::{Removal, find_accelerators, find_health_checks};
+use super::insights::{log_group_prefix, log_groups_under};
 use super::removal::{active_services, dashboard_exists, repository_names, stack_resources};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::{APP_TAG, Role};
@@ -228,6 +229,10 @@ async fn region_findings(
     checks.push((
         "CloudWatch log groups",
         log_groups(clients, app, &recorded_of("AWS::Logs::LogGroup")).await,
+    ));
+    checks.push((
+        "Container Insights log groups",
+        insights_log_groups(clients, app, &recorded_of("AWS::ECS::Cluster")).await,
     ));
     let mut remaining = Vec::new();
     let mut unverified = Vec::new();
@@ -720,24 +725,38 @@ async fn log_groups(clients: &RegionClients, app: &str, recorded: &[String]) -> 
     prefixes.insert(format!("/ecs/{app}/"));
     let mut names = BTreeSet::new();
     for prefix in prefixes {
-        let described = clients
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&prefix)
-            .send()
-            .await
-            .map_err(|error| aws_error("DescribeLogGroups", region, &error))?;
         names.extend(
-            described
-                .log_groups()
-                .iter()
-                .filter_map(|group| group.log_group_name())
-                .filter(|name| prefix.ends_with('/') || *name == prefix)
-                .map(str::to_string),
+            log_groups_under(clients, &prefix)
+                .await?
+                .into_iter()
+                .filter(|name| prefix.ends_with('/') || *name == prefix),
         );
     }
     Ok(found(
         region,
+        "log_group",
+        &names.into_iter().collect::<Vec<_>>(),
+    ))
+}
+
+/// The log groups ECS created for the app's clusters (by name, and any its stacks reported).
+async fn insights_log_groups(
+    clients: &RegionClients,
+    app: &str,
+    recorded_clusters: &[String],
+) -> Result<Vec<Found>> {
+    let mut clusters: BTreeSet<String> = recorded_clusters
+        .iter()
+        // A cluster's physical id is its name; an ARN ends in `cluster/NAME`.
+        .map(|id| id.rsplit('/').next().unwrap_or(id).to_string())
+        .collect();
+    clusters.insert(app.to_string());
+    let mut names = BTreeSet::new();
+    for cluster in clusters {
+        names.extend(log_groups_under(clients, &log_group_prefix(&cluster)).await?);
+    }
+    Ok(found(
+        &clients.region,
         "log_group",
         &names.into_iter().collect::<Vec<_>>(),
     ))

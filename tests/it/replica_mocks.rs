@@ -1,19 +1,57 @@
 //! The DR replica of the table: states moto cannot produce (it accepts ReplicaUpdates and does
-//! nothing), checked against modeled DynamoDB responses.
+//! nothing), checked against modeled DynamoDB responses: UpdateTable's own answer listing the
+//! replica CREATING while DescribeTable does not list it yet (eventual consistency), refusals
+//! while the table is busy, and the per-replica settings (point-in-time recovery, tags, deletion
+//! protection) made in the replica's region once it is ACTIVE.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
-use aws_sdk_dynamodb::operation::update_table::UpdateTableOutput;
-use aws_sdk_dynamodb::types::{ReplicaDescription, ReplicaStatus, TableDescription};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceOutput;
+use aws_sdk_dynamodb::operation::tag_resource::TagResourceOutput;
+use aws_sdk_dynamodb::operation::update_continuous_backups::{
+    UpdateContinuousBackupsError, UpdateContinuousBackupsOutput,
+};
+use aws_sdk_dynamodb::operation::update_table::{UpdateTableError, UpdateTableOutput};
+use aws_sdk_dynamodb::types::error::{
+    ContinuousBackupsUnavailableException, ResourceInUseException,
+};
+use aws_sdk_dynamodb::types::{
+    ContinuousBackupsDescription, ContinuousBackupsStatus, ReplicaDescription, ReplicaStatus,
+    StreamSpecification, StreamViewType, TableDescription, TableStatus, Tag,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
 use mysfits::error::Error;
 use mysfits::progress::Events;
-use mysfits::table::ensure_replica;
+use mysfits::table::{ReplicaClients, ReplicaReport, ensure_replica};
 
-fn table(replica: Option<ReplicaStatus>) -> DescribeTableOutput {
-    let mut description = TableDescription::builder().table_name("demo-mysfits");
+const TABLE: &str = "demo-mysfits";
+const EAST_ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/demo-mysfits";
+const WEST_ARN: &str = "arn:aws:dynamodb:us-west-2:123456789012:table/demo-mysfits";
+const LIMIT: Duration = Duration::from_secs(5);
+
+/// The primary table as DescribeTable (or UpdateTable's TableDescription) shows it: streams with
+/// both images, as a global table needs.
+fn description(
+    status: TableStatus,
+    replica: Option<ReplicaStatus>,
+    deletion_protection: bool,
+) -> TableDescription {
+    let mut description = TableDescription::builder()
+        .table_name(TABLE)
+        .table_arn(EAST_ARN)
+        .table_status(status)
+        .deletion_protection_enabled(deletion_protection)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        );
     if let Some(status) = replica {
         description = description.replicas(
             ReplicaDescription::builder()
@@ -22,72 +60,367 @@ fn table(replica: Option<ReplicaStatus>) -> DescribeTableOutput {
                 .build(),
         );
     }
+    description.build()
+}
+
+fn table(replica: Option<ReplicaStatus>) -> DescribeTableOutput {
     DescribeTableOutput::builder()
-        .table(description.build())
+        .table(description(TableStatus::Active, replica, false))
         .build()
 }
 
-const LIMIT: Duration = Duration::from_secs(5);
+/// UpdateTable's answer to a replica Create: the table UPDATING, the new replica CREATING.
+fn replica_requested() -> UpdateTableOutput {
+    UpdateTableOutput::builder()
+        .table_description(description(
+            TableStatus::Updating,
+            Some(ReplicaStatus::Creating),
+            false,
+        ))
+        .build()
+}
+
+fn busy() -> UpdateTableError {
+    let message =
+        "Attempt to change a resource which is still in use: Table is being updated: demo-mysfits";
+    UpdateTableError::ResourceInUseException(
+        ResourceInUseException::builder()
+            .message(message)
+            .meta(
+                ErrorMetadata::builder()
+                    .code("ResourceInUseException")
+                    .message(message)
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn backups_unavailable() -> UpdateContinuousBackupsError {
+    let message = "Backups are being enabled for the table: demo-mysfits. Please retry later";
+    UpdateContinuousBackupsError::ContinuousBackupsUnavailableException(
+        ContinuousBackupsUnavailableException::builder()
+            .message(message)
+            .meta(
+                ErrorMetadata::builder()
+                    .code("ContinuousBackupsUnavailableException")
+                    .message(message)
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build().unwrap()
+}
+
+/// The primary's tags, CloudFormation's reserved aws:* tag among them.
+fn primary_tags() -> Rule {
+    mock!(Client::list_tags_of_resource)
+        .match_requests(|request| request.resource_arn() == Some(EAST_ARN))
+        .then_output(|| {
+            ListTagsOfResourceOutput::builder()
+                .tags(tag("mysfits:app", "demo"))
+                .tags(tag("aws:cloudformation:stack-name", "demo-app"))
+                .tags(tag("team", "mysfits"))
+                .build()
+        })
+}
+
+fn pitr_enabled() -> UpdateContinuousBackupsOutput {
+    UpdateContinuousBackupsOutput::builder()
+        .continuous_backups_description(
+            ContinuousBackupsDescription::builder()
+                .continuous_backups_status(ContinuousBackupsStatus::Enabled)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// The replica region's table (its own ARN) and the calls that set it up there.
+struct ReplicaRegion {
+    pitr: Rule,
+    describe: Rule,
+    tag: Rule,
+    tagged: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+}
+
+fn replica_region(pitr: Rule) -> ReplicaRegion {
+    let describe = mock!(Client::describe_table).then_output(|| {
+        DescribeTableOutput::builder()
+            .table(
+                TableDescription::builder()
+                    .table_name(TABLE)
+                    .table_arn(WEST_ARN)
+                    .table_status(TableStatus::Active)
+                    .build(),
+            )
+            .build()
+    });
+    let tagged: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>> = Arc::default();
+    let captured = tagged.clone();
+    let tag = mock!(Client::tag_resource)
+        .match_requests(move |request| {
+            captured.lock().unwrap().push((
+                request.resource_arn().unwrap_or_default().to_string(),
+                request
+                    .tags()
+                    .iter()
+                    .map(|tag| (tag.key().to_string(), tag.value().to_string()))
+                    .collect(),
+            ));
+            true
+        })
+        .then_output(|| TagResourceOutput::builder().build());
+    ReplicaRegion {
+        pitr,
+        describe,
+        tag,
+        tagged,
+    }
+}
+
+async fn ensure(
+    primary: &Client,
+    replica: &Client,
+    endpoint_override: bool,
+    events: &Events,
+    limit: Duration,
+) -> Result<ReplicaReport, Error> {
+    ensure_replica(
+        &ReplicaClients {
+            primary,
+            primary_region: "us-east-1",
+            replica,
+            replica_region: "us-west-2",
+            endpoint_override,
+        },
+        TABLE,
+        events,
+        "replica",
+        limit,
+    )
+    .await
+}
+
+fn no_replica_calls() -> Client {
+    mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[])
+}
 
 #[tokio::test]
-async fn a_missing_replica_is_created_and_waited_for() {
+async fn a_new_replica_is_read_from_update_tables_answer_waited_for_and_given_pitr_and_tags() {
+    // Right after UpdateTable, DescribeTable does not list the replica yet (eventually
+    // consistent): that is "still creating", not "missing".
     let describe = mock!(Client::describe_table)
         .sequence()
         .output(|| table(None))
-        .output(|| table(Some(ReplicaStatus::Creating)))
+        .output(|| table(None))
         .output(|| table(Some(ReplicaStatus::Creating)))
         .output(|| table(Some(ReplicaStatus::Active)))
         .build();
     let update = mock!(Client::update_table)
         .match_requests(|request| {
-            request
-                .replica_updates()
-                .first()
-                .and_then(|update| update.create())
-                .map(|create| create.region_name())
-                == Some("us-west-2")
+            request.replica_updates().len() == 1
+                && request
+                    .replica_updates()
+                    .first()
+                    .and_then(|update| update.create())
+                    .map(|create| create.region_name())
+                    == Some("us-west-2")
         })
-        .then_output(|| UpdateTableOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe, &update]);
-    let report = ensure_replica(
-        &client,
-        "us-east-1",
-        "demo-mysfits",
-        "us-west-2",
-        &Events::discard(),
-        "replica",
-        LIMIT,
-    )
-    .await
-    .unwrap();
+        .sequence()
+        .error(busy)
+        .output(replica_requested)
+        .build();
+    let tags = primary_tags();
+    let primary = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&describe, &update, &tags]
+    );
+    let pitr = mock!(Client::update_continuous_backups)
+        .match_requests(|request| {
+            request.table_name() == Some(TABLE)
+                && request
+                    .point_in_time_recovery_specification()
+                    .is_some_and(|pitr| pitr.point_in_time_recovery_enabled())
+        })
+        .sequence()
+        .error(backups_unavailable)
+        .output(pitr_enabled)
+        .build();
+    let west = replica_region(pitr);
+    let replica = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&west.pitr, &west.describe, &west.tag]
+    );
+    let report = ensure(&primary, &replica, false, &Events::discard(), LIMIT)
+        .await
+        .unwrap();
     assert_eq!(report.status, "ACTIVE");
     assert!(report.created);
-    assert_eq!(update.num_calls(), 1);
+    assert_eq!(update.num_calls(), 2, "ResourceInUse is retried");
     assert_eq!(describe.num_calls(), 4);
+    assert!(report.point_in_time_recovery);
+    assert_eq!(
+        west.pitr.num_calls(),
+        2,
+        "ContinuousBackupsUnavailable is retried in the replica region"
+    );
+    assert_eq!(
+        *west.tagged.lock().unwrap(),
+        [(
+            WEST_ARN.to_string(),
+            vec![
+                ("mysfits:app".to_string(), "demo".to_string()),
+                ("team".to_string(), "mysfits".to_string())
+            ]
+        )],
+        "the primary's tags (not the reserved aws:* ones) on the replica's own ARN"
+    );
+    assert_eq!(report.tags_copied, 2);
+    assert!(!report.deletion_protection);
 }
 
 #[tokio::test]
-async fn an_active_replica_is_left_alone() {
-    let describe = mock!(Client::describe_table).then_output(|| table(Some(ReplicaStatus::Active)));
-    let update = mock!(Client::update_table).then_output(|| UpdateTableOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe, &update]);
-    let report = ensure_replica(
-        &client,
-        "us-east-1",
-        "demo-mysfits",
-        "us-west-2",
+async fn on_aws_a_replica_missing_from_update_tables_answer_is_an_error_not_unconfirmed() {
+    let describe = mock!(Client::describe_table).then_output(|| table(None));
+    let update = mock!(Client::update_table).then_output(|| {
+        UpdateTableOutput::builder()
+            .table_description(description(TableStatus::Updating, None, false))
+            .build()
+    });
+    let primary = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe, &update]);
+    let error = ensure(
+        &primary,
+        &no_replica_calls(),
+        false,
         &Events::discard(),
-        "replica",
         LIMIT,
     )
     .await
-    .unwrap();
-    assert!(!report.created);
-    assert_eq!(
-        update.num_calls(),
-        0,
-        "no write when the replica is already there"
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("its answer lists no replica of demo-mysfits in us-west-2"),
+        "{error}"
     );
+}
+
+#[tokio::test]
+async fn behind_an_endpoint_override_a_replica_that_is_not_listed_is_unconfirmed() {
+    let describe = mock!(Client::describe_table).then_output(|| table(None));
+    let update = mock!(Client::update_table).then_output(|| UpdateTableOutput::builder().build());
+    let primary = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe, &update]);
+    let (events, mut receiver) = Events::channel();
+    let report = ensure(&primary, &no_replica_calls(), true, &events, LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(report.status, "UNCONFIRMED");
+    assert!(!report.point_in_time_recovery);
+    let notes = crate::util::notes(&mut receiver);
+    assert!(
+        notes.iter().any(|note| note.contains("lists no replica")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_table_still_updating_is_waited_for_before_the_replica_is_requested() {
+    let describe = mock!(Client::describe_table)
+        .sequence()
+        .output(|| {
+            DescribeTableOutput::builder()
+                .table(description(TableStatus::Updating, None, false))
+                .build()
+        })
+        .output(|| table(None))
+        .output(|| table(Some(ReplicaStatus::Active)))
+        .build();
+    let update = mock!(Client::update_table).then_output(replica_requested);
+    let tags = primary_tags();
+    let primary = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&describe, &update, &tags]
+    );
+    let west = replica_region(mock!(Client::update_continuous_backups).then_output(pitr_enabled));
+    let replica = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&west.pitr, &west.describe, &west.tag]
+    );
+    let report = ensure(&primary, &replica, false, &Events::discard(), LIMIT)
+        .await
+        .unwrap();
+    assert_eq!((report.status.as_str(), report.created), ("ACTIVE", true));
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn an_active_replica_is_not_requested_again_but_gets_pitr_tags_and_deletion_protection() {
+    let describe = mock!(Client::describe_table).then_output(|| {
+        DescribeTableOutput::builder()
+            .table(description(
+                TableStatus::Active,
+                Some(ReplicaStatus::Active),
+                true,
+            ))
+            .build()
+    });
+    let create = mock!(Client::update_table).then_output(replica_requested);
+    let tags = primary_tags();
+    let primary = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&describe, &create, &tags]
+    );
+    let west = replica_region(mock!(Client::update_continuous_backups).then_output(pitr_enabled));
+    let protect = mock!(Client::update_table)
+        .match_requests(|request| {
+            request.deletion_protection_enabled() == Some(true)
+                && request.replica_updates().is_empty()
+        })
+        .then_output(|| UpdateTableOutput::builder().build());
+    let replica = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&west.pitr, &west.describe, &west.tag, &protect]
+    );
+    let report = ensure(&primary, &replica, false, &Events::discard(), LIMIT)
+        .await
+        .unwrap();
+    assert!(!report.created);
+    assert_eq!(create.num_calls(), 0, "no replica request when it is there");
+    assert!(report.point_in_time_recovery && report.deletion_protection);
+    assert_eq!(protect.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_table_without_both_stream_images_is_refused_before_dynamodb_does() {
+    let describe = mock!(Client::describe_table).then_output(|| {
+        let mut described = description(TableStatus::Active, None, false);
+        described.stream_specification = None;
+        DescribeTableOutput::builder().table(described).build()
+    });
+    let update = mock!(Client::update_table).then_output(replica_requested);
+    let primary = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe, &update]);
+    let error = ensure(
+        &primary,
+        &no_replica_calls(),
+        false,
+        &Events::discard(),
+        LIMIT,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("NEW_AND_OLD_IMAGES"), "{error}");
+    assert_eq!(update.num_calls(), 0);
 }
 
 #[tokio::test]
@@ -97,14 +430,12 @@ async fn a_failed_replica_is_an_error_with_a_next_step() {
         .output(|| table(Some(ReplicaStatus::Creating)))
         .output(|| table(Some(ReplicaStatus::CreationFailed)))
         .build();
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe]);
-    let error = ensure_replica(
-        &client,
-        "us-east-1",
-        "demo-mysfits",
-        "us-west-2",
+    let primary = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe]);
+    let error = ensure(
+        &primary,
+        &no_replica_calls(),
+        false,
         &Events::discard(),
-        "replica",
         LIMIT,
     )
     .await
@@ -118,42 +449,15 @@ async fn a_failed_replica_is_an_error_with_a_next_step() {
 }
 
 #[tokio::test]
-async fn a_replica_that_never_appears_is_reported_unconfirmed_not_hidden() {
-    let describe = mock!(Client::describe_table).then_output(|| table(None));
-    let update = mock!(Client::update_table).then_output(|| UpdateTableOutput::builder().build());
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe, &update]);
-    let (events, mut receiver) = Events::channel();
-    let report = ensure_replica(
-        &client,
-        "us-east-1",
-        "demo-mysfits",
-        "us-west-2",
-        &events,
-        "replica",
-        LIMIT,
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.status, "UNCONFIRMED");
-    let notes = crate::util::notes(&mut receiver);
-    assert!(
-        notes.iter().any(|note| note.contains("lists no replica")),
-        "{notes:?}"
-    );
-}
-
-#[tokio::test]
 async fn a_replica_stuck_creating_gives_up_at_the_limit() {
     let describe =
         mock!(Client::describe_table).then_output(|| table(Some(ReplicaStatus::Creating)));
-    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe]);
-    let error = ensure_replica(
-        &client,
-        "us-east-1",
-        "demo-mysfits",
-        "us-west-2",
+    let primary = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe]);
+    let error = ensure(
+        &primary,
+        &no_replica_calls(),
+        false,
         &Events::discard(),
-        "replica",
         Duration::from_millis(500),
     )
     .await

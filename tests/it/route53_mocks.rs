@@ -1,0 +1,197 @@
+//! Route 53 failover swaps checked against modeled Route 53 answers: the change batch a failover
+//! sends (moto accepts batches AWS refuses), the wait until INSYNC, and AWS's InvalidChangeBatch.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_route53::Client;
+use aws_sdk_route53::operation::change_resource_record_sets::{
+    ChangeResourceRecordSetsError, ChangeResourceRecordSetsOutput,
+};
+use aws_sdk_route53::operation::get_change::GetChangeOutput;
+use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
+use aws_sdk_route53::types::error::InvalidChangeBatch;
+use aws_sdk_route53::types::{
+    AliasTarget, ChangeAction, ChangeInfo, ChangeStatus, ResourceRecordSet,
+    ResourceRecordSetFailover, RrType,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use mysfits::entry::{Control, EntryPoint, ShiftOutcome, shift};
+use mysfits::progress::Events;
+
+const ZONE: &str = "Z0123456789ABCDEFGHIJ";
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// A failover alias record as ListResourceRecordSets returns it: the name with its trailing dot,
+/// the alias target with Route 53's `dualstack.` prefix and trailing dot.
+fn listed(region: &str, role: ResourceRecordSetFailover) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name("shop.example.com.")
+        .r#type(RrType::A)
+        .set_identifier(format!("demo-{region}"))
+        .failover(role)
+        .alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id("Z35SXDOTRQ7X7K")
+                .dns_name(format!(
+                    "dualstack.demo-{region}.{region}.elb.amazonaws.com."
+                ))
+                .evaluate_target_health(true)
+                .build()
+                .unwrap(),
+        )
+        .health_check_id(format!("hc-{region}"))
+        .build()
+        .unwrap()
+}
+
+fn listing() -> ListResourceRecordSetsOutput {
+    ListResourceRecordSetsOutput::builder()
+        .resource_record_sets(listed("us-east-1", ResourceRecordSetFailover::Primary))
+        .resource_record_sets(listed("us-west-2", ResourceRecordSetFailover::Secondary))
+        .is_truncated(false)
+        .max_items(20)
+        .build()
+        .unwrap()
+}
+
+fn change_info(status: ChangeStatus) -> ChangeInfo {
+    ChangeInfo::builder()
+        .id("/change/C0123456789")
+        .status(status)
+        .submitted_at(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+        .build()
+        .unwrap()
+}
+
+fn entry(client: Client) -> EntryPoint {
+    EntryPoint {
+        app: "demo".into(),
+        endpoint: None,
+        control: Control::Route53 {
+            client,
+            hosted_zone_id: ZONE.into(),
+            domain: "shop.example.com".into(),
+        },
+    }
+}
+
+type Sent = Arc<Mutex<Vec<(ChangeAction, ResourceRecordSet)>>>;
+
+#[tokio::test]
+async fn a_failover_swaps_roles_with_exact_deletes_and_creates_in_one_batch_and_waits_for_insync() {
+    let list = mock!(Client::list_resource_record_sets).then_output(listing);
+    let sent: Sent = Arc::default();
+    let captured = sent.clone();
+    let change = mock!(Client::change_resource_record_sets)
+        .match_requests(move |request| {
+            let batch = request.change_batch().unwrap();
+            captured
+                .lock()
+                .unwrap()
+                .extend(batch.changes().iter().map(|change| {
+                    (
+                        change.action().clone(),
+                        change.resource_record_set().unwrap().clone(),
+                    )
+                }));
+            request.hosted_zone_id() == Some(ZONE)
+        })
+        .then_output(|| {
+            ChangeResourceRecordSetsOutput::builder()
+                .change_info(change_info(ChangeStatus::Pending))
+                .build()
+        });
+    let get_change = mock!(Client::get_change)
+        .match_requests(|request| request.id() == Some("C0123456789"))
+        .sequence()
+        .output(|| {
+            GetChangeOutput::builder()
+                .change_info(change_info(ChangeStatus::Pending))
+                .build()
+        })
+        .output(|| {
+            GetChangeOutput::builder()
+                .change_info(change_info(ChangeStatus::Insync))
+                .build()
+        })
+        .build();
+    let client = mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        &[&list, &change, &get_change]
+    );
+    let outcome = shift(
+        &entry(client),
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, ShiftOutcome::Shifted { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(change.num_calls(), 1, "one atomic change batch");
+    assert_eq!(get_change.num_calls(), 2, "waited until INSYNC");
+    let sent = sent.lock().unwrap().clone();
+    let actions: Vec<&str> = sent.iter().map(|(action, _)| action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["DELETE", "DELETE", "CREATE", "CREATE"],
+        "no UPSERT flips a failover role"
+    );
+    // A DELETE must carry every value of the existing record, exactly as Route 53 listed it.
+    assert_eq!(
+        sent[0].1,
+        listed("us-east-1", ResourceRecordSetFailover::Primary)
+    );
+    assert_eq!(
+        sent[1].1,
+        listed("us-west-2", ResourceRecordSetFailover::Secondary)
+    );
+    assert_eq!(
+        sent[2].1,
+        listed("us-east-1", ResourceRecordSetFailover::Secondary)
+    );
+    assert_eq!(
+        sent[3].1,
+        listed("us-west-2", ResourceRecordSetFailover::Primary)
+    );
+}
+
+#[tokio::test]
+async fn a_batch_refused_as_invalid_names_route53s_reason_and_says_to_run_again() {
+    let list = mock!(Client::list_resource_record_sets).then_output(listing);
+    let change = mock!(Client::change_resource_record_sets).then_error(|| {
+        ChangeResourceRecordSetsError::InvalidChangeBatch(
+            InvalidChangeBatch::builder()
+                .messages(
+                    "[Tried to delete resource record set [name='shop.example.com.', type='A', \
+                     set-identifier='demo-us-east-1'] but the values provided do not match the current values]",
+                )
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&list, &change]);
+    let error = shift(
+        &entry(client),
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("InvalidChangeBatch"), "{error}");
+    assert!(error.contains("do not match the current values"), "{error}");
+    assert!(
+        error.contains("changed since they were read") && error.contains("run the command again"),
+        "{error}"
+    );
+}
