@@ -204,3 +204,38 @@ fn the_parameter_checker_catches_what_cloudformation_refuses() {
     assert!(violation("AppName", &app["AppName"], "My-App").is_some());
     assert!(violation("AppName", &app["AppName"], "mysfits").is_none());
 }
+
+/// The CLI's app-name rule and both templates' AppName constraints agree, and both refuse what
+/// ECR refuses in `{app}/mysfits-service` (a separator not followed by a letter or digit).
+#[test]
+fn app_name_rules_of_the_cli_and_the_templates_agree() {
+    let names = [
+        ("mysfits", true),
+        ("a1", true),
+        ("my-app-2", true),
+        ("a23456789-123456789-1", true),
+        ("a23456789-123456789-12", false),
+        ("a", false),
+        ("my--app", false),
+        ("my-", false),
+        ("-my", false),
+        ("1app", false),
+        ("My-app", false),
+        ("my_app", false),
+    ];
+    for (name, valid) in names {
+        assert_eq!(
+            mysfits::config::validate_app_name(name).is_ok(),
+            valid,
+            "CLI on {name:?}"
+        );
+        for kind in StackKind::ALL {
+            let spec = &declared(kind)["AppName"];
+            assert_eq!(
+                violation("AppName", spec, name).is_none(),
+                valid,
+                "{kind:?} template on {name:?}"
+            );
+        }
+    }
+}
