@@ -139,12 +139,15 @@ fn pitr_enabled() -> UpdateContinuousBackupsOutput {
         .build()
 }
 
+/// TagResource calls seen: the ARN and its tags.
+type Tagged = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
 /// The replica region's table (its own ARN) and the calls that set it up there.
 struct ReplicaRegion {
     pitr: Rule,
     describe: Rule,
     tag: Rule,
-    tagged: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    tagged: Tagged,
 }
 
 fn replica_region(pitr: Rule) -> ReplicaRegion {
@@ -159,7 +162,7 @@ fn replica_region(pitr: Rule) -> ReplicaRegion {
             )
             .build()
     });
-    let tagged: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>> = Arc::default();
+    let tagged: Tagged = Arc::default();
     let captured = tagged.clone();
     let tag = mock!(Client::tag_resource)
         .match_requests(move |request| {
