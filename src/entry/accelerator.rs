@@ -388,6 +388,9 @@ struct Leftovers {
 
 impl Leftovers {
     fn error(&self, name: &str, cause: &Error) -> Error {
+        // The cause's own advice is replaced by the one below.
+        let cause = cause.to_string();
+        let cause = cause.lines().next().unwrap_or_default();
         let mut still = Vec::new();
         for (group, region) in &self.groups {
             if !self.removed.contains(group) {
@@ -486,8 +489,9 @@ async fn remove_parts(
                 Err(error) if error_code(&error) == Some("EndpointGroupNotFoundException") => {}
                 Err(error) => return Err(entry.call_error("DeleteEndpointGroup", &error)),
             }
-            wait_deployed(entry, client, &arn, wait_limit).await?;
+            // Accepted: it goes, even if the wait below gives up.
             left.removed.insert(group_arn);
+            wait_deployed(entry, client, &arn, wait_limit).await?;
             removed.push(format!("endpoint group {region}"));
             events.note(step, format!("deleted endpoint group {region}, DEPLOYED"));
         }
@@ -500,8 +504,8 @@ async fn remove_parts(
             Err(error) if error_code(&error) == Some("ListenerNotFoundException") => {}
             Err(error) => return Err(entry.call_error("DeleteListener", &error)),
         }
-        wait_deployed(entry, client, &arn, wait_limit).await?;
         left.removed.insert(listener_arn);
+        wait_deployed(entry, client, &arn, wait_limit).await?;
         removed.push("listener".to_string());
     }
     let deleted = retry_while_applying(wait_limit, || {
