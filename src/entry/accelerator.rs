@@ -1,13 +1,16 @@
 //! Global Accelerator mode: accelerator `{app}` (tagged `mysfits:app`), listener TCP 80 and 443,
 //! one endpoint group per region with the region's ALB. Which region serves is the traffic dials.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_globalaccelerator::Client;
 use aws_sdk_globalaccelerator::types::{
-    Accelerator, AcceleratorStatus, ClientAffinity, EndpointConfiguration, EndpointGroup,
-    IpAddressType, Listener, PortRange, Protocol, Tag,
+    Accelerator, AcceleratorStatus, ClientAffinity, EndpointConfiguration, EndpointDescription,
+    EndpointGroup, HealthCheckProtocol, IpAddressType, Listener, PortRange, Protocol, Tag,
 };
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use sha2::{Digest, Sha256};
 
 use super::{
     CallError, DIAL_SERVING, DIAL_STANDBY, EntryDescription, EntryPoint, RegionTraffic,
@@ -59,6 +62,11 @@ pub(super) async fn ensure(
     wait_limit: Duration,
 ) -> Outcome<(EntryDescription, Vec<String>)> {
     let mut actions = Vec::new();
+    let primary = load_balancers
+        .iter()
+        .find(|balancer| balancer.role == Role::Primary)
+        .map(|balancer| balancer.arn.as_str())
+        .unwrap_or_default();
     let accelerator = match find_accelerator(entry, client).await? {
         Some(accelerator) => accelerator,
         None => {
@@ -67,9 +75,9 @@ pub(super) async fn ensure(
                 .name(&entry.app)
                 .ip_address_type(IpAddressType::Ipv4)
                 .enabled(true)
-                // The same token for the same app: a retried or re-run deploy cannot create a
-                // second accelerator.
-                .idempotency_token(format!("mysfits-{}-accelerator", entry.app))
+                // Unique to this creation (the primary load balancer is new with every app
+                // stack), the same for every retry of it.
+                .idempotency_token(idempotency_token("accelerator", &[&entry.app, primary]))
                 .tags(tag(APP_TAG, &entry.app)?)
                 .tags(tag("Name", &entry.app)?)
                 .send()
@@ -109,7 +117,10 @@ pub(super) async fn ensure(
                 .protocol(Protocol::Tcp)
                 .set_port_ranges(Some(port_ranges()))
                 .client_affinity(ClientAffinity::None)
-                .idempotency_token(format!("mysfits-{}-listener-{PORT}", entry.app))
+                .idempotency_token(idempotency_token(
+                    "listener",
+                    &[&accelerator_arn, &format!("TCP {PORT} {HTTPS_PORT}")],
+                ))
                 .send()
                 .await
                 .map_err(|error| entry.call_error("CreateListener", &error))?;
@@ -165,7 +176,10 @@ pub(super) async fn ensure(
                     .endpoint_group_region(&balancer.region)
                     .traffic_dial_percentage(dial)
                     .endpoint_configurations(endpoint)
-                    .idempotency_token(format!("mysfits-{}-group-{}", entry.app, balancer.region))
+                    .idempotency_token(idempotency_token(
+                        "group",
+                        &[&listener_arn, &balancer.region, &balancer.arn],
+                    ))
                     .send()
                     .await
                     .map_err(|error| entry.call_error("CreateEndpointGroup", &error))?;
@@ -182,13 +196,8 @@ pub(super) async fn ensure(
                     .collect();
                 if endpoints != [balancer.arn.as_str()] {
                     // Only the endpoint changes: the dial stays where a failover may have put it.
-                    client
-                        .update_endpoint_group()
-                        .endpoint_group_arn(group.endpoint_group_arn().unwrap_or_default())
-                        .endpoint_configurations(endpoint)
-                        .send()
-                        .await
-                        .map_err(|error| entry.call_error("UpdateEndpointGroup", &error))?;
+                    let dial = group.traffic_dial_percentage().unwrap_or(DIAL_SERVING);
+                    update_group(entry, client, group, dial, vec![endpoint]).await?;
                     actions.push(format!(
                         "pointed endpoint group {} at {}",
                         balancer.region, balancer.arn
@@ -225,9 +234,15 @@ pub(super) async fn ensure(
         step,
         format!("accelerator DEPLOYED after {:.1}s", waited.as_secs_f64()),
     );
-    let existing = load(entry, client).await?.ok_or_else(|| {
-        CallError::failed(Error::config("the accelerator vanished", "deploy again"))
-    })?;
+    // By its ARN: ListAccelerators may not list an accelerator created a moment ago.
+    let existing = load_by_arn(entry, client, &accelerator_arn)
+        .await?
+        .ok_or_else(|| {
+            CallError::failed(Error::config(
+                format!("accelerator {accelerator_arn} vanished while it was being deployed"),
+                "run `mysfits deploy` again",
+            ))
+        })?;
     Ok((description(&existing), actions))
 }
 
@@ -290,9 +305,22 @@ pub(super) async fn shift(
     })
 }
 
-/// Disables the accelerator, waits until that is deployed, deletes the endpoint groups of every
-/// listener, the listeners, then the accelerator: the only order Global Accelerator accepts.
-/// Whatever is already gone (a rerun after an interruption) is skipped.
+/// Global Accelerator answers these while an earlier change is still being applied (a listener
+/// whose endpoint groups are still going, an accelerator whose disabling is not deployed yet):
+/// the same call succeeds a little later.
+const STILL_APPLYING: [&str; 3] = [
+    "AssociatedEndpointGroupFoundException",
+    "AssociatedListenerFoundException",
+    "AcceleratorNotDisabledException",
+];
+
+/// Disables the accelerator and waits until that is deployed, then deletes each endpoint group,
+/// each listener and the accelerator, waiting until the accelerator is DEPLOYED again after each
+/// delete (Global Accelerator applies deletes asynchronously) and retrying a delete refused
+/// because the previous one is still being applied. Whatever is already gone (a rerun after an
+/// interruption) is skipped.
+///
+/// A failure names what is left, by ARN, and that a rerun of teardown resumes from there.
 pub(super) async fn remove_by_arn(
     entry: &EntryPoint,
     client: &Client,
@@ -316,16 +344,110 @@ pub(super) async fn remove_by_arn(
         .and_then(Accelerator::name)
         .unwrap_or(arn)
         .to_string();
+    let mut left = Leftovers {
+        accelerator: arn.to_string(),
+        listeners: Vec::new(),
+        groups: Vec::new(),
+        removed: BTreeSet::new(),
+    };
     let mut removed = Vec::new();
+    let outcome = remove_parts(
+        entry,
+        client,
+        &described,
+        &name,
+        &mut left,
+        &mut removed,
+        events,
+        step,
+        wait_limit,
+    )
+    .await;
+    match outcome {
+        Ok(()) => {
+            events.note(step, format!("deleted accelerator {name}"));
+            Ok(removed)
+        }
+        Err(CallError::Unavailable { endpoint, reason }) => {
+            Err(CallError::Unavailable { endpoint, reason })
+        }
+        Err(CallError::Unreachable { error, .. } | CallError::Failed(error)) => {
+            Err(CallError::failed(left.error(&name, &error)))
+        }
+    }
+}
+
+/// What a removal found, and which of it is already gone: what an error reports as left.
+struct Leftovers {
+    accelerator: String,
+    listeners: Vec<String>,
+    /// (ARN, region)
+    groups: Vec<(String, String)>,
+    removed: BTreeSet<String>,
+}
+
+impl Leftovers {
+    fn error(&self, name: &str, cause: &Error) -> Error {
+        // The cause's own advice is replaced by the one below.
+        let cause = cause.to_string();
+        let cause = cause.lines().next().unwrap_or_default();
+        let mut still = Vec::new();
+        for (group, region) in &self.groups {
+            if !self.removed.contains(group) {
+                still.push(format!("endpoint group {group} ({region})"));
+            }
+        }
+        for listener in &self.listeners {
+            if !self.removed.contains(listener) {
+                still.push(format!("listener {listener}"));
+            }
+        }
+        still.push(format!("accelerator {}", self.accelerator));
+        Error::config(
+            format!(
+                "accelerator {name} was not fully removed: {cause}\n  still there: {}\n  \
+                 teardown left the app stacks, ECS services and dashboard alone: while an endpoint \
+                 group lists a region's load balancer, Global Accelerator keeps its network \
+                 interfaces in that load balancer's subnets, and deleting the stack would fail on \
+                 its subnets and VPC",
+                still.join(", ")
+            ),
+            format!(
+                "run `mysfits teardown` again: it resumes with what is left (or look at `aws \
+                 globalaccelerator describe-accelerator --accelerator-arn {} --region {}`)",
+                self.accelerator,
+                crate::aws::GLOBAL_ACCELERATOR_REGION
+            ),
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn remove_parts(
+    entry: &EntryPoint,
+    client: &Client,
+    described: &aws_sdk_globalaccelerator::operation::describe_accelerator::DescribeAcceleratorOutput,
+    name: &str,
+    left: &mut Leftovers,
+    removed: &mut Vec<String>,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<()> {
+    let arn = left.accelerator.clone();
     // AWS deletes only a disabled accelerator whose last change is deployed.
     if described.accelerator().and_then(Accelerator::enabled) != Some(false) {
-        client
+        match client
             .update_accelerator()
-            .accelerator_arn(arn)
+            .accelerator_arn(&arn)
             .enabled(false)
             .send()
             .await
-            .map_err(|error| entry.call_error("UpdateAccelerator", &error))?;
+        {
+            Ok(_) => {}
+            Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => return Ok(()),
+            Err(error) => return Err(entry.call_error("UpdateAccelerator", &error)),
+        }
         events.note(
             step,
             format!(
@@ -333,50 +455,97 @@ pub(super) async fn remove_by_arn(
             ),
         );
     }
-    wait_deployed(entry, client, arn, wait_limit).await?;
-    for listener in all_listeners(entry, client, arn).await? {
-        let listener_arn = listener.listener_arn().unwrap_or_default();
-        for group in list_groups(entry, client, listener_arn).await? {
-            match client
-                .delete_endpoint_group()
-                .endpoint_group_arn(group.endpoint_group_arn().unwrap_or_default())
-                .send()
-                .await
+    wait_deployed(entry, client, &arn, wait_limit).await?;
+    let listeners = all_listeners(entry, client, &arn).await?;
+    let mut groups_of = Vec::new();
+    for listener in &listeners {
+        let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
+        let groups = list_groups(entry, client, &listener_arn).await?;
+        left.listeners.push(listener_arn.clone());
+        left.groups.extend(groups.iter().map(|group| {
+            (
+                group.endpoint_group_arn().unwrap_or_default().to_string(),
+                group
+                    .endpoint_group_region()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }));
+        groups_of.push((listener_arn, groups));
+    }
+    for (listener_arn, groups) in groups_of {
+        for group in groups {
+            let group_arn = group.endpoint_group_arn().unwrap_or_default().to_string();
+            let region = group.endpoint_group_region().unwrap_or_default();
+            let deleted = retry_while_applying(wait_limit, || {
+                client
+                    .delete_endpoint_group()
+                    .endpoint_group_arn(&group_arn)
+                    .send()
+            })
+            .await;
+            match deleted {
+                Ok(_) => {}
+                Err(error) if error_code(&error) == Some("EndpointGroupNotFoundException") => {}
+                Err(error) => return Err(entry.call_error("DeleteEndpointGroup", &error)),
+            }
+            // Accepted: it goes, even if the wait below gives up.
+            left.removed.insert(group_arn);
+            wait_deployed(entry, client, &arn, wait_limit).await?;
+            removed.push(format!("endpoint group {region}"));
+            events.note(step, format!("deleted endpoint group {region}, DEPLOYED"));
+        }
+        let deleted = retry_while_applying(wait_limit, || {
+            client.delete_listener().listener_arn(&listener_arn).send()
+        })
+        .await;
+        match deleted {
+            Ok(_) => {}
+            Err(error) if error_code(&error) == Some("ListenerNotFoundException") => {}
+            Err(error) => return Err(entry.call_error("DeleteListener", &error)),
+        }
+        left.removed.insert(listener_arn);
+        wait_deployed(entry, client, &arn, wait_limit).await?;
+        removed.push("listener".to_string());
+    }
+    let deleted = retry_while_applying(wait_limit, || {
+        client.delete_accelerator().accelerator_arn(&arn).send()
+    })
+    .await;
+    match deleted {
+        Ok(_) => {}
+        Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => {}
+        Err(error) => return Err(entry.call_error("DeleteAccelerator", &error)),
+    }
+    removed.push(format!("accelerator {name}"));
+    Ok(())
+}
+
+/// Sends `call` again, with growing delays (1 s to 30 s, at most `limit` in all), while Global
+/// Accelerator refuses it because an earlier change is still being applied.
+async fn retry_while_applying<T, E, F, Fut>(
+    limit: Duration,
+    mut call: F,
+) -> std::result::Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match call().await {
+            Err(error)
+                if error_code(&error).is_some_and(|code| STILL_APPLYING.contains(&code))
+                    && started.elapsed() + delay <= limit =>
             {
-                Err(error) if error_code(&error) != Some("EndpointGroupNotFoundException") => {
-                    return Err(entry.call_error("DeleteEndpointGroup", &error));
-                }
-                _ => removed.push(format!(
-                    "endpoint group {}",
-                    group.endpoint_group_region().unwrap_or_default()
-                )),
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
             }
-        }
-        match client
-            .delete_listener()
-            .listener_arn(listener_arn)
-            .send()
-            .await
-        {
-            Err(error) if error_code(&error) != Some("ListenerNotFoundException") => {
-                return Err(entry.call_error("DeleteListener", &error));
-            }
-            _ => removed.push("listener".to_string()),
+            outcome => return outcome,
         }
     }
-    match client
-        .delete_accelerator()
-        .accelerator_arn(arn)
-        .send()
-        .await
-    {
-        Err(error) if error_code(&error) != Some(ACCELERATOR_NOT_FOUND) => {
-            return Err(entry.call_error("DeleteAccelerator", &error));
-        }
-        _ => removed.push(format!("accelerator {name}")),
-    }
-    events.note(step, format!("deleted accelerator {name}"));
-    Ok(removed)
 }
 
 /// The accelerator named `{app}` carrying the tag `mysfits:app={app}`. One of that name without
@@ -495,6 +664,36 @@ async fn load(entry: &EntryPoint, client: &Client) -> Outcome<Option<Existing>> 
     }))
 }
 
+/// The accelerator `arn` with its listener and groups, read by ARN (no ListAccelerators, which is
+/// eventually consistent right after a create).
+async fn load_by_arn(entry: &EntryPoint, client: &Client, arn: &str) -> Outcome<Option<Existing>> {
+    let accelerator = match client
+        .describe_accelerator()
+        .accelerator_arn(arn)
+        .send()
+        .await
+    {
+        Ok(described) => described.accelerator().cloned(),
+        Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => None,
+        Err(error) => return Err(entry.call_error("DescribeAccelerator", &error)),
+    };
+    let Some(accelerator) = accelerator else {
+        return Ok(None);
+    };
+    let listener = find_listener(entry, client, arn).await?;
+    let groups = match &listener {
+        Some(listener) => {
+            list_groups(entry, client, listener.listener_arn().unwrap_or_default()).await?
+        }
+        None => Vec::new(),
+    };
+    Ok(Some(Existing {
+        accelerator,
+        listener,
+        groups,
+    }))
+}
+
 fn description(existing: &Existing) -> EntryDescription {
     let accelerator = &existing.accelerator;
     let mut regions: Vec<RegionTraffic> = existing
@@ -546,20 +745,86 @@ fn description(existing: &Existing) -> EntryDescription {
     }
 }
 
+/// Sets a group's dial, keeping its endpoints.
 async fn set_dial(
     entry: &EntryPoint,
     client: &Client,
     group: &EndpointGroup,
     dial: f32,
 ) -> Outcome<()> {
+    let endpoints = group
+        .endpoint_descriptions()
+        .iter()
+        .map(endpoint_configuration)
+        .collect();
+    update_group(entry, client, group, dial, endpoints).await
+}
+
+/// The configuration that keeps an endpoint as it is.
+fn endpoint_configuration(endpoint: &EndpointDescription) -> EndpointConfiguration {
+    EndpointConfiguration::builder()
+        .set_endpoint_id(endpoint.endpoint_id().map(str::to_string))
+        .set_weight(endpoint.weight())
+        .set_client_ip_preservation_enabled(endpoint.client_ip_preservation_enabled())
+        .build()
+}
+
+/// The one way an endpoint group is updated. UpdateEndpointGroup applies its defaults to what it
+/// is not sent (an omitted TrafficDialPercentage is 100, omitted health-check settings go back to
+/// TCP on the listener port every 30 s with threshold 3): every update therefore carries the dial,
+/// the endpoints and the group's current health-check settings and port overrides.
+async fn update_group(
+    entry: &EntryPoint,
+    client: &Client,
+    group: &EndpointGroup,
+    dial: f32,
+    endpoints: Vec<EndpointConfiguration>,
+) -> Outcome<()> {
+    let protocol = group.health_check_protocol().cloned();
+    // A path is only valid for HTTP(S) health checks.
+    let path = matches!(
+        protocol,
+        Some(HealthCheckProtocol::Http | HealthCheckProtocol::Https)
+    )
+    .then(|| group.health_check_path().map(str::to_string))
+    .flatten();
+    let overrides = group.port_overrides();
     client
         .update_endpoint_group()
         .endpoint_group_arn(group.endpoint_group_arn().unwrap_or_default())
         .traffic_dial_percentage(dial)
+        .set_endpoint_configurations(Some(endpoints))
+        .set_health_check_protocol(protocol)
+        .set_health_check_port(group.health_check_port())
+        .set_health_check_path(path)
+        .set_health_check_interval_seconds(group.health_check_interval_seconds())
+        .set_threshold_count(group.threshold_count())
+        .set_port_overrides((!overrides.is_empty()).then(|| overrides.to_vec()))
         .send()
         .await
         .map_err(|error| entry.call_error("UpdateEndpointGroup", &error))?;
     Ok(())
+}
+
+/// An idempotency token for one creation: `mysfits-{kind}-` and 32 hex digits of a SHA-256 of
+/// what identifies that creation (e.g. the primary load balancer, new with every app stack, for
+/// the accelerator; the listener's ARN for an endpoint group). Retries of the same creation send
+/// the same token, so Global Accelerator answers with what the first attempt created; a new
+/// creation after a teardown sends a new one, so it never gets the deleted resource back.
+/// Global Accelerator allows up to 255 characters.
+pub fn idempotency_token(kind: &str, identity: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(kind.as_bytes());
+    for part in identity {
+        hasher.update([0]);
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("mysfits-{kind}-{hex}")
 }
 
 /// Waits until the accelerator's last change is deployed to the edge.

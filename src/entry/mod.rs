@@ -613,7 +613,8 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<bool, CallError>>,
 {
-    let started = std::time::Instant::now();
+    // tokio's clock, so that a test with a paused clock runs the wait (and its timeout) at once.
+    let started = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
         if check().await? {

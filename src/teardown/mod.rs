@@ -3,6 +3,8 @@
 //! The order is the deploy's in reverse, as a DAG run by the same executor (both regions in
 //! parallel where nothing forbids it):
 //! global entry point (traffic off first) → dashboard → ECS services scaled to 0 and deleted →
+//! Global Accelerator's network interfaces waited for and its security group deleted, per region
+//! (see [`interfaces`]) →
 //! on-demand backup of the table (writers are stopped now) → DR replica removed (DynamoDB's rules)
 //! → ECR images → app stacks (secondary, then primary) → registry stacks → the table itself.
 //!
@@ -16,6 +18,7 @@
 
 pub mod entry;
 pub mod insights;
+pub mod interfaces;
 pub mod removal;
 pub mod table;
 pub mod verify;
@@ -50,6 +53,9 @@ pub enum TeardownStep {
     EntryPoint,
     /// The CloudWatch dashboard in the primary region.
     Dashboard,
+    /// What Global Accelerator leaves in a region's VPC: its network interfaces waited for, its
+    /// `GlobalAccelerator` security group deleted (both block the app stack's VPC otherwise).
+    AcceleratorNetwork { role: Role },
     /// Both ECS services of a region scaled to 0, deleted, waited for.
     Services { role: Role },
     /// On-demand backup of the primary table before it goes.
@@ -140,6 +146,13 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
     }
     for (role, name) in &roles {
         add(
+            TeardownStep::AcceleratorNetwork { role: *role },
+            format!("Global Accelerator interfaces {name} ({role})"),
+            vec![TeardownStep::EntryPoint],
+        );
+    }
+    for (role, name) in &roles {
+        add(
             TeardownStep::Images { role: *role },
             format!("ECR images {name} ({role})"),
             vec![TeardownStep::Services { role: *role }],
@@ -155,6 +168,7 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
             TeardownStep::Services { role: *role },
             TeardownStep::Images { role: *role },
             TeardownStep::Dashboard,
+            TeardownStep::AcceleratorNetwork { role: *role },
         ];
         if let Some((id, _)) = &replica {
             depends_on.push(*id);
@@ -355,6 +369,24 @@ impl Teardown {
                 let summary = removal::delete_dashboard(clients, app, &self.events, &step).await?;
                 Ok((StepOutput::Done, summary))
             }
+            TeardownStep::AcceleratorNetwork { role } => {
+                let clients = self.clients(role)?;
+                let stack_name = StackKind::App.stack_name(app);
+                let summary = match interfaces::stack_vpc(clients, &stack_name).await? {
+                    Some(vpc) => {
+                        interfaces::release_accelerator_network(
+                            clients,
+                            &vpc,
+                            &self.events,
+                            &step,
+                            interfaces::INTERFACE_RELEASE_LIMIT,
+                        )
+                        .await?
+                    }
+                    None => format!("no stack {stack_name}, no VPC to clean"),
+                };
+                Ok((StepOutput::Done, summary))
+            }
             TeardownStep::Services { role } => {
                 let summary =
                     removal::remove_services(self.clients(role)?, app, &self.events, &step).await?;
@@ -514,6 +546,17 @@ mod tests {
             );
         }
         assert!(depends_on(&plan, TeardownStep::Table).contains(&primary_app));
+        for (role, app_stack) in [
+            (Role::Primary, primary_app),
+            (Role::Secondary, secondary_app),
+        ] {
+            let network = TeardownStep::AcceleratorNetwork { role };
+            assert!(
+                depends_on(&plan, app_stack).contains(&network),
+                "the app stack's VPC can only go once Global Accelerator's interfaces and group are gone"
+            );
+            assert_eq!(depends_on(&plan, network), [TeardownStep::EntryPoint]);
+        }
         assert!(
             depends_on(&plan, TeardownStep::Backup).contains(&TeardownStep::Services {
                 role: Role::Secondary

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudformation::types::{StackStatus, TemplateStage};
 use aws_sdk_ecr::types::ImageIdentifier;
 
+use super::interfaces;
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::Config;
 use crate::error::{Error, ResourceFailure, Result};
@@ -467,7 +468,9 @@ pub async fn delete_stack(
     }
 }
 
-/// Removes what commonly blocks a resource's deletion, for the resource types we know.
+/// Removes what commonly blocks a resource's deletion, for the resource types we know: images in
+/// a repository, services in a cluster, and for a VPC, subnet or security group what Global
+/// Accelerator leaves in the VPC and detached network interfaces left in it.
 async fn clean_blockers(
     clients: &RegionClients,
     app: &str,
@@ -476,12 +479,18 @@ async fn clean_blockers(
     events: &Events,
     step: &str,
 ) -> Result<()> {
+    let vpc = physical_ids
+        .values()
+        .find(|resource| resource.resource_type == "AWS::EC2::VPC")
+        .map(|resource| resource.physical_id.clone());
+    let mut network_released = false;
     for failure in failures {
         let physical_id = physical_ids
             .get(&failure.logical_id)
             .map(|resource| resource.physical_id.clone())
             .unwrap_or_default();
-        match failure.resource_type.as_str() {
+        let resource_type = failure.resource_type.as_str();
+        match resource_type {
             "AWS::ECR::Repository" if !physical_id.is_empty() => {
                 if let Some(count) = empty_repository(clients, &physical_id).await? {
                     events.note(
@@ -492,6 +501,35 @@ async fn clean_blockers(
             }
             "AWS::ECS::Cluster" | "AWS::ECS::Service" => {
                 remove_services(clients, app, events, step).await?;
+            }
+            "AWS::EC2::VPC" | "AWS::EC2::Subnet" | "AWS::EC2::SecurityGroup" => {
+                if !network_released && let Some(vpc) = &vpc {
+                    let summary = interfaces::release_accelerator_network(
+                        clients,
+                        vpc,
+                        events,
+                        step,
+                        interfaces::INTERFACE_RELEASE_LIMIT,
+                    )
+                    .await?;
+                    events.note(step, summary);
+                    network_released = true;
+                }
+                let scope = match resource_type {
+                    "AWS::EC2::Subnet" => Some(("subnet-id", physical_id.clone())),
+                    "AWS::EC2::SecurityGroup" => Some(("group-id", physical_id.clone())),
+                    _ => vpc.clone().map(|vpc| ("vpc-id", vpc)),
+                };
+                if let Some((name, id)) = scope.filter(|(_, id)| !id.is_empty()) {
+                    interfaces::remove_detached_interfaces(
+                        clients,
+                        &id,
+                        vec![interfaces::filter(name, &id)],
+                        events,
+                        step,
+                    )
+                    .await?;
+                }
             }
             _ => {}
         }

@@ -21,8 +21,8 @@ use aws_sdk_globalaccelerator::operation::update_accelerator::UpdateAcceleratorO
 use aws_sdk_globalaccelerator::operation::update_endpoint_group::UpdateEndpointGroupOutput;
 use aws_sdk_globalaccelerator::operation::update_listener::UpdateListenerOutput;
 use aws_sdk_globalaccelerator::types::{
-    Accelerator, AcceleratorStatus, EndpointDescription, EndpointGroup, HealthState, IpSet,
-    Listener, PortRange, Protocol, Tag,
+    Accelerator, AcceleratorStatus, EndpointDescription, EndpointGroup, HealthCheckProtocol,
+    HealthState, IpSet, Listener, PortRange, Protocol, Tag,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use mysfits::config::Role;
@@ -192,7 +192,9 @@ async fn a_new_accelerator_serves_from_the_primary_and_is_waited_for_until_deplo
                     .tags()
                     .iter()
                     .any(|tag| tag.key() == "mysfits:app" && tag.value() == "demo")
-                && request.idempotency_token() == Some("mysfits-demo-accelerator")
+                && request
+                    .idempotency_token()
+                    .is_some_and(|token| token.starts_with("mysfits-accelerator-"))
         })
         .then_output(|| {
             CreateAcceleratorOutput::builder()
@@ -271,8 +273,8 @@ async fn a_new_accelerator_serves_from_the_primary_and_is_waited_for_until_deplo
     );
     assert_eq!(
         describe_accelerator.num_calls(),
-        3,
-        "waited through IN_PROGRESS until DEPLOYED"
+        4,
+        "waited through IN_PROGRESS until DEPLOYED, then read back by ARN"
     );
     let EntryState::Present(description) = &report.state else {
         panic!("{report:?}");
@@ -304,7 +306,8 @@ async fn a_redeploy_after_failover_keeps_the_dials_and_only_repoints_a_changed_l
     });
     let update = mock!(Client::update_endpoint_group)
         .match_requests(|request| {
-            request.traffic_dial_percentage().is_none()
+            // The serving group's dial is sent as it is: an omitted dial would mean 100.
+            request.traffic_dial_percentage() == Some(100.0)
                 && request.endpoint_configurations()[0].endpoint_id() == Some("arn:new-west")
         })
         .then_output(|| UpdateEndpointGroupOutput::builder().build());
@@ -639,10 +642,14 @@ async fn removal_disables_waits_then_deletes_groups_listener_and_accelerator_in_
             "enabled=Some(false)",
             "describe",
             "delete group us-east-1",
+            "describe",
             "delete group us-west-2",
+            "describe",
             "delete listener",
+            "describe",
             "delete accelerator"
-        ]
+        ],
+        "each delete is waited for until DEPLOYED before the next one"
     );
     let again = remove_entry_point(&clients, "demo", &Events::discard(), "entry point")
         .await
@@ -843,4 +850,258 @@ async fn dashboard_create_graphs_only_the_accelerator_tagged_as_ours() {
         },
     };
     assert_eq!(find_accelerator(&route53).await, AcceleratorLookup::Absent);
+}
+
+fn captured<T: Clone>(log: &Arc<Mutex<Vec<T>>>) -> Vec<T> {
+    log.lock().unwrap().clone()
+}
+
+/// A group as a user or an earlier version may have tuned it: HTTP health checks on /health
+/// every 10 s, threshold 2.
+fn tuned_group(region: &str, dial: f32, endpoint: &str) -> EndpointGroup {
+    let mut tuned = group(region, dial, endpoint);
+    tuned.health_check_protocol = Some(HealthCheckProtocol::Http);
+    tuned.health_check_path = Some("/health".into());
+    tuned.health_check_port = Some(80);
+    tuned.health_check_interval_seconds = Some(10);
+    tuned.threshold_count = Some(2);
+    tuned
+}
+
+/// UpdateEndpointGroup applies its defaults to what it is not sent: an omitted dial is 100 (a
+/// standby region would take all its share of traffic), omitted health checks go back to TCP
+/// every 30 s. Every update the code sends, on deploy and on failover, carries the dial, the
+/// endpoints and the group's health-check settings.
+#[tokio::test]
+async fn every_endpoint_group_update_carries_the_dial_the_endpoints_and_the_health_checks() {
+    let sent: Arc<Mutex<Vec<aws_sdk_globalaccelerator::operation::update_endpoint_group::UpdateEndpointGroupInput>>> =
+        Arc::default();
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let list_listeners = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
+    let list_groups = mock!(Client::list_endpoint_groups).then_output(|| {
+        groups(vec![
+            tuned_group("us-east-1", 100.0, EAST_ALB),
+            tuned_group("us-west-2", 0.0, WEST_ALB),
+        ])
+    });
+    let update = {
+        let sent = sent.clone();
+        mock!(Client::update_endpoint_group).then_compute_output(move |request| {
+            sent.lock().unwrap().push(request.clone());
+            UpdateEndpointGroupOutput::builder().build()
+        })
+    };
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &list_listeners,
+            &list_groups,
+            &update,
+            &describe_sequence(&[]),
+        ]
+    );
+    let entry = entry(client, None);
+    // Deploy with a replaced standby load balancer: the standby's endpoint changes.
+    ensure(
+        &entry,
+        &load_balancers("arn:new-west"),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    // Failover: both dials change.
+    shift(
+        &entry,
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+
+    let requests = captured(&sent);
+    let summary: Vec<(String, Option<f32>, Vec<Option<String>>)> = requests
+        .iter()
+        .map(|request| {
+            (
+                request
+                    .endpoint_group_arn()
+                    .unwrap_or_default()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                request.traffic_dial_percentage(),
+                request
+                    .endpoint_configurations()
+                    .iter()
+                    .map(|endpoint| endpoint.endpoint_id().map(str::to_string))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            // The repointed standby keeps its 0 %.
+            (
+                "us-west-2".to_string(),
+                Some(0.0),
+                vec![Some("arn:new-west".to_string())]
+            ),
+            // The shift keeps each group's endpoint.
+            (
+                "us-west-2".to_string(),
+                Some(100.0),
+                vec![Some(WEST_ALB.to_string())]
+            ),
+            (
+                "us-east-1".to_string(),
+                Some(0.0),
+                vec![Some(EAST_ALB.to_string())]
+            ),
+        ]
+    );
+    for request in &requests {
+        for endpoint in request.endpoint_configurations() {
+            assert_eq!(endpoint.weight(), Some(128), "{request:?}");
+        }
+        assert_eq!(
+            (
+                request.health_check_protocol(),
+                request.health_check_path(),
+                request.health_check_port(),
+                request.health_check_interval_seconds(),
+                request.threshold_count(),
+            ),
+            (
+                Some(&HealthCheckProtocol::Http),
+                Some("/health"),
+                Some(80),
+                Some(10),
+                Some(2)
+            ),
+            "the group's health checks are sent as they are: {request:?}"
+        );
+    }
+}
+
+/// Global Accelerator's IdempotencyToken: at most 255 characters (API reference); kept to
+/// letters, digits and '-'.
+fn assert_token_is_valid(token: &str) {
+    assert!(!token.is_empty() && token.len() <= 255, "{token}");
+    assert!(
+        token
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || character == '-'),
+        "{token}"
+    );
+}
+
+/// Tokens are remembered for a while: a fixed token per app would, after a teardown, return the
+/// deleted accelerator (or a parameter mismatch). Each creation gets its own token, and retries
+/// of the same creation (a rerun after a timeout) send the same one. ListAccelerators never lists
+/// the new accelerator here (it is eventually consistent right after a create): deploy reads it
+/// back by ARN.
+#[tokio::test]
+async fn idempotency_tokens_are_unique_per_creation_and_the_same_for_its_retries() {
+    let tokens: Arc<Mutex<Vec<(&'static str, String)>>> = Arc::default();
+    let list = mock!(Client::list_accelerators).then_output(|| accelerators(vec![]));
+    let create = {
+        let tokens = tokens.clone();
+        mock!(Client::create_accelerator).then_compute_output(move |request| {
+            tokens.lock().unwrap().push((
+                "accelerator",
+                request.idempotency_token().unwrap_or_default().to_string(),
+            ));
+            CreateAcceleratorOutput::builder()
+                .accelerator(accelerator(AcceleratorStatus::InProgress, true))
+                .build()
+        })
+    };
+    let list_listeners = mock!(Client::list_listeners).then_output(|| listeners(vec![]));
+    let create_listener = {
+        let tokens = tokens.clone();
+        mock!(Client::create_listener).then_compute_output(move |request| {
+            tokens.lock().unwrap().push((
+                "listener",
+                request.idempotency_token().unwrap_or_default().to_string(),
+            ));
+            CreateListenerOutput::builder().listener(listener()).build()
+        })
+    };
+    let list_groups = mock!(Client::list_endpoint_groups).then_output(|| groups(vec![]));
+    let create_group = {
+        let tokens = tokens.clone();
+        mock!(Client::create_endpoint_group).then_compute_output(move |request| {
+            tokens.lock().unwrap().push((
+                "group",
+                request.idempotency_token().unwrap_or_default().to_string(),
+            ));
+            CreateEndpointGroupOutput::builder().build()
+        })
+    };
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &create,
+            &list_listeners,
+            &create_listener,
+            &list_groups,
+            &create_group,
+            &describe_sequence(&[]),
+        ]
+    );
+    let entry = entry(client, None);
+    let deploy = |balancers: Vec<RegionalLoadBalancer>| {
+        let entry = entry.clone();
+        let tokens = tokens.clone();
+        async move {
+            tokens.lock().unwrap().clear();
+            let report = ensure(&entry, &balancers, &Events::discard(), "entry point", LIMIT)
+                .await
+                .unwrap();
+            assert!(report.changed, "{report:?}");
+            captured(&tokens)
+        }
+    };
+    let first = deploy(load_balancers(WEST_ALB)).await;
+    assert_eq!(
+        first.iter().map(|(kind, _)| *kind).collect::<Vec<_>>(),
+        ["accelerator", "listener", "group", "group"]
+    );
+    for (_, token) in &first {
+        assert_token_is_valid(token);
+    }
+    assert_ne!(first[2].1, first[3].1, "one token per region's group");
+
+    let retried = deploy(load_balancers(WEST_ALB)).await;
+    assert_eq!(
+        retried, first,
+        "a retry of the same creation sends the same tokens"
+    );
+
+    // After a teardown the app stacks (and their load balancers) are new.
+    let mut redeployed = load_balancers(
+        "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/app/demo/west2",
+    );
+    redeployed[0].arn =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/demo/east2".into();
+    let after_teardown = deploy(redeployed).await;
+    assert_ne!(
+        after_teardown[0].1, first[0].1,
+        "a new creation does not reuse the deleted accelerator's token"
+    );
+    assert_ne!(after_teardown[2].1, first[2].1);
+    assert_ne!(after_teardown[3].1, first[3].1);
 }

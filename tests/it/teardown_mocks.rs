@@ -140,6 +140,7 @@ async fn the_accelerator_is_disabled_waited_for_then_emptied_and_deleted_in_orde
             c1.push("deployed");
             accelerator(false, AcceleratorStatus::Deployed)
         })
+        .repeatedly()
         .build();
     let disable = mock!(aws_sdk_globalaccelerator::Client::update_accelerator)
         .match_requests(|request| request.enabled() == Some(false))
@@ -218,8 +219,11 @@ async fn the_accelerator_is_disabled_waited_for_then_emptied_and_deleted_in_orde
             "disable",
             "deployed",
             "delete endpoint group",
+            "deployed",
             "delete endpoint group",
+            "deployed",
             "delete listener",
+            "deployed",
             "delete accelerator"
         ]
     );
@@ -858,4 +862,609 @@ async fn a_rolled_back_stack_of_a_failed_deploy_is_deleted() {
     assert!(!removed.already_gone);
     assert!(removed.retained.is_empty());
     assert_eq!(delete.num_calls(), 1);
+}
+
+/// A modeled Global Accelerator refusal as the service sends it (HTTP 400 with its code).
+fn refusal(code: &'static str, message: &'static str) -> ErrorMetadata {
+    ErrorMetadata::builder().code(code).message(message).build()
+}
+
+fn two_groups() -> Rule {
+    mock!(aws_sdk_globalaccelerator::Client::list_endpoint_groups).then_output(|| {
+        ListEndpointGroupsOutput::builder()
+            .endpoint_groups(
+                EndpointGroup::builder()
+                    .endpoint_group_arn(format!("{LISTENER}/endpoint-group/east"))
+                    .endpoint_group_region("us-east-1")
+                    .build(),
+            )
+            .endpoint_groups(
+                EndpointGroup::builder()
+                    .endpoint_group_arn(format!("{LISTENER}/endpoint-group/west"))
+                    .endpoint_group_region("us-west-2")
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn one_listener() -> Rule {
+    mock!(aws_sdk_globalaccelerator::Client::list_listeners).then_output(|| {
+        ListListenersOutput::builder()
+            .listeners(Listener::builder().listener_arn(LISTENER).build())
+            .build()
+    })
+}
+
+fn global(client: aws_sdk_globalaccelerator::Client) -> GlobalClients {
+    GlobalClients {
+        globalaccelerator: client,
+        route53: route53_without_health_checks(),
+        globalaccelerator_endpoint: None,
+        route53_endpoint: None,
+    }
+}
+
+/// Deletes are applied asynchronously: right after the groups are deleted DeleteListener may
+/// answer AssociatedEndpointGroupFoundException, right after the listener DeleteAccelerator may
+/// answer AssociatedListenerFoundException (or AcceleratorNotDisabledException while the disable
+/// is deployed). Each is retried with backoff until it goes through.
+#[tokio::test(start_paused = true)]
+async fn refusals_while_a_delete_is_being_applied_are_retried_until_it_goes_through() {
+    use aws_sdk_globalaccelerator::operation::delete_accelerator::DeleteAcceleratorError;
+    use aws_sdk_globalaccelerator::operation::delete_listener::DeleteListenerError;
+    use aws_sdk_globalaccelerator::types::error::{
+        AcceleratorNotDisabledException, AssociatedEndpointGroupFoundException,
+        AssociatedListenerFoundException,
+    };
+    let describe = mock!(aws_sdk_globalaccelerator::Client::describe_accelerator)
+        .sequence()
+        .output(|| accelerator(true, AcceleratorStatus::Deployed))
+        .output(|| accelerator(false, AcceleratorStatus::Deployed))
+        .repeatedly()
+        .build();
+    let disable = mock!(aws_sdk_globalaccelerator::Client::update_accelerator)
+        .then_output(|| UpdateAcceleratorOutput::builder().build());
+    let delete_group = mock!(aws_sdk_globalaccelerator::Client::delete_endpoint_group)
+        .then_output(|| DeleteEndpointGroupOutput::builder().build());
+    let group_still_there = || {
+        DeleteListenerError::AssociatedEndpointGroupFoundException(
+            AssociatedEndpointGroupFoundException::builder()
+                .message("The listener has associated endpoint groups")
+                .meta(refusal(
+                    "AssociatedEndpointGroupFoundException",
+                    "The listener has associated endpoint groups",
+                ))
+                .build(),
+        )
+    };
+    let delete_listener = mock!(aws_sdk_globalaccelerator::Client::delete_listener)
+        .sequence()
+        .error(group_still_there)
+        .error(group_still_there)
+        .output(|| DeleteListenerOutput::builder().build())
+        .build();
+    let delete_accelerator = mock!(aws_sdk_globalaccelerator::Client::delete_accelerator)
+        .sequence()
+        .error(|| {
+            DeleteAcceleratorError::AcceleratorNotDisabledException(
+                AcceleratorNotDisabledException::builder()
+                    .message("The accelerator is not disabled")
+                    .meta(refusal(
+                        "AcceleratorNotDisabledException",
+                        "The accelerator is not disabled",
+                    ))
+                    .build(),
+            )
+        })
+        .error(|| {
+            DeleteAcceleratorError::AssociatedListenerFoundException(
+                AssociatedListenerFoundException::builder()
+                    .message("Cannot delete accelerator because an associated listener was found")
+                    .meta(refusal(
+                        "AssociatedListenerFoundException",
+                        "Cannot delete accelerator because an associated listener was found",
+                    ))
+                    .build(),
+            )
+        })
+        .output(|| DeleteAcceleratorOutput::builder().build())
+        .build();
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &listed_accelerator(),
+            &tags("demo"),
+            &describe,
+            &disable,
+            &one_listener(),
+            &two_groups(),
+            &delete_group,
+            &delete_listener,
+            &delete_accelerator
+        ]
+    );
+    let removal = remove_entry_point(&global(client), "demo", &Events::discard(), "entry")
+        .await
+        .unwrap();
+    assert_eq!(
+        removal.accelerator,
+        Removal::Removed {
+            names: vec!["demo".into()]
+        }
+    );
+    assert_eq!(delete_listener.num_calls(), 3);
+    assert_eq!(delete_accelerator.num_calls(), 3);
+}
+
+/// A removal that cannot finish says what is left, by ARN, why the app stacks were not deleted
+/// (the ALB is still an endpoint: deleting its stack would fail on the subnets) and that a rerun
+/// of teardown resumes.
+#[tokio::test(start_paused = true)]
+async fn a_removal_that_cannot_finish_names_what_is_left_and_how_to_resume() {
+    use aws_sdk_globalaccelerator::operation::delete_listener::DeleteListenerError;
+    use aws_sdk_globalaccelerator::types::error::AssociatedEndpointGroupFoundException;
+    let describe = mock!(aws_sdk_globalaccelerator::Client::describe_accelerator)
+        .then_output(|| accelerator(false, AcceleratorStatus::Deployed));
+    let delete_group = mock!(aws_sdk_globalaccelerator::Client::delete_endpoint_group)
+        .then_output(|| DeleteEndpointGroupOutput::builder().build());
+    // The groups never finish going.
+    let delete_listener = mock!(aws_sdk_globalaccelerator::Client::delete_listener)
+        .sequence()
+        .error(|| {
+            DeleteListenerError::AssociatedEndpointGroupFoundException(
+                AssociatedEndpointGroupFoundException::builder()
+                    .message("The listener has associated endpoint groups")
+                    .meta(refusal(
+                        "AssociatedEndpointGroupFoundException",
+                        "The listener has associated endpoint groups",
+                    ))
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let delete_accelerator = mock!(aws_sdk_globalaccelerator::Client::delete_accelerator)
+        .then_output(|| DeleteAcceleratorOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &listed_accelerator(),
+            &tags("demo"),
+            &describe,
+            &one_listener(),
+            &two_groups(),
+            &delete_group,
+            &delete_listener,
+            &delete_accelerator
+        ]
+    );
+    let error = remove_entry_point(&global(client), "demo", &Events::discard(), "entry")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("AssociatedEndpointGroupFoundException"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!(
+            "still there: listener {LISTENER}, accelerator {ACCELERATOR}"
+        )),
+        "the deleted groups are not listed, the rest is: {error}"
+    );
+    assert!(error.contains("left the app stacks"), "{error}");
+    assert!(error.contains("run `mysfits teardown` again"), "{error}");
+    assert_eq!(
+        delete_accelerator.num_calls(),
+        0,
+        "nothing past the failure"
+    );
+}
+
+/// A delete that never reaches DEPLOYED is bounded: the error says which groups are still there.
+#[tokio::test(start_paused = true)]
+async fn a_delete_that_is_never_deployed_times_out_naming_what_is_left() {
+    // Deployed when looked at and when waited for before the first delete; never again after it.
+    let describe = mock!(aws_sdk_globalaccelerator::Client::describe_accelerator)
+        .sequence()
+        .output(|| accelerator(false, AcceleratorStatus::Deployed))
+        .output(|| accelerator(false, AcceleratorStatus::Deployed))
+        .output(|| accelerator(false, AcceleratorStatus::InProgress))
+        .repeatedly()
+        .build();
+    let delete_group = mock!(aws_sdk_globalaccelerator::Client::delete_endpoint_group)
+        .then_output(|| DeleteEndpointGroupOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &listed_accelerator(),
+            &tags("demo"),
+            &describe,
+            &one_listener(),
+            &two_groups(),
+            &delete_group,
+        ]
+    );
+    let error = remove_entry_point(&global(client), "demo", &Events::discard(), "entry")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("to be DEPLOYED"), "{error}");
+    assert!(
+        error.contains(&format!(
+            "still there: endpoint group {LISTENER}/endpoint-group/west (us-west-2), listener {LISTENER}, accelerator {ACCELERATOR}"
+        )),
+        "the east group's delete was accepted, the rest is left: {error}"
+    );
+    assert_eq!(
+        error.matches("fix:").count(),
+        1,
+        "one piece of advice: {error}"
+    );
+    assert_eq!(
+        delete_group.num_calls(),
+        1,
+        "the next delete waits for DEPLOYED"
+    );
+}
+
+// What Global Accelerator leaves in a VPC (client IP preservation): interfaces of type
+// global_accelerator_managed in the load balancer's subnets and a security group named
+// GlobalAccelerator, which it never deletes.
+
+const VPC: &str = "vpc-0a1b2c3d4e5f60718";
+const GA_GROUP: &str = "sg-0ga1234567890abcd";
+
+fn filter_values(filters: &[aws_sdk_ec2::types::Filter], name: &str) -> Vec<String> {
+    filters
+        .iter()
+        .filter(|filter| filter.name() == Some(name))
+        .flat_map(|filter| filter.values().to_vec())
+        .collect()
+}
+
+fn is_ga_interface_query(filters: &[aws_sdk_ec2::types::Filter]) -> bool {
+    filter_values(filters, "vpc-id") == [VPC]
+        && filter_values(filters, "interface-type") == ["global_accelerator_managed"]
+}
+
+fn interface(
+    id: &str,
+    kind: aws_sdk_ec2::types::NetworkInterfaceType,
+    status: aws_sdk_ec2::types::NetworkInterfaceStatus,
+    description: &str,
+) -> aws_sdk_ec2::types::NetworkInterface {
+    aws_sdk_ec2::types::NetworkInterface::builder()
+        .network_interface_id(id)
+        .interface_type(kind)
+        .status(status)
+        .description(description)
+        .subnet_id("subnet-0public1")
+        .vpc_id(VPC)
+        .build()
+}
+
+fn ga_interface(id: &str) -> aws_sdk_ec2::types::NetworkInterface {
+    interface(
+        id,
+        aws_sdk_ec2::types::NetworkInterfaceType::GlobalAcceleratorManaged,
+        aws_sdk_ec2::types::NetworkInterfaceStatus::InUse,
+        "Network interface for Global Accelerator",
+    )
+}
+
+fn interfaces_output(
+    list: Vec<aws_sdk_ec2::types::NetworkInterface>,
+) -> aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput {
+    aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput::builder()
+        .set_network_interfaces(Some(list))
+        .build()
+}
+
+/// DescribeSecurityGroups with filters vpc-id and group-name=GlobalAccelerator.
+fn ga_security_group() -> Rule {
+    mock!(aws_sdk_ec2::Client::describe_security_groups)
+        .match_requests(|request| {
+            filter_values(request.filters(), "vpc-id") == [VPC]
+                && filter_values(request.filters(), "group-name") == ["GlobalAccelerator"]
+        })
+        .then_output(|| {
+            aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput::builder(
+            )
+            .security_groups(
+                aws_sdk_ec2::types::SecurityGroup::builder()
+                    .group_id(GA_GROUP)
+                    .group_name("GlobalAccelerator")
+                    .vpc_id(VPC)
+                    .description("Security group for Global Accelerator")
+                    .build(),
+            )
+            .build()
+        })
+}
+
+fn dependency_violation() -> aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupError
+{
+    aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupError::generic(
+        ErrorMetadata::builder()
+            .code("DependencyViolation")
+            .message(format!("resource {GA_GROUP} has a dependent object"))
+            .build(),
+    )
+}
+
+fn clients_with_ec2(
+    cloudformation: aws_sdk_cloudformation::Client,
+    ec2: aws_sdk_ec2::Client,
+) -> RegionClients {
+    RegionClients {
+        ec2,
+        ..region_clients(
+            cloudformation,
+            mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[]),
+        )
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn global_accelerator_interfaces_are_waited_for_then_its_security_group_is_deleted() {
+    let lingering = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+        .match_requests(|request| is_ga_interface_query(request.filters()))
+        .sequence()
+        .output(|| interfaces_output(vec![ga_interface("eni-0ga1"), ga_interface("eni-0ga2")]))
+        .output(|| interfaces_output(vec![ga_interface("eni-0ga2")]))
+        .output(|| interfaces_output(vec![]))
+        .repeatedly()
+        .build();
+    // The group is still attached to an interface being released: DependencyViolation once.
+    let delete_group = mock!(aws_sdk_ec2::Client::delete_security_group)
+        .match_requests(|request| request.group_id() == Some(GA_GROUP))
+        .sequence()
+        .error(dependency_violation)
+        .output(|| {
+            aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput::builder()
+                .r#return(true)
+                .group_id(GA_GROUP)
+                .build()
+        })
+        .build();
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&lingering, &ga_security_group(), &delete_group]
+    );
+    let clients = clients_with_ec2(
+        mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
+        ec2,
+    );
+    let (events, mut receiver) = Events::channel();
+    let summary = mysfits::teardown::interfaces::release_accelerator_network(
+        &clients,
+        VPC,
+        &events,
+        "interfaces",
+        Duration::from_secs(30 * 60),
+    )
+    .await
+    .unwrap();
+    assert_eq!(lingering.num_calls(), 3, "polled until none is left");
+    assert_eq!(delete_group.num_calls(), 2, "DependencyViolation retried");
+    assert!(
+        summary.contains(&format!("deleted security group {GA_GROUP}")),
+        "{summary}"
+    );
+    let notes = notes(&mut receiver);
+    assert!(
+        notes.iter().any(
+            |note| note.contains("release 2 network interface(s)") && note.contains("eni-0ga1")
+        ),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn interfaces_that_are_never_released_time_out_with_what_to_do() {
+    let lingering = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+        .match_requests(|request| is_ga_interface_query(request.filters()))
+        .then_output(|| interfaces_output(vec![ga_interface("eni-0ga1")]));
+    let delete_group = mock!(aws_sdk_ec2::Client::delete_security_group).then_output(|| {
+        aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput::builder().build()
+    });
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&lingering, &ga_security_group(), &delete_group]
+    );
+    let clients = clients_with_ec2(
+        mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
+        ec2,
+    );
+    let error = mysfits::teardown::interfaces::release_accelerator_network(
+        &clients,
+        VPC,
+        &Events::discard(),
+        "interfaces",
+        Duration::from_secs(30 * 60),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error}");
+    let text = error.to_string();
+    assert!(text.contains("eni-0ga1") && text.contains(VPC), "{text}");
+    assert!(
+        text.contains("run `mysfits teardown` again later"),
+        "{text}"
+    );
+    assert_eq!(
+        delete_group.num_calls(),
+        0,
+        "the group waits for its interfaces"
+    );
+}
+
+fn network_failure(
+    id: &str,
+    logical_id: &str,
+    resource_type: &str,
+    reason: &str,
+) -> aws_sdk_cloudformation::types::StackEvent {
+    aws_sdk_cloudformation::types::StackEvent::builder()
+        .event_id(id)
+        .stack_id("arn:aws:cloudformation:us-east-1:123456789012:stack/demo-app/1")
+        .stack_name("demo-app")
+        .logical_resource_id(logical_id)
+        .resource_type(resource_type)
+        .resource_status(ResourceStatus::DeleteFailed)
+        .resource_status_reason(reason)
+        .timestamp(DateTime::from_secs(2))
+        .build()
+}
+
+fn stack_resource(logical_id: &str, physical_id: &str, resource_type: &str) -> StackResource {
+    StackResource::builder()
+        .logical_resource_id(logical_id)
+        .physical_resource_id(physical_id)
+        .resource_type(resource_type)
+        .resource_status(ResourceStatus::DeleteFailed)
+        .timestamp(DateTime::from_secs(1))
+        .build()
+}
+
+/// An app stack left DELETE_FAILED by its subnet and VPC (what an earlier teardown, or a
+/// `aws cloudformation delete-stack`, leaves while Global Accelerator's interfaces and group are
+/// there): teardown finds what blocks them, waits for Global Accelerator's interfaces, deletes its
+/// security group and a detached interface left in the subnet, and deletes the stack again.
+#[tokio::test(start_paused = true)]
+async fn a_vpc_and_subnet_blocked_by_leftover_interfaces_are_cleaned_and_the_stack_deleted() {
+    let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .sequence()
+        .output(|| stack(StackStatus::DeleteFailed))
+        .output(|| stack(StackStatus::DeleteInProgress))
+        .output(|| stack(StackStatus::DeleteComplete))
+        .build();
+    let events = mock!(aws_sdk_cloudformation::Client::describe_stack_events).then_output(|| {
+        DescribeStackEventsOutput::builder()
+            .stack_events(network_failure(
+                "e3",
+                "Vpc",
+                "AWS::EC2::VPC",
+                &format!("The vpc '{VPC}' has dependencies and cannot be deleted. (Service: Ec2, Status Code: 400, Request ID: 1) (SDK Attempt Count: 1)"),
+            ))
+            .stack_events(network_failure(
+                "e2",
+                "PublicSubnet1",
+                "AWS::EC2::Subnet",
+                "The subnet 'subnet-0public1' has dependencies and cannot be deleted. (Service: Ec2, Status Code: 400, Request ID: 2) (SDK Attempt Count: 1)",
+            ))
+            .stack_events(stack_event(
+                "e1",
+                "demo-registry",
+                ResourceStatus::DeleteInProgress,
+                "User Initiated",
+            ))
+            .build()
+    });
+    let resources =
+        mock!(aws_sdk_cloudformation::Client::describe_stack_resources).then_output(|| {
+            DescribeStackResourcesOutput::builder()
+                .stack_resources(stack_resource("Vpc", VPC, "AWS::EC2::VPC"))
+                .stack_resources(stack_resource(
+                    "PublicSubnet1",
+                    "subnet-0public1",
+                    "AWS::EC2::Subnet",
+                ))
+                .build()
+        });
+    let delete = mock!(aws_sdk_cloudformation::Client::delete_stack)
+        .match_requests(|request| request.retain_resources().is_empty())
+        .then_output(|| DeleteStackOutput::builder().build());
+    let cloudformation = mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        &[&describe, &events, &resources, &delete]
+    );
+    let lingering = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+        .match_requests(|request| is_ga_interface_query(request.filters()))
+        .sequence()
+        .output(|| interfaces_output(vec![ga_interface("eni-0ga1")]))
+        .output(|| interfaces_output(vec![]))
+        .repeatedly()
+        .build();
+    // In the subnet: Global Accelerator's interface (left to it) and a detached one of some
+    // other service.
+    let in_subnet = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+        .match_requests(|request| {
+            filter_values(request.filters(), "subnet-id") == ["subnet-0public1"]
+        })
+        .then_output(|| {
+            interfaces_output(vec![
+                ga_interface("eni-0ga1"),
+                interface(
+                    "eni-0left1",
+                    aws_sdk_ec2::types::NetworkInterfaceType::Interface,
+                    aws_sdk_ec2::types::NetworkInterfaceStatus::Available,
+                    "detached leftover",
+                ),
+            ])
+        });
+    let in_vpc = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+        .match_requests(|request| {
+            filter_values(request.filters(), "vpc-id") == [VPC]
+                && filter_values(request.filters(), "interface-type").is_empty()
+        })
+        .then_output(|| interfaces_output(vec![]));
+    let delete_interface = mock!(aws_sdk_ec2::Client::delete_network_interface)
+        .match_requests(|request| request.network_interface_id() == Some("eni-0left1"))
+        .then_output(|| {
+            aws_sdk_ec2::operation::delete_network_interface::DeleteNetworkInterfaceOutput::builder(
+            )
+            .build()
+        });
+    let delete_group = mock!(aws_sdk_ec2::Client::delete_security_group)
+        .match_requests(|request| request.group_id() == Some(GA_GROUP))
+        .then_output(|| {
+            aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput::builder()
+                .r#return(true)
+                .build()
+        });
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[
+            &lingering,
+            &in_subnet,
+            &in_vpc,
+            &ga_security_group(),
+            &delete_interface,
+            &delete_group
+        ]
+    );
+    let clients = clients_with_ec2(cloudformation, ec2);
+    let (sink, mut receiver) = Events::channel();
+    let removed = delete_stack(&clients, "demo", "demo-app", &sink, "app stack")
+        .await
+        .unwrap();
+    assert!(removed.retained.is_empty(), "{:?}", removed.retained);
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(
+        delete_group.num_calls(),
+        1,
+        "the GlobalAccelerator group is deleted"
+    );
+    assert_eq!(
+        delete_interface.num_calls(),
+        1,
+        "only the detached leftover"
+    );
+    let notes = notes(&mut receiver);
+    assert!(
+        notes
+            .iter()
+            .any(|note| note.contains("deleted detached network interface eni-0left1")),
+        "{notes:?}"
+    );
 }
