@@ -6,11 +6,15 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::Client;
-use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
+use aws_sdk_route53::operation::change_resource_record_sets::{
+    ChangeResourceRecordSetsError, ChangeResourceRecordSetsOutput,
+};
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig,
     HealthCheckType, ResourceRecordSet, ResourceRecordSetFailover, RrType, Tag, TagResourceType,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::{
     CallError, EntryDescription, EntryPoint, RegionTraffic, RegionalLoadBalancer, ShiftOutcome,
@@ -210,6 +214,7 @@ pub(super) async fn shift(
     // been reported to be refused as an invalid request.
     let mut deletes = Vec::new();
     let mut creates = Vec::new();
+    let mut upserts = Vec::new();
     let mut actions = Vec::new();
     for record in &records {
         let role = if record.set_identifier() == Some(target_identifier.as_str()) {
@@ -226,21 +231,35 @@ pub(super) async fn shift(
             let mut changed = record.clone();
             changed.failover = Some(role);
             deletes.push(change(ChangeAction::Delete, record.clone())?);
+            upserts.push(change(ChangeAction::Upsert, changed.clone())?);
             creates.push(change(ChangeAction::Create, changed)?);
         }
     }
     let mut changes = deletes;
     changes.extend(creates);
     let started = Instant::now();
-    submit(
-        entry,
-        client,
-        zone,
-        changes,
-        &format!("mysfits failover of {} to {to}", entry.app),
-        wait_limit,
-    )
-    .await?;
+    let comment = format!("mysfits failover of {} to {to}", entry.app);
+    let mut sent = send_batch(client, zone, changes, &comment).await?;
+    // moto refuses a CREATE it has journaled before even when the same batch deletes the record
+    // first (AWS applies the batch in order and accepts it): only behind an endpoint override,
+    // the swap is sent again as UPSERTs, and the note says so.
+    if let (Some(endpoint), Err(error)) = (&entry.endpoint, &sent)
+        && matches!(
+            error.as_service_error(),
+            Some(ChangeResourceRecordSetsError::InvalidChangeBatch(_))
+        )
+    {
+        events.note(
+            step,
+            format!(
+                "the endpoint at {endpoint} refused deleting and re-creating the records in one batch, which Route 53 \
+                 accepts; sent the roles as UPSERTs instead (emulator only)"
+            ),
+        );
+        sent = send_batch(client, zone, upserts, &comment).await?;
+    }
+    let submitted = sent.map_err(|error| batch_error(entry, zone, &error))?;
+    wait_for_change(entry, client, &submitted, wait_limit).await?;
     events.note(step, format!("{to} record is PRIMARY, INSYNC"));
     Ok(ShiftOutcome::Shifted {
         actions,
@@ -391,32 +410,66 @@ async fn submit(
     comment: &str,
     wait_limit: Duration,
 ) -> Outcome<Duration> {
+    let submitted = send_batch(client, zone, changes, comment)
+        .await?
+        .map_err(|error| batch_error(entry, zone, &error))?;
+    wait_for_change(entry, client, &submitted, wait_limit).await
+}
+
+type BatchResult = std::result::Result<
+    ChangeResourceRecordSetsOutput,
+    SdkError<ChangeResourceRecordSetsError, HttpResponse>,
+>;
+
+/// Sends one change batch; the outer error is a batch that could not be built.
+async fn send_batch(
+    client: &Client,
+    zone: &str,
+    changes: Vec<Change>,
+    comment: &str,
+) -> Outcome<BatchResult> {
     let batch = ChangeBatch::builder()
         .set_changes(Some(changes))
         .comment(comment)
         .build()
         .map_err(build_error)?;
-    let submitted = client
+    Ok(client
         .change_resource_record_sets()
         .hosted_zone_id(zone)
         .change_batch(batch)
         .send()
-        .await
-        .map_err(|error| match error.as_service_error() {
-            Some(ChangeResourceRecordSetsError::InvalidChangeBatch(refused)) => {
-                let mut reasons: Vec<&str> = refused.messages().iter().map(String::as_str).collect();
-                reasons.extend(refused.message());
-                CallError::failed(Error::config(
-                    format!(
-                        "Route 53 refused the change batch for zone {zone} (InvalidChangeBatch): {}",
-                        reasons.join("; ")
-                    ),
-                    "the records probably changed since they were read (another deploy or failover, or a change by hand); \
-                     run the command again: it reads the records anew",
-                ))
-            }
-            _ => entry.call_error("ChangeResourceRecordSets", &error),
-        })?;
+        .await)
+}
+
+fn batch_error(
+    entry: &EntryPoint,
+    zone: &str,
+    error: &SdkError<ChangeResourceRecordSetsError, HttpResponse>,
+) -> CallError {
+    match error.as_service_error() {
+        Some(ChangeResourceRecordSetsError::InvalidChangeBatch(refused)) => {
+            let mut reasons: Vec<&str> = refused.messages().iter().map(String::as_str).collect();
+            reasons.extend(refused.message());
+            CallError::failed(Error::config(
+                format!(
+                    "Route 53 refused the change batch for zone {zone} (InvalidChangeBatch): {}",
+                    reasons.join("; ")
+                ),
+                "the records probably changed since they were read (another deploy or failover, or a change by hand); \
+                 run the command again: it reads the records anew",
+            ))
+        }
+        _ => entry.call_error("ChangeResourceRecordSets", error),
+    }
+}
+
+/// Waits until Route 53 reports the submitted change INSYNC (GetChange).
+async fn wait_for_change(
+    entry: &EntryPoint,
+    client: &Client,
+    submitted: &ChangeResourceRecordSetsOutput,
+    wait_limit: Duration,
+) -> Outcome<Duration> {
     let Some(info) = submitted.change_info() else {
         return Ok(Duration::ZERO);
     };

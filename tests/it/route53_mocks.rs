@@ -188,10 +188,74 @@ async fn a_batch_refused_as_invalid_names_route53s_reason_and_says_to_run_again(
     .await
     .unwrap_err()
     .to_string();
+    assert_eq!(
+        change.num_calls(),
+        1,
+        "on AWS a refused batch is not resent in another shape"
+    );
     assert!(error.contains("InvalidChangeBatch"), "{error}");
     assert!(error.contains("do not match the current values"), "{error}");
     assert!(
         error.contains("changed since they were read") && error.contains("run the command again"),
         "{error}"
+    );
+}
+
+/// moto refuses a CREATE it has journaled before although the batch deletes the record first;
+/// only behind an endpoint override is the swap resent as UPSERTs, and a note says so.
+#[tokio::test]
+async fn behind_an_endpoint_override_a_refused_swap_is_resent_as_upserts_with_a_note() {
+    let list = mock!(Client::list_resource_record_sets).then_output(listing);
+    let sent: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let captured = sent.clone();
+    let change = mock!(Client::change_resource_record_sets)
+        .match_requests(move |request| {
+            captured.lock().unwrap().push(
+                request
+                    .change_batch()
+                    .unwrap()
+                    .changes()
+                    .iter()
+                    .map(|change| change.action().as_str().to_string())
+                    .collect(),
+            );
+            true
+        })
+        .sequence()
+        .error(|| {
+            ChangeResourceRecordSetsError::InvalidChangeBatch(
+                InvalidChangeBatch::builder()
+                    .message("Tried to create resource record set [name='shop.example.com.', type='A'] but it already exists")
+                    .build(),
+            )
+        })
+        .output(|| {
+            ChangeResourceRecordSetsOutput::builder()
+                .change_info(change_info(ChangeStatus::Insync))
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&list, &change]);
+    let mut entry = entry(client);
+    entry.endpoint = Some("http://127.0.0.1:5000".into());
+    let (events, mut receiver) = Events::channel();
+    let outcome = shift(&entry, "us-east-1", "us-west-2", &events, "shift", LIMIT)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ShiftOutcome::Shifted { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        *sent.lock().unwrap(),
+        [
+            vec!["DELETE", "DELETE", "CREATE", "CREATE"],
+            vec!["UPSERT", "UPSERT"]
+        ]
+    );
+    let notes = crate::util::notes(&mut receiver);
+    assert!(
+        notes.iter().any(|note| note.contains("emulator only")),
+        "{notes:?}"
     );
 }
