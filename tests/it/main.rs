@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod aws_review_mocks;
 mod cfn_fixtures;
 mod cli;
 mod dashboard;
