@@ -137,6 +137,22 @@ async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
                 println!("{} ({}):", preview.stack, preview.region);
                 match &preview.preview {
                     Preview::Unchanged => println!("  no changes"),
+                    Preview::Recover {
+                        status,
+                        action,
+                        failures,
+                    } => {
+                        println!("  recover from {status}: {action}");
+                        for failure in failures {
+                            println!(
+                                "    {} {} {}: {}",
+                                failure.status,
+                                failure.logical_id,
+                                failure.resource_type,
+                                failure.reason
+                            );
+                        }
+                    }
                     Preview::Create { changes } | Preview::Update { changes } => {
                         let verb = if matches!(preview.preview, Preview::Create { .. }) {
                             "create stack"

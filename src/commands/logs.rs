@@ -3,8 +3,13 @@
 //!
 //! A region whose log group is missing or whose API does not answer is reported on stderr and the
 //! other region is still read: the logs of the surviving region matter most during an outage.
+//!
+//! FilterLogEvents sorts by event time, not by arrival: an event of another stream (task) can
+//! arrive after a newer one was printed (the awslogs driver sends in batches, and PutLogEvents
+//! accepts events up to 14 days old). So each poll reads again from [`OVERLAP_MS`] before the
+//! newest line printed and drops what was printed by event id.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,26 +63,119 @@ enum RegionProblem {
     Failed(Error),
 }
 
-/// Reading position in one region: the newest timestamp printed and the events printed at it
-/// (several events can share a millisecond; FilterLogEvents' start time is inclusive).
-#[derive(Default)]
+/// How far before the newest printed line each poll reads again, for events that arrive late
+/// (batched by the log driver, or from a task whose clock or upload lags): those arriving later
+/// than this after a newer line was printed are missed.
+pub const OVERLAP_MS: i64 = 60_000;
+
+/// Reading position in one region: the newest timestamp printed, and the ids of the events
+/// printed within [`OVERLAP_MS`] of it (the ones a poll can return again), so that memory stays
+/// bounded by what one overlap window holds.
+#[derive(Debug, Default)]
 struct Cursor {
+    /// Lines older than this are not printed (the first read kept only the newest `--limit`).
+    floor: i64,
     newest: i64,
-    seen_at_newest: HashSet<String>,
+    printed: HashMap<String, i64>,
 }
 
 impl Cursor {
+    fn with_floor(floor: i64) -> Self {
+        Cursor {
+            floor,
+            ..Cursor::default()
+        }
+    }
+
+    /// Where the next poll starts (inclusive): `since` before anything was printed.
+    fn start(&self, since: i64) -> i64 {
+        if self.newest == 0 {
+            since.max(self.floor)
+        } else {
+            (self.newest - OVERLAP_MS).max(since).max(self.floor)
+        }
+    }
+
     fn is_new(&self, line: &LogLine) -> bool {
-        line.timestamp > self.newest
-            || (line.timestamp == self.newest && !self.seen_at_newest.contains(&line.event_id))
+        line.timestamp >= self.floor && !self.printed.contains_key(&line.event_id)
     }
 
     fn advance(&mut self, line: &LogLine) {
-        if line.timestamp > self.newest {
-            self.newest = line.timestamp;
-            self.seen_at_newest.clear();
+        self.newest = self.newest.max(line.timestamp);
+        self.printed.insert(line.event_id.clone(), line.timestamp);
+    }
+
+    /// Drops the ids no later poll can return: none starts before newest - OVERLAP_MS.
+    fn forget_old(&mut self) {
+        let horizon = self.newest - OVERLAP_MS;
+        self.printed.retain(|_, timestamp| *timestamp >= horizon);
+    }
+}
+
+/// Follows one log group in several regions: which lines are new, where each poll starts.
+pub struct Follower {
+    group: String,
+    since: i64,
+    cursors: BTreeMap<String, Cursor>,
+}
+
+impl Follower {
+    /// Follows `group` from `since` (milliseconds since the epoch) in no region yet.
+    pub fn new(group: &str, since: i64) -> Self {
+        Follower {
+            group: group.to_string(),
+            since,
+            cursors: BTreeMap::new(),
         }
-        self.seen_at_newest.insert(line.event_id.clone());
+    }
+
+    /// Adds `region`, whose lines older than `floor` are never printed.
+    pub fn watch(&mut self, region: &str, floor: i64) {
+        self.cursors
+            .insert(region.to_string(), Cursor::with_floor(floor));
+    }
+
+    /// The lines of watched regions not taken yet, oldest first; they count as printed.
+    pub fn take_new(&mut self, mut lines: Vec<LogLine>) -> Vec<LogLine> {
+        lines.sort_by_key(|line| line.timestamp);
+        let new = lines
+            .into_iter()
+            .filter(|line| {
+                let Some(cursor) = self.cursors.get_mut(&line.region) else {
+                    return false;
+                };
+                if !cursor.is_new(line) {
+                    return false;
+                }
+                cursor.advance(line);
+                true
+            })
+            .collect();
+        for cursor in self.cursors.values_mut() {
+            cursor.forget_old();
+        }
+        new
+    }
+
+    /// One poll of every watched region (each from [`OVERLAP_MS`] before its newest line, every
+    /// page): the new lines, oldest first. A region that fails is reported on stderr and read
+    /// again at the next poll.
+    pub async fn poll(&mut self, regions: &[RegionClients]) -> Vec<LogLine> {
+        let polls = futures::future::join_all(regions.iter().filter_map(|clients| {
+            let start = self.cursors.get(&clients.region)?.start(self.since);
+            Some(read_region(clients, &self.group, start, None))
+        }))
+        .await;
+        let mut fresh = Vec::new();
+        for poll in polls {
+            match poll {
+                Ok(region_lines) => fresh.extend(region_lines),
+                Err(RegionProblem::MissingGroup(error) | RegionProblem::Failed(error)) => {
+                    eprintln!("warning: {}", error.report());
+                }
+            }
+        }
+        self.take_new(fresh)
     }
 }
 
@@ -91,9 +189,10 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
     let since = now_millis() - i64::from(args.since) * 60_000;
     let limit = args.limit as usize;
 
-    let mut cursors: BTreeMap<String, Cursor> = BTreeMap::new();
+    let mut follower = Follower::new(&group, since);
     let mut lines = Vec::new();
     let mut missing = Vec::new();
+    let mut watched = Vec::new();
     let reads = futures::future::join_all(
         regions
             .iter()
@@ -103,7 +202,7 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
     for (clients, read) in regions.iter().zip(reads) {
         match read {
             Ok(region_lines) => {
-                cursors.insert(clients.region.clone(), Cursor::default());
+                watched.push(clients.region.clone());
                 lines.extend(region_lines);
             }
             Err(RegionProblem::MissingGroup(error)) => {
@@ -113,7 +212,7 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
             Err(RegionProblem::Failed(error)) => {
                 // Still followed: the region may come back.
                 eprintln!("warning: {}", error.report());
-                cursors.insert(clients.region.clone(), Cursor::default());
+                watched.push(clients.region.clone());
             }
         }
     }
@@ -126,7 +225,17 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
     }
     lines.sort_by_key(|line| line.timestamp);
     let skip = lines.len().saturating_sub(limit);
-    print_lines(config.output, lines.into_iter().skip(skip), &mut cursors)?;
+    // Only the newest `limit` lines are shown: what is older than the first of them (and may
+    // have been left out) stays out when later polls read that time again.
+    let floor = match lines.get(skip) {
+        Some(first) if skip > 0 || lines.len() >= limit => first.timestamp,
+        _ => since,
+    };
+    for region in &watched {
+        follower.watch(region, floor);
+    }
+    let shown = follower.take_new(lines.split_off(skip));
+    print_lines(config.output, &shown)?;
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
@@ -137,50 +246,18 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
             _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
             _ = tokio::time::sleep(interval) => {}
         }
-        let polls = futures::future::join_all(regions.iter().filter_map(|clients| {
-            let cursor = cursors.get(&clients.region)?;
-            // From the newest line printed on (inclusive, so lines of the same millisecond are
-            // not lost); the cursor drops what was printed already.
-            let start = if cursor.newest == 0 {
-                since
-            } else {
-                cursor.newest
-            };
-            Some(read_region(clients, &group, start, None))
-        }))
-        .await;
-        let mut fresh = Vec::new();
-        for poll in polls {
-            match poll {
-                Ok(region_lines) => fresh.extend(region_lines),
-                Err(RegionProblem::MissingGroup(error) | RegionProblem::Failed(error)) => {
-                    eprintln!("warning: {}", error.report());
-                }
-            }
-        }
-        fresh.sort_by_key(|line| line.timestamp);
-        print_lines(config.output, fresh.into_iter(), &mut cursors)?;
+        let fresh = follower.poll(&regions).await;
+        print_lines(config.output, &fresh)?;
     }
 }
 
-fn print_lines(
-    output: OutputFormat,
-    lines: impl Iterator<Item = LogLine>,
-    cursors: &mut BTreeMap<String, Cursor>,
-) -> Result<()> {
+fn print_lines(output: OutputFormat, lines: &[LogLine]) -> Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     for line in lines {
-        let Some(cursor) = cursors.get_mut(&line.region) else {
-            continue;
-        };
-        if !cursor.is_new(&line) {
-            continue;
-        }
-        cursor.advance(&line);
         let text = match output {
             OutputFormat::Text => line.text(),
-            OutputFormat::Json => serde_json::to_string(&line).map_err(|error| {
+            OutputFormat::Json => serde_json::to_string(line).map_err(|error| {
                 Error::config(format!("could not write JSON: {error}"), "report this bug")
             })?,
         };
@@ -196,7 +273,8 @@ pub fn log_group(app: &str, service: &str) -> String {
     format!("/ecs/{app}/{service}")
 }
 
-/// Events of the group from `start` on, oldest first; with `keep_last`, only that many newest.
+/// Events of the group from `start` on, oldest first, from every page (a page may be empty and
+/// still carry a nextToken: the search goes on); with `keep_last`, only that many newest.
 async fn read_region(
     clients: &RegionClients,
     group: &str,
@@ -269,16 +347,63 @@ mod tests {
     }
 
     #[test]
-    fn cursor_drops_lines_already_printed_even_at_the_same_millisecond() {
-        let mut cursor = Cursor::default();
-        for (timestamp, id) in [(5, "a"), (5, "b")] {
-            assert!(cursor.is_new(&line(timestamp, id)));
-            cursor.advance(&line(timestamp, id));
-        }
-        assert!(!cursor.is_new(&line(5, "a")));
-        assert!(!cursor.is_new(&line(4, "z")));
-        assert!(cursor.is_new(&line(5, "c")));
-        assert!(cursor.is_new(&line(6, "a")));
+    fn lines_already_printed_are_dropped_even_at_the_same_millisecond() {
+        let mut follower = Follower::new("/ecs/demo/mysfits-service", 0);
+        follower.watch("us-east-1", 0);
+        let taken = follower.take_new(vec![line(5, "a"), line(5, "b")]);
+        assert_eq!(taken.len(), 2);
+        assert!(
+            follower
+                .take_new(vec![line(5, "a"), line(5, "b"), line(5, "c"), line(6, "d")])
+                .iter()
+                .map(|line| line.event_id.as_str())
+                .eq(["c", "d"])
+        );
+    }
+
+    #[test]
+    fn a_late_older_event_is_printed_once_and_in_time_order() {
+        // Task A's line at 100 s was printed; task B's line of 70 s (and one of 130 s) arrive
+        // only now, after the driver's next batch.
+        let mut follower = Follower::new("/ecs/demo/mysfits-service", 0);
+        follower.watch("us-east-1", 0);
+        assert_eq!(follower.take_new(vec![line(100_000, "a")]).len(), 1);
+        let start = follower.cursors["us-east-1"].start(0);
+        assert_eq!(
+            start,
+            100_000 - OVERLAP_MS,
+            "the poll reads the overlap again"
+        );
+        // FilterLogEvents from `start` returns, sorted by event time, the late ones and `a` again.
+        let polled = vec![line(130_000, "c"), line(70_000, "b"), line(100_000, "a")];
+        let taken: Vec<_> = follower
+            .take_new(polled.clone())
+            .into_iter()
+            .map(|line| (line.timestamp, line.event_id))
+            .collect();
+        assert_eq!(
+            taken,
+            [(70_000, "b".to_string()), (130_000, "c".to_string())]
+        );
+        assert!(follower.take_new(polled).is_empty(), "each line once");
+    }
+
+    #[test]
+    fn ids_outside_the_overlap_are_forgotten_and_the_limit_floor_holds() {
+        let mut follower = Follower::new("/ecs/demo/mysfits-service", 0);
+        follower.watch("us-east-1", 50);
+        assert!(follower.take_new(vec![line(40, "skipped")]).is_empty());
+        let many: Vec<LogLine> = (0..1000)
+            .map(|second| line(second * 1000, &format!("e{second}")))
+            .collect();
+        follower.take_new(many);
+        let cursor = &follower.cursors["us-east-1"];
+        assert_eq!(cursor.newest, 999_000);
+        assert!(
+            cursor.printed.len() <= 61,
+            "only the overlap window is remembered: {}",
+            cursor.printed.len()
+        );
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! Scaling) keeps it between MinCapacity and MaxCapacity, and with a standby's minimum it scales
 //! the region back in while the traffic is still arriving. So the minimum is raised first, and
 //! the region traffic left gets its configured minimum back once the shift is done.
+//!
+//! The source's load is what the target must carry, so its count is not capped at the target's
+//! MaxCount: where it is above, the autoscaling maximum is raised along with the minimum (and the
+//! plan says so), and both return to the stack's DesiredCount and MaxCount when traffic leaves
+//! the region again, so that no raised range stays behind as drift from the stack.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -28,15 +33,18 @@ pub struct ServiceScale {
     pub target_group_arn: Option<String>,
 }
 
-/// What the target will be scaled to, and where the numbers come from.
+/// What the target will be scaled to, and where the numbers come from (and, when the source
+/// runs more than the target's MaxCount allows, that the target's maximum is raised for it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScalePlan {
     pub services: Vec<ServiceScale>,
     pub capacity_from: String,
 }
 
-/// The source's desired counts when it answers; otherwise `fallback` (the configured capacity of
-/// the source region) capped at the target stack's MaxCount. Never scales the target down.
+/// The source's desired counts when it answers, also above the target stack's MaxCount (the
+/// target must carry the source's load; its autoscaling maximum is raised for it); otherwise
+/// `fallback` (the configured capacity of the source region) capped at the target's MaxCount.
+/// Never scales the target down.
 pub fn plan(source: &RegionFacts, target: &RegionFacts, fallback: u32) -> ScalePlan {
     let source_answered = source.unreachable.is_none();
     let fallback = i32::try_from(fallback).unwrap_or(i32::MAX).min(
@@ -70,7 +78,18 @@ pub fn plan(source: &RegionFacts, target: &RegionFacts, fallback: u32) -> ScaleP
             target_group_arn: service.target_group.as_ref().map(|group| group.arn.clone()),
         });
     }
-    let capacity_from = match (used_fallback, source_answered) {
+    let above_max: Vec<String> = target
+        .max_count
+        .and_then(|max| i32::try_from(max).ok())
+        .map(|max| {
+            services
+                .iter()
+                .filter(|service| service.to > max)
+                .map(|service| format!("{} {}", service.name, service.to))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut capacity_from = match (used_fallback, source_answered) {
         (false, _) => format!("desired counts of {}", source.region),
         (true, false) => format!(
             "configured desired_count of {} ({fallback}), as it did not answer",
@@ -81,6 +100,14 @@ pub fn plan(source: &RegionFacts, target: &RegionFacts, fallback: u32) -> ScaleP
             source.region
         ),
     };
+    if let (false, Some(max)) = (above_max.is_empty(), target.max_count) {
+        capacity_from.push_str(&format!(
+            "; above MaxCount {max} of {} ({}): its autoscaling maximum is raised to carry the \
+             load and returns to {max} when traffic leaves it",
+            target.region,
+            above_max.join(", ")
+        ));
+    }
     ScalePlan {
         services,
         capacity_from,
@@ -102,17 +129,22 @@ pub struct ScaleReport {
     pub without_autoscaling: Vec<String>,
 }
 
-/// A service's autoscaling minimum (Application Auto Scaling MinCapacity) that failover changed.
+/// A service's autoscaling range (Application Auto Scaling MinCapacity, and MaxCapacity where it
+/// had to move too) that failover changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MinimumChange {
     pub region: String,
     pub service: String,
+    /// The minimum.
     pub from: i32,
     pub to: i32,
+    /// The maximum before and after (equal when it did not change).
+    pub max_from: i32,
+    pub max_to: i32,
 }
 
 /// A service's scalable target as Application Auto Scaling has it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Range {
     min: i32,
     max: i32,
@@ -158,13 +190,14 @@ async fn scalable_targets(
         .collect())
 }
 
-/// Sets the minimum of each service (cluster, name) for which `new_minimum(current)` says so;
-/// the maximum is raised along when the new minimum is above it. Returns the changes and the
-/// services that have no scalable target.
-async fn set_minimums(
+/// Sets the range of each service (cluster, name) for which `new_range(name, current)` says so.
+/// RegisterScalableTarget on an existing target updates it; both bounds are always sent, so that
+/// the pair is checked (MinCapacity <= MaxCapacity) as one. Returns the changes and the services
+/// that have no scalable target.
+async fn set_ranges(
     clients: &RegionClients,
     services: &[(String, String)],
-    new_minimum: impl Fn(&str, i32) -> Option<i32>,
+    new_range: impl Fn(&str, Range) -> Option<Range>,
 ) -> Result<(Vec<MinimumChange>, Vec<String>)> {
     if services.is_empty() {
         return Ok((Vec::new(), Vec::new()));
@@ -174,12 +207,11 @@ async fn set_minimums(
     let mut without_target = Vec::new();
     for (cluster, name) in services {
         let id = resource_id(cluster, name);
-        let Some(range) = targets.get(&id) else {
+        let Some(range) = targets.get(&id).copied() else {
             without_target.push(name.clone());
             continue;
         };
-        let Some(minimum) = new_minimum(name, range.min).filter(|minimum| *minimum != range.min)
-        else {
+        let Some(wanted) = new_range(name, range).filter(|wanted| *wanted != range) else {
             continue;
         };
         clients
@@ -188,8 +220,8 @@ async fn set_minimums(
             .service_namespace(ServiceNamespace::Ecs)
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .resource_id(&id)
-            .min_capacity(minimum)
-            .max_capacity(range.max.max(minimum))
+            .min_capacity(wanted.min)
+            .max_capacity(wanted.max)
             .send()
             .await
             .map_err(|error| aws_error("RegisterScalableTarget", &clients.region, &error))?;
@@ -197,14 +229,17 @@ async fn set_minimums(
             region: clients.region.clone(),
             service: name.clone(),
             from: range.min,
-            to: minimum,
+            to: wanted.min,
+            max_from: range.max,
+            max_to: wanted.max,
         });
     }
     Ok((changes, without_target))
 }
 
 /// Raises each planned service's autoscaling minimum to its new count, so that target tracking
-/// cannot scale the region back in below the capacity it is about to serve with.
+/// cannot scale the region back in below the capacity it is about to serve with; the maximum is
+/// raised along where the new count is above it.
 async fn raise_minimums(
     clients: &RegionClients,
     plan: &ScalePlan,
@@ -219,36 +254,54 @@ async fn raise_minimums(
         .iter()
         .map(|service| (service.name.as_str(), service.to))
         .collect();
-    set_minimums(clients, &services, |name, current| {
-        wanted.get(name).copied().filter(|to| *to > current)
+    set_ranges(clients, &services, |name, current| {
+        let to = wanted.get(name).copied().filter(|to| *to > current.min)?;
+        Some(Range {
+            min: to,
+            max: current.max.max(to),
+        })
     })
     .await
 }
 
-/// Gives the region traffic left its configured minimum (the app stack's DesiredCount) back where
-/// an earlier failover raised it: after a failback the standby returns to standby size as target
-/// tracking scales it in. Nothing to do when the minimum is not above the configured count.
+/// Gives the region traffic left its configured range back where an earlier failover raised it:
+/// the minimum to the app stack's DesiredCount, the maximum to its MaxCount. After a failback the
+/// standby returns to standby size as target tracking scales it in, and no raised maximum stays
+/// as drift from the stack. Nothing to do where the range is within the configured one.
 pub async fn restore_minimums(
     clients: &RegionClients,
     facts: &RegionFacts,
 ) -> Result<Vec<MinimumChange>> {
-    let Some(configured) = facts
+    let configured_min = facts
         .desired_count
-        .and_then(|count| i32::try_from(count).ok())
-    else {
+        .and_then(|count| i32::try_from(count).ok());
+    let configured_max = facts.max_count.and_then(|count| i32::try_from(count).ok());
+    if configured_min.is_none() && configured_max.is_none() {
         return Ok(Vec::new());
-    };
+    }
     let services: Vec<(String, String)> = facts
         .services
         .iter()
         .filter(|service| service.found)
         .map(|service| (service.cluster.clone(), service.name.clone()))
         .collect();
-    let (changes, _) = set_minimums(clients, &services, |_, current| {
-        (current > configured).then_some(configured)
+    let (changes, _) = set_ranges(clients, &services, |_, current| {
+        restored_range(current, configured_min, configured_max)
     })
     .await?;
     Ok(changes)
+}
+
+/// The range a region gets back: a minimum above the configured count lowered to it, a maximum
+/// above the configured MaxCount lowered to it (never below the minimum, which AWS refuses).
+fn restored_range(current: Range, min: Option<i32>, max: Option<i32>) -> Option<Range> {
+    let min = min.filter(|min| current.min > *min).unwrap_or(current.min);
+    let max = max
+        .filter(|max| current.max > *max)
+        .unwrap_or(current.max)
+        .max(min);
+    let restored = Range { min, max };
+    (restored != current).then_some(restored)
 }
 
 /// Raises autoscaling minimums and desired counts, then waits (at most `limit`) until every
@@ -262,10 +315,18 @@ pub async fn scale(
 ) -> Result<ScaleReport> {
     let (minimums, without_autoscaling) = raise_minimums(clients, plan).await?;
     for change in &minimums {
+        let maximum = if change.max_to == change.max_from {
+            String::new()
+        } else {
+            format!(
+                ", maximum {} -> {} (above the stack's MaxCount until traffic leaves)",
+                change.max_from, change.max_to
+            )
+        };
         events.note(
             step,
             format!(
-                "{} autoscaling minimum {} -> {}",
+                "{} autoscaling minimum {} -> {}{maximum}",
                 change.service, change.from, change.to
             ),
         );

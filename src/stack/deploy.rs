@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus, Tag, TemplateStage,
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, ResourceStatus, StackEvent, StackStatus,
+    Tag, TemplateStage,
 };
 use serde::Serialize;
 
@@ -146,6 +147,14 @@ pub enum Preview {
     },
     Update {
         changes: Vec<ResourceChange>,
+    },
+    /// An earlier run left the stack in a state no change set can be made for (ROLLBACK_COMPLETE
+    /// can only be deleted, for one): deploy recovers first, as `action` says; the failures that
+    /// left it so tell what to fix before deploying.
+    Recover {
+        status: String,
+        action: String,
+        failures: Vec<ResourceFailure>,
     },
 }
 
@@ -352,6 +361,10 @@ impl<'a> StackDeployer<'a> {
     }
 
     /// The change set deploy would execute, without executing it. Leaves nothing behind.
+    ///
+    /// A stack in a state deploy recovers from first (see `settled_existing`) gets no change set:
+    /// CloudFormation refuses an UPDATE change set for it, and a CREATE one needs the stack gone.
+    /// The preview says what deploy will do instead.
     pub async fn preview(&self) -> Result<Preview> {
         let existing = self.describe().await?;
         if let Some(existing) = &existing {
@@ -368,13 +381,19 @@ impl<'a> StackDeployer<'a> {
                     "wait for the running operation to finish, then plan again",
                 ));
             }
+            if let Some(recover) = self.recovery_preview(existing).await {
+                return Ok(recover);
+            }
             if self.matches_deployed(existing).await? {
                 return Ok(Preview::Unchanged);
             }
         }
-        let creating = existing
+        // A REVIEW_IN_PROGRESS stack (no resources yet, e.g. from a run stopped before its
+        // change set executed) takes a CREATE change set as a missing one does.
+        let reviewing = existing
             .as_ref()
-            .is_none_or(|existing| existing.status == StackStatus::ReviewInProgress);
+            .is_some_and(|existing| existing.status == StackStatus::ReviewInProgress);
+        let creating = existing.is_none() || reviewing;
         let change_set_type = if creating {
             ChangeSetType::Create
         } else {
@@ -384,7 +403,7 @@ impl<'a> StackDeployer<'a> {
             return Ok(Preview::Unchanged);
         };
         let changes = change_set.changes;
-        if creating {
+        if existing.is_none() {
             // A CREATE change set makes an empty REVIEW_IN_PROGRESS stack: remove it again.
             self.cloudformation
                 .delete_stack()
@@ -392,11 +411,54 @@ impl<'a> StackDeployer<'a> {
                 .send()
                 .await
                 .map_err(|error| aws_error("DeleteStack", &self.request.region, &error))?;
-            Ok(Preview::Create { changes })
         } else {
+            // The stack was there before the preview (deploy uses it): only the change set goes.
             self.delete_change_set(&change_set.name).await?;
-            Ok(Preview::Update { changes })
         }
+        Ok(if creating {
+            Preview::Create { changes }
+        } else {
+            Preview::Update { changes }
+        })
+    }
+
+    /// What deploy does first with a stack in a state it recovers from (the same decisions as
+    /// `settled_existing`), or `None` when a change set can be made as it is.
+    async fn recovery_preview(&self, existing: &Existing) -> Option<Preview> {
+        let status = existing.status.as_str().to_string();
+        let (action, failures) = match existing.status {
+            StackStatus::RollbackComplete
+            | StackStatus::RollbackFailed
+            | StackStatus::CreateFailed => (
+                format!(
+                    "an earlier create failed and left the stack in {status}, which can only be \
+                     deleted: deploy deletes it and creates it again (every resource anew); fix \
+                     the failures below first or the create fails the same way"
+                ),
+                self.failed_resources().await,
+            ),
+            StackStatus::DeleteFailed => (
+                "an earlier delete failed (DELETE_FAILED): deploy retries the delete, then \
+                 creates the stack again; remove what blocked the delete (below) first, or run \
+                 `mysfits teardown`"
+                    .to_string(),
+                delete_failures(self.cloudformation, &self.request.stack_name).await,
+            ),
+            StackStatus::UpdateRollbackFailed => (
+                "an earlier update could not roll back (UPDATE_ROLLBACK_FAILED): deploy continues \
+                 the rollback (ContinueUpdateRollback), then updates the stack; resources that \
+                 cannot roll back (below) must be fixed by hand or skipped with \
+                 `aws cloudformation continue-update-rollback --resources-to-skip`"
+                    .to_string(),
+                self.failed_resources().await,
+            ),
+            _ => return None,
+        };
+        Some(Preview::Recover {
+            status,
+            action,
+            failures,
+        })
     }
 
     async fn describe(&self) -> Result<Option<Existing>> {
@@ -804,43 +866,25 @@ impl<'a> StackDeployer<'a> {
             .or(newest_seen)
     }
 
-    /// The resources that failed, oldest first, without the "cancelled" noise when a real cause exists.
+    /// The resources that failed in the stack's latest operation, oldest first, without the
+    /// "cancelled" noise when a real cause exists. The cause of a rolled-back create is older than
+    /// all of the rollback's DELETE_* events, so every page back to the operation's start is read.
     async fn failed_resources(&self) -> Vec<ResourceFailure> {
-        let Ok(response) = self
-            .cloudformation
-            .describe_stack_events()
-            .stack_name(&self.request.stack_name)
-            .send()
-            .await
-        else {
-            return Vec::new();
-        };
+        let events = latest_operation_events(self.cloudformation, &self.request.stack_name).await;
         let mut seen = HashSet::new();
-        let mut failures: Vec<ResourceFailure> = response
-            .stack_events()
+        let mut failures: Vec<ResourceFailure> = events
             .iter()
             .rev()
             .filter(|event| {
                 event
                     .resource_status()
                     .is_some_and(|status| status.as_str().ends_with("_FAILED"))
-                    && event.logical_resource_id() != Some(self.request.stack_name.as_str())
+                    && !is_stack_itself(event)
             })
             .filter(|event| {
                 seen.insert(event.logical_resource_id().unwrap_or_default().to_string())
             })
-            .map(|event| ResourceFailure {
-                logical_id: event.logical_resource_id().unwrap_or_default().to_string(),
-                resource_type: event.resource_type().unwrap_or_default().to_string(),
-                status: event
-                    .resource_status()
-                    .map(|status| status.as_str().to_string())
-                    .unwrap_or_default(),
-                reason: event
-                    .resource_status_reason()
-                    .unwrap_or_default()
-                    .to_string(),
-            })
+            .map(resource_failure)
             .collect();
         if failures
             .iter()
@@ -957,44 +1001,86 @@ fn is_no_changes_message(message: &str) -> bool {
 /// The resources whose deletion failed in the stack's latest delete attempt, with CloudFormation's
 /// reasons (e.g. "The repository ... cannot be deleted because it still contains images").
 pub async fn delete_failures(cloudformation: &Client, stack: &str) -> Vec<ResourceFailure> {
-    let Ok(response) = cloudformation
+    let events = latest_operation_events(cloudformation, stack).await;
+    let mut seen = HashSet::new();
+    events
+        .iter()
+        .filter(|event| {
+            !is_stack_itself(event)
+                && event.resource_status() == Some(&ResourceStatus::DeleteFailed)
+        })
+        .filter(|event| seen.insert(event.logical_resource_id().unwrap_or_default().to_string()))
+        .map(resource_failure)
+        .collect()
+}
+
+/// The most DescribeStackEvents pages read for one operation. A page holds up to 1 MB of events
+/// (about a hundred); an operation on our stacks makes a few hundred at most, and a stack with a
+/// long history must not cost hundreds of calls for an error message.
+const OPERATION_EVENT_PAGES: usize = 10;
+
+/// The events of the stack's latest operation, newest first, down to and including the stack's
+/// own CREATE/UPDATE/DELETE/IMPORT_IN_PROGRESS event that started it. DescribeStackEvents
+/// answers newest first, paginated with NextToken: pages older than that start are not read.
+/// Event trouble never fails the caller: what was read so far is returned.
+async fn latest_operation_events(cloudformation: &Client, stack: &str) -> Vec<StackEvent> {
+    let mut pages = cloudformation
         .describe_stack_events()
         .stack_name(stack)
-        .send()
-        .await
-    else {
-        return Vec::new();
-    };
-    let mut seen = HashSet::new();
-    let mut failures = Vec::new();
-    // Newest first: stop at the start of the latest delete attempt.
-    for event in response.stack_events() {
-        let is_stack = event.logical_resource_id().is_some()
-            && event.logical_resource_id() == event.stack_name();
-        let status = event
-            .resource_status()
-            .map(|status| status.as_str())
-            .unwrap_or_default();
-        if is_stack && status == "DELETE_IN_PROGRESS" {
+        .into_paginator()
+        .send();
+    let mut events = Vec::new();
+    for _ in 0..OPERATION_EVENT_PAGES {
+        let Some(Ok(page)) = pages.next().await else {
             break;
-        }
-        if is_stack || status != "DELETE_FAILED" {
-            continue;
-        }
-        let logical_id = event.logical_resource_id().unwrap_or_default().to_string();
-        if seen.insert(logical_id.clone()) {
-            failures.push(ResourceFailure {
-                logical_id,
-                resource_type: event.resource_type().unwrap_or_default().to_string(),
-                status: status.to_string(),
-                reason: event
-                    .resource_status_reason()
-                    .unwrap_or_default()
-                    .to_string(),
-            });
+        };
+        for event in page.stack_events() {
+            events.push(event.clone());
+            if is_operation_start(event) {
+                return events;
+            }
         }
     }
-    failures
+    events
+}
+
+/// An event of the stack itself (not of a resource, nor of a nested stack, which has a logical
+/// id of its own).
+fn is_stack_itself(event: &StackEvent) -> bool {
+    event.resource_type() == Some("AWS::CloudFormation::Stack")
+        && event.logical_resource_id().is_some()
+        && event.logical_resource_id() == event.stack_name()
+}
+
+/// The stack's own event that starts an operation. The rollback and cleanup phases
+/// (ROLLBACK_IN_PROGRESS, UPDATE_ROLLBACK_IN_PROGRESS, *_CLEANUP_IN_PROGRESS) belong to the
+/// operation they end, so they are not starts.
+fn is_operation_start(event: &StackEvent) -> bool {
+    is_stack_itself(event)
+        && matches!(
+            event.resource_status(),
+            Some(
+                ResourceStatus::CreateInProgress
+                    | ResourceStatus::UpdateInProgress
+                    | ResourceStatus::DeleteInProgress
+                    | ResourceStatus::ImportInProgress
+            )
+        )
+}
+
+fn resource_failure(event: &StackEvent) -> ResourceFailure {
+    ResourceFailure {
+        logical_id: event.logical_resource_id().unwrap_or_default().to_string(),
+        resource_type: event.resource_type().unwrap_or_default().to_string(),
+        status: event
+            .resource_status()
+            .map(|status| status.as_str().to_string())
+            .unwrap_or_default(),
+        reason: event
+            .resource_status_reason()
+            .unwrap_or_default()
+            .to_string(),
+    }
 }
 
 /// ": blocked by A (reason), B (reason)" for a note, or nothing.

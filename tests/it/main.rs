@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod aws_limits;
+mod aws_review_mocks;
 mod cfn_fixtures;
 mod cli;
 mod dashboard;
