@@ -12,6 +12,7 @@ mod entry_mocks;
 mod examples;
 mod failover;
 mod golden;
+mod iam_policy;
 mod images;
 mod quality;
 mod replica_mocks;
