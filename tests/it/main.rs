@@ -16,6 +16,7 @@ mod examples;
 mod failover;
 mod fresh_connections;
 mod golden;
+mod iam_policy;
 mod images;
 mod insights_logs;
 mod quality;
