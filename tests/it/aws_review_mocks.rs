@@ -565,12 +565,15 @@ mod failover_scale {
         }
     }
 
+    /// (resource id, MinCapacity, MaxCapacity) of every RegisterScalableTarget call.
+    type Registered = Arc<Mutex<Vec<(String, i32, i32)>>>;
+
     /// Application Auto Scaling that keeps each target's range as RegisterScalableTarget sets it
     /// (an update of an existing target), starting from (min, max) for every service.
     fn autoscaling(
         min: i32,
         max: i32,
-        registered: &Arc<Mutex<Vec<(String, i32, i32)>>>,
+        registered: &Registered,
     ) -> aws_sdk_applicationautoscaling::Client {
         let range = Arc::new(Mutex::new((min, max)));
         let current = range.clone();
