@@ -577,6 +577,6 @@ mod tests {
             node.id,
             TeardownStep::Backup | TeardownStep::Table | TeardownStep::Replica { .. }
         )));
-        assert_eq!(plan.nodes.len(), 7, "{plan}");
+        assert_eq!(plan.nodes.len(), 8, "{plan}");
     }
 }
