@@ -15,15 +15,18 @@ pub const DEFAULT_APP: &str = "mysfits";
 pub const DEFAULT_CONFIG_FILE: &str = "mysfits.yaml";
 
 /// The config file as written by the user. Unknown keys are errors, so a typo never goes unseen.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub app: Option<String>,
+    /// Shorthand for a two-region list: the home region.
     pub region: Option<String>,
+    /// Shorthand for a two-region list: the second region.
     pub secondary_region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// The app's regions in order (the first is home), or settings per region name.
     #[serde(default)]
-    pub regions: BTreeMap<String, RegionFile>,
+    pub regions: RegionsFile,
     /// How users reach the app: `mode: global-accelerator` (default) or `mode: route53`.
     pub entry_point: Option<EntryPointFile>,
 }
@@ -73,7 +76,7 @@ impl EntryPointMode {
     /// The region whose API endpoint manages this kind of entry point.
     pub fn control_region(&self) -> &'static str {
         match self {
-            EntryPointMode::GlobalAccelerator => crate::aws::GLOBAL_ACCELERATOR_REGION,
+            EntryPointMode::GlobalAccelerator => crate::app::region::GLOBAL_ACCELERATOR_REGION,
             EntryPointMode::Route53 { .. } => ROUTE53_CONTROL_REGION,
         }
     }
@@ -85,10 +88,73 @@ pub const APP_TAG: &str = "mysfits:app";
 /// Route 53's control plane (and its request signing region) is us-east-1.
 pub const ROUTE53_CONTROL_REGION: &str = "us-east-1";
 
+/// The `regions:` key: either the app's regions as a list, in order, the first being home
+/// (`- us-east-1` or `- name: us-east-1` with settings), or (the older form) a map of settings per
+/// region name, the regions themselves coming from `region:` / `secondary_region:` or the flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RegionsFile {
+    List(Vec<RegionEntryFile>),
+    Settings(BTreeMap<String, RegionFile>),
+}
+
+impl Default for RegionsFile {
+    fn default() -> Self {
+        RegionsFile::Settings(BTreeMap::new())
+    }
+}
+
+/// One item of the `regions:` list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RegionEntryFile {
+    Name(String),
+    Settings(RegionFile),
+}
+
+impl RegionsFile {
+    /// The listed regions in order (empty for the map form).
+    fn listed(&self) -> Result<Vec<String>> {
+        let RegionsFile::List(entries) = self else {
+            return Ok(Vec::new());
+        };
+        entries
+            .iter()
+            .map(|entry| match entry {
+                RegionEntryFile::Name(name) => Ok(name.clone()),
+                RegionEntryFile::Settings(settings) => settings.name.clone().ok_or_else(|| {
+                    Error::config(
+                        "an entry of the regions: list has settings but no name",
+                        "write each entry as `- us-east-1` or `- name: us-east-1` followed by its settings",
+                    )
+                }),
+            })
+            .collect()
+    }
+
+    /// Settings per region name, whichever form the file uses.
+    fn settings(&self) -> BTreeMap<String, RegionFile> {
+        match self {
+            RegionsFile::Settings(map) => map.clone(),
+            RegionsFile::List(entries) => entries
+                .iter()
+                .filter_map(|entry| match entry {
+                    RegionEntryFile::Name(_) => None,
+                    RegionEntryFile::Settings(settings) => {
+                        Some((settings.name.clone()?, settings.clone()))
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Per-region settings in the config file.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionFile {
+    /// The region, in the list form of `regions:` (the map form has it as the key).
+    pub name: Option<String>,
     /// Where this region's AWS API calls go (an emulator, or a dead port in a test).
     pub endpoint_url: Option<String>,
     /// Registry that stands in for this region's ECR registry (a local OCI registry).
@@ -103,7 +169,8 @@ pub struct RegionFile {
     pub certificate_arn: Option<String>,
 }
 
-/// Which of the app's two regions a setting is for.
+/// Home (the first region: the table's origin, the dashboard) or one of the others. Transitional:
+/// code keyed by region name replaces it; what stays is derived from [`RegionSettings::home`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -124,6 +191,9 @@ impl std::fmt::Display for Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionSettings {
     pub name: String,
+    /// The first region of the list: the table is created here, the dashboard lives here.
+    pub home: bool,
+    /// Derived from `home` (transitional, see [`Role`]).
     pub role: Role,
     pub endpoint_url: Option<String>,
     pub registry_url: Option<String>,
@@ -133,12 +203,19 @@ pub struct RegionSettings {
     pub certificate_arn: Option<String>,
 }
 
+impl RegionSettings {
+    /// This region as a `Copy` key for plan steps and per-region maps.
+    pub fn key(&self) -> crate::app::RegionName {
+        crate::app::RegionName::new(&self.name)
+    }
+}
+
 /// Everything a command needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub app: String,
-    pub primary: RegionSettings,
-    pub secondary: Option<RegionSettings>,
+    /// The app's regions, home first; at least one, no duplicates.
+    pub regions: Vec<RegionSettings>,
     pub profile: Option<String>,
     pub output: OutputFormat,
     pub assume_yes: bool,
@@ -171,67 +248,46 @@ impl Config {
         let app = global
             .app
             .clone()
-            .or(file.app)
+            .or(file.app.clone())
             .unwrap_or_else(|| DEFAULT_APP.to_string());
         validate_app_name(&app)?;
 
-        let primary_name = global.region.clone().or(file.region).ok_or_else(|| {
-            Error::config(
-                "no primary region given",
-                "pass --region (e.g. --region us-east-1), set MYSFITS_REGION, or put `region:` in mysfits.yaml",
-            )
-        })?;
-        validate_region(&primary_name, "--region")?;
-        let secondary_name = global.secondary_region.clone().or(file.secondary_region);
-        if let Some(secondary) = &secondary_name {
-            validate_region(secondary, "--secondary-region")?;
-            if *secondary == primary_name {
-                return Err(Error::config(
-                    format!("--secondary-region {secondary} is the same as --region"),
-                    "choose a different region for disaster recovery (e.g. us-west-2 for us-east-1)",
-                ));
-            }
-        }
-
-        let shared_endpoint = global.endpoint_url.clone().or(file.endpoint_url);
+        let names = region_names(global, &file)?;
+        let shared_endpoint = global.endpoint_url.clone().or(file.endpoint_url.clone());
         if let Some(endpoint) = &shared_endpoint {
             validate_url(endpoint, "--endpoint-url")?;
         }
-        let entry_control_region = match file.entry_point {
-            Some(EntryPointFile::Route53 { .. }) => ROUTE53_CONTROL_REGION,
-            Some(EntryPointFile::GlobalAccelerator) | None => crate::aws::GLOBAL_ACCELERATOR_REGION,
-        };
-        for configured in file.regions.keys() {
-            if *configured != primary_name
-                && Some(configured) != secondary_name.as_ref()
-                && configured != entry_control_region
-            {
-                tracing::warn!(
-                    "the config file has settings for {configured}, which is neither the primary nor the secondary region"
-                );
-            }
+        let entry_file = file
+            .entry_point
+            .clone()
+            .unwrap_or(EntryPointFile::GlobalAccelerator);
+        if matches!(entry_file, EntryPointFile::Route53 { .. }) && names.len() > 2 {
+            return Err(Error::config(
+                format!(
+                    "entry_point mode route53 takes at most two regions, {} are configured ({})",
+                    names.len(),
+                    names.join(", ")
+                ),
+                "Route 53 failover records pair one primary with one secondary: use two regions, or `mode: global-accelerator` for more",
+            ));
         }
+        let per_region = file.regions.settings();
+        warn_about_unused_settings(&per_region, &names, entry_control_region(&entry_file));
 
-        let settings = |name: &str, role: Role| -> Result<RegionSettings> {
-            let region_file = file.regions.get(name).cloned().unwrap_or_default();
-            region_settings(name, role, region_file, shared_endpoint.as_deref())
-        };
-        let primary = settings(&primary_name, Role::Primary)?;
-        let secondary = secondary_name
-            .as_deref()
-            .map(|name| settings(name, Role::Secondary))
-            .transpose()?;
-        let entry_point = entry_point_settings(
-            file.entry_point
-                .unwrap_or(EntryPointFile::GlobalAccelerator),
-            &file.regions,
-            shared_endpoint.as_deref(),
-        )?;
+        let regions = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                let region_file = per_region.get(name).cloned().unwrap_or_default();
+                region_settings(name, index == 0, region_file, shared_endpoint.as_deref())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let entry_point =
+            entry_point_settings(entry_file, &per_region, shared_endpoint.as_deref())?;
 
         Ok(Config {
             app,
-            primary,
-            secondary,
+            regions,
             profile: global.profile.clone(),
             output: global.output,
             assume_yes: global.yes,
@@ -240,21 +296,60 @@ impl Config {
         })
     }
 
-    /// The primary region first, then the secondary if there is one.
-    pub fn regions(&self) -> impl Iterator<Item = &RegionSettings> {
-        std::iter::once(&self.primary).chain(self.secondary.iter())
+    /// Every region of the app, home first.
+    pub fn regions(&self) -> impl DoubleEndedIterator<Item = &RegionSettings> + Clone {
+        self.regions.iter()
     }
 
+    /// The home region: the table's origin and the dashboard's region.
+    pub fn home(&self) -> &RegionSettings {
+        &self.regions[0]
+    }
+
+    /// Every region but home, in the configured order.
+    pub fn others(&self) -> impl DoubleEndedIterator<Item = &RegionSettings> + Clone {
+        self.regions.iter().skip(1)
+    }
+
+    /// The region of this name, if it is one of the app's.
+    pub fn region_named(&self, name: &str) -> Option<&RegionSettings> {
+        self.regions.iter().find(|region| region.name == name)
+    }
+
+    /// The region of this key, if it is one of the app's.
+    pub fn region_of(&self, key: crate::app::RegionName) -> Option<&RegionSettings> {
+        self.region_named(key.as_str())
+    }
+
+    /// The region names, home first.
+    pub fn region_names(&self) -> Vec<&str> {
+        self.regions
+            .iter()
+            .map(|region| region.name.as_str())
+            .collect()
+    }
+
+    /// Transitional: the home region (code still keyed by role).
+    pub fn primary(&self) -> &RegionSettings {
+        self.home()
+    }
+
+    /// Transitional: the second region, if any (code still keyed by role).
+    pub fn secondary(&self) -> Option<&RegionSettings> {
+        self.regions.get(1)
+    }
+
+    /// Transitional: home for `Primary`, the second region for `Secondary`.
     pub fn region(&self, role: Role) -> Option<&RegionSettings> {
         match role {
-            Role::Primary => Some(&self.primary),
-            Role::Secondary => self.secondary.as_ref(),
+            Role::Primary => Some(self.home()),
+            Role::Secondary => self.secondary(),
         }
     }
 
-    /// The DynamoDB table (and its replica) that holds the catalogue.
+    /// The DynamoDB table (and its replicas) that holds the catalogue.
     pub fn table_name(&self) -> String {
-        format!("{}-mysfits", self.app)
+        crate::app::names::table(&self.app)
     }
 
     /// Every app stack carries this tag, so that status and teardown can find what is ours.
@@ -263,13 +358,102 @@ impl Config {
     }
 }
 
+/// The app's regions, home first: `--regions`, else `--region` (+ `--secondary-region`), else the
+/// file's `regions:` list, else its `region:` (+ `secondary_region:`). Flags replace the file's
+/// list; the file's settings per region still apply by name.
+fn region_names(global: &GlobalArgs, file: &ConfigFile) -> Result<Vec<String>> {
+    let listed = file.regions.listed()?;
+    if !listed.is_empty() && (file.region.is_some() || file.secondary_region.is_some()) {
+        return Err(Error::config(
+            "the config file has both a regions: list and region:/secondary_region:",
+            "keep one: the regions: list (first is home), or region: and secondary_region:",
+        ));
+    }
+    let (names, source) = if !global.regions.is_empty() {
+        (global.regions.clone(), "--regions")
+    } else if let Some(home) = &global.region {
+        let second = global.secondary_region.clone().or_else(|| {
+            listed
+                .is_empty()
+                .then(|| file.secondary_region.clone())
+                .flatten()
+        });
+        (
+            std::iter::once(home.clone()).chain(second).collect(),
+            "--region",
+        )
+    } else if !listed.is_empty() {
+        (listed, "regions")
+    } else if let Some(home) = &file.region {
+        let second = global
+            .secondary_region
+            .clone()
+            .or(file.secondary_region.clone());
+        (
+            std::iter::once(home.clone()).chain(second).collect(),
+            "region",
+        )
+    } else {
+        return Err(Error::config(
+            "no region given",
+            "pass --region (e.g. --region us-east-1 --secondary-region us-west-2) or --regions us-east-1,us-west-2, set MYSFITS_REGION, or list `regions:` in mysfits.yaml",
+        ));
+    };
+    for (index, name) in names.iter().enumerate() {
+        let flag = match (source, index) {
+            ("--region", 0) => "--region",
+            ("--region", _) => "--secondary-region",
+            ("region", 0) => "region",
+            ("region", _) => "secondary_region",
+            (other, _) => other,
+        };
+        validate_region(name, flag)?;
+        if names[..index].contains(name) {
+            return Err(Error::config(
+                format!("region {name} is given twice ({flag})"),
+                "list each region once; the second one is the disaster-recovery region (e.g. us-west-2 for us-east-1)",
+            ));
+        }
+    }
+    Ok(names)
+}
+
+/// The region whose endpoint manages the entry point (its settings are not an app region's).
+fn entry_control_region(entry: &EntryPointFile) -> &'static str {
+    match entry {
+        EntryPointFile::Route53 { .. } => ROUTE53_CONTROL_REGION,
+        EntryPointFile::GlobalAccelerator => crate::app::region::GLOBAL_ACCELERATOR_REGION,
+    }
+}
+
+fn warn_about_unused_settings(
+    per_region: &BTreeMap<String, RegionFile>,
+    names: &[String],
+    control_region: &str,
+) {
+    for configured in per_region.keys() {
+        if !names.contains(configured) && configured != control_region {
+            tracing::warn!(
+                "the config file has settings for {configured}, which is not one of the app's regions ({})",
+                names.join(", ")
+            );
+        }
+    }
+}
+
 fn region_settings(
     name: &str,
-    role: Role,
+    home: bool,
     file: RegionFile,
     shared_endpoint: Option<&str>,
 ) -> Result<RegionSettings> {
     let key = format!("regions.{name}");
+    if file.name.as_deref().is_some_and(|named| named != name) {
+        return Err(Error::config(
+            format!("{key} has a `name:` of its own"),
+            "write `name:` only in the list form of regions: (`- name: us-east-1`); in the map form the key is the name",
+        ));
+    }
     if let Some(endpoint) = &file.endpoint_url {
         validate_url(endpoint, &format!("{key}.endpoint_url"))?;
     }
@@ -294,10 +478,8 @@ fn region_settings(
             }
         },
     };
-    let desired_count = file.desired_count.unwrap_or(match role {
-        Role::Primary => 2,
-        Role::Secondary => 1,
-    });
+    // Home serves from the start; the others stand by with one task per service.
+    let desired_count = file.desired_count.unwrap_or(if home { 2 } else { 1 });
     let max_count = file.max_count.unwrap_or(desired_count.max(1) * 4);
     if desired_count > max_count || max_count == 0 || max_count > 100 {
         return Err(Error::config(
@@ -310,7 +492,8 @@ fn region_settings(
     }
     Ok(RegionSettings {
         name: name.to_string(),
-        role,
+        home,
+        role: if home { Role::Primary } else { Role::Secondary },
         endpoint_url: file.endpoint_url.or(shared_endpoint.map(str::to_string)),
         registry_url: file.registry_url,
         availability_zones,
@@ -508,12 +691,12 @@ mod tests {
         .expect("valid yaml");
         let config =
             Config::resolve(&global(Some("us-east-1"), Some("us-west-2")), file).expect("valid");
-        assert_eq!(config.primary.name, "us-east-1");
+        assert_eq!(config.home().name, "us-east-1");
         assert_eq!(
-            config.primary.endpoint_url.as_deref(),
+            config.home().endpoint_url.as_deref(),
             Some("http://127.0.0.1:1")
         );
-        let secondary = config.secondary.as_ref().expect("secondary");
+        let secondary = config.secondary().expect("secondary");
         assert_eq!(
             secondary.endpoint_url.as_deref(),
             Some("http://127.0.0.1:2")
@@ -569,7 +752,7 @@ mod tests {
         assert!(
             same.expect_err("same region")
                 .to_string()
-                .contains("same as --region")
+                .contains("region us-east-1 is given twice (--secondary-region)")
         );
         let bad_region = Config::resolve(&global(Some("useast1"), None), ConfigFile::default());
         assert!(
@@ -639,13 +822,13 @@ mod tests {
         let config = resolve(good).expect("a certificate of us-west-2");
         assert_eq!(
             config
-                .secondary
+                .secondary()
                 .expect("secondary")
                 .certificate_arn
                 .as_deref(),
             Some(good)
         );
-        assert_eq!(config.primary.certificate_arn, None);
+        assert_eq!(config.home().certificate_arn, None);
         let other_region = resolve("arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d")
             .expect_err("a certificate of another region")
             .to_string();
@@ -667,5 +850,105 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn regions_come_as_a_list_home_first_with_settings_by_name() {
+        let file: ConfigFile = serde_yaml::from_str(
+            "regions:\n  - us-east-1\n  - name: us-west-2\n    desired_count: 3\n  - eu-west-1\n",
+        )
+        .expect("valid yaml");
+        let config = Config::resolve(&GlobalArgs::default(), file).expect("valid");
+        assert_eq!(
+            config.region_names(),
+            ["us-east-1", "us-west-2", "eu-west-1"]
+        );
+        assert!(config.home().home && config.home().name == "us-east-1");
+        assert_eq!(
+            config
+                .others()
+                .map(|region| region.home)
+                .collect::<Vec<_>>(),
+            [false, false]
+        );
+        let counts: Vec<u32> = config
+            .regions()
+            .map(|region| region.desired_count)
+            .collect();
+        assert_eq!(counts, [2, 3, 1], "home 2, others 1 unless set");
+        assert_eq!(
+            config.region_named("eu-west-1").map(|r| r.max_count),
+            Some(4)
+        );
+        assert!(config.region_named("ap-south-1").is_none());
+    }
+
+    #[test]
+    fn flags_replace_the_list_and_keep_its_settings() {
+        let file: ConfigFile = serde_yaml::from_str(
+            "regions:\n  - us-east-1\n  - name: eu-west-1\n    desired_count: 3\n",
+        )
+        .expect("valid yaml");
+        let global = GlobalArgs {
+            regions: vec!["eu-west-1".into(), "us-east-1".into(), "us-west-2".into()],
+            ..GlobalArgs::default()
+        };
+        let config = Config::resolve(&global, file.clone()).expect("valid");
+        assert_eq!(
+            config.region_names(),
+            ["eu-west-1", "us-east-1", "us-west-2"]
+        );
+        assert_eq!(config.home().desired_count, 3);
+        let shorthand =
+            Config::resolve(&self::global(Some("us-west-2"), None), file).expect("valid");
+        assert_eq!(
+            shorthand.region_names(),
+            ["us-west-2"],
+            "--region replaces the list"
+        );
+    }
+
+    #[test]
+    fn bad_region_lists_name_the_problem() {
+        let resolve = |yaml: &str, global: GlobalArgs| {
+            let file: ConfigFile = serde_yaml::from_str(yaml).expect("yaml");
+            Config::resolve(&global, file).expect_err(yaml).to_string()
+        };
+        let twice = resolve(
+            "regions: [us-east-1, us-west-2, us-east-1]\n",
+            GlobalArgs::default(),
+        );
+        assert!(
+            twice.contains("region us-east-1 is given twice (regions)"),
+            "{twice}"
+        );
+        let both = resolve(
+            "region: us-east-1\nregions: [us-west-2]\n",
+            GlobalArgs::default(),
+        );
+        assert!(both.contains("both a regions: list and region:"), "{both}");
+        let route53 = resolve(
+            "regions: [us-east-1, us-west-2, eu-west-1]\nentry_point:\n  mode: route53\n  hosted_zone_id: Z1\n  domain: a.example.com\n",
+            GlobalArgs::default(),
+        );
+        assert!(
+            route53.contains("route53 takes at most two regions, 3 are configured"),
+            "{route53}"
+        );
+        let nameless = resolve("regions:\n  - desired_count: 1\n", GlobalArgs::default());
+        assert!(nameless.contains("has settings but no name"), "{nameless}");
+        let named_in_map = resolve(
+            "regions:\n  us-east-1:\n    name: us-west-2\n",
+            global(Some("us-east-1"), None),
+        );
+        assert!(
+            named_in_map.contains("regions.us-east-1 has a `name:`"),
+            "{named_in_map}"
+        );
+        let bad = resolve("regions: [us-east-1, uswest2]\n", GlobalArgs::default());
+        assert!(
+            bad.contains("regions \"uswest2\" is not an AWS region name"),
+            "{bad}"
+        );
     }
 }

@@ -17,6 +17,7 @@
 //! - [`dashboard`]: the multi-region CloudWatch dashboard.
 //! - [`commands`]: one file per subcommand, gluing the above together.
 
+pub mod app;
 pub mod aws;
 pub mod cli;
 pub mod commands;

@@ -17,11 +17,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use std::collections::BTreeMap;
 
+use crate::app::RegionName;
 use crate::config::{Config, RegionSettings, Role};
 use crate::error::Error;
 
-/// Global Accelerator's control plane exists only in us-west-2, whatever the app's regions are.
-pub const GLOBAL_ACCELERATOR_REGION: &str = "us-west-2";
+pub use crate::app::region::GLOBAL_ACCELERATOR_REGION;
 
 /// How patient the clients are. Deploys wait for slow control planes; failover must not.
 #[derive(Debug, Clone, Copy)]
@@ -153,7 +153,22 @@ impl RegionClients {
         }
     }
 
-    /// Clients for every region of the app (primary, then secondary).
+    /// Clients for every region of the app, keyed by region.
+    pub async fn for_regions(
+        config: &Config,
+        patience: Patience,
+    ) -> BTreeMap<RegionName, RegionClients> {
+        let mut clients = BTreeMap::new();
+        for region in config.regions() {
+            clients.insert(
+                region.key(),
+                RegionClients::for_region(config, region, patience).await,
+            );
+        }
+        clients
+    }
+
+    /// Transitional: clients for home (Primary) and the second region (Secondary).
     pub async fn for_app(config: &Config, patience: Patience) -> BTreeMap<Role, RegionClients> {
         let mut clients = BTreeMap::new();
         for region in config.regions() {

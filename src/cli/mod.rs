@@ -26,13 +26,33 @@ pub struct Cli {
 /// the flag wins over the environment, which wins over the file.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalArgs {
-    /// Primary AWS region (e.g. us-east-1)
-    #[arg(long, global = true, env = "MYSFITS_REGION")]
+    /// Home AWS region (e.g. us-east-1): the table's origin and the dashboard's region
+    #[arg(
+        long,
+        global = true,
+        env = "MYSFITS_REGION",
+        conflicts_with = "regions"
+    )]
     pub region: Option<String>,
 
-    /// Disaster-recovery region (e.g. us-west-2)
-    #[arg(long, global = true, env = "MYSFITS_SECONDARY_REGION")]
+    /// Disaster-recovery region (e.g. us-west-2); shorthand for a second entry of --regions
+    #[arg(
+        long,
+        global = true,
+        env = "MYSFITS_SECONDARY_REGION",
+        conflicts_with = "regions"
+    )]
     pub secondary_region: Option<String>,
+
+    /// All the app's regions, home first (e.g. us-east-1,us-west-2,eu-west-1)
+    #[arg(
+        long,
+        global = true,
+        env = "MYSFITS_REGIONS",
+        value_delimiter = ',',
+        value_name = "REGION,..."
+    )]
+    pub regions: Vec<String>,
 
     /// Application name, used as the prefix of every resource name [default: mysfits]
     #[arg(long, global = true, env = "MYSFITS_APP")]

@@ -122,14 +122,14 @@ async fn show(config: &Config, minutes: u32) -> Result<ExitCode> {
     let name = dashboard_name(config);
     let primary_cloudwatch = &clients[0].1.cloudwatch;
     let (exists, regions) = futures::join!(
-        deployed_body(primary_cloudwatch, &name, &config.primary.name),
+        deployed_body(primary_cloudwatch, &name, &config.primary().name),
         views(config, &clients, window)
     );
     let report = ShowReport {
         dashboard: name.clone(),
-        region: config.primary.name.clone(),
+        region: config.primary().name.clone(),
         dashboard_exists: matches!(exists, Ok(Some(_))),
-        url: console_url(&config.primary.name, &name),
+        url: console_url(&config.primary().name, &name),
         window,
         regions,
     };
@@ -169,11 +169,11 @@ async fn show(config: &Config, minutes: u32) -> Result<ExitCode> {
 
 async fn remove(config: &Config) -> Result<ExitCode> {
     let name = dashboard_name(config);
-    let region = &config.primary.name;
+    let region = &config.primary().name;
     if !config.assume_yes {
         confirm(&format!("Delete dashboard {name} in {region}?")).await?;
     }
-    let clients = RegionClients::for_region(config, &config.primary, Patience::DEPLOY).await;
+    let clients = RegionClients::for_region(config, config.primary(), Patience::DEPLOY).await;
     let deleted = delete(config, &clients.cloudwatch).await?;
     match config.output {
         OutputFormat::Json => println!(

@@ -295,7 +295,7 @@ impl DeployContext {
                 let replica = &self.clients[&role];
                 let clients = ReplicaClients {
                     primary: &primary.dynamodb,
-                    primary_region: &self.config.primary.name,
+                    primary_region: &self.config.primary().name,
                     replica: &replica.dynamodb,
                     replica_region: &region.name,
                     endpoint_override: primary.endpoint_url.is_some()
@@ -391,7 +391,7 @@ impl DeployContext {
                 .await
                 .map_err(|error| Error::Aws {
                     operation: "seeding the catalogue".into(),
-                    region: self.config.primary.name.clone(),
+                    region: self.config.primary().name.clone(),
                     message: error.to_string(),
                     fix: format!(
                         "check that table {table} exists and is ACTIVE, then deploy again"

@@ -52,7 +52,7 @@ pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
             })?
         }
     };
-    let primary = config.primary.name.clone();
+    let primary = config.primary().name.clone();
     let drill = Drill {
         url: url.clone(),
         rate: args.rate,

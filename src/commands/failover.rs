@@ -28,7 +28,7 @@ pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
         .and_then(EntryState::description)
         .and_then(|description| description.serving_region());
     let (source, target) = failover::choose_direction(
-        [&config.primary.name, &secondary.name],
+        [&config.primary().name, &secondary.name],
         args.to.as_deref(),
         serving,
     )?;
@@ -63,7 +63,7 @@ pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
 
 /// The secondary region; failover needs two.
 pub fn two_regions(config: &Config) -> Result<&RegionSettings> {
-    config.secondary.as_ref().ok_or_else(|| {
+    config.secondary().ok_or_else(|| {
         Error::config(
             "failover needs a secondary region, and none is configured",
             "pass --secondary-region (or set secondary_region in mysfits.yaml) and deploy to it first",

@@ -50,13 +50,13 @@ pub fn prompt_text(config: &Config, options: TeardownOptions) -> String {
     ));
     text.push_str(&format!(
         "  - CloudWatch dashboard `{app}` in {}\n",
-        config.primary.name
+        config.primary().name
     ));
     text.push_str(&format!(
         "  - in {}: ECS services, ECR images, stacks {app}-app and {app}-registry (network, load balancer, cluster, logs, repositories)\n",
         regions.join(" and ")
     ));
-    if let Some(secondary) = &config.secondary {
+    if let Some(secondary) = config.secondary() {
         text.push_str(&format!(
             "  - the replica of table {table} in {}\n",
             secondary.name
@@ -65,12 +65,12 @@ pub fn prompt_text(config: &Config, options: TeardownOptions) -> String {
     if options.keep_data {
         text.push_str(&format!(
             "  - table {table} in {} is KEPT with its data (--keep-data; no backup is taken)\n",
-            config.primary.name
+            config.primary().name
         ));
     } else {
         text.push_str(&format!(
             "  - table {table} in {}: an on-demand backup is taken first (kept until you delete it), then the table is deleted; pass --keep-data to keep the table instead\n",
-            config.primary.name
+            config.primary().name
         ));
     }
     text

@@ -107,7 +107,7 @@ pub async fn put(
     input: &DashboardInput,
 ) -> Result<DashboardReport> {
     let name = dashboard_name(config);
-    let region = config.primary.name.clone();
+    let region = config.primary().name.clone();
     let body = serde_json::to_value(build(input)).map_err(|error| {
         Error::config(
             format!("could not serialize the dashboard body: {error}"),
@@ -181,7 +181,7 @@ pub async fn deployed_body(
 /// Deletes the dashboard; false when there was none.
 pub async fn delete(config: &Config, cloudwatch: &aws_sdk_cloudwatch::Client) -> Result<bool> {
     let name = dashboard_name(config);
-    let region = &config.primary.name;
+    let region = &config.primary().name;
     if deployed_body(cloudwatch, &name, region).await?.is_none() {
         return Ok(false);
     }

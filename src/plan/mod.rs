@@ -114,7 +114,7 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
         role: Role::Primary,
         kind: StackKind::App,
     };
-    if let Some(secondary) = &config.secondary {
+    if let Some(secondary) = config.secondary() {
         steps.push(Step {
             id: StepId::Replica {
                 role: Role::Secondary,
@@ -127,8 +127,12 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
     if options.seed {
         steps.push(Step {
             id: StepId::SeedTable,
-            label: format!("seed catalogue {} ({})", config.primary.name, Role::Primary),
-            region: Some(config.primary.name.clone()),
+            label: format!(
+                "seed catalogue {} ({})",
+                config.primary().name,
+                Role::Primary
+            ),
+            region: Some(config.primary().name.clone()),
             depends_on: vec![primary_app],
         });
     }
@@ -147,8 +151,8 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
     // After the entry point: the dashboard shows the accelerator's flows when there is one.
     steps.push(Step {
         id: StepId::Dashboard,
-        label: format!("dashboard {} ({})", config.primary.name, Role::Primary),
-        region: Some(config.primary.name.clone()),
+        label: format!("dashboard {} ({})", config.primary().name, Role::Primary),
+        region: Some(config.primary().name.clone()),
         depends_on: vec![StepId::EntryPoint],
     });
     Plan { steps }

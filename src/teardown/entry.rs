@@ -52,7 +52,7 @@ impl GlobalClients {
             config
                 .regions()
                 .find(|settings| settings.name == region)
-                .unwrap_or(&config.primary)
+                .unwrap_or(config.primary())
                 .endpoint_url
                 .clone()
         };

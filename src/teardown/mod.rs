@@ -101,7 +101,7 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
         .regions()
         .map(|region| (region.role, region.name.clone()))
         .collect();
-    let replica = config.secondary.as_ref().map(|secondary| {
+    let replica = config.secondary().map(|secondary| {
         (
             TeardownStep::Replica {
                 role: Role::Secondary,
@@ -116,7 +116,7 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
     );
     add(
         TeardownStep::Dashboard,
-        format!("dashboard {}", config.primary.name),
+        format!("dashboard {}", config.primary().name),
         vec![TeardownStep::EntryPoint],
     );
     let all_services: Vec<TeardownStep> = roles
@@ -133,7 +133,7 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
     if !options.keep_data {
         add(
             TeardownStep::Backup,
-            format!("table backup {}", config.primary.name),
+            format!("table backup {}", config.primary().name),
             all_services.clone(),
         );
     }
@@ -177,7 +177,7 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
             if !options.keep_data {
                 depends_on.push(TeardownStep::Backup);
             }
-            if config.secondary.is_some() {
+            if config.secondary().is_some() {
                 depends_on.push(app_stack(Role::Secondary));
             }
         }
@@ -211,7 +211,7 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
         }
         add(
             TeardownStep::Table,
-            format!("table {} {}", config.table_name(), config.primary.name),
+            format!("table {} {}", config.table_name(), config.primary().name),
             depends_on,
         );
     }
@@ -395,7 +395,7 @@ impl Teardown {
             TeardownStep::Backup => {
                 let backup = table::take_backup(
                     &self.clients(Role::Primary)?.dynamodb,
-                    &self.config.primary.name,
+                    &self.config.primary().name,
                     &self.config.table_name(),
                     app,
                     &self.events,
@@ -413,7 +413,7 @@ impl Teardown {
                 let replica_region = self.region_name(role)?;
                 let removal = table::remove_replica(
                     &self.clients(Role::Primary)?.dynamodb,
-                    &self.config.primary.name,
+                    &self.config.primary().name,
                     &self.clients(role)?.dynamodb,
                     &replica_region,
                     &self.config.table_name(),
@@ -457,7 +457,7 @@ impl Teardown {
                 });
                 let summary = table::delete_table(
                     &self.clients(Role::Primary)?.dynamodb,
-                    &self.config.primary.name,
+                    &self.config.primary().name,
                     &self.config.table_name(),
                     replica_created,
                     &self.events,

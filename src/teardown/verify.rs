@@ -88,7 +88,7 @@ pub async fn verify(
         for item in found {
             let kept = teardown.options.keep_data
                 && item.kind == "dynamodb_table"
-                && item.region == teardown.config.primary.name;
+                && item.region == teardown.config.primary().name;
             if kept {
                 verification.kept.push(item);
             } else {

@@ -40,7 +40,7 @@ fn missing_region_says_how_to_give_one() {
     let run = Mysfits::new().run(&["deploy"]);
     assert_eq!(run.code(), 2);
     assert!(
-        run.stderr().contains("no primary region given"),
+        run.stderr().contains("no region given"),
         "{}",
         run.stderr()
     );
@@ -58,7 +58,7 @@ fn bad_values_are_named_with_a_fix() {
                 "us-east-1",
                 "plan",
             ],
-            "same as --region",
+            "region us-east-1 is given twice (--secondary-region)",
         ),
         (
             &["--region", "useast", "plan"],

@@ -53,6 +53,7 @@ mod mocked {
     fn standby() -> RegionSettings {
         RegionSettings {
             name: REGION.into(),
+            home: false,
             role: Role::Secondary,
             endpoint_url: None,
             registry_url: None,
@@ -155,7 +156,7 @@ mod mocked {
         let running = capacity::read(&clients, "demo").await;
         assert_eq!(running.unread, None);
         let config = config();
-        let region = config.secondary.as_ref().unwrap();
+        let region = config.secondary().unwrap();
         assert_eq!(region, &standby());
         let request = app_request_with(&config, region, &images(), &running);
         assert_eq!(
@@ -197,12 +198,7 @@ mod mocked {
         let autoscaling = [scalable_targets(0, 1)];
         let running = capacity::read(&clients(&ecs, &autoscaling), "demo").await;
         let config = config();
-        let request = app_request_with(
-            &config,
-            config.secondary.as_ref().unwrap(),
-            &images(),
-            &running,
-        );
+        let request = app_request_with(&config, config.secondary().unwrap(), &images(), &running);
         assert_eq!(
             counts(&request)[1..],
             [

@@ -441,6 +441,7 @@ mod mocked {
     fn settings(name: &str, role: Role, desired_count: u32) -> RegionSettings {
         RegionSettings {
             name: name.into(),
+            home: role == Role::Primary,
             role,
             endpoint_url: None,
             registry_url: None,

@@ -1,0 +1,75 @@
+//! Every resource name mysfits builds from the app's name, in one place, so that deploy, status,
+//! failover, teardown and the dashboard always agree with each other and with the templates.
+//!
+//! The templates build the same names (`!Sub "${AppName}-..."`); tests/it/app_model.rs checks that
+//! both spell them alike.
+
+use super::services::Service;
+
+/// The DynamoDB table (and its replicas) that holds the catalogue.
+pub fn table(app: &str) -> String {
+    format!("{app}-mysfits")
+}
+
+/// The ECS cluster: the app template names it after the app.
+pub fn cluster(app: &str) -> String {
+    app.to_string()
+}
+
+/// The ECS service of one bundled service (`${AppName}-mysfits-service`).
+pub fn ecs_service(app: &str, service: &Service) -> String {
+    format!("{app}-{}", service.name)
+}
+
+/// The ECR repository of one bundled service in every region (`{app}/mysfits-service`).
+pub fn repository(app: &str, service: &Service) -> String {
+    format!("{app}/{}", service.name)
+}
+
+/// The log group a service's containers write to (`/ecs/{app}/mysfits-service`).
+pub fn log_group(app: &str, service: &Service) -> String {
+    format!("{}{}", log_group_prefix(app), service.name)
+}
+
+/// The prefix every service log group of the app starts with.
+pub fn log_group_prefix(app: &str) -> String {
+    format!("/ecs/{app}/")
+}
+
+/// The one multi-region dashboard (in the home region): the app's name, so that several apps in
+/// one account do not collide.
+pub fn dashboard(app: &str) -> String {
+    app.to_string()
+}
+
+/// The private DNS namespace (Cloud Map) the services find each other in.
+pub fn service_namespace(app: &str) -> String {
+    format!("{app}.internal")
+}
+
+/// Route 53 mode: the set identifier of one region's failover record.
+pub fn record_set_identifier(app: &str, region: &str) -> String {
+    format!("{app}-{region}")
+}
+
+/// The managed policies `mysfits iam-policy` prints, numbered from 1.
+pub fn operator_policy(app: &str, number: usize) -> String {
+    format!("{app}-operator-{number}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::services::SERVICES;
+
+    #[test]
+    fn names_are_built_from_the_app_name() {
+        let [mysfits, like] = &SERVICES;
+        assert_eq!(table("demo"), "demo-mysfits");
+        assert_eq!(ecs_service("demo", like), "demo-like-service");
+        assert_eq!(repository("demo", mysfits), "demo/mysfits-service");
+        assert_eq!(log_group("demo", mysfits), "/ecs/demo/mysfits-service");
+        assert!(log_group("demo", like).starts_with(&log_group_prefix("demo")));
+        assert_eq!(record_set_identifier("demo", "us-east-1"), "demo-us-east-1");
+    }
+}
