@@ -59,6 +59,13 @@ pub enum Error {
     #[error("{} steps failed:\n{}", .0.len(), .0.iter().map(|error| format!("- {error}")).collect::<Vec<_>>().join("\n"))]
     Many(Vec<Error>),
 
+    /// mysfits broke one of its own rules (a plan with a cycle, a step without its input): a bug,
+    /// not something the user can fix by changing flags or files.
+    #[error(
+        "internal error: {what}\n  fix: this is a bug in mysfits; run the command again with -v and report the output (and the command) at https://github.com/mysfits/mysfits/issues"
+    )]
+    Internal { what: String },
+
     /// The user pressed Ctrl-C.
     #[error("interrupted\n  fix: run the same command again: it picks up where it stopped")]
     Interrupted,
@@ -91,6 +98,11 @@ impl Error {
             what: what.into(),
             fix: fix.into(),
         }
+    }
+
+    /// A broken invariant of mysfits itself (see [`Error::Internal`]).
+    pub fn internal(what: impl Into<String>) -> Error {
+        Error::Internal { what: what.into() }
     }
 
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Error {

@@ -1,6 +1,6 @@
 //! Command-line definitions (clap). No IO here: [`crate::config`] validates what is parsed.
 
-use crate::status::facts::ServiceKind;
+use crate::app::{SERVICES, Service, services};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -189,8 +189,8 @@ pub struct BuildArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Which service's log group to read
-    #[arg(long, value_enum, default_value_t = ServiceKind::Mysfits)]
-    pub service: ServiceKind,
+    #[arg(long, default_value = "mysfits-service", value_parser = service_parser())]
+    pub service: &'static Service,
     /// Keep printing new lines until Ctrl-C
     #[arg(long)]
     pub follow: bool,
@@ -231,6 +231,15 @@ pub struct DrillArgs {
 pub struct CompletionsArgs {
     /// Shell to generate completions for
     pub shell: clap_complete::Shell,
+}
+
+/// `--service NAME`: one of the bundled services, by name; completions list them.
+fn service_parser() -> impl clap::builder::TypedValueParser<Value = &'static Service> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|service| service.name)).map(
+        // The possible values are exactly the table's names, so the lookup cannot miss.
+        |name| services::named(&name).unwrap_or(&SERVICES[0]),
+    )
 }
 
 #[cfg(test)]

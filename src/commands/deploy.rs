@@ -465,10 +465,9 @@ fn app_stacks<'a>(
 }
 
 fn missing_input(step: &str, what: &str) -> Error {
-    Error::config(
-        format!("step {step} started without its input ({what})"),
-        "this is a bug in mysfits' deploy plan; please report it",
-    )
+    Error::internal(format!(
+        "deploy step {step} started without its input ({what})"
+    ))
 }
 
 /// The result of a deploy, for people (text) and programs (`--output json`).

@@ -180,7 +180,7 @@ impl Follower {
 }
 
 pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
-    let group = log_group(&config.app, args.service.label());
+    let group = log_group(&config.app, args.service.name);
     // Impatient clients: a region that is down must not stall the other region's lines.
     let regions: Vec<RegionClients> = RegionClients::for_app(config, Patience::IMPATIENT)
         .await

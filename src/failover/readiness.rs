@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::app::SERVICES;
 use crate::stack::StackKind;
-use crate::status::facts::{RegionFacts, SERVICES};
+use crate::status::facts::RegionFacts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,8 +88,8 @@ pub fn assess(source: &RegionFacts, target: &RegionFacts, thresholds: Thresholds
         None => Check::new("app stack", Verdict::NotReady, "not looked up"),
     });
 
-    for kind in SERVICES {
-        let name = kind.label();
+    for kind in &SERVICES {
+        let name = kind.name;
         checks.push(match target.service(kind) {
             Some(service) if !service.found => Check::new(
                 name,
@@ -302,7 +303,7 @@ fn images_check(source: &RegionFacts, target: &RegionFacts) -> Check {
         );
     }
     let mut differences = Vec::new();
-    for kind in SERVICES {
+    for kind in &SERVICES {
         let digest = |facts: &RegionFacts| {
             facts
                 .service(kind)
@@ -312,13 +313,13 @@ fn images_check(source: &RegionFacts, target: &RegionFacts) -> Check {
             (Some(left), Some(right)) if left == right => {}
             (Some(left), Some(right)) => differences.push(format!(
                 "{}: {} {} vs {} {}",
-                kind.label(),
+                kind.name,
                 source.region,
                 crate::image::push::short_digest(&left),
                 target.region,
                 crate::image::push::short_digest(&right)
             )),
-            (None, _) | (_, None) => differences.push(format!("{}: digest unknown", kind.label())),
+            (None, _) | (_, None) => differences.push(format!("{}: digest unknown", kind.name)),
         }
     }
     if differences.is_empty() {
@@ -369,8 +370,8 @@ mod tests {
             services: SERVICES
                 .iter()
                 .map(|kind| ServiceFact {
-                    kind: *kind,
-                    name: kind.service_name("demo"),
+                    kind,
+                    name: crate::app::names::ecs_service("demo", kind),
                     cluster: "demo".into(),
                     found: true,
                     running: 2,
@@ -379,8 +380,8 @@ mod tests {
                     deployments: 1,
                     rollout: Some("COMPLETED".into()),
                     task_definition: Some("td".into()),
-                    image: Some(format!("repo@sha256:{}", kind.label())),
-                    digest: Some(format!("sha256:{}", kind.label())),
+                    image: Some(format!("repo@sha256:{}", kind.name)),
+                    digest: Some(format!("sha256:{}", kind.name)),
                     target_group: Some(TargetGroupFact {
                         arn: "tg".into(),
                         healthy: 2,

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use serde::Serialize;
 
+use crate::app::SERVICES;
 use crate::aws::{RegionClients, aws_error};
 use crate::error::Result;
 use crate::progress::{Events, elapsed_ms};
-use crate::status::facts::{RegionFacts, SERVICES, ServiceKind, target_group_health};
+use crate::status::facts::{RegionFacts, ServiceKind, target_group_health};
 
 /// One service's scale-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,7 +56,7 @@ pub fn plan(source: &RegionFacts, target: &RegionFacts, fallback: u32) -> ScaleP
     );
     let mut used_fallback = false;
     let mut services = Vec::new();
-    for kind in SERVICES {
+    for kind in &SERVICES {
         let Some(service) = target.service(kind).filter(|service| service.found) else {
             continue;
         };
@@ -431,8 +432,8 @@ mod tests {
             services: SERVICES
                 .iter()
                 .map(|kind| ServiceFact {
-                    kind: *kind,
-                    name: kind.service_name("demo"),
+                    kind,
+                    name: crate::app::names::ecs_service("demo", kind),
                     cluster: "demo".into(),
                     found: true,
                     running: desired,

@@ -351,10 +351,9 @@ where
                     stopped.push(id);
                     unusable.insert(id);
                 } else {
-                    return Err(Error::config(
-                        format!("step `{label}` crashed: {join_error}"),
-                        "this is a bug in mysfits; run again with -v and report the output",
-                    ));
+                    return Err(Error::internal(format!(
+                        "step `{label}` crashed: {join_error}"
+                    )));
                 }
             }
         }
@@ -404,12 +403,7 @@ pub fn write_nodes<Id: Copy + Ord>(
 /// Ids are unique, every dependency exists, and there is no cycle. `plan` names the plan in the
 /// error ("deploy plan", ...).
 pub(crate) fn validate<Id: Copy + Ord + Debug>(nodes: &[Node<Id>], plan: &str) -> Result<()> {
-    let graph_error = |what: &str| {
-        Error::config(
-            format!("internal error in the {plan}: {what}"),
-            "this is a bug in mysfits; please report it with the command you ran",
-        )
-    };
+    let graph_error = |what: &str| Error::internal(format!("{plan}: {what}"));
     let ids: BTreeSet<Id> = nodes.iter().map(|node| node.id).collect();
     if ids.len() != nodes.len() {
         return Err(graph_error("a step appears twice"));

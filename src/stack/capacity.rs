@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use serde::Serialize;
 
+use crate::app::{SERVICES, names};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::RegionSettings;
-use crate::status::facts::{SERVICES, ServiceKind};
+use crate::status::facts::ServiceKind;
 
 /// The counts CloudFormation's parameters must not go below: `MaxValue` of the template's count
 /// parameters.
@@ -69,7 +70,7 @@ impl RunningCapacity {
     pub fn max_count(&self, region: &RegionSettings) -> u32 {
         SERVICES
             .iter()
-            .map(|kind| self.counts(*kind, region).min_capacity)
+            .map(|kind| self.counts(kind, region).min_capacity)
             .fold(region.max_count, u32::max)
     }
 
@@ -92,12 +93,12 @@ impl RunningCapacity {
         notes.extend(SERVICES
             .iter()
             .filter_map(|kind| {
-                let counts = self.counts(*kind, region);
+                let counts = self.counts(kind, region);
                 (counts.desired > region.desired_count || counts.min_capacity > region.desired_count)
                     .then(|| {
                         format!(
                             "{} keeps {} tasks, autoscaling minimum {} (configured {}): a deploy never lowers what a region runs",
-                            kind.service_name(app),
+                            names::ecs_service(app, kind),
                             counts.desired,
                             counts.min_capacity,
                             region.desired_count
@@ -113,7 +114,7 @@ impl RunningCapacity {
 pub async fn read(clients: &RegionClients, app: &str) -> RunningCapacity {
     let names: Vec<(ServiceKind, String)> = SERVICES
         .iter()
-        .map(|kind| (*kind, kind.service_name(app)))
+        .map(|kind| (kind, names::ecs_service(app, kind)))
         .collect();
     let described = match clients
         .ecs

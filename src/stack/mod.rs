@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::app::SERVICES;
 use crate::config::{Config, RegionSettings, Role};
-use crate::status::facts::ServiceKind;
 use capacity::RunningCapacity;
 
 /// The stacks the app has in each region, in creation order.
@@ -91,8 +91,6 @@ pub fn app_request_with(
     images: &ServiceImages,
     running: &RunningCapacity,
 ) -> StackRequest {
-    let mysfits = running.counts(ServiceKind::Mysfits, region);
-    let like = running.counts(ServiceKind::Like, region);
     let mut parameters = BTreeMap::from([
         ("AppName".to_string(), config.app.clone()),
         (
@@ -104,20 +102,21 @@ pub fn app_request_with(
         ("LikeImage".to_string(), images.like.clone()),
         ("DesiredCount".to_string(), region.desired_count.to_string()),
         (
-            "MysfitsDesiredCount".to_string(),
-            mysfits.desired.to_string(),
-        ),
-        ("LikeDesiredCount".to_string(), like.desired.to_string()),
-        (
-            "MysfitsMinCapacity".to_string(),
-            mysfits.min_capacity.to_string(),
-        ),
-        ("LikeMinCapacity".to_string(), like.min_capacity.to_string()),
-        (
             "MaxCount".to_string(),
             running.max_count(region).to_string(),
         ),
     ]);
+    for service in &SERVICES {
+        let counts = running.counts(service, region);
+        parameters.insert(
+            service.desired_count_parameter.to_string(),
+            counts.desired.to_string(),
+        );
+        parameters.insert(
+            service.min_capacity_parameter.to_string(),
+            counts.min_capacity.to_string(),
+        );
+    }
     if let Some([first, second]) = &region.availability_zones {
         parameters.insert("AvailabilityZone1".to_string(), first.clone());
         parameters.insert("AvailabilityZone2".to_string(), second.clone());

@@ -12,57 +12,13 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
+use crate::app::{SERVICES, names};
 use crate::aws::{RegionClients, error_code, error_message};
 use crate::config::Role;
 use crate::stack::StackKind;
 
-/// The two services of the app, by the names the contract gives their stack outputs and resources.
-pub const SERVICES: [ServiceKind; 2] = [ServiceKind::Mysfits, ServiceKind::Like];
-
-/// The app's two services; on the command line (`logs --service`) by their `label`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceKind {
-    #[value(name = "mysfits-service")]
-    Mysfits,
-    #[value(name = "like-service")]
-    Like,
-}
-
-impl ServiceKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            ServiceKind::Mysfits => "mysfits-service",
-            ServiceKind::Like => "like-service",
-        }
-    }
-
-    /// The ECS service name the app template gives it.
-    pub fn service_name(self, app: &str) -> String {
-        format!("{app}-{}", self.label())
-    }
-
-    fn service_output(self) -> &'static str {
-        match self {
-            ServiceKind::Mysfits => "MysfitsServiceName",
-            ServiceKind::Like => "LikeServiceName",
-        }
-    }
-
-    fn target_group_output(self) -> (&'static str, &'static str) {
-        match self {
-            ServiceKind::Mysfits => ("MysfitsTargetGroupArn", "MysfitsTargetGroup"),
-            ServiceKind::Like => ("LikeTargetGroupArn", "LikeTargetGroup"),
-        }
-    }
-
-    fn image_parameter(self) -> &'static str {
-        match self {
-            ServiceKind::Mysfits => "MysfitsImage",
-            ServiceKind::Like => "LikeImage",
-        }
-    }
-}
+/// A bundled service (an entry of [`crate::app::SERVICES`]).
+pub type ServiceKind = &'static crate::app::Service;
 
 /// Everything one region said (or did not say).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -361,12 +317,12 @@ async fn services(
         .iter()
         .map(|kind| {
             (
-                *kind,
+                kind,
                 app_stack
                     .outputs
-                    .get(kind.service_output())
+                    .get(kind.service_name_output)
                     .cloned()
-                    .unwrap_or_else(|| kind.service_name(lookup.app)),
+                    .unwrap_or_else(|| names::ecs_service(lookup.app, kind)),
             )
         })
         .collect();
@@ -449,14 +405,14 @@ async fn services(
             }
         }
         if fact.image.is_none() {
-            fact.image = app_stack.parameters.get(kind.image_parameter()).cloned();
+            fact.image = app_stack.parameters.get(kind.image_parameter).cloned();
         }
         fact.digest = fact
             .image
             .as_deref()
             .and_then(|image| image.split_once('@'))
             .map(|(_, digest)| digest.to_string());
-        let (output, logical_id) = kind.target_group_output();
+        let (output, logical_id) = (kind.target_group_arn_output, kind.target_group_resource);
         if let Some(arn) = app_stack.value(output, logical_id) {
             fact.target_group = target_group(clients, arn, recorder).await;
         }

@@ -7,12 +7,13 @@ pub mod facts;
 
 use serde::Serialize;
 
+use crate::app::SERVICES;
 use crate::aws::{Patience, RegionClients};
 use crate::config::Config;
 use crate::entry::{EntryPoint, EntryState};
 use crate::image::push::short_digest;
 use crate::stack::StackKind;
-use facts::{Lookup, RegionFacts, SERVICES};
+use facts::{Lookup, RegionFacts};
 
 /// The whole picture, for people (`text`) and programs (`--output json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,9 +93,9 @@ impl StatusReport {
                 }),
             ));
         }
-        for kind in SERVICES {
+        for kind in &SERVICES {
             rows.push((
-                kind.label().to_string(),
+                kind.name.to_string(),
                 column(&|facts| match facts.service(kind) {
                     Some(service) if service.found => {
                         let mut text = format!(

@@ -8,12 +8,12 @@ use aws_sdk_cloudformation::types::{StackStatus, TemplateStage};
 use aws_sdk_ecr::types::ImageIdentifier;
 
 use super::interfaces;
+use crate::app::{SERVICES, names};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::Config;
 use crate::error::{Error, ResourceFailure, Result};
 use crate::progress::Events;
 use crate::stack::deploy::{PhysicalResource, Poll, delete_failures, named_failures};
-use crate::status::facts::SERVICES;
 
 /// Deleting services waits for their tasks to drain; AWS allows minutes, not hours.
 const SERVICE_DRAIN_LIMIT: Duration = Duration::from_secs(20 * 60);
@@ -191,7 +191,10 @@ pub async fn active_services(clients: &RegionClients, app: &str) -> Result<Optio
         Err(error) => return Err(aws_error("ListServices", region, &error)),
     };
     // ListServices omits DRAINING services on AWS: ask for the app's own names as well.
-    for name in SERVICES.map(|service| service.service_name(app)) {
+    for name in SERVICES
+        .iter()
+        .map(|service| names::ecs_service(app, service))
+    {
         if !arns.iter().any(|arn| arn.ends_with(&format!("/{name}"))) {
             arns.push(name);
         }

@@ -532,9 +532,10 @@ mod failover_scale {
     use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use aws_smithy_types::DateTime;
+    use mysfits::app::SERVICES;
     use mysfits::failover::scale::{plan, restore_minimums, scale};
     use mysfits::progress::Events;
-    use mysfits::status::facts::{RegionFacts, SERVICES, ServiceFact};
+    use mysfits::status::facts::{RegionFacts, ServiceFact};
 
     use super::logs::region_clients;
 
@@ -546,8 +547,8 @@ mod failover_scale {
             services: SERVICES
                 .iter()
                 .map(|kind| ServiceFact {
-                    kind: *kind,
-                    name: kind.service_name("demo"),
+                    kind,
+                    name: mysfits::app::names::ecs_service("demo", kind),
                     cluster: "demo".into(),
                     found: true,
                     running: desired,

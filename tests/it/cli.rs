@@ -39,11 +39,7 @@ fn completions_are_generated_for_bash_and_zsh() {
 fn missing_region_says_how_to_give_one() {
     let run = Mysfits::new().run(&["deploy"]);
     assert_eq!(run.code(), 2);
-    assert!(
-        run.stderr().contains("no region given"),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().contains("no region given"), "{}", run.stderr());
     assert!(run.stderr().contains("--region"), "{}", run.stderr());
 }
 

@@ -262,7 +262,7 @@ mod mocked {
             "{notes:?}"
         );
         assert_eq!(
-            running.counts(mysfits::status::facts::ServiceKind::Mysfits, &standby()),
+            running.counts(&mysfits::app::SERVICES[0], &standby()),
             capacity::ServiceCounts {
                 desired: 1,
                 min_capacity: 1

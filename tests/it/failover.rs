@@ -689,7 +689,6 @@ mod emulator {
     };
     use mysfits::failover::scale::{ScalePlan, ServiceScale, scale};
     use mysfits::progress::Events;
-    use mysfits::status::facts::ServiceKind;
     use mysfits::teardown::entry::{GlobalClients, Removal, remove_entry_point};
     use testbed::moto::Moto;
 
@@ -1004,11 +1003,11 @@ mod emulator {
             .await
             .unwrap();
         let plan = ScalePlan {
-            services: [ServiceKind::Mysfits, ServiceKind::Like]
-                .into_iter()
+            services: mysfits::app::SERVICES
+                .iter()
                 .map(|kind| ServiceScale {
                     kind,
-                    name: kind.service_name("demo"),
+                    name: mysfits::app::names::ecs_service("demo", kind),
                     cluster: "demo".into(),
                     from: 1,
                     to: 3,

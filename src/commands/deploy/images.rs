@@ -71,10 +71,10 @@ pub async fn push(
             .iter()
             .find(|(service, _, _)| *service == image.service)
             .ok_or_else(|| {
-                Error::config(
-                    format!("no registry repository is declared for {}", image.service),
-                    "this is a bug in mysfits; please report it",
-                )
+                Error::internal(format!(
+                    "no registry repository is declared for {}",
+                    image.service
+                ))
             })?;
         let value = registry.value(output, logical_id).ok_or_else(|| {
             Error::config(
@@ -114,12 +114,7 @@ fn service_images(reports: &[PushReport]) -> Result<ServiceImages> {
             .iter()
             .find(|report| report.service == service)
             .map(|report| report.image.clone())
-            .ok_or_else(|| {
-                Error::config(
-                    format!("no image of {service} was pushed"),
-                    "this is a bug in mysfits; please report it",
-                )
-            })
+            .ok_or_else(|| Error::internal(format!("no image of {service} was pushed")))
     };
     Ok(ServiceImages {
         mysfits: reference("mysfits-service")?,
