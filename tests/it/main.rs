@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod app_model;
 mod aws_limits;
 mod aws_review_mocks;
 mod cfn_fixtures;
