@@ -438,11 +438,12 @@ mod mocked {
         }
     }
 
-    fn settings(name: &str, role: Role, desired_count: u32) -> RegionSettings {
+    fn settings(name: &str, home: bool, desired_count: u32) -> RegionSettings {
         RegionSettings {
             name: name.into(),
-            home: role == Role::Primary,
-            role,
+            home,
+            // Transitional field of the config, derived from `home` there too.
+            role: if home { Role::Primary } else { Role::Secondary },
             endpoint_url: None,
             registry_url: None,
             availability_zones: None,
@@ -457,18 +458,19 @@ mod mocked {
             app: "demo".into(),
             table: "demo-mysfits".into(),
             source: Side {
-                settings: settings(EAST, Role::Primary, 2),
+                settings: settings(EAST, true, 2),
                 clients: source,
                 answer_limit: Duration::from_secs(8),
             },
             target: Side {
-                settings: settings(WEST, Role::Secondary, 1),
+                settings: settings(WEST, false, 1),
                 clients: target,
                 answer_limit: Duration::from_secs(30),
             },
             entry,
             fallback_capacity: 2,
             entry_state: None,
+            direction_note: None,
         }
     }
 
@@ -682,7 +684,6 @@ mod emulator {
     use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
     use aws_sdk_route53::types::{ResourceRecordSetFailover, RrType};
     use mysfits::aws::RegionClients;
-    use mysfits::config::Role;
     use mysfits::entry::{
         Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure,
         shift,
@@ -694,10 +695,10 @@ mod emulator {
 
     use super::LIMIT;
 
-    fn balancer(region: &str, role: Role) -> RegionalLoadBalancer {
+    fn balancer(region: &str, home: bool) -> RegionalLoadBalancer {
         RegionalLoadBalancer {
             region: region.into(),
-            role,
+            home,
             arn: format!(
                 "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/r53/1"
             ),
@@ -757,10 +758,7 @@ mod emulator {
                 domain: "shop.example.test".into(),
             },
         };
-        let balancers = [
-            balancer("us-east-1", Role::Primary),
-            balancer("us-west-2", Role::Secondary),
-        ];
+        let balancers = [balancer("us-east-1", true), balancer("us-west-2", false)];
 
         let created = ensure(&entry, &balancers, &Events::discard(), "entry", LIMIT)
             .await
@@ -896,7 +894,7 @@ mod emulator {
                 domain: domain.into(),
             },
         };
-        let balancers = [balancer("us-east-1", Role::Primary)];
+        let balancers = [balancer("us-east-1", true)];
         let outside = ensure(
             &entry("shop.other.test"),
             &balancers,
