@@ -497,44 +497,11 @@ async fn remove_parts(
     wait_limit: Duration,
 ) -> Outcome<()> {
     let arn = left.accelerator.clone();
-    // AWS deletes only a disabled accelerator whose last change is deployed.
-    if described.accelerator().and_then(Accelerator::enabled) != Some(false) {
-        match client
-            .update_accelerator()
-            .accelerator_arn(&arn)
-            .enabled(false)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => return Ok(()),
-            Err(error) => return Err(entry.call_error("UpdateAccelerator", &error)),
-        }
-        events.note(
-            step,
-            format!(
-                "disabled accelerator {name}; AWS deploys that worldwide before it can be deleted"
-            ),
-        );
+    if !disable(entry, client, &arn, described, name, events, step).await? {
+        return Ok(());
     }
     wait_deployed(entry, client, &arn, wait_limit).await?;
-    let listeners = all_listeners(entry, client, &arn).await?;
-    let mut groups_of = Vec::new();
-    for listener in &listeners {
-        let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
-        let groups = list_groups(entry, client, &listener_arn).await?;
-        left.listeners.push(listener_arn.clone());
-        left.groups.extend(groups.iter().map(|group| {
-            (
-                group.endpoint_group_arn().unwrap_or_default().to_string(),
-                group
-                    .endpoint_group_region()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        }));
-        groups_of.push((listener_arn, groups));
-    }
+    let groups_of = inventory(entry, client, left).await?;
     for (listener_arn, groups) in groups_of {
         for group in groups {
             let group_arn = group.endpoint_group_arn().unwrap_or_default().to_string();
@@ -581,6 +548,65 @@ async fn remove_parts(
     }
     removed.push(format!("accelerator {name}"));
     Ok(())
+}
+
+/// Disables the accelerator (AWS deletes only a disabled accelerator whose last change is
+/// deployed). False: it is gone already.
+async fn disable(
+    entry: &EntryPoint,
+    client: &Client,
+    arn: &str,
+    described: &aws_sdk_globalaccelerator::operation::describe_accelerator::DescribeAcceleratorOutput,
+    name: &str,
+    events: &Events,
+    step: &str,
+) -> Outcome<bool> {
+    if described.accelerator().and_then(Accelerator::enabled) == Some(false) {
+        return Ok(true);
+    }
+    match client
+        .update_accelerator()
+        .accelerator_arn(arn)
+        .enabled(false)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => return Ok(false),
+        Err(error) => return Err(entry.call_error("UpdateAccelerator", &error)),
+    }
+    events.note(
+        step,
+        format!("disabled accelerator {name}; AWS deploys that worldwide before it can be deleted"),
+    );
+    Ok(true)
+}
+
+/// Every listener of the accelerator with its endpoint groups, recorded in `left` (what an error
+/// names as still there).
+async fn inventory(
+    entry: &EntryPoint,
+    client: &Client,
+    left: &mut Leftovers,
+) -> Outcome<Vec<(String, Vec<EndpointGroup>)>> {
+    let listeners = all_listeners(entry, client, &left.accelerator).await?;
+    let mut groups_of = Vec::new();
+    for listener in &listeners {
+        let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
+        let groups = list_groups(entry, client, &listener_arn).await?;
+        left.listeners.push(listener_arn.clone());
+        left.groups.extend(groups.iter().map(|group| {
+            (
+                group.endpoint_group_arn().unwrap_or_default().to_string(),
+                group
+                    .endpoint_group_region()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }));
+        groups_of.push((listener_arn, groups));
+    }
+    Ok(groups_of)
 }
 
 /// Sends `call` again, with growing delays (1 s to 30 s, at most `limit` in all), while Global

@@ -260,39 +260,10 @@ pub(super) async fn shift(
     if target.failover() == Some(&ResourceRecordSetFailover::Primary) {
         return Ok(ShiftOutcome::AlreadyServing);
     }
-    // Both roles swap in one change batch: Route 53 applies it atomically, so there is never a
-    // moment with two PRIMARY records or none. Each record is deleted exactly as
-    // ListResourceRecordSets returned it (a DELETE must match every value of the existing record)
-    // and created again with its new role; UPSERTs that flip the failover roles of a pair have
-    // been reported to be refused as an invalid request.
-    let mut deletes = Vec::new();
-    let mut creates = Vec::new();
-    let mut upserts = Vec::new();
-    let mut actions = Vec::new();
-    for record in &records {
-        let role = if record.set_identifier() == Some(target_identifier.as_str()) {
-            ResourceRecordSetFailover::Primary
-        } else {
-            ResourceRecordSetFailover::Secondary
-        };
-        if record.failover() != Some(&role) {
-            actions.push(format!(
-                "{} -> {}",
-                record.set_identifier().unwrap_or_default(),
-                role.as_str()
-            ));
-            let mut changed = record.clone();
-            changed.failover = Some(role);
-            deletes.push(change(ChangeAction::Delete, record.clone())?);
-            upserts.push(change(ChangeAction::Upsert, changed.clone())?);
-            creates.push(change(ChangeAction::Create, changed)?);
-        }
-    }
-    let mut changes = deletes;
-    changes.extend(creates);
+    let swap = RoleSwap::to(&records, &target_identifier)?;
     let started = tokio::time::Instant::now();
     let comment = format!("mysfits failover of {} to {to}", entry.app);
-    let mut sent = send_batch(client, zone, changes, &comment).await?;
+    let mut sent = send_batch(client, zone, swap.changes, &comment).await?;
     // moto refuses a CREATE it has journaled before even when the same batch deletes the record
     // first (AWS applies the batch in order and accepts it): only behind an endpoint override,
     // the swap is sent again as UPSERTs, and the note says so.
@@ -309,15 +280,65 @@ pub(super) async fn shift(
                  accepts; sent the roles as UPSERTs instead (emulator only)"
             ),
         );
-        sent = send_batch(client, zone, upserts, &comment).await?;
+        sent = send_batch(client, zone, swap.upserts, &comment).await?;
     }
     let submitted = sent.map_err(|error| batch_error(entry, zone, &error))?;
     wait_for_change(entry, client, &submitted, wait_limit).await?;
     events.note(step, format!("{to} record is PRIMARY, INSYNC"));
     Ok(ShiftOutcome::Shifted {
-        actions,
+        actions: swap.actions,
         control_plane_ms: elapsed_ms(started.elapsed()),
     })
+}
+
+/// The change batch that makes one record PRIMARY and the other SECONDARY.
+///
+/// Both roles swap in one change batch: Route 53 applies it atomically, so there is never a
+/// moment with two PRIMARY records or none. Each record is deleted exactly as
+/// ListResourceRecordSets returned it (a DELETE must match every value of the existing record)
+/// and created again with its new role; UPSERTs that flip the failover roles of a pair have been
+/// reported to be refused as an invalid request.
+struct RoleSwap {
+    /// The DELETEs, then the CREATEs.
+    changes: Vec<Change>,
+    /// The same swap as UPSERTs, for an emulator that refuses the batch above.
+    upserts: Vec<Change>,
+    actions: Vec<String>,
+}
+
+impl RoleSwap {
+    fn to(records: &[ResourceRecordSet], target_identifier: &str) -> Outcome<RoleSwap> {
+        let mut deletes = Vec::new();
+        let mut creates = Vec::new();
+        let mut upserts = Vec::new();
+        let mut actions = Vec::new();
+        for record in records {
+            let role = if record.set_identifier() == Some(target_identifier) {
+                ResourceRecordSetFailover::Primary
+            } else {
+                ResourceRecordSetFailover::Secondary
+            };
+            if record.failover() == Some(&role) {
+                continue;
+            }
+            actions.push(format!(
+                "{} -> {}",
+                record.set_identifier().unwrap_or_default(),
+                role.as_str()
+            ));
+            let mut changed = record.clone();
+            changed.failover = Some(role);
+            deletes.push(change(ChangeAction::Delete, record.clone())?);
+            upserts.push(change(ChangeAction::Upsert, changed.clone())?);
+            creates.push(change(ChangeAction::Create, changed)?);
+        }
+        deletes.extend(creates);
+        Ok(RoleSwap {
+            changes: deletes,
+            upserts,
+            actions,
+        })
+    }
 }
 
 fn set_identifier(app: &str, region: &str) -> String {

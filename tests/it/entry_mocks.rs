@@ -1107,6 +1107,9 @@ async fn idempotency_tokens_are_unique_per_creation_and_the_same_for_its_retries
 
 const EU_ALB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/demo/eu";
 
+/// (region, dial, endpoint) of a CreateEndpointGroup call.
+type CreatedGroup = (String, Option<f32>, String);
+
 /// Three regions: home (us-east-1) first, then us-west-2 and eu-west-1.
 fn three_load_balancers() -> Vec<RegionalLoadBalancer> {
     let mut balancers = load_balancers(WEST_ALB);
@@ -1153,7 +1156,7 @@ async fn three_regions_get_one_endpoint_group_each_home_at_100_and_the_others_at
         })
         .repeatedly()
         .build();
-    let created: Arc<Mutex<Vec<(String, Option<f32>, String)>>> = Arc::default();
+    let created: Arc<Mutex<Vec<CreatedGroup>>> = Arc::default();
     let create_group = {
         let created = created.clone();
         mock!(Client::create_endpoint_group).then_compute_output(move |request| {
