@@ -132,8 +132,9 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct FailoverArgs {
-    /// Region to move traffic to [default: the region not serving now]
-    #[arg(long)]
+    /// Region to move traffic to [default: with two regions the one not serving now; with more,
+    /// the home region (failback), and required while home serves]
+    #[arg(long, value_name = "REGION")]
     pub to: Option<String>,
     /// Check readiness and print what would happen, change nothing
     #[arg(long)]
@@ -207,6 +208,9 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
+    /// Region to fail over to and back from [default: the first region after home]
+    #[arg(long, value_name = "REGION")]
+    pub to: Option<String>,
     /// How long to keep the load running, in seconds
     #[arg(long, default_value_t = 60)]
     pub duration: u64,

@@ -324,7 +324,7 @@ impl DeployContext {
                     load_balancers.push(
                         RegionalLoadBalancer::from_app_stack(
                             &self.clients[&region.role],
-                            region.role,
+                            region.home,
                             app,
                         )
                         .await?,

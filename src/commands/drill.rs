@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::failover::{prepare, two_regions, validate_http_url};
+use super::failover::{app_regions, prepare, validate_http_url};
 use super::print_report;
 use crate::cli::DrillArgs;
 use crate::config::Config;
@@ -19,7 +19,19 @@ const MAX_RATE: u32 = 500;
 const DURATION_SECONDS: std::ops::RangeInclusive<u64> = 5..=3600;
 
 pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
-    let secondary = two_regions(config)?;
+    let regions = app_regions(config)?;
+    // There and back: home to the named region (or the first other one), then home again.
+    let home = regions[0];
+    let away = match &args.to {
+        Some(to) => crate::failover::validate_target(&regions, to)?,
+        None => regions[1],
+    };
+    if away == home {
+        return Err(Error::config(
+            format!("--to {away} is the home region, where the drill starts and ends"),
+            format!("name another region: --to {}", regions[1]),
+        ));
+    }
     if !(1..=MAX_RATE).contains(&args.rate) {
         return Err(Error::config(
             format!("--rate {} is out of range", args.rate),
@@ -52,13 +64,12 @@ pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
             })?
         }
     };
-    let primary = config.primary().name.clone();
     let drill = Drill {
         url: url.clone(),
         rate: args.rate,
         duration: Duration::from_secs(args.duration),
-        there: prepare(config, &primary, &secondary.name, entry.clone()).await?,
-        back: prepare(config, &secondary.name, &primary, entry).await?,
+        there: prepare(config, home, away, entry.clone()).await?,
+        back: prepare(config, away, home, entry).await?,
         options: FailoverOptions {
             dry_run: false,
             force: args.force,

@@ -6,34 +6,38 @@ use std::time::Duration;
 use super::print_report;
 use crate::aws::{Patience, RegionClients};
 use crate::cli::FailoverArgs;
-use crate::config::{Config, RegionSettings};
-use crate::entry::{CONTROL_PATIENCE, EntryPoint, EntryState};
+use crate::config::Config;
+use crate::entry::{CONTROL_PATIENCE, EntryDescription, EntryPoint, EntryState};
 use crate::error::{Error, Result};
 use crate::failover::readiness::Thresholds;
 use crate::failover::{self, Failover, FailoverOptions, FailoverReport, Outcome, Side};
 use crate::progress::Progress;
 
 pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
-    let secondary = two_regions(config)?;
+    // Every input is checked before the first AWS call.
+    let regions = app_regions(config)?;
+    if let Some(to) = &args.to {
+        failover::validate_target(&regions, to)?;
+    }
     if let Some(url) = &args.verify_url {
         validate_http_url(url, "--verify-url")?;
     }
     let entry = EntryPoint::new(config, CONTROL_PATIENCE).await;
-    let entry_state = match &args.to {
-        Some(_) => None,
-        None => Some(crate::entry::describe(&entry).await),
+    // Two regions and --to: the source is the other one, so the readiness phase reads the entry
+    // point, alongside the regions' facts (its control plane may be slow to say it is gone).
+    let entry_state = if args.to.is_none() || regions.len() > 2 {
+        Some(crate::entry::describe(&entry).await)
+    } else {
+        None
     };
-    let serving = entry_state
+    let split = entry_state
         .as_ref()
         .and_then(EntryState::description)
-        .and_then(|description| description.serving_region());
-    let (source, target) = failover::choose_direction(
-        [&config.primary().name, &secondary.name],
-        args.to.as_deref(),
-        serving,
-    )?;
-    let mut failover = prepare(config, &source, &target, entry).await?;
+        .map(EntryDescription::split);
+    let direction = failover::choose_direction(&regions, args.to.as_deref(), split.as_ref())?;
+    let mut failover = prepare(config, &direction.source, &direction.target, entry).await?;
     failover.entry_state = entry_state;
+    failover.direction_note = direction.assumption;
     let options = FailoverOptions {
         dry_run: args.dry_run,
         force: args.force,
@@ -61,14 +65,13 @@ pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The secondary region; failover needs two.
-pub fn two_regions(config: &Config) -> Result<&RegionSettings> {
-    config.secondary().ok_or_else(|| {
-        Error::config(
-            "failover needs a secondary region, and none is configured",
-            "pass --secondary-region (or set secondary_region in mysfits.yaml) and deploy to it first",
-        )
-    })
+/// The app's region names in configured order (home first); failover needs at least two.
+pub fn app_regions(config: &Config) -> Result<Vec<&str>> {
+    let regions = config.region_names();
+    if regions.len() < 2 {
+        return Err(failover::needs_two_regions());
+    }
+    Ok(regions)
 }
 
 /// Clients for a failover from `source` to `target`: the source's with short timeouts (it may be
@@ -80,16 +83,12 @@ pub async fn prepare(
     entry: EntryPoint,
 ) -> Result<Failover> {
     let settings = |name: &str| {
-        config
-            .regions()
-            .find(|region| region.name == name)
-            .cloned()
-            .ok_or_else(|| {
-                Error::config(
-                    format!("{name} is not one of the app's regions"),
-                    "pass --to with the primary or the secondary region",
-                )
-            })
+        config.region_named(name).cloned().ok_or_else(|| {
+            Error::config(
+                format!("{name} is not one of the app's regions"),
+                format!("pass --to with one of {}", config.region_names().join(", ")),
+            )
+        })
     };
     let source_settings = settings(source)?;
     let target_settings = settings(target)?;
@@ -111,6 +110,7 @@ pub async fn prepare(
         },
         entry,
         entry_state: None,
+        direction_note: None,
     })
 }
 

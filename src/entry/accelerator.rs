@@ -2,7 +2,7 @@
 //! one endpoint group per region with the region's ALB. Which region serves is the traffic dials.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_globalaccelerator::Client;
 use aws_sdk_globalaccelerator::types::{
@@ -14,14 +14,14 @@ use sha2::{Digest, Sha256};
 
 use super::{
     CallError, DIAL_SERVING, DIAL_STANDBY, EntryDescription, EntryPoint, RegionTraffic,
-    RegionalLoadBalancer, ShiftOutcome, wait_until,
+    RegionalLoadBalancer, ShiftOutcome, TrafficSplit,
 };
 use crate::aws::error_code;
 use aws_sdk_globalaccelerator::operation::list_tags_for_resource::ListTagsForResourceError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
-use crate::config::{APP_TAG, Role};
+use crate::config::APP_TAG;
 use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
 
@@ -53,6 +53,11 @@ impl Existing {
     }
 }
 
+/// Creates or completes the accelerator, its listener and one endpoint group per load balancer.
+/// Every write is followed by one wait until the accelerator is DEPLOYED: its status covers the
+/// listener and endpoint groups too (it is IN_PROGRESS until every change is deployed), and
+/// Global Accelerator accepts a listener or group on an accelerator still IN_PROGRESS, so one
+/// wait after the last write is all that is needed.
 pub(super) async fn ensure(
     entry: &EntryPoint,
     client: &Client,
@@ -62,164 +67,30 @@ pub(super) async fn ensure(
     wait_limit: Duration,
 ) -> Outcome<(EntryDescription, Vec<String>)> {
     let mut actions = Vec::new();
-    let primary = load_balancers
-        .iter()
-        .find(|balancer| balancer.role == Role::Primary)
-        .map(|balancer| balancer.arn.as_str())
-        .unwrap_or_default();
-    let accelerator = match find_accelerator(entry, client).await? {
-        Some(accelerator) => accelerator,
-        None => {
-            let created = client
-                .create_accelerator()
-                .name(&entry.app)
-                .ip_address_type(IpAddressType::Ipv4)
-                .enabled(true)
-                // Unique to this creation (the primary load balancer is new with every app
-                // stack), the same for every retry of it.
-                .idempotency_token(idempotency_token("accelerator", &[&entry.app, primary]))
-                .tags(tag(APP_TAG, &entry.app)?)
-                .tags(tag("Name", &entry.app)?)
-                .send()
-                .await
-                .map_err(|error| entry.call_error("CreateAccelerator", &error))?;
-            actions.push("created accelerator".to_string());
-            events.note(step, format!("created accelerator {}", entry.app));
-            created.accelerator().cloned().ok_or_else(|| {
-                CallError::failed(Error::config(
-                    "CreateAccelerator returned no accelerator",
-                    "run deploy again",
-                ))
-            })?
-        }
-    };
+    let accelerator = ensure_accelerator(entry, client, load_balancers, &mut actions).await?;
+    if !actions.is_empty() {
+        events.note(step, format!("{} {}", actions.join(", "), entry.app));
+    }
     let accelerator_arn = accelerator
         .accelerator_arn()
         .unwrap_or_default()
         .to_string();
-    if accelerator.enabled() == Some(false) {
-        client
-            .update_accelerator()
-            .accelerator_arn(&accelerator_arn)
-            .enabled(true)
-            .send()
-            .await
-            .map_err(|error| entry.call_error("UpdateAccelerator", &error))?;
-        actions.push("enabled accelerator".to_string());
-    }
-
-    let listener = match find_listener(entry, client, &accelerator_arn).await? {
-        Some(listener) => listener,
-        None => {
-            let created = client
-                .create_listener()
-                .accelerator_arn(&accelerator_arn)
-                .protocol(Protocol::Tcp)
-                .set_port_ranges(Some(port_ranges()))
-                .client_affinity(ClientAffinity::None)
-                .idempotency_token(idempotency_token(
-                    "listener",
-                    &[&accelerator_arn, &format!("TCP {PORT} {HTTPS_PORT}")],
-                ))
-                .send()
-                .await
-                .map_err(|error| entry.call_error("CreateListener", &error))?;
-            actions.push(format!("created listener TCP {PORT} and {HTTPS_PORT}"));
-            created.listener().cloned().ok_or_else(|| {
-                CallError::failed(Error::config(
-                    "CreateListener returned no listener",
-                    "run deploy again",
-                ))
-            })?
-        }
-    };
+    let listener = ensure_listener(entry, client, &accelerator_arn, &mut actions).await?;
     let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
-    // A listener of an earlier version forwards port 80 only.
-    if !has_port(&listener, HTTPS_PORT) {
-        client
-            .update_listener()
-            .listener_arn(&listener_arn)
-            .protocol(Protocol::Tcp)
-            .set_port_ranges(Some(port_ranges()))
-            .client_affinity(
-                listener
-                    .client_affinity()
-                    .cloned()
-                    .unwrap_or(ClientAffinity::None),
-            )
-            .send()
-            .await
-            .map_err(|error| entry.call_error("UpdateListener", &error))?;
-        actions.push(format!("listener now forwards TCP {PORT} and {HTTPS_PORT}"));
-    }
     let groups = list_groups(entry, client, &listener_arn).await?;
-
+    let initial = TrafficSplit::initial(load_balancers);
     for balancer in load_balancers {
-        let endpoint = EndpointConfiguration::builder()
-            .endpoint_id(&balancer.arn)
-            .weight(WEIGHT)
-            .client_ip_preservation_enabled(true)
-            .build();
-        match groups
+        let existing = groups
             .iter()
-            .find(|group| group.endpoint_group_region() == Some(balancer.region.as_str()))
-        {
-            None => {
-                // A new entry point serves from the primary; the secondary stands by.
-                let dial = match balancer.role {
-                    Role::Primary => DIAL_SERVING,
-                    Role::Secondary => DIAL_STANDBY,
-                };
-                client
-                    .create_endpoint_group()
-                    .listener_arn(&listener_arn)
-                    .endpoint_group_region(&balancer.region)
-                    .traffic_dial_percentage(dial)
-                    .endpoint_configurations(endpoint)
-                    .idempotency_token(idempotency_token(
-                        "group",
-                        &[&listener_arn, &balancer.region, &balancer.arn],
-                    ))
-                    .send()
-                    .await
-                    .map_err(|error| entry.call_error("CreateEndpointGroup", &error))?;
-                actions.push(format!(
-                    "created endpoint group {} (dial {dial:.0}%)",
-                    balancer.region
-                ));
-            }
-            Some(group) => {
-                let endpoints: Vec<&str> = group
-                    .endpoint_descriptions()
-                    .iter()
-                    .filter_map(|endpoint| endpoint.endpoint_id())
-                    .collect();
-                if endpoints != [balancer.arn.as_str()] {
-                    // Only the endpoint changes: the dial stays where a failover may have put it.
-                    let dial = group.traffic_dial_percentage().unwrap_or(DIAL_SERVING);
-                    update_group(entry, client, group, dial, vec![endpoint]).await?;
-                    actions.push(format!(
-                        "pointed endpoint group {} at {}",
-                        balancer.region, balancer.arn
-                    ));
-                }
-            }
-        }
+            .find(|group| group.endpoint_group_region() == Some(balancer.region.as_str()));
+        let group = GroupTarget {
+            listener_arn: &listener_arn,
+            balancer,
+            initial_dial: initial.dial(&balancer.region),
+        };
+        actions.extend(ensure_group(entry, client, &group, existing).await?);
     }
-    for group in &groups {
-        let region = group.endpoint_group_region().unwrap_or_default();
-        if !load_balancers
-            .iter()
-            .any(|balancer| balancer.region == region)
-        {
-            events.note(
-                step,
-                format!(
-                    "endpoint group {region} belongs to no configured region; `mysfits teardown` removes it"
-                ),
-            );
-        }
-    }
+    note_foreign_groups(&groups, load_balancers, events, step);
     if actions.is_empty() {
         // Nothing written: what was read above is the entry point as it is.
         let existing = Existing {
@@ -246,6 +117,187 @@ pub(super) async fn ensure(
     Ok((description(&existing), actions))
 }
 
+/// The app's accelerator, created if missing and enabled if disabled.
+async fn ensure_accelerator(
+    entry: &EntryPoint,
+    client: &Client,
+    load_balancers: &[RegionalLoadBalancer],
+    actions: &mut Vec<String>,
+) -> Outcome<Accelerator> {
+    let accelerator = match find_accelerator(entry, client).await? {
+        Some(accelerator) => accelerator,
+        None => {
+            let home = load_balancers
+                .iter()
+                .find(|balancer| balancer.home)
+                .map(|balancer| balancer.arn.as_str())
+                .unwrap_or_default();
+            let created = client
+                .create_accelerator()
+                .name(&entry.app)
+                .ip_address_type(IpAddressType::Ipv4)
+                .enabled(true)
+                // Unique to this creation (the home load balancer is new with every app stack),
+                // the same for every retry of it.
+                .idempotency_token(idempotency_token("accelerator", &[&entry.app, home]))
+                .tags(tag(APP_TAG, &entry.app)?)
+                .tags(tag("Name", &entry.app)?)
+                .send()
+                .await
+                .map_err(|error| entry.call_error("CreateAccelerator", &error))?;
+            actions.push("created accelerator".to_string());
+            return created.accelerator().cloned().ok_or_else(|| {
+                CallError::failed(Error::config(
+                    "CreateAccelerator returned no accelerator",
+                    "run deploy again",
+                ))
+            });
+        }
+    };
+    if accelerator.enabled() == Some(false) {
+        client
+            .update_accelerator()
+            .accelerator_arn(accelerator.accelerator_arn().unwrap_or_default())
+            .enabled(true)
+            .send()
+            .await
+            .map_err(|error| entry.call_error("UpdateAccelerator", &error))?;
+        actions.push("enabled accelerator".to_string());
+    }
+    Ok(accelerator)
+}
+
+/// The app's listener (TCP 80 and 443), created if missing; one of an earlier version that
+/// forwards port 80 only gets 443 added.
+async fn ensure_listener(
+    entry: &EntryPoint,
+    client: &Client,
+    accelerator_arn: &str,
+    actions: &mut Vec<String>,
+) -> Outcome<Listener> {
+    let Some(listener) = find_listener(entry, client, accelerator_arn).await? else {
+        let created = client
+            .create_listener()
+            .accelerator_arn(accelerator_arn)
+            .protocol(Protocol::Tcp)
+            .set_port_ranges(Some(port_ranges()))
+            .client_affinity(ClientAffinity::None)
+            .idempotency_token(idempotency_token(
+                "listener",
+                &[accelerator_arn, &format!("TCP {PORT} {HTTPS_PORT}")],
+            ))
+            .send()
+            .await
+            .map_err(|error| entry.call_error("CreateListener", &error))?;
+        actions.push(format!("created listener TCP {PORT} and {HTTPS_PORT}"));
+        return created.listener().cloned().ok_or_else(|| {
+            CallError::failed(Error::config(
+                "CreateListener returned no listener",
+                "run deploy again",
+            ))
+        });
+    };
+    if !has_port(&listener, HTTPS_PORT) {
+        client
+            .update_listener()
+            .listener_arn(listener.listener_arn().unwrap_or_default())
+            .protocol(Protocol::Tcp)
+            .set_port_ranges(Some(port_ranges()))
+            .client_affinity(
+                listener
+                    .client_affinity()
+                    .cloned()
+                    .unwrap_or(ClientAffinity::None),
+            )
+            .send()
+            .await
+            .map_err(|error| entry.call_error("UpdateListener", &error))?;
+        actions.push(format!("listener now forwards TCP {PORT} and {HTTPS_PORT}"));
+    }
+    Ok(listener)
+}
+
+/// One region's endpoint group as deploy wants it.
+struct GroupTarget<'a> {
+    listener_arn: &'a str,
+    balancer: &'a RegionalLoadBalancer,
+    /// The dial of a group created now (from [`TrafficSplit::initial`]).
+    initial_dial: f32,
+}
+
+/// Creates the region's endpoint group, or points an existing one at the region's load balancer
+/// (keeping its dial where a failover may have put it). Returns what was done.
+async fn ensure_group(
+    entry: &EntryPoint,
+    client: &Client,
+    wanted: &GroupTarget<'_>,
+    existing: Option<&EndpointGroup>,
+) -> Outcome<Option<String>> {
+    let balancer = wanted.balancer;
+    let endpoint = EndpointConfiguration::builder()
+        .endpoint_id(&balancer.arn)
+        .weight(WEIGHT)
+        .client_ip_preservation_enabled(true)
+        .build();
+    let Some(group) = existing else {
+        let dial = wanted.initial_dial;
+        client
+            .create_endpoint_group()
+            .listener_arn(wanted.listener_arn)
+            .endpoint_group_region(&balancer.region)
+            .traffic_dial_percentage(dial)
+            .endpoint_configurations(endpoint)
+            .idempotency_token(idempotency_token(
+                "group",
+                &[wanted.listener_arn, &balancer.region, &balancer.arn],
+            ))
+            .send()
+            .await
+            .map_err(|error| entry.call_error("CreateEndpointGroup", &error))?;
+        return Ok(Some(format!(
+            "created endpoint group {} (dial {dial:.0}%)",
+            balancer.region
+        )));
+    };
+    let endpoints: Vec<&str> = group
+        .endpoint_descriptions()
+        .iter()
+        .filter_map(|endpoint| endpoint.endpoint_id())
+        .collect();
+    if endpoints == [balancer.arn.as_str()] {
+        return Ok(None);
+    }
+    let dial = group.traffic_dial_percentage().unwrap_or(DIAL_SERVING);
+    update_group(entry, client, group, dial, vec![endpoint]).await?;
+    Ok(Some(format!(
+        "pointed endpoint group {} at {}",
+        balancer.region, balancer.arn
+    )))
+}
+
+/// Endpoint groups of regions the app no longer has are left alone (teardown removes them).
+fn note_foreign_groups(
+    groups: &[EndpointGroup],
+    load_balancers: &[RegionalLoadBalancer],
+    events: &Events,
+    step: &str,
+) {
+    for group in groups {
+        let region = group.endpoint_group_region().unwrap_or_default();
+        if !load_balancers
+            .iter()
+            .any(|balancer| balancer.region == region)
+        {
+            events.note(
+                step,
+                format!(
+                    "endpoint group {region} belongs to no configured region; `mysfits teardown` removes it"
+                ),
+            );
+        }
+    }
+}
+
 pub(super) async fn describe(
     entry: &EntryPoint,
     client: &Client,
@@ -255,10 +307,11 @@ pub(super) async fn describe(
         .map(|existing| description(&existing)))
 }
 
+/// Makes `to` the only serving group: its dial up to 100 % first, then every other group with a
+/// dial above 0 down to 0 %, each write waited for until DEPLOYED. Groups at 0 % are not written.
 pub(super) async fn shift(
     entry: &EntryPoint,
     client: &Client,
-    from: &str,
     to: &str,
     events: &Events,
     step: &str,
@@ -273,36 +326,45 @@ pub(super) async fn shift(
     let Some(target) = existing.group(to) else {
         return Err(CallError::failed(Error::config(
             format!("accelerator {} has no endpoint group in {to}", entry.app),
-            "run `mysfits deploy` so both regions get an endpoint group",
+            "run `mysfits deploy` so every region gets an endpoint group",
         )));
     };
-    let target_dial = target.traffic_dial_percentage().unwrap_or(DIAL_SERVING);
-    let source = existing.group(from);
-    let source_dial = source.and_then(EndpointGroup::traffic_dial_percentage);
-    if target_dial >= DIAL_SERVING && source_dial.is_none_or(|dial| dial <= DIAL_STANDBY) {
+    let target_dial = dial_of(target);
+    let sources: Vec<&EndpointGroup> = existing
+        .groups
+        .iter()
+        .filter(|group| group.endpoint_group_region() != Some(to) && dial_of(group) > DIAL_STANDBY)
+        .collect();
+    if target_dial >= DIAL_SERVING && sources.is_empty() {
         return Ok(ShiftOutcome::AlreadyServing);
     }
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let mut actions = Vec::new();
-    // Target up first, source down after: the app never has less than one region's capacity.
+    // Target up first, sources down after: the app never has less than one region's capacity.
+    let mut moves = Vec::new();
     if target_dial < DIAL_SERVING {
-        set_dial(entry, client, target, DIAL_SERVING).await?;
-        wait_deployed(entry, client, existing.arn(), wait_limit).await?;
-        actions.push(format!("{to} dial {target_dial:.0}% -> {DIAL_SERVING:.0}%"));
-        events.note(step, format!("{to} dial at {DIAL_SERVING:.0}%, DEPLOYED"));
+        moves.push((target, DIAL_SERVING));
     }
-    if let (Some(source), Some(dial)) = (source, source_dial)
-        && dial > DIAL_STANDBY
-    {
-        set_dial(entry, client, source, DIAL_STANDBY).await?;
+    moves.extend(sources.into_iter().map(|source| (source, DIAL_STANDBY)));
+    for (group, dial) in moves {
+        let region = group.endpoint_group_region().unwrap_or_default();
+        set_dial(entry, client, group, dial).await?;
         wait_deployed(entry, client, existing.arn(), wait_limit).await?;
-        actions.push(format!("{from} dial {dial:.0}% -> {DIAL_STANDBY:.0}%"));
-        events.note(step, format!("{from} dial at {DIAL_STANDBY:.0}%, DEPLOYED"));
+        actions.push(format!(
+            "{region} dial {:.0}% -> {dial:.0}%",
+            dial_of(group)
+        ));
+        events.note(step, format!("{region} dial at {dial:.0}%, DEPLOYED"));
     }
     Ok(ShiftOutcome::Shifted {
         actions,
         control_plane_ms: elapsed_ms(started.elapsed()),
     })
+}
+
+/// A group's dial; an omitted one is 100 (Global Accelerator's default).
+fn dial_of(group: &EndpointGroup) -> f32 {
+    group.traffic_dial_percentage().unwrap_or(DIAL_SERVING)
 }
 
 /// Global Accelerator answers these while an earlier change is still being applied (a listener
@@ -435,44 +497,11 @@ async fn remove_parts(
     wait_limit: Duration,
 ) -> Outcome<()> {
     let arn = left.accelerator.clone();
-    // AWS deletes only a disabled accelerator whose last change is deployed.
-    if described.accelerator().and_then(Accelerator::enabled) != Some(false) {
-        match client
-            .update_accelerator()
-            .accelerator_arn(&arn)
-            .enabled(false)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => return Ok(()),
-            Err(error) => return Err(entry.call_error("UpdateAccelerator", &error)),
-        }
-        events.note(
-            step,
-            format!(
-                "disabled accelerator {name}; AWS deploys that worldwide before it can be deleted"
-            ),
-        );
+    if !disable(entry, client, &arn, described, name, events, step).await? {
+        return Ok(());
     }
     wait_deployed(entry, client, &arn, wait_limit).await?;
-    let listeners = all_listeners(entry, client, &arn).await?;
-    let mut groups_of = Vec::new();
-    for listener in &listeners {
-        let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
-        let groups = list_groups(entry, client, &listener_arn).await?;
-        left.listeners.push(listener_arn.clone());
-        left.groups.extend(groups.iter().map(|group| {
-            (
-                group.endpoint_group_arn().unwrap_or_default().to_string(),
-                group
-                    .endpoint_group_region()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        }));
-        groups_of.push((listener_arn, groups));
-    }
+    let groups_of = inventory(entry, client, left).await?;
     for (listener_arn, groups) in groups_of {
         for group in groups {
             let group_arn = group.endpoint_group_arn().unwrap_or_default().to_string();
@@ -519,6 +548,65 @@ async fn remove_parts(
     }
     removed.push(format!("accelerator {name}"));
     Ok(())
+}
+
+/// Disables the accelerator (AWS deletes only a disabled accelerator whose last change is
+/// deployed). False: it is gone already.
+async fn disable(
+    entry: &EntryPoint,
+    client: &Client,
+    arn: &str,
+    described: &aws_sdk_globalaccelerator::operation::describe_accelerator::DescribeAcceleratorOutput,
+    name: &str,
+    events: &Events,
+    step: &str,
+) -> Outcome<bool> {
+    if described.accelerator().and_then(Accelerator::enabled) == Some(false) {
+        return Ok(true);
+    }
+    match client
+        .update_accelerator()
+        .accelerator_arn(arn)
+        .enabled(false)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(error) if error_code(&error) == Some(ACCELERATOR_NOT_FOUND) => return Ok(false),
+        Err(error) => return Err(entry.call_error("UpdateAccelerator", &error)),
+    }
+    events.note(
+        step,
+        format!("disabled accelerator {name}; AWS deploys that worldwide before it can be deleted"),
+    );
+    Ok(true)
+}
+
+/// Every listener of the accelerator with its endpoint groups, recorded in `left` (what an error
+/// names as still there).
+async fn inventory(
+    entry: &EntryPoint,
+    client: &Client,
+    left: &mut Leftovers,
+) -> Outcome<Vec<(String, Vec<EndpointGroup>)>> {
+    let listeners = all_listeners(entry, client, &left.accelerator).await?;
+    let mut groups_of = Vec::new();
+    for listener in &listeners {
+        let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
+        let groups = list_groups(entry, client, &listener_arn).await?;
+        left.listeners.push(listener_arn.clone());
+        left.groups.extend(groups.iter().map(|group| {
+            (
+                group.endpoint_group_arn().unwrap_or_default().to_string(),
+                group
+                    .endpoint_group_region()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }));
+        groups_of.push((listener_arn, groups));
+    }
+    Ok(groups_of)
 }
 
 /// Sends `call` again, with growing delays (1 s to 30 s, at most `limit` in all), while Global
@@ -827,31 +915,43 @@ pub fn idempotency_token(kind: &str, identity: &[&str]) -> String {
     format!("mysfits-{kind}-{hex}")
 }
 
-/// Waits until the accelerator's last change is deployed to the edge.
+/// Waits until the accelerator's last change is deployed to the edge: the one poller of every
+/// Global Accelerator wait (which has no SDK waiters). DescribeAccelerator says IN_PROGRESS until
+/// every change to the accelerator, its listeners and endpoint groups is deployed, then DEPLOYED.
+/// Delays grow from 100 ms to 10 s, for at most `limit`; tokio's clock, so that a test with a
+/// paused clock runs the wait (and its timeout) at once. Returns how long it took.
 async fn wait_deployed(
     entry: &EntryPoint,
     client: &Client,
     arn: &str,
     limit: Duration,
 ) -> Outcome<Duration> {
-    wait_until(
-        &format!("accelerator {} to be DEPLOYED", entry.app),
-        limit,
-        "Global Accelerator is still deploying the change; run the command again later, it picks up where it stopped",
-        || async {
-            let described = client
-                .describe_accelerator()
-                .accelerator_arn(arn)
-                .send()
-                .await
-                .map_err(|error| entry.call_error("DescribeAccelerator", &error))?;
-            Ok(described
-                .accelerator()
-                .and_then(Accelerator::status)
-                .is_some_and(|status| *status == AcceleratorStatus::Deployed))
-        },
-    )
-    .await
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let described = client
+            .describe_accelerator()
+            .accelerator_arn(arn)
+            .send()
+            .await
+            .map_err(|error| entry.call_error("DescribeAccelerator", &error))?;
+        if described
+            .accelerator()
+            .and_then(Accelerator::status)
+            .is_some_and(|status| *status == AcceleratorStatus::Deployed)
+        {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() >= limit {
+            return Err(CallError::failed(Error::Timeout {
+                what: format!("accelerator {} to be DEPLOYED", entry.app),
+                waited: started.elapsed(),
+                fix: "Global Accelerator is still deploying the change; run the command again later, it picks up where it stopped".into(),
+            }));
+        }
+        tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
 }
 
 /// The listener's ports: HTTP, and HTTPS for regions whose load balancer has a certificate.
@@ -874,10 +974,5 @@ fn tag(key: &str, value: &str) -> Outcome<Tag> {
         .key(key)
         .value(value)
         .build()
-        .map_err(|error| {
-            CallError::failed(Error::config(
-                format!("tag {key}: {error}"),
-                "report this bug",
-            ))
-        })
+        .map_err(|error| CallError::failed(Error::internal(format!("tag {key}: {error}"))))
 }

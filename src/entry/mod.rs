@@ -2,10 +2,15 @@
 //!
 //! Two modes, chosen in the config file (`entry_point:`):
 //! - AWS Global Accelerator (default): accelerator `{app}`, listener TCP 80 and 443, one endpoint
-//!   group per region holding that region's ALB. Traffic dials (0-100 %) say which region serves; the control
-//!   plane is us-west-2 whatever the app's regions are.
+//!   group per app region holding that region's ALB. Traffic dials (0-100 %) say which regions
+//!   serve; the control plane is us-west-2 whatever the app's regions are.
 //! - Route 53 failover records in a hosted zone the user owns: one alias record per region at the
-//!   configured domain, PRIMARY and SECONDARY, each with an HTTP health check of its ALB.
+//!   configured domain, PRIMARY and SECONDARY, each with an HTTP health check of its ALB. Exactly
+//!   two regions: a failover pair has two members.
+//!
+//! Which region serves is not a property of a region but the entry point's [`TrafficSplit`]: a
+//! new entry point sends everything to the home region, a failover moves the split, a redeploy
+//! keeps it.
 //!
 //! The lifecycle is [`ensure`] (a deploy step after both app stacks), [`describe`] (status and
 //! failover read it), [`shift`] (failover) and [`remove_accelerator`] (teardown, which finds the
@@ -17,6 +22,7 @@
 pub mod accelerator;
 pub mod route53;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -24,8 +30,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
+use crate::app::RegionName;
 use crate::aws::{Patience, RegionClients, aws_error, error_message};
-use crate::config::{Config, EntryPointMode, Role};
+use crate::config::{Config, EntryPointMode};
 use crate::error::{Error, Result};
 use crate::progress::Events;
 use crate::stack::deploy::StackResult;
@@ -219,7 +226,8 @@ impl CallError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegionalLoadBalancer {
     pub region: String,
-    pub role: Role,
+    /// The app's home region (the first configured): a new entry point sends its traffic here.
+    pub home: bool,
     pub arn: String,
     pub dns_name: String,
     /// The load balancer's own hosted zone, needed for Route 53 alias records.
@@ -231,7 +239,7 @@ impl RegionalLoadBalancer {
     /// the stack reports no outputs), DNS name and hosted zone from ELB itself.
     pub async fn from_app_stack(
         clients: &RegionClients,
-        role: Role,
+        home: bool,
         app: &StackResult,
     ) -> Result<RegionalLoadBalancer> {
         let arn = app
@@ -242,7 +250,7 @@ impl RegionalLoadBalancer {
                         "stack {} in {} has no LoadBalancerArn output and no LoadBalancer resource",
                         app.stack_name, app.region
                     ),
-                    "deploy the app stack again; the entry point needs both regions' load balancers",
+                    "deploy the app stack again; the entry point needs every region's load balancer",
                 )
             })?
             .to_string();
@@ -271,7 +279,7 @@ impl RegionalLoadBalancer {
             })?;
         Ok(RegionalLoadBalancer {
             region: clients.region.clone(),
-            role,
+            home,
             arn,
             dns_name,
             canonical_hosted_zone_id: balancer.canonical_hosted_zone_id().map(str::to_string),
@@ -343,14 +351,18 @@ pub struct EntryDescription {
 impl EntryDescription {
     /// The one region that receives traffic by configuration, if exactly one does.
     pub fn serving_region(&self) -> Option<&str> {
-        let serving: Vec<&RegionTraffic> = self
-            .regions
-            .iter()
-            .filter(|region| region.is_serving())
-            .collect();
-        match serving.as_slice() {
-            [only] => Some(only.region.as_str()),
-            _ => None,
+        self.split().serving_region().map(RegionName::as_str)
+    }
+
+    /// The traffic split as configured: dials (Global Accelerator), or 100 for the PRIMARY record
+    /// and 0 for the SECONDARY (Route 53).
+    pub fn split(&self) -> TrafficSplit {
+        TrafficSplit {
+            weights: self
+                .regions
+                .iter()
+                .map(|region| (RegionName::new(&region.region), region.weight()))
+                .collect(),
         }
     }
 
@@ -375,9 +387,13 @@ pub struct RegionTraffic {
 }
 
 impl RegionTraffic {
-    fn is_serving(&self) -> bool {
-        self.traffic_dial.is_some_and(|dial| dial > 0.0)
-            || self.failover.as_deref() == Some("PRIMARY")
+    /// The share of new connections this region is configured to get, 0-100.
+    fn weight(&self) -> u8 {
+        match (self.traffic_dial, self.failover.as_deref()) {
+            (Some(dial), _) => dial.clamp(0.0, 100.0).round() as u8,
+            (None, Some("PRIMARY")) => TrafficSplit::ALL,
+            _ => 0,
+        }
     }
 
     /// "dial 100%" or "PRIMARY record".
@@ -387,6 +403,61 @@ impl RegionTraffic {
             (None, Some(failover)) => format!("{failover} record"),
             (None, None) => "-".to_string(),
         }
+    }
+}
+
+/// Which regions receive new connections, and how much: a weight of 0-100 per region (the
+/// Global Accelerator traffic dial; PRIMARY = 100 and SECONDARY = 0 for Route 53 records).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TrafficSplit {
+    weights: BTreeMap<RegionName, u8>,
+}
+
+impl TrafficSplit {
+    /// The weight of the region that takes everything.
+    pub const ALL: u8 = 100;
+
+    /// A new entry point: the home region takes everything, every other region stands by.
+    pub fn initial(load_balancers: &[RegionalLoadBalancer]) -> TrafficSplit {
+        TrafficSplit {
+            weights: load_balancers
+                .iter()
+                .map(|balancer| {
+                    let weight = if balancer.home { TrafficSplit::ALL } else { 0 };
+                    (RegionName::new(&balancer.region), weight)
+                })
+                .collect(),
+        }
+    }
+
+    /// The weight of `region`; 0 for a region the split does not know.
+    pub fn weight(&self, region: &str) -> u8 {
+        self.weights
+            .get(&RegionName::new(region))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The regions that get new connections, in name order.
+    pub fn serving(&self) -> Vec<RegionName> {
+        self.weights
+            .iter()
+            .filter(|(_, weight)| **weight > 0)
+            .map(|(region, _)| *region)
+            .collect()
+    }
+
+    /// The one region that gets new connections, if exactly one does.
+    pub fn serving_region(&self) -> Option<RegionName> {
+        match self.serving().as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        }
+    }
+
+    /// The Global Accelerator dial of `region`.
+    pub fn dial(&self, region: &str) -> f32 {
+        f32::from(self.weight(region))
     }
 }
 
@@ -415,9 +486,10 @@ impl EntryReport {
 /// Creates the entry point, or brings it in line with the load balancers, and waits until it is
 /// deployed (at most `wait_limit`). Idempotent: an unchanged app writes nothing.
 ///
-/// `load_balancers` holds one entry per region (primary and secondary, from
-/// [`RegionalLoadBalancer::from_app_stack`]). A new entry point sends all traffic to the primary;
-/// an existing one keeps its current split, so a deploy after a failover does not fail back.
+/// `load_balancers` holds one entry per app region (from [`RegionalLoadBalancer::from_app_stack`]),
+/// exactly one of them home. A new entry point gets [`TrafficSplit::initial`] (all traffic to
+/// home); an existing one keeps its current split, so a deploy after a failover does not fail
+/// back. Route 53 mode refuses more than two regions.
 ///
 /// An endpoint that does not implement the service (an emulator) gives
 /// `Ok` with [`EntryState::Unavailable`], so deploy goes on and says so; any other failure is an
@@ -429,14 +501,15 @@ pub async fn ensure(
     step: &str,
     wait_limit: Duration,
 ) -> Result<EntryReport> {
-    if !load_balancers
+    let homes = load_balancers
         .iter()
-        .any(|balancer| balancer.role == Role::Primary)
-    {
-        return Err(Error::config(
-            "the entry point needs the primary region's load balancer",
-            "deploy the primary app stack first",
-        ));
+        .filter(|balancer| balancer.home)
+        .count();
+    if homes != 1 {
+        return Err(Error::internal(format!(
+            "the entry point was handed {homes} home load balancers of {} (exactly one expected)",
+            load_balancers.len()
+        )));
     }
     let outcome = match &entry.control {
         Control::GlobalAccelerator(client) => {
@@ -519,11 +592,31 @@ pub enum ShiftOutcome {
     Skipped { reason: String },
 }
 
-/// Sends new traffic to `to` instead of `from`.
+impl ShiftOutcome {
+    /// The shift phase's line, for a shift to `target`.
+    pub fn summary(&self, target: &str) -> String {
+        match self {
+            ShiftOutcome::Shifted {
+                actions,
+                control_plane_ms,
+            } => format!(
+                "{} (control plane {:.1}s)",
+                actions.join(", "),
+                *control_plane_ms as f64 / 1000.0
+            ),
+            ShiftOutcome::AlreadyServing => format!("{target} already receives the traffic"),
+            ShiftOutcome::Skipped { .. } => "skipped (see below)".to_string(),
+        }
+    }
+}
+
+/// Makes `to` the one region that gets new connections; `from` is the region that serves now
+/// (named in what is reported).
 ///
-/// Global Accelerator: the target's dial goes to 100 % first and the source's to 0 % after, each
-/// waited for until DEPLOYED, so capacity never dips. Route 53: the two records swap their
-/// PRIMARY/SECONDARY roles in one atomic change batch, waited for until INSYNC.
+/// Global Accelerator: the target's dial goes to 100 % first and every other serving group's
+/// (the source's) to 0 % after, each waited for until DEPLOYED, so capacity never dips; groups
+/// at 0 % stay untouched. Route 53: the two records swap their PRIMARY/SECONDARY roles in one
+/// atomic change batch, waited for until INSYNC.
 ///
 /// A control plane that does not answer is not an error: the outcome says the shift was skipped
 /// and why, because during a regional outage health-driven routing (Global Accelerator endpoint
@@ -538,7 +631,7 @@ pub async fn shift(
 ) -> Result<ShiftOutcome> {
     let outcome = match &entry.control {
         Control::GlobalAccelerator(client) => {
-            accelerator::shift(entry, client, from, to, events, step, wait_limit).await
+            accelerator::shift(entry, client, to, events, step, wait_limit).await
         }
         Control::Route53 {
             client,
@@ -591,43 +684,11 @@ pub async fn remove_accelerator(
     wait_limit: Duration,
 ) -> Result<Vec<String>> {
     let Control::GlobalAccelerator(client) = &entry.control else {
-        return Err(Error::config(
+        return Err(Error::internal(
             "an accelerator can only be removed through a Global Accelerator client",
-            "report this bug",
         ));
     };
     accelerator::remove_by_arn(entry, client, arn, events, step, wait_limit)
         .await
         .map_err(CallError::into_error)
-}
-
-/// Polls `check` until it says done, with delays growing from `first` to at most `max`, for at
-/// most `limit`. Returns how long it took.
-pub(crate) async fn wait_until<F, Fut>(
-    what: &str,
-    limit: Duration,
-    fix: &str,
-    mut check: F,
-) -> std::result::Result<Duration, CallError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<bool, CallError>>,
-{
-    // tokio's clock, so that a test with a paused clock runs the wait (and its timeout) at once.
-    let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
-    loop {
-        if check().await? {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() >= limit {
-            return Err(CallError::failed(Error::Timeout {
-                what: what.to_string(),
-                waited: started.elapsed(),
-                fix: fix.to_string(),
-            }));
-        }
-        tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
 }

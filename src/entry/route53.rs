@@ -1,9 +1,10 @@
 //! Route 53 mode: at the configured domain, one failover alias record per region (set identifier
 //! `{app}-{region}`), PRIMARY for the serving region and SECONDARY for the standby, each with an
 //! HTTP health check of its ALB's `/health`. Which region serves is the PRIMARY record; when its
-//! health check fails, Route 53 answers with the SECONDARY by itself.
+//! health check fails, Route 53 answers with the SECONDARY by itself. A failover pair has exactly
+//! two members: more regions are refused (the config refuses them first; this is the last guard).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_route53::Client;
 use aws_sdk_route53::operation::change_resource_record_sets::{
@@ -15,13 +16,15 @@ use aws_sdk_route53::types::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
+
+use aws_sdk_route53::client::Waiters;
 
 use super::{
     CallError, EntryDescription, EntryPoint, RegionTraffic, RegionalLoadBalancer, ShiftOutcome,
-    wait_until,
+    TrafficSplit,
 };
 use crate::config::APP_TAG;
-use crate::config::Role;
 use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
 
@@ -43,8 +46,10 @@ pub(super) async fn ensure(
     step: &str,
     wait_limit: Duration,
 ) -> Outcome<(EntryDescription, Vec<String>)> {
+    refuse_more_than_a_pair(load_balancers)?;
     check_zone(entry, client, zone, domain).await?;
     let existing = our_records(entry, client, zone, domain).await?;
+    let initial = TrafficSplit::initial(load_balancers);
     let mut actions = Vec::new();
     let mut changes = Vec::new();
     let mut replaced_health_checks = Vec::new();
@@ -53,68 +58,16 @@ pub(super) async fn ensure(
         let current = existing
             .iter()
             .find(|record| record.set_identifier() == Some(set_identifier.as_str()));
-        let current_check = current.and_then(ResourceRecordSet::health_check_id);
-        let health_check_id = match current_check {
-            Some(id) if health_check_targets(entry, client, id, &balancer.dns_name).await? => {
-                id.to_string()
-            }
-            _ => {
-                let id = create_health_check(entry, client, balancer).await?;
-                actions.push(format!("created health check for {}", balancer.region));
-                if let Some(old) = current_check {
-                    replaced_health_checks.push(old.to_string());
-                }
-                id
-            }
-        };
-        // An existing record keeps its role, so a deploy after a failover does not fail back.
-        let failover = current
-            .and_then(|record| record.failover().cloned())
-            .unwrap_or(match balancer.role {
-                Role::Primary => ResourceRecordSetFailover::Primary,
-                Role::Secondary => ResourceRecordSetFailover::Secondary,
-            });
-        let zone_id = balancer.canonical_hosted_zone_id.as_deref().ok_or_else(|| {
-            CallError::failed(Error::config(
-                format!(
-                    "load balancer {} reports no canonical hosted zone, which a Route 53 alias needs",
-                    balancer.arn
-                ),
-                "wait until the load balancer is active, then deploy again",
-            ))
-        })?;
-        let wanted = record(
-            domain,
-            &set_identifier,
-            failover,
-            zone_id,
-            &balancer.dns_name,
-            &health_check_id,
-        )?;
-        if current.is_none_or(|current| !same_record(current, &wanted)) {
-            actions.push(format!(
-                "{} {} record for {}",
-                if current.is_some() {
-                    "updated"
-                } else {
-                    "created"
-                },
-                wanted.failover().map(|role| role.as_str()).unwrap_or("?"),
-                balancer.region
-            ));
-            changes.push(change(ChangeAction::Upsert, wanted)?);
+        let wanted = wanted_record(entry, client, domain, balancer, current, &initial).await?;
+        actions.extend(wanted.actions);
+        replaced_health_checks.extend(wanted.replaced_health_check);
+        if let Some(record) = wanted.write {
+            changes.push(change(ChangeAction::Upsert, record)?);
         }
     }
     if !changes.is_empty() {
-        let waited = submit(
-            entry,
-            client,
-            zone,
-            changes,
-            &format!("mysfits deploy of {}", entry.app),
-            wait_limit,
-        )
-        .await?;
+        let comment = format!("mysfits deploy of {}", entry.app);
+        let waited = submit(entry, client, zone, changes, &comment, wait_limit).await?;
         events.note(
             step,
             format!("Route 53 records INSYNC after {:.1}s", waited.as_secs_f64()),
@@ -133,6 +86,106 @@ pub(super) async fn ensure(
             ))
         })?;
     Ok((description, actions))
+}
+
+/// A failover record pair is PRIMARY and SECONDARY: a third region has no role to take.
+fn refuse_more_than_a_pair(load_balancers: &[RegionalLoadBalancer]) -> Outcome<()> {
+    if load_balancers.len() <= 2 {
+        return Ok(());
+    }
+    let regions: Vec<&str> = load_balancers
+        .iter()
+        .map(|balancer| balancer.region.as_str())
+        .collect();
+    Err(CallError::failed(Error::config(
+        format!(
+            "the Route 53 entry point takes exactly two regions (a PRIMARY and a SECONDARY failover record), and {} were given: {}",
+            regions.len(),
+            regions.join(", ")
+        ),
+        "use the Global Accelerator entry point (remove `mode: route53` from entry_point:) for more than two regions, or configure two regions",
+    )))
+}
+
+/// What one region's record should be, and what it takes to get there.
+struct WantedRecord {
+    /// The record to UPSERT, if it differs from what is there.
+    write: Option<ResourceRecordSet>,
+    actions: Vec<String>,
+    /// A health check that no longer checks the region's load balancer, deleted after the write.
+    replaced_health_check: Option<String>,
+}
+
+async fn wanted_record(
+    entry: &EntryPoint,
+    client: &Client,
+    domain: &str,
+    balancer: &RegionalLoadBalancer,
+    current: Option<&ResourceRecordSet>,
+    initial: &TrafficSplit,
+) -> Outcome<WantedRecord> {
+    let mut actions = Vec::new();
+    let mut replaced_health_check = None;
+    let current_check = current.and_then(ResourceRecordSet::health_check_id);
+    let health_check_id = match current_check {
+        Some(id) if health_check_targets(entry, client, id, &balancer.dns_name).await? => {
+            id.to_string()
+        }
+        _ => {
+            let id = create_health_check(entry, client, balancer).await?;
+            actions.push(format!("created health check for {}", balancer.region));
+            replaced_health_check = current_check.map(str::to_string);
+            id
+        }
+    };
+    // An existing record keeps its role, so a deploy after a failover does not fail back.
+    let failover = current
+        .and_then(|record| record.failover().cloned())
+        .unwrap_or(if initial.weight(&balancer.region) > 0 {
+            ResourceRecordSetFailover::Primary
+        } else {
+            ResourceRecordSetFailover::Secondary
+        });
+    let zone_id = balancer.canonical_hosted_zone_id.as_deref().ok_or_else(|| {
+        CallError::failed(Error::config(
+            format!(
+                "load balancer {} reports no canonical hosted zone, which a Route 53 alias needs",
+                balancer.arn
+            ),
+            "wait until the load balancer is active, then deploy again",
+        ))
+    })?;
+    let set_identifier = set_identifier(&entry.app, &balancer.region);
+    let wanted = record(
+        domain,
+        &set_identifier,
+        failover,
+        zone_id,
+        &balancer.dns_name,
+        &health_check_id,
+    )?;
+    if current.is_some_and(|current| same_record(current, &wanted)) {
+        return Ok(WantedRecord {
+            write: None,
+            actions,
+            replaced_health_check,
+        });
+    }
+    actions.push(format!(
+        "{} {} record for {}",
+        if current.is_some() {
+            "updated"
+        } else {
+            "created"
+        },
+        wanted.failover().map(|role| role.as_str()).unwrap_or("?"),
+        balancer.region
+    ));
+    Ok(WantedRecord {
+        write: Some(wanted),
+        actions,
+        replaced_health_check,
+    })
 }
 
 pub(super) async fn describe(
@@ -207,39 +260,10 @@ pub(super) async fn shift(
     if target.failover() == Some(&ResourceRecordSetFailover::Primary) {
         return Ok(ShiftOutcome::AlreadyServing);
     }
-    // Both roles swap in one change batch: Route 53 applies it atomically, so there is never a
-    // moment with two PRIMARY records or none. Each record is deleted exactly as
-    // ListResourceRecordSets returned it (a DELETE must match every value of the existing record)
-    // and created again with its new role; UPSERTs that flip the failover roles of a pair have
-    // been reported to be refused as an invalid request.
-    let mut deletes = Vec::new();
-    let mut creates = Vec::new();
-    let mut upserts = Vec::new();
-    let mut actions = Vec::new();
-    for record in &records {
-        let role = if record.set_identifier() == Some(target_identifier.as_str()) {
-            ResourceRecordSetFailover::Primary
-        } else {
-            ResourceRecordSetFailover::Secondary
-        };
-        if record.failover() != Some(&role) {
-            actions.push(format!(
-                "{} -> {}",
-                record.set_identifier().unwrap_or_default(),
-                role.as_str()
-            ));
-            let mut changed = record.clone();
-            changed.failover = Some(role);
-            deletes.push(change(ChangeAction::Delete, record.clone())?);
-            upserts.push(change(ChangeAction::Upsert, changed.clone())?);
-            creates.push(change(ChangeAction::Create, changed)?);
-        }
-    }
-    let mut changes = deletes;
-    changes.extend(creates);
-    let started = Instant::now();
+    let swap = RoleSwap::to(&records, &target_identifier)?;
+    let started = tokio::time::Instant::now();
     let comment = format!("mysfits failover of {} to {to}", entry.app);
-    let mut sent = send_batch(client, zone, changes, &comment).await?;
+    let mut sent = send_batch(client, zone, swap.changes, &comment).await?;
     // moto refuses a CREATE it has journaled before even when the same batch deletes the record
     // first (AWS applies the batch in order and accepts it): only behind an endpoint override,
     // the swap is sent again as UPSERTs, and the note says so.
@@ -256,15 +280,65 @@ pub(super) async fn shift(
                  accepts; sent the roles as UPSERTs instead (emulator only)"
             ),
         );
-        sent = send_batch(client, zone, upserts, &comment).await?;
+        sent = send_batch(client, zone, swap.upserts, &comment).await?;
     }
     let submitted = sent.map_err(|error| batch_error(entry, zone, &error))?;
     wait_for_change(entry, client, &submitted, wait_limit).await?;
     events.note(step, format!("{to} record is PRIMARY, INSYNC"));
     Ok(ShiftOutcome::Shifted {
-        actions,
+        actions: swap.actions,
         control_plane_ms: elapsed_ms(started.elapsed()),
     })
+}
+
+/// The change batch that makes one record PRIMARY and the other SECONDARY.
+///
+/// Both roles swap in one change batch: Route 53 applies it atomically, so there is never a
+/// moment with two PRIMARY records or none. Each record is deleted exactly as
+/// ListResourceRecordSets returned it (a DELETE must match every value of the existing record)
+/// and created again with its new role; UPSERTs that flip the failover roles of a pair have been
+/// reported to be refused as an invalid request.
+struct RoleSwap {
+    /// The DELETEs, then the CREATEs.
+    changes: Vec<Change>,
+    /// The same swap as UPSERTs, for an emulator that refuses the batch above.
+    upserts: Vec<Change>,
+    actions: Vec<String>,
+}
+
+impl RoleSwap {
+    fn to(records: &[ResourceRecordSet], target_identifier: &str) -> Outcome<RoleSwap> {
+        let mut deletes = Vec::new();
+        let mut creates = Vec::new();
+        let mut upserts = Vec::new();
+        let mut actions = Vec::new();
+        for record in records {
+            let role = if record.set_identifier() == Some(target_identifier) {
+                ResourceRecordSetFailover::Primary
+            } else {
+                ResourceRecordSetFailover::Secondary
+            };
+            if record.failover() == Some(&role) {
+                continue;
+            }
+            actions.push(format!(
+                "{} -> {}",
+                record.set_identifier().unwrap_or_default(),
+                role.as_str()
+            ));
+            let mut changed = record.clone();
+            changed.failover = Some(role);
+            deletes.push(change(ChangeAction::Delete, record.clone())?);
+            upserts.push(change(ChangeAction::Upsert, changed.clone())?);
+            creates.push(change(ChangeAction::Create, changed)?);
+        }
+        deletes.extend(creates);
+        Ok(RoleSwap {
+            changes: deletes,
+            upserts,
+            actions,
+        })
+    }
 }
 
 fn set_identifier(app: &str, region: &str) -> String {
@@ -463,7 +537,11 @@ fn batch_error(
     }
 }
 
-/// Waits until Route 53 reports the submitted change INSYNC (GetChange).
+/// Waits until Route 53 reports the submitted change INSYNC, with the SDK's generated
+/// `resource_record_sets_changed` waiter (GetChange until `ChangeInfo.Status` is INSYNC; first
+/// poll at once, then from 30 s on, its last poll at `wait_limit`). The waiter's limit runs on
+/// the client's clock; tokio's clock bounds it too (a moment later, so that the waiter's own last
+/// poll comes first), so that a test with a paused clock and a fixed client clock ends.
 async fn wait_for_change(
     entry: &EntryPoint,
     client: &Client,
@@ -476,24 +554,29 @@ async fn wait_for_change(
     if info.status() == &ChangeStatus::Insync {
         return Ok(Duration::ZERO);
     }
-    let change_id = info.id().to_string();
-    wait_until(
-        "the Route 53 change to be INSYNC",
-        wait_limit,
-        "Route 53 is still propagating; run the command again later",
-        || async {
-            let change = client
-                .get_change()
-                .id(&change_id)
-                .send()
-                .await
-                .map_err(|error| entry.call_error("GetChange", &error))?;
-            Ok(change
-                .change_info()
-                .is_some_and(|info| info.status() == &ChangeStatus::Insync))
-        },
-    )
-    .await
+    let started = tokio::time::Instant::now();
+    let waiter = client
+        .wait_until_resource_record_sets_changed()
+        .id(info.id())
+        .wait(wait_limit);
+    let timeout = || {
+        CallError::failed(Error::Timeout {
+            what: "the Route 53 change to be INSYNC".into(),
+            waited: started.elapsed(),
+            fix: "Route 53 is still propagating; run the command again later".into(),
+        })
+    };
+    match tokio::time::timeout(wait_limit + Duration::from_secs(1), waiter).await {
+        Ok(Ok(_)) => Ok(started.elapsed()),
+        Ok(Err(WaiterError::ExceededMaxWait(_))) | Err(_) => Err(timeout()),
+        Ok(Err(WaiterError::OperationFailed(failed))) => {
+            Err(entry.call_error("GetChange", failed.error()))
+        }
+        Ok(Err(other)) => Err(CallError::failed(Error::config(
+            format!("waiting for Route 53 change {} failed: {other}", info.id()),
+            "run the command again: it reads the records anew",
+        ))),
+    }
 }
 
 /// Whether an existing health check still checks this load balancer.
@@ -620,8 +703,7 @@ async fn health_check_status(client: &Client, id: &str) -> Option<String> {
 }
 
 fn build_error(error: aws_smithy_types::error::operation::BuildError) -> CallError {
-    CallError::failed(Error::config(
-        format!("could not build a Route 53 request: {error}"),
-        "report this bug",
-    ))
+    CallError::failed(Error::internal(format!(
+        "could not build a Route 53 request: {error}"
+    )))
 }

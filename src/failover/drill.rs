@@ -26,9 +26,9 @@ pub struct Drill {
     pub url: String,
     pub rate: u32,
     pub duration: Duration,
-    /// Primary to secondary.
+    /// Home to the drill's other region.
     pub there: Failover,
-    /// Secondary to primary.
+    /// That region back to home.
     pub back: Failover,
     pub options: FailoverOptions,
 }
@@ -198,9 +198,9 @@ pub async fn run(drill: &Drill, events: &Events) -> Result<DrillReport> {
         windows.push((report.target.clone(), shift_started, shift_finished));
         failovers.push(report);
     }
-    let load_run = load.await.map_err(|error| {
-        Error::config(format!("the load task stopped: {error}"), "report this bug")
-    })?;
+    let load_run = load
+        .await
+        .map_err(|error| Error::internal(format!("the load task stopped: {error}")))?;
     Ok(analyse(drill, load_run, &windows, failovers, notes))
 }
 

@@ -1,6 +1,8 @@
 //! Regional failover and failback: readiness, scale-up, traffic shift, verification, report.
 //!
-//! One run moves traffic from a source region to a target region in five timed phases:
+//! One run moves traffic from a source region (the one serving now, from the entry point's traffic
+//! split) to a target region (any other of the app's regions, see [`choose_direction`]) in five
+//! timed phases:
 //! 1. readiness: both regions' facts (the source with short timeouts: it may be down) judged by
 //!    [`readiness::assess`]; not ready means refuse, unless forced;
 //! 2. scale: the target's services to the source's capacity, waited for until healthy;
@@ -9,7 +11,8 @@
 //! 5. the report, with the time of every phase.
 //!
 //! Nothing here needs the source region: each call to it fails within seconds when it is down,
-//! and what was skipped is listed. Failback is the same run with the regions swapped.
+//! and what was skipped is listed. Failback is the same run with the regions swapped. Regions
+//! that neither serve nor take the traffic are not touched.
 
 pub mod drill;
 pub mod load;
@@ -23,7 +26,7 @@ use serde::Serialize;
 
 use crate::aws::RegionClients;
 use crate::config::RegionSettings;
-use crate::entry::{EntryPoint, EntryState, ShiftOutcome};
+use crate::entry::{EntryPoint, EntryState, ShiftOutcome, TrafficSplit};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Events, elapsed_ms};
 use crate::status::facts::{self, Lookup, RegionFacts};
@@ -54,6 +57,8 @@ pub struct Failover {
     /// readiness phase does not ask a possibly silent control plane a second time. `None`: the
     /// readiness phase reads it.
     pub entry_state: Option<EntryState>,
+    /// A note on how the direction was chosen ([`Direction::assumption`]), for the report.
+    pub direction_note: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +116,27 @@ pub struct FailoverReport {
 }
 
 impl FailoverReport {
+    fn new(failover: &Failover, options: &FailoverOptions) -> FailoverReport {
+        FailoverReport {
+            source: failover.source.settings.name.clone(),
+            target: failover.target.settings.name.clone(),
+            mode: failover.entry.mode().to_string(),
+            outcome: Outcome::DryRun,
+            forced: options.force,
+            checks: Vec::new(),
+            entry_point: EntryState::Absent,
+            scale_plan: None,
+            scale: None,
+            shift: None,
+            verification: None,
+            restored_minimums: Vec::new(),
+            phases: Vec::new(),
+            skipped: Vec::new(),
+            warnings: failover.direction_note.iter().cloned().collect(),
+            total_ms: 0,
+        }
+    }
+
     pub fn not_ready(&self) -> Vec<&Check> {
         self.checks
             .iter()
@@ -146,28 +172,49 @@ impl FailoverReport {
                 ));
             }
         }
-        if !self.phases.is_empty() {
-            text.push_str("phases:\n");
-            let width = self
-                .phases
-                .iter()
-                .map(|phase| phase.name.len())
-                .max()
-                .unwrap_or(0);
-            for phase in &self.phases {
-                text.push_str(&format!(
-                    "  {:<width$}  {:>7.1}s  {}\n",
-                    phase.name,
-                    phase.elapsed_ms as f64 / 1000.0,
-                    phase.result
-                ));
-            }
+        text.push_str(&self.phases_text());
+        text.push_str(&self.autoscaling_text());
+        for skipped in &self.skipped {
+            text.push_str(&format!("skipped: {skipped}\n"));
+        }
+        for warning in &self.warnings {
+            text.push_str(&format!("warning: {warning}\n"));
+        }
+        text
+    }
+
+    /// Each phase with its time, and the total.
+    fn phases_text(&self) -> String {
+        if self.phases.is_empty() {
+            return String::new();
+        }
+        let width = self
+            .phases
+            .iter()
+            .map(|phase| phase.name.len())
+            .max()
+            .unwrap_or(0);
+        let mut text = "phases:\n".to_string();
+        for phase in &self.phases {
             text.push_str(&format!(
-                "  {:<width$}  {:>7.1}s\n",
-                "total",
-                self.total_ms as f64 / 1000.0
+                "  {:<width$}  {:>7.1}s  {}\n",
+                phase.name,
+                phase.elapsed_ms as f64 / 1000.0,
+                phase.result
             ));
         }
+        text.push_str(&format!(
+            "  {:<width$}  {:>7.1}s\n",
+            "total",
+            self.total_ms as f64 / 1000.0
+        ));
+        text
+    }
+
+    /// Autoscaling minimums raised in the target and restored in the source, and services that
+    /// have no scalable target.
+    fn autoscaling_text(&self) -> String {
+        let mut text = String::new();
         let raised = self.scale.iter().flat_map(|scale| &scale.minimums);
         let changes: Vec<String> = raised
             .map(|change| ("raised", change))
@@ -198,45 +245,124 @@ impl FailoverReport {
                 self.target
             ));
         }
-        for skipped in &self.skipped {
-            text.push_str(&format!("skipped: {skipped}\n"));
-        }
-        for warning in &self.warnings {
-            text.push_str(&format!("warning: {warning}\n"));
-        }
         text
     }
 }
 
-/// Picks source and target: `--to` if given (must be one of the app's regions), else the region
-/// that does not serve now according to the entry point.
+/// Where a failover run moves traffic from and to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Direction {
+    pub source: String,
+    pub target: String,
+    /// Set when the source is a guess: more than two regions and no traffic split to read it
+    /// from. Goes into the report's warnings.
+    pub assumption: Option<String>,
+}
+
+/// Picks source and target among the app's `regions` (configured order, home first).
+///
+/// Target: `--to` if given (it must be one of the regions); otherwise, with two regions, the one
+/// that does not serve now; with more, the home region when it does not serve (failback), and
+/// `--to` is required when home serves (any other region could be meant).
+///
+/// Source: the region serving now according to the `split`, when that is one region other than
+/// the target. Otherwise (the split is unknown, e.g. the control plane does not answer, or the
+/// target already serves): with two regions the other one; with more, home (or, when home is the
+/// target, the first other region), and the direction says it assumed that.
 pub fn choose_direction(
-    regions: [&str; 2],
+    regions: &[&str],
     to: Option<&str>,
-    serving: Option<&str>,
-) -> Result<(String, String)> {
-    let [first, second] = regions;
-    let target = match to {
-        Some(to) if to == first || to == second => to,
-        Some(to) => {
-            return Err(Error::config(
-                format!("--to {to} is not one of the app's regions ({first}, {second})"),
-                format!("pass --to {first} or --to {second}"),
-            ));
-        }
-        None => match serving {
-            Some(serving) if serving == first => second,
-            Some(serving) if serving == second => first,
-            _ => {
-                return Err(Error::config(
-                    "cannot tell which region serves now (the entry point is missing, unavailable or splits traffic)",
-                    format!("name the target: --to {first} or --to {second}"),
-                ));
-            }
-        },
+    split: Option<&TrafficSplit>,
+) -> Result<Direction> {
+    let [home, second, ..] = regions else {
+        return Err(needs_two_regions());
     };
-    let source = if target == first { second } else { first };
-    Ok((source.to_string(), target.to_string()))
+    let serving = split.and_then(TrafficSplit::serving_region);
+    let target = match to {
+        Some(to) => validate_target(regions, to)?,
+        None => default_target(regions, serving.map(|region| region.as_str()))?,
+    };
+    if let Some(serving) = serving.filter(|serving| *serving != target) {
+        return Ok(Direction {
+            source: serving.to_string(),
+            target: target.to_string(),
+            assumption: None,
+        });
+    }
+    let source = if target == *home { *second } else { *home };
+    let assumption = (regions.len() > 2 && serving.is_none()).then(|| {
+        format!(
+            "the entry point's traffic split could not be read, so {source} was taken as the region serving now (its capacity is the scale-up's measure)"
+        )
+    });
+    Ok(Direction {
+        source: source.to_string(),
+        target: target.to_string(),
+        assumption,
+    })
+}
+
+/// The error for an app with fewer than two regions.
+pub fn needs_two_regions() -> Error {
+    Error::config(
+        "failover needs a secondary region, and none is configured",
+        "pass --secondary-region (or list a second region under regions: in mysfits.yaml) and deploy to it first",
+    )
+}
+
+/// `to` if it is one of the app's regions.
+pub fn validate_target<'a>(regions: &[&'a str], to: &str) -> Result<&'a str> {
+    regions
+        .iter()
+        .find(|region| **region == to)
+        .copied()
+        .ok_or_else(|| {
+            Error::config(
+                format!(
+                    "--to {to} is not one of the app's regions ({})",
+                    regions.join(", ")
+                ),
+                format!("pass {}", to_flags(regions)),
+            )
+        })
+}
+
+/// The target when `--to` is not given; see [`choose_direction`].
+fn default_target<'a>(regions: &[&'a str], serving: Option<&str>) -> Result<&'a str> {
+    let Some(serving) = serving else {
+        return Err(Error::config(
+            "cannot tell which region serves now (the entry point is missing, unavailable or splits traffic)",
+            format!("name the target: {}", to_flags(regions)),
+        ));
+    };
+    let others: Vec<&str> = regions
+        .iter()
+        .copied()
+        .filter(|region| *region != serving)
+        .collect();
+    match (regions, others.as_slice()) {
+        (_, [only]) => Ok(only),
+        ([home, ..], _) if *home != serving => Ok(home),
+        _ => Err(Error::config(
+            format!(
+                "{serving} serves now and the app has {} other regions: which one should take the traffic?",
+                others.len()
+            ),
+            format!("name the target: {}", to_flags(&others)),
+        )),
+    }
+}
+
+/// "--to a or --to b", "--to a, --to b or --to c".
+fn to_flags(regions: &[&str]) -> String {
+    let flags: Vec<String> = regions
+        .iter()
+        .map(|region| format!("--to {region}"))
+        .collect();
+    match flags.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => flags.concat(),
+    }
 }
 
 /// Runs the phases; see the module documentation.
@@ -246,32 +372,43 @@ pub async fn run(
     events: &Events,
 ) -> Result<FailoverReport> {
     let started = Instant::now();
-    let source_name = failover.source.settings.name.clone();
-    let target_name = failover.target.settings.name.clone();
-    let mut report = FailoverReport {
-        source: source_name.clone(),
-        target: target_name.clone(),
-        mode: failover.entry.mode().to_string(),
-        outcome: Outcome::DryRun,
-        forced: options.force,
-        checks: Vec::new(),
-        entry_point: EntryState::Absent,
-        scale_plan: None,
-        scale: None,
-        shift: None,
-        verification: None,
-        restored_minimums: Vec::new(),
-        phases: Vec::new(),
-        skipped: Vec::new(),
-        warnings: Vec::new(),
-        total_ms: 0,
+    let mut report = FailoverReport::new(failover, options);
+    let source_facts = readiness_phase(failover, options, events, &mut report).await;
+    let not_ready = !report.not_ready().is_empty();
+    if options.dry_run || (not_ready && !options.force) {
+        report.outcome = if options.dry_run {
+            Outcome::DryRun
+        } else {
+            Outcome::Refused
+        };
+        report.total_ms = elapsed_ms(started.elapsed());
+        return Ok(report);
+    }
+    scale_phase(failover, options, events, &mut report).await?;
+    shift_phase(failover, options, events, &mut report).await?;
+    verify_phase(failover, options, events, &mut report).await?;
+    restore_source_minimums(failover, &source_facts, events, &mut report).await;
+    report.outcome = if matches!(report.verification, Some(Verification::Verified { .. })) {
+        Outcome::Completed
+    } else {
+        Outcome::CompletedUnverified
     };
+    report.total_ms = elapsed_ms(started.elapsed());
+    Ok(report)
+}
 
-    // 1. readiness
+/// Phase 1: both regions' facts and the entry point, judged; the scale plan. Returns the
+/// source's facts (the restore at the end needs them).
+async fn readiness_phase(
+    failover: &Failover,
+    options: &FailoverOptions,
+    events: &Events,
+    report: &mut FailoverReport,
+) -> RegionFacts {
     let phase = PhaseClock::start(events, "readiness");
     let (source_facts, target_facts, entry_state) = tokio::join!(
-        gather(failover, &failover.source, &target_name),
-        gather(failover, &failover.target, &source_name),
+        gather(failover, &failover.source, &failover.target),
+        gather(failover, &failover.target, &failover.source),
         async {
             match &failover.entry_state {
                 Some(state) => state.clone(),
@@ -283,29 +420,34 @@ pub async fn run(
     report.skipped.extend(target_facts.skipped.iter().cloned());
     report.checks = readiness::assess(&source_facts, &target_facts, options.thresholds);
     report.entry_point = entry_state;
-    let plan = scale::plan(&source_facts, &target_facts, failover.fallback_capacity);
-    report.scale_plan = Some(plan.clone());
+    report.scale_plan = Some(scale::plan(
+        &source_facts,
+        &target_facts,
+        failover.fallback_capacity,
+    ));
     let failing = report.not_ready().len();
     let summary = if failing == 0 {
-        format!("{target_name} is ready")
+        format!("{} is ready", report.target)
     } else {
         format!("{failing} check(s) not ready")
     };
     report.phases.push(phase.finish(events, summary));
+    source_facts
+}
 
-    if failing > 0 && !options.force && !options.dry_run {
-        report.outcome = Outcome::Refused;
-        report.total_ms = elapsed_ms(started.elapsed());
-        return Ok(report);
-    }
-    if options.dry_run {
-        report.outcome = Outcome::DryRun;
-        report.total_ms = elapsed_ms(started.elapsed());
-        return Ok(report);
-    }
-
-    // 2. scale
+/// Phase 2: the target's services to the planned counts, waited for until healthy. Not settled
+/// is an error (traffic not shifted) unless forced.
+async fn scale_phase(
+    failover: &Failover,
+    options: &FailoverOptions,
+    events: &Events,
+    report: &mut FailoverReport,
+) -> Result<()> {
     let phase = PhaseClock::start(events, "scale");
+    let plan = report
+        .scale_plan
+        .clone()
+        .ok_or_else(|| Error::internal("the scale phase ran without a scale plan"))?;
     let scaled = scale::scale(
         &failover.target.clients,
         &plan,
@@ -314,46 +456,44 @@ pub async fn run(
         "scale",
     )
     .await?;
-    let summary = if scaled.settled {
-        format!("settled: {}", scaled.observed.join("; "))
-    } else {
-        format!(
-            "not settled after {:.0}s: {}",
-            scaled.waited_ms as f64 / 1000.0,
-            scaled.observed.join("; ")
-        )
-    };
-    if !scaled.settled {
-        if !options.force {
-            report.phases.push(phase.fail(events, &summary));
-            report.scale = Some(scaled);
-            return Err(Error::Timeout {
-                what: format!("{target_name}'s services to run healthy at the new capacity"),
-                waited: options.timeout,
-                fix: format!(
-                    "traffic was NOT shifted; see `mysfits status` for what is missing, then run failover again \
-                     (--timeout for a longer wait, --force to shift anyway): {}",
-                    report
-                        .phases
-                        .last()
-                        .map(|phase| phase.result.as_str())
-                        .unwrap_or_default()
-                ),
-            });
-        }
+    let summary = scaled.summary();
+    let settled = scaled.settled;
+    report.scale = Some(scaled);
+    if !settled && !options.force {
+        report.phases.push(phase.fail(events, &summary));
+        return Err(Error::Timeout {
+            what: format!(
+                "{}'s services to run healthy at the new capacity",
+                report.target
+            ),
+            waited: options.timeout,
+            fix: format!(
+                "traffic was NOT shifted; see `mysfits status` for what is missing, then run failover again \
+                 (--timeout for a longer wait, --force to shift anyway): FAILED: {summary}"
+            ),
+        });
+    }
+    if !settled {
         report.warnings.push(format!(
             "scale-up did not settle (--force: went on): {summary}"
         ));
     }
-    report.scale = Some(scaled);
     report.phases.push(phase.finish(events, summary));
+    Ok(())
+}
 
-    // 3. shift
+/// Phase 3: the entry point sends new connections to the target.
+async fn shift_phase(
+    failover: &Failover,
+    options: &FailoverOptions,
+    events: &Events,
+    report: &mut FailoverReport,
+) -> Result<()> {
     let phase = PhaseClock::start(events, "shift");
     let shifted = crate::entry::shift(
         &failover.entry,
-        &source_name,
-        &target_name,
+        &report.source,
+        &report.target,
         events,
         "shift",
         options.timeout,
@@ -366,25 +506,23 @@ pub async fn run(
             return Err(error);
         }
     };
-    let summary = match &shifted {
-        ShiftOutcome::Shifted {
-            actions,
-            control_plane_ms,
-        } => format!(
-            "{} (control plane {:.1}s)",
-            actions.join(", "),
-            *control_plane_ms as f64 / 1000.0
-        ),
-        ShiftOutcome::AlreadyServing => format!("{target_name} already receives the traffic"),
-        ShiftOutcome::Skipped { reason } => {
-            report.skipped.push(format!("traffic shift: {reason}"));
-            "skipped (see below)".to_string()
-        }
-    };
+    if let ShiftOutcome::Skipped { reason } = &shifted {
+        report.skipped.push(format!("traffic shift: {reason}"));
+    }
+    report
+        .phases
+        .push(phase.finish(events, shifted.summary(&report.target)));
     report.shift = Some(shifted);
-    report.phases.push(phase.finish(events, summary));
+    Ok(())
+}
 
-    // 4. verify
+/// Phase 4: the entry point (or `--verify-url`) probed until the target answers.
+async fn verify_phase(
+    failover: &Failover,
+    options: &FailoverOptions,
+    events: &Events,
+    report: &mut FailoverReport,
+) -> Result<()> {
     let phase = PhaseClock::start(events, "verify");
     let url = match &options.verify_url {
         Some(url) => Ok(url.clone()),
@@ -393,82 +531,58 @@ pub async fn run(
     let verification = match url {
         Ok(url) => {
             let prober = Prober::new(Duration::from_secs(5))?;
-            probe::wait_for_region(&prober, &url, &target_name, options.timeout).await
+            probe::wait_for_region(&prober, &url, &report.target, options.timeout).await
         }
         Err(reason) => Verification::Skipped {
             reason: format!("{reason}; pass --verify-url to probe another URL"),
         },
     };
-    let summary = match &verification {
-        Verification::Verified {
-            url,
-            after_ms,
-            probes,
-        } => format!(
-            "{target_name} answered at {url} after {:.1}s ({probes} probes)",
-            *after_ms as f64 / 1000.0
-        ),
-        Verification::NotVerified { url, probes, last } => {
-            let last = last
-                .as_ref()
-                .map(|answer| match (&answer.status, &answer.error) {
-                    (Some(status), _) => format!(
-                        "last: HTTP {status} from {}",
-                        answer.region.as_deref().unwrap_or("an unknown region")
-                    ),
-                    (None, Some(error)) => format!("last: {error}"),
-                    (None, None) => String::new(),
-                })
-                .unwrap_or_default();
-            let text = format!(
-                "{target_name} did not answer at {url} within {:.0}s ({probes} probes; {last})",
-                options.timeout.as_secs_f64()
-            );
-            report.warnings.push(text.clone());
-            text
-        }
+    let summary = verification.summary(&report.target, options.timeout);
+    match &verification {
+        Verification::NotVerified { .. } => report.warnings.push(summary.clone()),
         Verification::Skipped { reason } => {
             report.skipped.push(format!("verification: {reason}"));
-            "skipped (see below)".to_string()
         }
-    };
+        Verification::Verified { .. } => {}
+    }
     report.verification = Some(verification);
     report.phases.push(phase.finish(events, summary));
+    Ok(())
+}
 
-    // The region traffic left goes back to its configured minimum (it was raised when traffic
-    // came to it). Best effort: the failover itself is done.
+/// The region traffic left goes back to its configured minimum (it was raised when traffic came
+/// to it). Best effort: the failover itself is done.
+async fn restore_source_minimums(
+    failover: &Failover,
+    source_facts: &RegionFacts,
+    events: &Events,
+    report: &mut FailoverReport,
+) {
+    let source = &report.source;
     if source_facts.unreachable.is_some() {
         report.skipped.push(format!(
-            "autoscaling minimum of {source_name}: not checked, it did not answer (the next \
+            "autoscaling minimum of {source}: not checked, it did not answer (the next \
              failover away from it restores it)"
         ));
-    } else {
-        match scale::restore_minimums(&failover.source.clients, &source_facts).await {
-            Ok(changes) => {
-                for change in &changes {
-                    events.note(
-                        "restore",
-                        format!(
-                            "{} autoscaling minimum {} -> {} in {}",
-                            change.service, change.from, change.to, change.region
-                        ),
-                    );
-                }
-                report.restored_minimums = changes;
-            }
-            Err(error) => report.warnings.push(format!(
-                "autoscaling minimum of {source_name} not restored: {error}"
-            )),
-        }
+        return;
     }
-
-    report.outcome = if matches!(report.verification, Some(Verification::Verified { .. })) {
-        Outcome::Completed
-    } else {
-        Outcome::CompletedUnverified
-    };
-    report.total_ms = elapsed_ms(started.elapsed());
-    Ok(report)
+    match scale::restore_minimums(&failover.source.clients, source_facts).await {
+        Ok(changes) => {
+            for change in &changes {
+                events.note(
+                    "restore",
+                    format!(
+                        "{} autoscaling minimum {} -> {} in {}",
+                        change.service, change.from, change.to, change.region
+                    ),
+                );
+            }
+            report.restored_minimums = changes;
+        }
+        Err(error) => report.warnings.push(format!(
+            "autoscaling minimum of {source} not restored: {error}"
+        )),
+    }
 }
 
 /// The URL that reaches the app through the entry point, or why there is none. An entry point
@@ -495,14 +609,16 @@ pub fn entry_address(
         })
 }
 
-async fn gather(failover: &Failover, side: &Side, other_region: &str) -> RegionFacts {
+/// One side's facts; replication latency is looked up towards the other side.
+async fn gather(failover: &Failover, side: &Side, other: &Side) -> RegionFacts {
     facts::gather(
         &side.clients,
         &Lookup {
             app: &failover.app,
             table: &failover.table,
-            role: Some(side.settings.role),
-            other_region: Some(other_region),
+            // Which region serves is the entry point's split, not a role of the region.
+            role: None,
+            other_region: Some(&other.settings.name),
             answer_limit: side.answer_limit,
         },
     )
@@ -557,31 +673,127 @@ impl PhaseClock {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::entry::{RegionalLoadBalancer, TrafficSplit};
+
+    const TWO: [&str; 2] = ["us-east-1", "us-west-2"];
+    const THREE: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
+
+    /// The split of a new entry point over `regions` whose first is home, then moved to `serving`.
+    fn serving(regions: &[&str], serving: &str) -> TrafficSplit {
+        let balancers: Vec<RegionalLoadBalancer> = regions
+            .iter()
+            .map(|region| RegionalLoadBalancer {
+                region: region.to_string(),
+                home: *region == serving,
+                arn: format!("arn:{region}"),
+                dns_name: format!("{region}.elb"),
+                canonical_hosted_zone_id: None,
+            })
+            .collect();
+        TrafficSplit::initial(&balancers)
+    }
+
+    fn pair(direction: Direction) -> (String, String) {
+        (direction.source, direction.target)
+    }
 
     #[test]
     fn the_target_is_named_or_the_region_not_serving() {
-        let regions = ["us-east-1", "us-west-2"];
+        let split = serving(&TWO, "us-west-2");
         assert_eq!(
-            choose_direction(regions, Some("us-west-2"), None).unwrap(),
+            pair(choose_direction(&TWO, Some("us-west-2"), None).unwrap()),
             ("us-east-1".to_string(), "us-west-2".to_string())
         );
         assert_eq!(
-            choose_direction(regions, None, Some("us-west-2")).unwrap(),
+            pair(choose_direction(&TWO, None, Some(&split)).unwrap()),
             ("us-west-2".to_string(), "us-east-1".to_string())
         );
-        let unknown = choose_direction(regions, None, None)
-            .unwrap_err()
-            .to_string();
+        let unknown = choose_direction(&TWO, None, None).unwrap_err().to_string();
         assert!(
             unknown.contains("--to us-east-1 or --to us-west-2"),
             "{unknown}"
         );
-        let stranger = choose_direction(regions, Some("eu-west-1"), None)
+        let stranger = choose_direction(&TWO, Some("eu-west-1"), None)
             .unwrap_err()
             .to_string();
         assert!(
-            stranger.contains("not one of the app's regions"),
+            stranger.contains("not one of the app's regions (us-east-1, us-west-2)"),
             "{stranger}"
+        );
+        let alone = choose_direction(&TWO[..1], Some("us-west-2"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(alone.contains("needs a secondary region"), "{alone}");
+    }
+
+    #[test]
+    fn with_three_regions_the_source_is_the_serving_one_and_the_idle_third_stays_out() {
+        let home_serves = serving(&THREE, "us-east-1");
+        let direction = choose_direction(&THREE, Some("eu-west-1"), Some(&home_serves)).unwrap();
+        assert_eq!(
+            direction,
+            Direction {
+                source: "us-east-1".into(),
+                target: "eu-west-1".into(),
+                assumption: None
+            }
+        );
+        // After a failover to eu-west-1, failback (no --to) goes home, from eu-west-1.
+        let third_serves = serving(&THREE, "eu-west-1");
+        assert_eq!(
+            pair(choose_direction(&THREE, None, Some(&third_serves)).unwrap()),
+            ("eu-west-1".to_string(), "us-east-1".to_string())
+        );
+        // From eu-west-1 to us-west-2: the source is what serves, not home.
+        assert_eq!(
+            pair(choose_direction(&THREE, Some("us-west-2"), Some(&third_serves)).unwrap()),
+            ("eu-west-1".to_string(), "us-west-2".to_string())
+        );
+    }
+
+    #[test]
+    fn with_three_regions_and_home_serving_the_target_must_be_named() {
+        let home_serves = serving(&THREE, "us-east-1");
+        let error = choose_direction(&THREE, None, Some(&home_serves))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("us-east-1 serves now"), "{error}");
+        assert!(
+            error.contains("--to us-west-2 or --to eu-west-1"),
+            "{error}"
+        );
+        let stranger = choose_direction(&THREE, Some("ap-south-1"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            stranger.contains("(us-east-1, us-west-2, eu-west-1)"),
+            "{stranger}"
+        );
+        assert!(
+            stranger.contains("--to us-east-1, --to us-west-2 or --to eu-west-1"),
+            "{stranger}"
+        );
+    }
+
+    #[test]
+    fn with_three_regions_and_no_split_home_is_assumed_to_serve_and_that_is_said() {
+        let direction = choose_direction(&THREE, Some("eu-west-1"), None).unwrap();
+        assert_eq!(direction.source, "us-east-1");
+        assert!(
+            direction
+                .assumption
+                .as_deref()
+                .is_some_and(|note| note.contains("us-east-1 was taken as the region serving now")),
+            "{direction:?}"
+        );
+        let home = choose_direction(&THREE, Some("us-east-1"), None).unwrap();
+        assert_eq!(home.source, "us-west-2", "the first other region");
+        // Two regions: the other one, as always, with nothing to say about it.
+        assert_eq!(
+            choose_direction(&TWO, Some("us-west-2"), None)
+                .unwrap()
+                .assumption,
+            None
         );
     }
 }

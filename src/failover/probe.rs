@@ -129,6 +129,40 @@ pub enum Verification {
     Skipped { reason: String },
 }
 
+impl Verification {
+    /// The verify phase's line, for a failover to `target` that waited at most `limit`.
+    pub fn summary(&self, target: &str, limit: Duration) -> String {
+        match self {
+            Verification::Verified {
+                url,
+                after_ms,
+                probes,
+            } => format!(
+                "{target} answered at {url} after {:.1}s ({probes} probes)",
+                *after_ms as f64 / 1000.0
+            ),
+            Verification::NotVerified { url, probes, last } => {
+                let last = last
+                    .as_ref()
+                    .map(|answer| match (&answer.status, &answer.error) {
+                        (Some(status), _) => format!(
+                            "last: HTTP {status} from {}",
+                            answer.region.as_deref().unwrap_or("an unknown region")
+                        ),
+                        (None, Some(error)) => format!("last: {error}"),
+                        (None, None) => String::new(),
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "{target} did not answer at {url} within {:.0}s ({probes} probes; {last})",
+                    limit.as_secs_f64()
+                )
+            }
+            Verification::Skipped { .. } => "skipped (see below)".to_string(),
+        }
+    }
+}
+
 /// Probes `url` until a successful answer comes from `region`, for at most `limit`.
 pub async fn wait_for_region(
     prober: &Prober,

@@ -130,6 +130,21 @@ pub struct ScaleReport {
     pub without_autoscaling: Vec<String>,
 }
 
+impl ScaleReport {
+    /// The scale phase's line: settled or not, and what each service showed last.
+    pub fn summary(&self) -> String {
+        if self.settled {
+            format!("settled: {}", self.observed.join("; "))
+        } else {
+            format!(
+                "not settled after {:.0}s: {}",
+                self.waited_ms as f64 / 1000.0,
+                self.observed.join("; ")
+            )
+        }
+    }
+}
+
 /// A service's autoscaling range (Application Auto Scaling MinCapacity, and MaxCapacity where it
 /// had to move too) that failover changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -25,7 +25,6 @@ use aws_sdk_globalaccelerator::types::{
     HealthState, IpSet, Listener, PortRange, Protocol, Tag,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use mysfits::config::Role;
 use mysfits::dashboard::{AcceleratorLookup, find_accelerator};
 use mysfits::entry::{
     Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure, shift,
@@ -154,14 +153,14 @@ fn load_balancers(west_arn: &str) -> Vec<RegionalLoadBalancer> {
     vec![
         RegionalLoadBalancer {
             region: "us-east-1".into(),
-            role: Role::Primary,
+            home: true,
             arn: EAST_ALB.into(),
             dns_name: "demo-east.us-east-1.elb.amazonaws.com".into(),
             canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
         },
         RegionalLoadBalancer {
             region: "us-west-2".into(),
-            role: Role::Secondary,
+            home: false,
             arn: west_arn.into(),
             dns_name: "demo-west.us-west-2.elb.amazonaws.com".into(),
             canonical_hosted_zone_id: Some("Z1H1FL5HABSF5".into()),
@@ -1104,4 +1103,224 @@ async fn idempotency_tokens_are_unique_per_creation_and_the_same_for_its_retries
     );
     assert_ne!(after_teardown[2].1, first[2].1);
     assert_ne!(after_teardown[3].1, first[3].1);
+}
+
+const EU_ALB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/demo/eu";
+
+/// (region, dial, endpoint) of a CreateEndpointGroup call.
+type CreatedGroup = (String, Option<f32>, String);
+
+/// Three regions: home (us-east-1) first, then us-west-2 and eu-west-1.
+fn three_load_balancers() -> Vec<RegionalLoadBalancer> {
+    let mut balancers = load_balancers(WEST_ALB);
+    balancers.push(RegionalLoadBalancer {
+        region: "eu-west-1".into(),
+        home: false,
+        arn: EU_ALB.into(),
+        dns_name: "demo-eu.eu-west-1.elb.amazonaws.com".into(),
+        canonical_hosted_zone_id: Some("Z32O12XQLNTSW2".into()),
+    });
+    balancers
+}
+
+#[tokio::test]
+async fn three_regions_get_one_endpoint_group_each_home_at_100_and_the_others_at_0() {
+    let list = mock!(Client::list_accelerators)
+        .sequence()
+        .output(|| accelerators(vec![]))
+        .output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]))
+        .repeatedly()
+        .build();
+    let create = mock!(Client::create_accelerator).then_output(|| {
+        CreateAcceleratorOutput::builder()
+            .accelerator(accelerator(AcceleratorStatus::InProgress, true))
+            .build()
+    });
+    let list_listeners = mock!(Client::list_listeners)
+        .sequence()
+        .output(|| listeners(vec![]))
+        .output(|| listeners(vec![listener()]))
+        .repeatedly()
+        .build();
+    let create_listener = mock!(Client::create_listener)
+        .then_output(|| CreateListenerOutput::builder().listener(listener()).build());
+    let list_groups = mock!(Client::list_endpoint_groups)
+        .sequence()
+        .output(|| groups(vec![]))
+        .output(|| {
+            groups(vec![
+                group("us-east-1", 100.0, EAST_ALB),
+                group("us-west-2", 0.0, WEST_ALB),
+                group("eu-west-1", 0.0, EU_ALB),
+            ])
+        })
+        .repeatedly()
+        .build();
+    let created: Arc<Mutex<Vec<CreatedGroup>>> = Arc::default();
+    let create_group = {
+        let created = created.clone();
+        mock!(Client::create_endpoint_group).then_compute_output(move |request| {
+            created.lock().unwrap().push((
+                request
+                    .endpoint_group_region()
+                    .unwrap_or_default()
+                    .to_string(),
+                request.traffic_dial_percentage(),
+                request.endpoint_configurations()[0]
+                    .endpoint_id()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+            CreateEndpointGroupOutput::builder().build()
+        })
+    };
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &create,
+            &list_listeners,
+            &create_listener,
+            &list_groups,
+            &create_group,
+            &describe_sequence(&[AcceleratorStatus::InProgress]),
+        ]
+    );
+    let report = ensure(
+        &entry(client, None),
+        &three_load_balancers(),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        captured(&created),
+        [
+            ("us-east-1".to_string(), Some(100.0), EAST_ALB.to_string()),
+            ("us-west-2".to_string(), Some(0.0), WEST_ALB.to_string()),
+            ("eu-west-1".to_string(), Some(0.0), EU_ALB.to_string()),
+        ]
+    );
+    let description = report.state.description().unwrap();
+    assert_eq!(description.serving_region(), Some("us-east-1"));
+    let split = description.split();
+    assert_eq!(
+        (
+            split.weight("us-east-1"),
+            split.weight("us-west-2"),
+            split.weight("eu-west-1")
+        ),
+        (100, 0, 0)
+    );
+}
+
+/// Dial writes of a shift, in order, with the DEPLOYED waits between them.
+async fn shift_log(existing: Vec<EndpointGroup>, to: &str) -> (ShiftOutcome, Vec<String>) {
+    let log: Log = Arc::default();
+    let list = mock!(Client::list_accelerators)
+        .then_output(|| accelerators(vec![accelerator(AcceleratorStatus::Deployed, true)]));
+    let list_listeners = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
+    let list_groups =
+        mock!(Client::list_endpoint_groups).then_output(move || groups(existing.clone()));
+    let update = {
+        let log = log.clone();
+        mock!(Client::update_endpoint_group).then_compute_output(move |request| {
+            let arn = request.endpoint_group_arn().unwrap_or_default();
+            let region = arn.rsplit('/').next().unwrap_or_default();
+            logged(
+                &log,
+                format!("{region} -> {:?}", request.traffic_dial_percentage()),
+            );
+            UpdateEndpointGroupOutput::builder().build()
+        })
+    };
+    let describe_accelerator = {
+        let log = log.clone();
+        mock!(Client::describe_accelerator).then_compute_output(move |_| {
+            logged(&log, "DEPLOYED".into());
+            DescribeAcceleratorOutput::builder()
+                .accelerator(accelerator(AcceleratorStatus::Deployed, true))
+                .build()
+        })
+    };
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &our_tags(),
+            &list_listeners,
+            &list_groups,
+            &update,
+            &describe_accelerator,
+        ]
+    );
+    let outcome = shift(
+        &entry(client, None),
+        "us-east-1",
+        to,
+        &Events::discard(),
+        "shift",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    let writes = log.lock().unwrap().clone();
+    (outcome, writes)
+}
+
+#[tokio::test]
+async fn a_shift_to_the_third_region_moves_source_and_target_and_leaves_the_idle_region_alone() {
+    let (outcome, writes) = shift_log(
+        vec![
+            group("us-east-1", 100.0, EAST_ALB),
+            group("us-west-2", 0.0, WEST_ALB),
+            group("eu-west-1", 0.0, EU_ALB),
+        ],
+        "eu-west-1",
+    )
+    .await;
+    assert_eq!(
+        writes,
+        [
+            "eu-west-1 -> Some(100.0)",
+            "DEPLOYED",
+            "us-east-1 -> Some(0.0)",
+            "DEPLOYED"
+        ],
+        "us-west-2 (dial 0) is never written"
+    );
+    assert!(
+        matches!(&outcome, ShiftOutcome::Shifted { actions, .. }
+            if actions == &["eu-west-1 dial 0% -> 100%", "us-east-1 dial 100% -> 0%"]),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_shift_out_of_a_split_lowers_every_serving_region_after_raising_the_target() {
+    let (_, writes) = shift_log(
+        vec![
+            group("us-east-1", 50.0, EAST_ALB),
+            group("us-west-2", 50.0, WEST_ALB),
+            group("eu-west-1", 0.0, EU_ALB),
+        ],
+        "eu-west-1",
+    )
+    .await;
+    assert_eq!(
+        writes,
+        [
+            "eu-west-1 -> Some(100.0)",
+            "DEPLOYED",
+            "us-east-1 -> Some(0.0)",
+            "DEPLOYED",
+            "us-west-2 -> Some(0.0)",
+            "DEPLOYED"
+        ]
+    );
 }

@@ -366,9 +366,17 @@ mod mocked {
     struct Accelerated {
         entry: EntryPoint,
         dial_writes: Rule,
+        /// "REGION -> DIAL" of every endpoint group update, in order.
+        writes: Arc<Mutex<Vec<String>>>,
     }
 
     fn accelerator() -> Accelerated {
+        accelerator_with(&[(EAST, 100.0), (WEST, 0.0)])
+    }
+
+    /// The app's accelerator with one endpoint group per (region, dial).
+    fn accelerator_with(dials: &[(&'static str, f32)]) -> Accelerated {
+        let dials = dials.to_vec();
         let accelerator = || {
             Accelerator::builder()
                 .accelerator_arn("arn:accelerator/demo")
@@ -409,14 +417,31 @@ mod mocked {
                     .build()
             });
         let groups =
-            mock!(aws_sdk_globalaccelerator::Client::list_endpoint_groups).then_output(|| {
+            mock!(aws_sdk_globalaccelerator::Client::list_endpoint_groups).then_output(move || {
                 ListEndpointGroupsOutput::builder()
-                    .endpoint_groups(group(EAST, 100.0))
-                    .endpoint_groups(group(WEST, 0.0))
+                    .set_endpoint_groups(Some(
+                        dials
+                            .iter()
+                            .map(|(region, dial)| group(region, *dial))
+                            .collect(),
+                    ))
                     .build()
             });
-        let dial_writes = mock!(aws_sdk_globalaccelerator::Client::update_endpoint_group)
-            .then_output(|| UpdateEndpointGroupOutput::builder().build());
+        let writes: Arc<Mutex<Vec<String>>> = Arc::default();
+        let dial_writes = {
+            let writes = writes.clone();
+            mock!(aws_sdk_globalaccelerator::Client::update_endpoint_group).then_compute_output(
+                move |request| {
+                    let arn = request.endpoint_group_arn().unwrap_or_default();
+                    writes.lock().unwrap().push(format!(
+                        "{} -> {:?}",
+                        arn.trim_start_matches("arn:group/"),
+                        request.traffic_dial_percentage()
+                    ));
+                    UpdateEndpointGroupOutput::builder().build()
+                },
+            )
+        };
         let describe =
             mock!(aws_sdk_globalaccelerator::Client::describe_accelerator).then_output(move || {
                 DescribeAcceleratorOutput::builder()
@@ -435,14 +460,16 @@ mod mocked {
                 control: Control::GlobalAccelerator(client),
             },
             dial_writes,
+            writes,
         }
     }
 
-    fn settings(name: &str, role: Role, desired_count: u32) -> RegionSettings {
+    fn settings(name: &str, home: bool, desired_count: u32) -> RegionSettings {
         RegionSettings {
             name: name.into(),
-            home: role == Role::Primary,
-            role,
+            home,
+            // Transitional field of the config, derived from `home` there too.
+            role: if home { Role::Primary } else { Role::Secondary },
             endpoint_url: None,
             registry_url: None,
             availability_zones: None,
@@ -457,18 +484,19 @@ mod mocked {
             app: "demo".into(),
             table: "demo-mysfits".into(),
             source: Side {
-                settings: settings(EAST, Role::Primary, 2),
+                settings: settings(EAST, true, 2),
                 clients: source,
                 answer_limit: Duration::from_secs(8),
             },
             target: Side {
-                settings: settings(WEST, Role::Secondary, 1),
+                settings: settings(WEST, false, 1),
                 clients: target,
                 answer_limit: Duration::from_secs(30),
             },
             entry,
             fallback_capacity: 2,
             entry_state: None,
+            direction_note: None,
         }
     }
 
@@ -550,6 +578,37 @@ mod mocked {
             "{text}"
         );
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    }
+
+    /// Three regions, home serving: a failover to us-west-2 raises its dial and lowers home's; the
+    /// third region's group (dial 0) is never written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_three_regions_only_the_source_and_target_dials_move() {
+        let desired = Arc::new(Mutex::new(Vec::new()));
+        let source = source_rules(ReplicaStatus::Active, Some(180.0));
+        let target = target_rules(desired.clone());
+        let accelerated = accelerator_with(&[(EAST, 100.0), (WEST, 0.0), ("eu-west-1", 0.0)]);
+        let failover = failover(
+            clients(EAST, &source),
+            clients(WEST, &target),
+            accelerated.entry.clone(),
+        );
+        let url = fixed_region_server(WEST).await;
+        let report = run(&failover, &options(Some(url)), &Events::discard())
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Completed, "{}", report.text());
+        assert_eq!(
+            *accelerated.writes.lock().unwrap(),
+            ["us-west-2 -> Some(100.0)", "us-east-1 -> Some(0.0)"]
+        );
+        assert!(
+            report
+                .text()
+                .contains("us-west-2 dial 0% -> 100%, us-east-1 dial 100% -> 0%"),
+            "{}",
+            report.text()
+        );
     }
 
     #[tokio::test]
@@ -682,7 +741,6 @@ mod emulator {
     use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
     use aws_sdk_route53::types::{ResourceRecordSetFailover, RrType};
     use mysfits::aws::RegionClients;
-    use mysfits::config::Role;
     use mysfits::entry::{
         Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure,
         shift,
@@ -694,10 +752,10 @@ mod emulator {
 
     use super::LIMIT;
 
-    fn balancer(region: &str, role: Role) -> RegionalLoadBalancer {
+    fn balancer(region: &str, home: bool) -> RegionalLoadBalancer {
         RegionalLoadBalancer {
             region: region.into(),
-            role,
+            home,
             arn: format!(
                 "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/r53/1"
             ),
@@ -757,10 +815,7 @@ mod emulator {
                 domain: "shop.example.test".into(),
             },
         };
-        let balancers = [
-            balancer("us-east-1", Role::Primary),
-            balancer("us-west-2", Role::Secondary),
-        ];
+        let balancers = [balancer("us-east-1", true), balancer("us-west-2", false)];
 
         let created = ensure(&entry, &balancers, &Events::discard(), "entry", LIMIT)
             .await
@@ -896,7 +951,7 @@ mod emulator {
                 domain: domain.into(),
             },
         };
-        let balancers = [balancer("us-east-1", Role::Primary)];
+        let balancers = [balancer("us-east-1", true)];
         let outside = ensure(
             &entry("shop.other.test"),
             &balancers,
@@ -1463,6 +1518,33 @@ mod inputs {
         ];
         for (args, what, fix) in cases {
             let mut full = vec!["--region", "us-east-1", "--endpoint-url", &dead];
+            full.extend_from_slice(args);
+            let run = Mysfits::new().run(&full);
+            assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr());
+            let stderr = run.stderr();
+            assert!(stderr.contains(what), "{args:?}: {stderr}");
+            assert!(stderr.contains(fix), "{args:?}: {stderr}");
+        }
+        // Three regions (home first): --to names every region, drill keeps home for the end.
+        let three: [(&[&str], &str, &str); 2] = [
+            (
+                &["failover", "--to", "ap-south-1"],
+                "--to ap-south-1 is not one of the app's regions (us-east-1, us-west-2, eu-west-1)",
+                "pass --to us-east-1, --to us-west-2 or --to eu-west-1",
+            ),
+            (
+                &["drill", "--to", "us-east-1"],
+                "--to us-east-1 is the home region",
+                "--to us-west-2",
+            ),
+        ];
+        for (args, what, fix) in three {
+            let mut full = vec![
+                "--regions",
+                "us-east-1,us-west-2,eu-west-1",
+                "--endpoint-url",
+                &dead,
+            ];
             full.extend_from_slice(args);
             let run = Mysfits::new().run(&full);
             assert_eq!(run.code(), 2, "{args:?}: {}", run.stderr());

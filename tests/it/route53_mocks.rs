@@ -16,7 +16,7 @@ use aws_sdk_route53::types::{
     ResourceRecordSetFailover, RrType,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use mysfits::entry::{Control, EntryPoint, ShiftOutcome, shift};
+use mysfits::entry::{Control, EntryPoint, RegionalLoadBalancer, ShiftOutcome, ensure, shift};
 use mysfits::progress::Events;
 
 const ZONE: &str = "Z0123456789ABCDEFGHIJ";
@@ -78,7 +78,7 @@ fn entry(client: Client) -> EntryPoint {
 
 type Sent = Arc<Mutex<Vec<(ChangeAction, ResourceRecordSet)>>>;
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failover_swaps_roles_with_exact_deletes_and_creates_in_one_batch_and_waits_for_insync() {
     let list = mock!(Client::list_resource_record_sets).then_output(listing);
     let sent: Sent = Arc::default();
@@ -163,7 +163,7 @@ async fn a_failover_swaps_roles_with_exact_deletes_and_creates_in_one_batch_and_
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_batch_refused_as_invalid_names_route53s_reason_and_says_to_run_again() {
     let list = mock!(Client::list_resource_record_sets).then_output(listing);
     let change = mock!(Client::change_resource_record_sets).then_error(|| {
@@ -203,7 +203,7 @@ async fn a_batch_refused_as_invalid_names_route53s_reason_and_says_to_run_again(
 
 /// moto refuses a CREATE it has journaled before although the batch deletes the record first;
 /// only behind an endpoint override is the swap resent as UPSERTs, and a note says so.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn behind_an_endpoint_override_a_refused_swap_is_resent_as_upserts_with_a_note() {
     let list = mock!(Client::list_resource_record_sets).then_output(listing);
     let sent: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
@@ -258,4 +258,80 @@ async fn behind_an_endpoint_override_a_refused_swap_is_resent_as_upserts_with_a_
         notes.iter().any(|note| note.contains("emulator only")),
         "{notes:?}"
     );
+}
+
+/// A change that never gets INSYNC ends in a timeout that says what is still going on; the
+/// generated waiter polls at once and then from 30 s on, so a 100 s limit sees only a few polls.
+#[tokio::test(start_paused = true)]
+async fn a_change_that_stays_pending_times_out_naming_the_wait() {
+    let list = mock!(Client::list_resource_record_sets).then_output(listing);
+    let change = mock!(Client::change_resource_record_sets).then_output(|| {
+        ChangeResourceRecordSetsOutput::builder()
+            .change_info(change_info(ChangeStatus::Pending))
+            .build()
+    });
+    let get_change = mock!(Client::get_change)
+        .match_requests(|request| request.id() == Some("C0123456789"))
+        .then_output(|| {
+            GetChangeOutput::builder()
+                .change_info(change_info(ChangeStatus::Pending))
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        &[&list, &change, &get_change]
+    );
+    let error = shift(
+        &entry(client),
+        "us-east-1",
+        "us-west-2",
+        &Events::discard(),
+        "shift",
+        Duration::from_secs(100),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("Route 53 change to be INSYNC"), "{error}");
+    assert!(error.contains("run the command again later"), "{error}");
+    let polls = get_change.num_calls();
+    assert!((2..=6).contains(&polls), "{polls} GetChange calls");
+}
+
+/// Route 53 failover records are a pair: handed three regions' load balancers, the entry point
+/// refuses before any Route 53 call and says what to use instead.
+#[tokio::test]
+async fn three_load_balancers_are_refused_with_the_fix() {
+    let list = mock!(Client::list_resource_record_sets).then_output(listing);
+    let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&list]);
+    let balancers: Vec<RegionalLoadBalancer> = ["us-east-1", "us-west-2", "eu-west-1"]
+        .iter()
+        .enumerate()
+        .map(|(index, region)| RegionalLoadBalancer {
+            region: region.to_string(),
+            home: index == 0,
+            arn: format!(
+                "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/demo/1"
+            ),
+            dns_name: format!("demo.{region}.elb.amazonaws.com"),
+            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
+        })
+        .collect();
+    let error = ensure(
+        &entry(client),
+        &balancers,
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("exactly two regions") && error.contains("us-east-1, us-west-2, eu-west-1"),
+        "{error}"
+    );
+    assert!(error.contains("Global Accelerator"), "{error}");
+    assert_eq!(list.num_calls(), 0, "refused before any call");
 }
