@@ -45,6 +45,7 @@ fn deploy(moto: &Moto, config_text: &str, binaries: &Path) -> serde_json::Value 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server, docker-registry and a static build of the services; run scripts/test"]
 async fn two_region_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
     let binaries = static_service_binaries().await;
     let moto = Moto::start();

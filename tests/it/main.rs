@@ -29,4 +29,5 @@ mod status;
 mod teardown;
 mod teardown_mocks;
 mod template_rules;
+mod tiers;
 mod util;

@@ -489,6 +489,7 @@ fn seed_catalogue_is_twelve_distinct_mysfits_of_every_alignment() {
 // ---------- against DynamoDB in moto ----------
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn seeding_is_idempotent_and_keeps_likes_and_adoptions() {
     let (_moto, client) = seeded().await;
     let router = mysfits_router(client.clone());
@@ -521,6 +522,7 @@ async fn seeding_is_idempotent_and_keeps_likes_and_adoptions() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn list_filter_and_get_read_the_table() {
     let (_moto, client) = seeded().await;
     let router = mysfits_router(client);
@@ -606,6 +608,7 @@ async fn list_filter_and_get_read_the_table() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn a_missing_table_is_not_ready_and_reads_say_so() {
     let moto = Moto::start();
     let router = mysfits_router(dynamodb(&moto.endpoint()));
@@ -628,6 +631,7 @@ async fn a_missing_table_is_not_ready_and_reads_say_so() {
 /// balancer reaches) answers it 404 and writes nothing; the internal router (the internal port,
 /// open to the service tasks only) serves it and nothing of the public API.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn fulfill_like_is_served_on_the_internal_port_only() {
     let (_moto, client) = seeded().await;
     let public = mysfits_router(client.clone());
@@ -664,6 +668,7 @@ async fn fulfill_like_is_served_on_the_internal_port_only() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn adopt_once_then_409_and_unknown_ids_are_404() {
     let (_moto, client) = seeded().await;
     let router = mysfits_router(client.clone());
@@ -693,6 +698,7 @@ async fn adopt_once_then_409_and_unknown_ids_are_404() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn concurrent_double_adoptions_have_exactly_one_winner() {
     let (_moto, _proxy, client) = seeded_one_at_a_time().await;
     let router = mysfits_router(client);
@@ -714,6 +720,7 @@ async fn concurrent_double_adoptions_have_exactly_one_winner() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn concurrent_likes_through_like_service_add_exactly_n() {
     const LIKES: usize = 40;
     let (_moto, _proxy, client) = seeded_one_at_a_time().await;
@@ -742,6 +749,7 @@ async fn concurrent_likes_through_like_service_add_exactly_n() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn like_service_forwards_404_and_the_callers_ids() {
     let (_moto, client) = seeded().await;
     let mysfits_url = serve(internal_router(client)).await;
