@@ -23,7 +23,6 @@ mod quality;
 mod real_aws;
 mod replica_mocks;
 mod route53_mocks;
-mod services;
 mod stack_mocks;
 mod status;
 mod teardown;
