@@ -1069,31 +1069,17 @@ mod emulator {
 }
 
 mod end_to_end {
-    use std::path::PathBuf;
 
-    use mysfits::image::binaries::{BinarySource, CargoBuild};
-    use mysfits::progress::Events;
     use testbed::moto::Moto;
     use testbed::registry::Registry;
 
     use super::{fixed_region_server, region_server};
+    use crate::fixtures::emulator::static_service_binaries;
     use crate::util::{Mysfits, Run};
 
     const PRIMARY: &str = "us-east-1";
     const SECONDARY: &str = "us-west-2";
     const DOMAIN: &str = "shop.example.test";
-
-    async fn static_service_binaries() -> PathBuf {
-        let cargo = CargoBuild {
-            workspace: testbed::workspace_root(),
-            profile: "dev".to_string(),
-        };
-        let binaries = cargo
-            .binaries(&Events::discard(), "build")
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        binaries["mysfits-service"].parent().unwrap().to_path_buf()
-    }
 
     fn config(
         moto: &Moto,

@@ -5,7 +5,6 @@
 
 mod aws_limits;
 mod aws_review_mocks;
-mod cfn_fixtures;
 mod cli;
 mod dashboard;
 mod deploy_capacity;
@@ -14,6 +13,7 @@ mod deploy_interrupt;
 mod entry_mocks;
 mod examples;
 mod failover;
+mod fixtures;
 mod fresh_connections;
 mod golden;
 mod iam_policy;
