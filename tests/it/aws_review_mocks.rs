@@ -9,21 +9,17 @@ use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
 use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetOutput;
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
-use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError;
 use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
-use aws_sdk_cloudformation::types::{
-    Change, ChangeAction, ChangeSetStatus, ChangeSetType, ResourceChange, ResourceStatus,
-    StackEvent, StackStatus,
-};
+use aws_sdk_cloudformation::types::{ChangeSetType, ResourceStatus, StackEvent, StackStatus};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use mysfits::error::Error;
 use mysfits::progress::Events;
 use mysfits::stack::deploy::{Preview, StackDeployer, delete_failures};
 
-use crate::cfn_fixtures::{STACK_ID, request, stack, stack_event};
+use crate::fixtures::cfn::{STACK_ID, change_set_ready, request, stack, stack_event};
 
 const CAUSE: &str = "Resource handler returned message: \"Invalid parameter at 'ImageTagMutability' \
                      failed to satisfy constraint: 'Member must satisfy enum value set: [MUTABLE, \
@@ -116,25 +112,6 @@ fn missing_stack() -> DescribeStacksError {
             .message("Stack with id demo-registry does not exist")
             .build(),
     )
-}
-
-fn change_set_ready() -> Rule {
-    mock!(Client::describe_change_set).then_output(|| {
-        DescribeChangeSetOutput::builder()
-            .status(ChangeSetStatus::CreateComplete)
-            .changes(
-                Change::builder()
-                    .resource_change(
-                        ResourceChange::builder()
-                            .action(ChangeAction::Add)
-                            .logical_resource_id("MysfitsRepository")
-                            .resource_type("AWS::ECR::Repository")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
-    })
 }
 
 fn any_change_set() -> Rule {

@@ -12,7 +12,7 @@ use mysfits::dashboard::{build, input_from_stacks};
 use mysfits::stack::deploy::{PhysicalResource, StackResult};
 use testbed::moto::Moto;
 
-use crate::util::Mysfits;
+use crate::util::{Mysfits, assert_golden};
 
 fn config(secondary: Option<&str>) -> Config {
     let global = GlobalArgs {
@@ -95,21 +95,6 @@ fn app_stack(region: &str, load_balancer_id: &str, with_outputs: bool) -> StackR
     }
 }
 
-fn check_golden(name: &str, actual: &serde_json::Value) {
-    let path = testbed::workspace_root()
-        .join("tests/golden")
-        .join(format!("{name}.json"));
-    let rendered = serde_json::to_string_pretty(actual).unwrap() + "\n";
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &rendered).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1 once", path.display()));
-    assert_eq!(expected, rendered, "{name} differs from {}", path.display());
-}
-
 /// Every metric line of a body as (namespace, name, dimensions..., options).
 fn metric_lines(body: &serde_json::Value) -> Vec<Vec<serde_json::Value>> {
     body["widgets"]
@@ -134,7 +119,7 @@ fn dashboard_body_golden_two_regions_with_accelerator() {
     )
     .unwrap();
     let body = serde_json::to_value(build(&input)).unwrap();
-    check_golden("dashboard-two-regions", &body);
+    assert_golden("dashboard-two-regions", &body);
 
     // What the golden file must keep true, whatever the layout becomes.
     let lines = metric_lines(&body);
@@ -181,7 +166,7 @@ fn dashboard_body_golden_one_region() {
     let primary = app_stack("us-east-1", "1111111111111111", true);
     let input = input_from_stacks(&config, &[&primary], None).unwrap();
     let body = serde_json::to_value(build(&input)).unwrap();
-    check_golden("dashboard-one-region", &body);
+    assert_golden("dashboard-one-region", &body);
     let lines = metric_lines(&body);
     let names: Vec<&str> = lines.iter().filter_map(|line| line[1].as_str()).collect();
     assert!(
@@ -299,6 +284,7 @@ fn series<'a>(view: &'a serde_json::Value, label: &str) -> &'a serde_json::Value
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn dashboard_create_show_delete_against_moto() {
     let moto = Moto::start();
     // Before any stack: create refuses and says what to do.
@@ -526,6 +512,7 @@ async fn put_log_lines(moto: &Moto, region: &str, group: &str, lines: &[(&str, D
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn logs_merge_both_regions_and_name_missing_groups() {
     let moto = Moto::start();
     let group = "/ecs/demo/mysfits-service";
@@ -597,6 +584,7 @@ async fn logs_merge_both_regions_and_name_missing_groups() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn logs_follow_prints_new_lines_once() {
     use std::io::BufRead;
 

@@ -272,47 +272,13 @@ mod mocked {
 }
 
 mod emulator {
-    use std::path::{Path, PathBuf};
-
     use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
-    use mysfits::image::binaries::{BinarySource, CargoBuild};
-    use mysfits::progress::Events;
     use testbed::moto::Moto;
     use testbed::registry::Registry;
 
-    use crate::util::Mysfits;
+    use crate::fixtures::emulator::{deploy, static_service_binaries};
 
     const REGION: &str = "us-east-1";
-
-    fn deploy(moto: &Moto, config_text: &str, binaries: &Path) -> serde_json::Value {
-        let mysfits = Mysfits::new();
-        let config_path = mysfits.file("mysfits.yaml", config_text);
-        let run = mysfits.envs(moto.client_env()).run(&[
-            "--config",
-            config_path.to_str().unwrap(),
-            "--output",
-            "json",
-            "deploy",
-            "--prebuilt-binaries",
-            binaries.to_str().unwrap(),
-        ]);
-        run.assert_success();
-        serde_json::from_str(&run.stdout())
-            .unwrap_or_else(|error| panic!("deploy printed no JSON ({error}):\n{}", run.stdout()))
-    }
-
-    /// The services built static by the CLI's own cargo seam (as `deploy_e2e` does).
-    async fn static_service_binaries() -> PathBuf {
-        let cargo = CargoBuild {
-            workspace: testbed::workspace_root(),
-            profile: "dev".to_string(),
-        };
-        let binaries = cargo
-            .binaries(&Events::discard(), "build")
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        binaries["mysfits-service"].parent().unwrap().to_path_buf()
-    }
 
     async fn desired_counts(ecs: &aws_sdk_ecs::Client) -> Vec<(String, i32)> {
         let described = ecs
@@ -338,6 +304,7 @@ mod emulator {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    #[ignore = "emulator tier: needs moto_server, docker-registry and a static build of the services; run scripts/test"]
     async fn a_deploy_of_a_new_image_after_a_failover_keeps_the_serving_regions_count() {
         let built = static_service_binaries().await;
         let moto = Moto::start();

@@ -3,14 +3,10 @@
 //! CLI's own report: stacks, network, load balancers, cluster, services, repositories, table and
 //! seed data in the right regions; then a second deploy must change nothing at all.
 
-use std::path::{Path, PathBuf};
-
-use mysfits::image::binaries::{BinarySource, CargoBuild};
-use mysfits::progress::Events;
 use testbed::moto::Moto;
 use testbed::registry::Registry;
 
-use crate::util::Mysfits;
+use crate::fixtures::emulator::{deploy, static_service_binaries};
 
 const PRIMARY: &str = "us-east-1";
 const SECONDARY: &str = "us-west-2";
@@ -27,24 +23,8 @@ fn config(moto: &Moto, primary_registry: &Registry, secondary_registry: &Registr
     )
 }
 
-fn deploy(moto: &Moto, config_text: &str, binaries: &Path) -> serde_json::Value {
-    let mysfits = Mysfits::new();
-    let config_path = mysfits.file("mysfits.yaml", config_text);
-    let run = mysfits.envs(moto.client_env()).run(&[
-        "--config",
-        config_path.to_str().unwrap(),
-        "--output",
-        "json",
-        "deploy",
-        "--prebuilt-binaries",
-        binaries.to_str().unwrap(),
-    ]);
-    run.assert_success();
-    serde_json::from_str(&run.stdout())
-        .unwrap_or_else(|error| panic!("deploy printed no JSON ({error}):\n{}", run.stdout()))
-}
-
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server, docker-registry and a static build of the services; run scripts/test"]
 async fn two_region_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
     let binaries = static_service_binaries().await;
     let moto = Moto::start();
@@ -184,20 +164,6 @@ async fn two_region_deploy_creates_everything_and_a_second_deploy_changes_nothin
     // the replica is UNCONFIRMED; on AWS the replica is listed and nothing is requested twice
     // (modeled in replica_mocks). This is the one difference the emulator forces.
     assert_eq!(second["replica"]["status"], "UNCONFIRMED", "{second:#}");
-}
-
-/// The services built static by the CLI's own cargo seam (dev profile: same flags and target as
-/// the release images, much faster to compile); the directory goes to `--prebuilt-binaries`.
-async fn static_service_binaries() -> PathBuf {
-    let cargo = CargoBuild {
-        workspace: testbed::workspace_root(),
-        profile: "dev".to_string(),
-    };
-    let binaries = cargo
-        .binaries(&Events::discard(), "build")
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    binaries["mysfits-service"].parent().unwrap().to_path_buf()
 }
 
 /// Every stack's last-update time in both regions, as CloudFormation reports it.

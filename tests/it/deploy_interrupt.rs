@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cfn_fixtures::{STACK_ID, request, stack, stack_event};
+use crate::fixtures::cfn::{STACK_ID, request, stack, stack_event};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::operation::cancel_update_stack::CancelUpdateStackOutput;
 use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;

@@ -22,7 +22,7 @@ use aws_sdk_globalaccelerator::operation::update_endpoint_group::UpdateEndpointG
 use aws_sdk_globalaccelerator::operation::update_listener::UpdateListenerOutput;
 use aws_sdk_globalaccelerator::types::{
     Accelerator, AcceleratorStatus, EndpointDescription, EndpointGroup, HealthCheckProtocol,
-    HealthState, IpSet, Listener, PortRange, Protocol, Tag,
+    HealthState, IpSet, Listener, PortRange, Protocol,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use mysfits::dashboard::{AcceleratorLookup, find_accelerator};
@@ -31,6 +31,7 @@ use mysfits::entry::{
 };
 use mysfits::teardown::entry::{GlobalClients, Removal, remove_entry_point};
 
+use crate::fixtures::accelerator;
 use crate::teardown_mocks::route53_without_health_checks;
 use mysfits::progress::Events;
 
@@ -105,20 +106,6 @@ fn groups(list: Vec<EndpointGroup>) -> ListEndpointGroupsOutput {
     ListEndpointGroupsOutput::builder()
         .set_endpoint_groups(Some(list))
         .build()
-}
-
-fn our_tags() -> Rule {
-    mock!(Client::list_tags_for_resource).then_output(|| {
-        ListTagsForResourceOutput::builder()
-            .tags(
-                Tag::builder()
-                    .key("mysfits:app")
-                    .value("demo")
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    })
 }
 
 fn describe_sequence(statuses: &[AcceleratorStatus]) -> Rule {
@@ -244,7 +231,7 @@ async fn a_new_accelerator_serves_from_the_primary_and_is_waited_for_until_deplo
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &create,
             &list_listeners,
             &create_listener,
@@ -318,7 +305,7 @@ async fn a_redeploy_after_failover_keeps_the_dials_and_only_repoints_a_changed_l
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &list_listeners,
             &list_groups,
             &update,
@@ -396,7 +383,7 @@ async fn a_listener_without_the_https_port_gets_it_and_keeps_the_rest() {
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &list_listeners,
             &list_groups,
             &update_listener,
@@ -470,7 +457,7 @@ async fn a_shift_raises_the_target_dial_before_lowering_the_source_and_waits_for
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &list_listeners,
             &list_groups,
             &update,
@@ -518,7 +505,13 @@ async fn a_shift_to_the_serving_region_writes_nothing() {
     let client = mock_client!(
         aws_sdk_globalaccelerator,
         RuleMode::MatchAny,
-        &[&list, &our_tags(), &list_listeners, &list_groups, &update]
+        &[
+            &list,
+            &accelerator::tags("demo"),
+            &list_listeners,
+            &list_groups,
+            &update
+        ]
     );
     let outcome = shift(
         &entry(client, None),
@@ -610,7 +603,7 @@ async fn removal_disables_waits_then_deletes_groups_listener_and_accelerator_in_
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &list_listeners,
             &list_groups,
             &disable,
@@ -811,7 +804,7 @@ async fn dashboard_create_graphs_only_the_accelerator_tagged_as_ours() {
     let listed = mock!(Client::list_listeners).then_output(|| listeners(vec![listener()]));
     let grouped = mock!(Client::list_endpoint_groups)
         .then_output(|| groups(vec![group("us-east-1", 100.0, EAST_ALB)]));
-    let tags = our_tags();
+    let tags = accelerator::tags("demo");
     let ours = mock_client!(
         aws_sdk_globalaccelerator,
         RuleMode::MatchAny,
@@ -896,7 +889,7 @@ async fn every_endpoint_group_update_carries_the_dial_the_endpoints_and_the_heal
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &list_listeners,
             &list_groups,
             &update,

@@ -4,6 +4,7 @@
 use crate::util::Mysfits;
 
 #[test]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 fn every_example_config_plans_a_two_region_create() {
     let moto = testbed::moto::Moto::start();
     let examples = testbed::workspace_root().join("examples");

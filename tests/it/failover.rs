@@ -791,6 +791,7 @@ mod emulator {
     }
 
     #[tokio::test]
+    #[ignore = "emulator tier: needs moto_server; run scripts/test"]
     async fn route53_records_are_created_kept_swapped_and_removed() {
         let moto = Moto::start();
         let client = aws_sdk_route53::Client::new(&moto.sdk_config("us-east-1"));
@@ -927,6 +928,7 @@ mod emulator {
     }
 
     #[tokio::test]
+    #[ignore = "emulator tier: needs moto_server; run scripts/test"]
     async fn a_domain_outside_the_zone_and_a_foreign_record_are_refused() {
         let moto = Moto::start();
         let client = aws_sdk_route53::Client::new(&moto.sdk_config("us-east-1"));
@@ -1008,6 +1010,7 @@ mod emulator {
     }
 
     #[tokio::test]
+    #[ignore = "emulator tier: needs moto_server; run scripts/test"]
     async fn ecs_services_are_scaled_up_and_waited_for_on_moto() {
         let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "3")]);
         let clients = RegionClients::new(&moto.sdk_config("us-west-2"));
@@ -1121,31 +1124,17 @@ mod emulator {
 }
 
 mod end_to_end {
-    use std::path::PathBuf;
 
-    use mysfits::image::binaries::{BinarySource, CargoBuild};
-    use mysfits::progress::Events;
     use testbed::moto::Moto;
     use testbed::registry::Registry;
 
     use super::{fixed_region_server, region_server};
+    use crate::fixtures::emulator::static_service_binaries;
     use crate::util::{Mysfits, Run};
 
     const PRIMARY: &str = "us-east-1";
     const SECONDARY: &str = "us-west-2";
     const DOMAIN: &str = "shop.example.test";
-
-    async fn static_service_binaries() -> PathBuf {
-        let cargo = CargoBuild {
-            workspace: testbed::workspace_root(),
-            profile: "dev".to_string(),
-        };
-        let binaries = cargo
-            .binaries(&Events::discard(), "build")
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-        binaries["mysfits-service"].parent().unwrap().to_path_buf()
-    }
 
     fn config(
         moto: &Moto,
@@ -1219,6 +1208,7 @@ mod end_to_end {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "emulator tier: needs moto_server, docker-registry and a static build of the services; run scripts/test"]
     async fn deploy_status_failover_failback_primary_down_and_drill_through_the_real_binary() {
         let binaries = static_service_binaries().await;
         let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);

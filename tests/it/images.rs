@@ -645,6 +645,7 @@ fn build_without_push_prints_digests_and_talks_to_no_aws() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server and docker-registry; run scripts/test"]
 async fn push_reaches_both_regions_by_digest_and_a_second_push_uploads_nothing() {
     let moto = Moto::start();
     let east = Registry::start();
@@ -754,6 +755,7 @@ async fn push_reaches_both_regions_by_digest_and_a_second_push_uploads_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server and docker-registry; run scripts/test"]
 async fn a_registry_that_refuses_the_ecr_credentials_fails_with_a_fix() {
     let moto = Moto::start();
     let registry = Registry::start_with_credentials(MOTO_ECR_USER, "another-password");
@@ -771,6 +773,7 @@ async fn a_registry_that_refuses_the_ecr_credentials_fails_with_a_fix() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server and docker-registry; run scripts/test"]
 async fn pushing_before_the_repositories_exist_says_to_deploy() {
     let moto = Moto::start();
     let registry = Registry::start();
@@ -855,6 +858,7 @@ async fn run_with_podman(image: &Image, path: &str) -> (u16, String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs docker-registry and podman; run scripts/test"]
 async fn an_image_runs_under_podman_as_the_non_root_user_with_the_ca_bundle() {
     let directory = tempfile::tempdir().unwrap();
     let source = directory.path().join("probe.rs");
@@ -889,6 +893,7 @@ async fn an_image_runs_under_podman_as_the_non_root_user_with_the_ca_bundle() {
 /// The real mysfits-service, built static by the CLI's own cargo seam (dev profile: the same
 /// flags and target as release, minutes faster to compile), pushed, pulled and run by podman.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs docker-registry, podman and a static build of the services; run scripts/test"]
 async fn the_mysfits_service_image_runs_under_podman_and_answers_health() {
     let workspace = testbed::workspace_root();
     let cargo = CargoBuild {

@@ -1,7 +1,7 @@
 //! Stack deploy paths moto cannot produce (rollback states, failed change sets, real failure
 //! reasons), checked against modeled CloudFormation responses (aws-smithy-mocks).
 
-use crate::cfn_fixtures::{STACK_ID, request, stack};
+use crate::fixtures::cfn::{STACK_ID, change_set_ready, request, stack};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetOutput;
 use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetOutput;
@@ -13,8 +13,7 @@ use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError;
 use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
 use aws_sdk_cloudformation::operation::get_template::GetTemplateOutput;
 use aws_sdk_cloudformation::types::{
-    Change, ChangeAction, ChangeSetStatus, ResourceChange, ResourceStatus, StackEvent,
-    StackResource, StackStatus,
+    ChangeSetStatus, ResourceStatus, StackEvent, StackResource, StackStatus,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
@@ -47,25 +46,6 @@ fn resources() -> Rule {
                     .resource_type("AWS::ECR::Repository")
                     .resource_status(ResourceStatus::CreateComplete)
                     .timestamp(DateTime::from_secs(1))
-                    .build(),
-            )
-            .build()
-    })
-}
-
-fn change_set_ready() -> Rule {
-    mock!(Client::describe_change_set).then_output(|| {
-        DescribeChangeSetOutput::builder()
-            .status(ChangeSetStatus::CreateComplete)
-            .changes(
-                Change::builder()
-                    .resource_change(
-                        ResourceChange::builder()
-                            .action(ChangeAction::Add)
-                            .logical_resource_id("MysfitsRepository")
-                            .resource_type("AWS::ECR::Repository")
-                            .build(),
-                    )
                     .build(),
             )
             .build()

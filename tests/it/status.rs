@@ -16,6 +16,7 @@ fn status(moto: &Moto, config: &str, args: &[&str]) -> crate::util::Run {
 }
 
 #[test]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 fn a_silent_region_is_shown_not_answering_and_every_skipped_call_is_listed() {
     let moto = Moto::start();
     let dead = testbed::dead_endpoint();
@@ -75,6 +76,7 @@ fn a_silent_region_is_shown_not_answering_and_every_skipped_call_is_listed() {
 }
 
 #[test]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 fn global_accelerator_on_an_emulator_is_reported_unavailable_at_that_endpoint() {
     let moto = Moto::start();
     let config = format!(

@@ -316,6 +316,7 @@ async fn delete_vpc(ec2: &aws_sdk_ec2::Client, vpc: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server and docker-registry; run scripts/test"]
 async fn teardown_removes_the_deployed_app_reports_motos_leaks_and_then_finds_nothing() {
     let moto = Moto::start();
     let east = Registry::start();
@@ -444,6 +445,7 @@ async fn teardown_removes_the_deployed_app_reports_motos_leaks_and_then_finds_no
 }
 
 #[test]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 fn teardown_of_a_never_deployed_app_finishes_and_finds_nothing() {
     let moto = Moto::start();
     let config = format!(
@@ -476,6 +478,7 @@ fn teardown_without_a_terminal_and_without_yes_refuses_and_deletes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn teardown_after_a_failed_deploy_removes_the_half_deployed_app() {
     let moto = Moto::start();
     // Image pushes go to a port nobody listens on: the registry stacks exist, the app stacks

@@ -7,7 +7,8 @@ use crate::util::notes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::cfn_fixtures::{stack, stack_event};
+use crate::fixtures::accelerator::tags;
+use crate::fixtures::cfn::{stack, stack_event};
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resources::DescribeStackResourcesOutput;
@@ -32,11 +33,8 @@ use aws_sdk_globalaccelerator::operation::describe_accelerator::DescribeAccelera
 use aws_sdk_globalaccelerator::operation::list_accelerators::ListAcceleratorsOutput;
 use aws_sdk_globalaccelerator::operation::list_endpoint_groups::ListEndpointGroupsOutput;
 use aws_sdk_globalaccelerator::operation::list_listeners::ListListenersOutput;
-use aws_sdk_globalaccelerator::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use aws_sdk_globalaccelerator::operation::update_accelerator::UpdateAcceleratorOutput;
-use aws_sdk_globalaccelerator::types::{
-    Accelerator, AcceleratorStatus, EndpointGroup, Listener, Tag,
-};
+use aws_sdk_globalaccelerator::types::{Accelerator, AcceleratorStatus, EndpointGroup, Listener};
 use aws_sdk_route53::operation::list_health_checks::ListHealthChecksOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
@@ -90,20 +88,6 @@ fn accelerator(enabled: bool, status: AcceleratorStatus) -> DescribeAcceleratorO
                 .build(),
         )
         .build()
-}
-
-fn tags(app: &'static str) -> Rule {
-    mock!(aws_sdk_globalaccelerator::Client::list_tags_for_resource).then_output(move || {
-        ListTagsForResourceOutput::builder()
-            .tags(
-                Tag::builder()
-                    .key("mysfits:app")
-                    .value(app)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-    })
 }
 
 fn listed_accelerator() -> Rule {

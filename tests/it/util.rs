@@ -1,4 +1,5 @@
-//! Runs the real `mysfits` binary in a temporary directory with a clean environment.
+//! Runs the real `mysfits` binary in a temporary directory with a clean environment; compares
+//! rendered JSON with the golden files in tests/golden/.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -84,4 +85,27 @@ pub fn notes(
         }
     }
     notes
+}
+
+/// Compares `actual` with `tests/golden/NAME.json` and shows a line diff when they differ.
+/// `UPDATE_GOLDEN=1` rewrites the file instead: review the rewrite with `git diff tests/golden`.
+#[track_caller]
+pub fn assert_golden(name: &str, actual: &serde_json::Value) {
+    let path = testbed::workspace_root()
+        .join("tests/golden")
+        .join(format!("{name}.json"));
+    let rendered = serde_json::to_string_pretty(actual).unwrap() + "\n";
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &rendered).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1 once", path.display()));
+    pretty_assertions::assert_str_eq!(
+        expected,
+        rendered,
+        "{name} differs from {} (< golden, > now; UPDATE_GOLDEN=1 rewrites it)",
+        path.display()
+    );
 }

@@ -31,3 +31,14 @@ pub fn free_port() -> u16 {
 pub fn dead_endpoint() -> String {
     format!("http://127.0.0.1:{}", free_port())
 }
+
+/// scripts/test runs the fast tier with `MYSFITS_TEST_TIER=fast`: a test that starts an outside
+/// program there lacks its emulator-tier mark, which `tests/it/tiers.rs` checks statically too.
+fn require_emulator_tier(program: &str) {
+    if std::env::var("MYSFITS_TEST_TIER").is_ok_and(|tier| tier == "fast") {
+        panic!(
+            "this test starts {program}, which the fast tier (MYSFITS_TEST_TIER=fast) does not \
+             have: mark it #[ignore = \"emulator tier: needs {program}; run scripts/test\"]"
+        );
+    }
+}

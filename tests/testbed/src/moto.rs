@@ -32,10 +32,11 @@ impl Moto {
     }
 
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
+        crate::require_emulator_tier("moto_server");
         let binary = moto_binary();
         assert!(
             binary.exists(),
-            "moto_server not found at {}: run scripts/setup-testenv first (or set MYSFITS_MOTO_SERVER)",
+            "moto_server not found at {}: run scripts/setup-testenv first (or set MYSFITS_MOTO_SERVER); scripts/test runs the emulator tier with it",
             binary.display()
         );
         let port = crate::free_port();

@@ -18,6 +18,7 @@ impl Container {
     /// Pulls `image` (`host:port/repository@sha256:...`, plain http, basic auth `credentials`)
     /// and runs it with `env`.
     pub fn run(image: &str, credentials: &str, env: &[(&str, String)]) -> Container {
+        crate::require_emulator_tier("podman");
         let storage = tempfile::tempdir().expect("podman storage dir");
         let name = format!("mysfits-test-{}-{}", std::process::id(), crate::free_port());
         let mut podman = vec!["podman".to_string()];

@@ -29,6 +29,7 @@ impl Registry {
     }
 
     pub fn start_with_credentials(user: &str, password: &str) -> Registry {
+        crate::require_emulator_tier("docker-registry");
         let directory = tempfile::tempdir().expect("registry temp dir");
         let hash = bcrypt::hash(password, 4).expect("bcrypt hash");
         std::fs::write(
