@@ -1172,7 +1172,7 @@ async fn three_regions_get_one_endpoint_group_each_home_at_100_and_the_others_at
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &create,
             &list_listeners,
             &create_listener,
@@ -1245,7 +1245,7 @@ async fn shift_log(existing: Vec<EndpointGroup>, to: &str) -> (ShiftOutcome, Vec
         RuleMode::MatchAny,
         &[
             &list,
-            &our_tags(),
+            &accelerator::tags("demo"),
             &list_listeners,
             &list_groups,
             &update,
