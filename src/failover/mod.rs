@@ -501,8 +501,8 @@ async fn gather(failover: &Failover, side: &Side, other_region: &str) -> RegionF
         &Lookup {
             app: &failover.app,
             table: &failover.table,
-            role: Some(side.settings.role),
-            other_region: Some(other_region),
+            home: side.settings.home,
+            other_regions: &[other_region],
             answer_limit: side.answer_limit,
         },
     )
