@@ -192,7 +192,12 @@ pub struct LogsArgs {
     #[arg(long, default_value = "mysfits-service", value_parser = service_parser())]
     pub service: &'static Service,
     /// Read only these of the app's regions (e.g. --in eu-west-1) [default: every region]
-    #[arg(long = "in", id = "in_regions", value_name = "REGION,...", value_delimiter = ',')]
+    #[arg(
+        long = "in",
+        id = "in_regions",
+        value_name = "REGION,...",
+        value_delimiter = ','
+    )]
     pub in_regions: Vec<String>,
     /// Keep printing new lines until Ctrl-C
     #[arg(long)]

@@ -53,8 +53,8 @@ async fn create(config: &Config) -> Result<ExitCode> {
             home_cloudwatch = Some(clients.cloudwatch);
         }
     }
-    let home_cloudwatch = home_cloudwatch
-        .ok_or_else(|| Error::internal("the configuration has no home region"))?;
+    let home_cloudwatch =
+        home_cloudwatch.ok_or_else(|| Error::internal("the configuration has no home region"))?;
     let entry = EntryPoint::new(config, Patience::IMPATIENT).await;
     let accelerator = match find_accelerator(&entry).await {
         AcceleratorLookup::Found(accelerator) => Some(accelerator.arn),

@@ -398,7 +398,11 @@ impl Rows<'_> {
             .iter()
             .map(|targets| {
                 self.graph(
-                    &format!("Target responses {} ({})", targets.region, targets.standing()),
+                    &format!(
+                        "Target responses {} ({})",
+                        targets.region,
+                        targets.standing()
+                    ),
                     "Sum",
                     false,
                     [2, 4, 5]

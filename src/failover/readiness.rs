@@ -252,34 +252,32 @@ fn latency_check(source: &RegionFacts, target: &RegionFacts, thresholds: Thresho
         );
     }
     match source.replication_to(&target.region) {
-        Some(replication) => {
-            match replication.latest_ms {
-                Some(latency) if latency <= thresholds.max_replication_latency_ms => Check::new(
-                    name,
-                    Verdict::Ready,
-                    format!(
-                        "{latency:.0} ms (limit {:.0} ms)",
-                        thresholds.max_replication_latency_ms
-                    ),
+        Some(replication) => match replication.latest_ms {
+            Some(latency) if latency <= thresholds.max_replication_latency_ms => Check::new(
+                name,
+                Verdict::Ready,
+                format!(
+                    "{latency:.0} ms (limit {:.0} ms)",
+                    thresholds.max_replication_latency_ms
                 ),
-                Some(latency) => Check::new(
-                    name,
-                    Verdict::NotReady,
-                    format!(
-                        "{latency:.0} ms {} -> {} exceeds the limit of {:.0} ms: recent writes may be missing in {}",
-                        source.region,
-                        target.region,
-                        thresholds.max_replication_latency_ms,
-                        target.region
-                    ),
+            ),
+            Some(latency) => Check::new(
+                name,
+                Verdict::NotReady,
+                format!(
+                    "{latency:.0} ms {} -> {} exceeds the limit of {:.0} ms: recent writes may be missing in {}",
+                    source.region,
+                    target.region,
+                    thresholds.max_replication_latency_ms,
+                    target.region
                 ),
-                None => Check::new(
-                    name,
-                    Verdict::Unknown,
-                    "no ReplicationLatency data in the last 10 minutes (no recent writes)",
-                ),
-            }
-        }
+            ),
+            None => Check::new(
+                name,
+                Verdict::Unknown,
+                "no ReplicationLatency data in the last 10 minutes (no recent writes)",
+            ),
+        },
         _ => Check::new(
             name,
             Verdict::Unknown,

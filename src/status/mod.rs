@@ -7,8 +7,8 @@
 
 pub mod facts;
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 use crate::app::SERVICES;
 use crate::aws::{Patience, RegionClients};
@@ -29,7 +29,10 @@ pub struct StatusReport {
     pub regions: Vec<RegionFacts>,
 }
 
-fn keyed_by_region<S: Serializer>(regions: &[RegionFacts], serializer: S) -> Result<S::Ok, S::Error> {
+fn keyed_by_region<S: Serializer>(
+    regions: &[RegionFacts],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(Some(regions.len()))?;
     for facts in regions {
         map.serialize_entry(&facts.region, facts)?;
@@ -283,4 +286,202 @@ fn lay_out(rows: &[Row]) -> String {
         text.push('\n');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::RegionTraffic;
+    use facts::{ReplicaFact, ReplicationFact, TableFact};
+
+    const REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
+
+    /// A region that answered: its table lists the other two replicas and it read replication
+    /// towards each of them (`latest` ms, or no data).
+    fn answered(region: &str, home: bool, latest: [Option<f64>; 2]) -> RegionFacts {
+        let others: Vec<&str> = REGIONS
+            .into_iter()
+            .filter(|other| *other != region)
+            .collect();
+        RegionFacts {
+            region: region.into(),
+            home,
+            table: Some(TableFact {
+                name: "demo-mysfits".into(),
+                status: "ACTIVE".into(),
+                replicas: others
+                    .iter()
+                    .map(|other| ReplicaFact {
+                        region: other.to_string(),
+                        status: "ACTIVE".into(),
+                    })
+                    .collect(),
+            }),
+            replication: others
+                .iter()
+                .zip(latest)
+                .map(|(other, latest)| ReplicationFact {
+                    receiving_region: other.to_string(),
+                    latest_ms: latest,
+                    maximum_ms: latest.map(|latest| latest * 2.0),
+                })
+                .collect(),
+            ..RegionFacts::default()
+        }
+    }
+
+    fn three_regions() -> StatusReport {
+        let silent = RegionFacts {
+            region: "eu-west-1".into(),
+            unreachable: Some("DescribeStacks demo-registry: timed out".into()),
+            skipped: vec!["DescribeTable in eu-west-1 (region did not answer within 8 s)".into()],
+            ..RegionFacts::default()
+        };
+        let traffic = |region: &str, dial: f32| RegionTraffic {
+            region: region.into(),
+            target: format!("arn:aws:elasticloadbalancing:{region}:1:loadbalancer/app/demo/1"),
+            traffic_dial: Some(dial),
+            failover: None,
+            health: Some("HEALTHY".into()),
+            health_check_id: None,
+        };
+        StatusReport {
+            app: "demo".into(),
+            entry_point_mode: "global-accelerator".into(),
+            entry_point: EntryState::Present(EntryDescription {
+                mode: "global-accelerator".into(),
+                name: "demo".into(),
+                id: "arn:aws:globalaccelerator::1:accelerator/abc".into(),
+                address: Some("a1.awsglobalaccelerator.com".into()),
+                static_ips: Vec::new(),
+                status: "DEPLOYED".into(),
+                enabled: true,
+                regions: vec![
+                    traffic("us-east-1", 100.0),
+                    traffic("us-west-2", 0.0),
+                    traffic("eu-west-1", 0.0),
+                ],
+            }),
+            regions: vec![
+                answered("us-east-1", true, [Some(120.0), Some(340.0)]),
+                answered("us-west-2", false, [Some(90.0), None]),
+                silent,
+            ],
+        }
+    }
+
+    /// The cell of `label`'s row in each column.
+    fn cells<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
+        let header = text.lines().next().unwrap();
+        let starts: Vec<usize> = REGIONS
+            .iter()
+            .map(|region| header.find(region).unwrap())
+            .collect();
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(label) && line[label.len()..].starts_with("  "))
+            .unwrap_or_else(|| panic!("no row {label:?} in\n{text}"));
+        starts
+            .iter()
+            .enumerate()
+            .map(|(index, start)| {
+                let end = starts.get(index + 1).copied().unwrap_or(line.len());
+                line.get(*start..end.min(line.len())).unwrap_or("").trim()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn three_regions_are_three_columns_home_first_with_replication_per_pair() {
+        let text = three_regions().text();
+        assert_eq!(
+            cells(&text, ""),
+            [
+                "us-east-1 (primary)",
+                "us-west-2 (secondary)",
+                "eu-west-1 (secondary)"
+            ],
+            "{text}"
+        );
+        assert_eq!(
+            cells(&text, "region"),
+            ["answering", "answering", "NOT ANSWERING"]
+        );
+        assert_eq!(
+            cells(&text, "  replication to us-east-1"),
+            ["-", "90 ms (max 180)", "-"],
+            "{text}"
+        );
+        assert_eq!(
+            cells(&text, "  replication to us-west-2"),
+            ["120 ms (max 240)", "-", "-"]
+        );
+        assert_eq!(
+            cells(&text, "  replication to eu-west-1"),
+            ["340 ms (max 680)", "no data", "-"]
+        );
+        assert_eq!(
+            cells(&text, "  replicas"),
+            [
+                "us-west-2 ACTIVE, eu-west-1 ACTIVE",
+                "us-east-1 ACTIVE, eu-west-1 ACTIVE",
+                "-"
+            ]
+        );
+        assert_eq!(
+            cells(&text, "traffic"),
+            [
+                "dial 100% (HEALTHY)",
+                "dial 0% (HEALTHY)",
+                "dial 0% (HEALTHY)"
+            ]
+        );
+        assert!(text.contains("serving: us-east-1\n"), "{text}");
+        assert!(
+            text.contains("skipped: DescribeTable in eu-west-1 (region did not answer"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_is_keyed_by_region_home_first() {
+        let json = serde_json::to_string(&three_regions()).unwrap();
+        let positions: Vec<usize> = REGIONS
+            .iter()
+            .map(|region| json.find(&format!("\"{region}\":{{")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{json}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let home = &value["regions"]["us-east-1"];
+        assert_eq!(home["home"], true);
+        assert_eq!(value["regions"]["us-west-2"]["home"], false);
+        let pairs: Vec<(&str, f64)> = home["replication"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|fact| {
+                (
+                    fact["receiving_region"].as_str().unwrap(),
+                    fact["latest_ms"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(pairs, [("us-west-2", 120.0), ("eu-west-1", 340.0)]);
+        assert!(value["regions"]["eu-west-1"]["unreachable"].is_string());
+    }
+
+    #[test]
+    fn one_region_has_no_replication_rows() {
+        let mut report = three_regions();
+        report.regions.truncate(1);
+        report.regions[0].replication.clear();
+        let text = report.text();
+        assert!(!text.contains("replication to"), "{text}");
+        assert!(
+            text.lines()
+                .next()
+                .unwrap()
+                .ends_with("us-east-1 (primary)")
+        );
+    }
 }

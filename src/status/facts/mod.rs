@@ -26,8 +26,8 @@ use crate::stack::StackKind;
 
 use app_stack::read_app_stacks;
 use data::{read_alarms, read_replication_latencies, read_table};
-pub use services::target_group_health;
 use services::read_services;
+pub use services::target_group_health;
 
 /// A bundled service (an entry of [`crate::app::SERVICES`]).
 pub type ServiceKind = &'static crate::app::Service;
