@@ -289,6 +289,7 @@ fn lay_out(rows: &[Row]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::entry::RegionTraffic;
