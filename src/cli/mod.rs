@@ -9,10 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "mysfits",
     version,
-    about = "Deploy and operate the Mythical Mysfits app on AWS in two regions",
+    about = "Deploy and operate the Mythical Mysfits app on AWS in several regions",
     long_about = "Deploy the Mythical Mysfits adoption app to AWS (ECS Fargate behind ALBs, DynamoDB \
-                  global table, ECR images built without Docker) in a primary and a disaster-recovery \
-                  region, then fail over, watch and tear it down."
+                  global table, ECR images built without Docker) in a home region and one or more \
+                  disaster-recovery regions, then fail over, watch and tear it down."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -92,22 +92,22 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create or update the whole app in the primary and the secondary region
+    /// Create or update the whole app in every region
     Deploy(DeployArgs),
     /// Show what deploy would do: the steps and each stack's change set (exit 0 no changes, 1 changes, 2 error)
     Plan,
-    /// Both regions side by side: stacks, services, targets, replica, images, traffic
+    /// Every region side by side: stacks, services, targets, replicas, replication, images, traffic
     Status,
-    /// Move traffic to the other region after checking it is ready
+    /// Move traffic to another region after checking it is ready
     Failover(FailoverArgs),
     /// The multi-region CloudWatch dashboard
     #[command(subcommand)]
     Dashboard(DashboardCommand),
-    /// Remove everything the app created in both regions and verify nothing is left
+    /// Remove everything the app created in every region and verify nothing is left
     Teardown(TeardownArgs),
     /// Build the service images (without Docker) and optionally push them to ECR
     Build(BuildArgs),
-    /// Recent log lines of a service
+    /// Recent log lines of a service, from every region merged by time
     Logs(LogsArgs),
     /// Fail over and back under bounded load; report errors, latency and time to recover
     Drill(DrillArgs),
@@ -157,7 +157,7 @@ pub struct FailoverArgs {
 pub enum DashboardCommand {
     /// Create or update the dashboard
     Create,
-    /// Print the current values of the key metrics of both regions
+    /// Print the current values of the key metrics of every region
     Show(DashboardShowArgs),
     /// Delete the dashboard
     Delete,
@@ -179,7 +179,7 @@ pub struct TeardownArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Push the images to ECR in the primary and secondary region
+    /// Push the images to ECR in every region
     #[arg(long)]
     pub push: bool,
     /// Use prebuilt static service binaries from this directory instead of running cargo
@@ -192,6 +192,14 @@ pub struct LogsArgs {
     /// Which service's log group to read
     #[arg(long, default_value = "mysfits-service", value_parser = service_parser())]
     pub service: &'static Service,
+    /// Read only these of the app's regions (e.g. --in eu-west-1) [default: every region]
+    #[arg(
+        long = "in",
+        id = "in_regions",
+        value_name = "REGION,...",
+        value_delimiter = ','
+    )]
+    pub in_regions: Vec<String>,
     /// Keep printing new lines until Ctrl-C
     #[arg(long)]
     pub follow: bool,
@@ -220,7 +228,7 @@ pub struct DrillArgs {
     /// Send the load here instead of the app's global entry point
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Fail over even if the other region is not ready
+    /// Fail over even if the target region is not ready
     #[arg(long)]
     pub force: bool,
     /// Most replication latency, in milliseconds, that counts as ready

@@ -1,4 +1,5 @@
-//! `mysfits dashboard create|show|delete`: the multi-region CloudWatch dashboard.
+//! `mysfits dashboard create|show|delete`: the multi-region CloudWatch dashboard, in the home
+//! region, graphing every region.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ use crate::dashboard::{
 };
 use crate::entry::EntryPoint;
 use crate::error::{Error, Result};
+use crate::stack::StackKind;
+use crate::status::facts::standing;
 
 pub async fn run(config: &Config, command: &DashboardCommand) -> Result<ExitCode> {
     match command {
@@ -28,29 +31,30 @@ pub async fn run(config: &Config, command: &DashboardCommand) -> Result<ExitCode
 }
 
 async fn create(config: &Config) -> Result<ExitCode> {
-    let clients = RegionClients::for_app(config, Patience::DEPLOY).await;
-    let primary = &clients[&crate::config::Role::Primary];
+    let mut home_cloudwatch = None;
     let mut stacks = Vec::new();
     for region in config.regions() {
-        match read_app_stack(
-            &clients[&region.role].cloudformation,
-            &config.app,
-            &region.name,
-        )
-        .await?
-        {
+        let clients = RegionClients::for_region(config, region, Patience::DEPLOY).await;
+        match read_app_stack(&clients.cloudformation, &config.app, &region.name).await? {
             Some(stack) => stacks.push(stack),
             None => {
                 return Err(Error::config(
                     format!(
-                        "stack {}-app not found in {} ({}): the dashboard has nothing to graph there",
-                        config.app, region.name, region.role
+                        "stack {} not found in {} ({}): the dashboard has nothing to graph there",
+                        StackKind::App.stack_name(&config.app),
+                        region.name,
+                        standing(region.home)
                     ),
                     "run `mysfits deploy` first, then `mysfits dashboard create`",
                 ));
             }
         }
+        if region.home {
+            home_cloudwatch = Some(clients.cloudwatch);
+        }
     }
+    let home_cloudwatch =
+        home_cloudwatch.ok_or_else(|| Error::internal("the configuration has no home region"))?;
     let entry = EntryPoint::new(config, Patience::IMPATIENT).await;
     let accelerator = match find_accelerator(&entry).await {
         AcceleratorLookup::Found(accelerator) => Some(accelerator.arn),
@@ -65,7 +69,7 @@ async fn create(config: &Config) -> Result<ExitCode> {
     let stack_refs: Vec<_> = stacks.iter().collect();
     let report = ensure(
         config,
-        &primary.cloudwatch,
+        &home_cloudwatch,
         &stack_refs,
         accelerator.as_deref(),
     )
@@ -120,16 +124,18 @@ async fn show(config: &Config, minutes: u32) -> Result<ExitCode> {
         ));
     }
     let name = dashboard_name(config);
-    let primary_cloudwatch = &clients[0].1.cloudwatch;
+    let home = &config.home().name;
+    // Regions are in the configured order: home is the first.
+    let home_cloudwatch = &clients[0].1.cloudwatch;
     let (exists, regions) = futures::join!(
-        deployed_body(primary_cloudwatch, &name, &config.primary().name),
+        deployed_body(home_cloudwatch, &name, home),
         views(config, &clients, window)
     );
     let report = ShowReport {
         dashboard: name.clone(),
-        region: config.primary().name.clone(),
+        region: home.clone(),
         dashboard_exists: matches!(exists, Ok(Some(_))),
-        url: console_url(&config.primary().name, &name),
+        url: console_url(home, &name),
         window,
         regions,
     };
@@ -169,11 +175,11 @@ async fn show(config: &Config, minutes: u32) -> Result<ExitCode> {
 
 async fn remove(config: &Config) -> Result<ExitCode> {
     let name = dashboard_name(config);
-    let region = &config.primary().name;
+    let region = &config.home().name;
     if !config.assume_yes {
         confirm(&format!("Delete dashboard {name} in {region}?")).await?;
     }
-    let clients = RegionClients::for_region(config, config.primary(), Patience::DEPLOY).await;
+    let clients = RegionClients::for_region(config, config.home(), Patience::DEPLOY).await;
     let deleted = delete(config, &clients.cloudwatch).await?;
     match config.output {
         OutputFormat::Json => println!(

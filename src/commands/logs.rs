@@ -1,8 +1,9 @@
-//! `mysfits logs`: recent lines of one service from both regions' log groups
-//! (`/ecs/{app}/<service>`), merged by time and prefixed with the region; `--follow` polls.
+//! `mysfits logs`: recent lines of one service from the log groups of every region (or those
+//! `--in` names), [`crate::app::names::log_group`], merged by time and prefixed with the region;
+//! `--follow` polls.
 //!
 //! A region whose log group is missing or whose API does not answer is reported on stderr and the
-//! other region is still read: the logs of the surviving region matter most during an outage.
+//! other regions are still read: the logs of the surviving regions matter most during an outage.
 //!
 //! FilterLogEvents sorts by event time, not by arrival: an event of another stream (task) can
 //! arrive after a newer one was printed (the awslogs driver sends in batches, and PutLogEvents
@@ -20,7 +21,7 @@ use serde::Serialize;
 
 use crate::aws::{Patience, RegionClients, aws_error, error_message};
 use crate::cli::{LogsArgs, OutputFormat};
-use crate::config::Config;
+use crate::config::{Config, RegionSettings};
 use crate::error::{Error, Result};
 
 /// One log line.
@@ -179,13 +180,33 @@ impl Follower {
     }
 }
 
+/// The regions `--in` names, in the app's order; every region when it names none.
+pub fn chosen_regions<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'a RegionSettings>> {
+    if let Some(unknown) = names
+        .iter()
+        .find(|name| config.region_named(name).is_none())
+    {
+        return Err(Error::config(
+            format!(
+                "--in {unknown}: {unknown} is not one of the app's regions ({})",
+                config.region_names().join(", ")
+            ),
+            "pass one of the app's regions to --in, or leave --in out to read every region",
+        ));
+    }
+    Ok(config
+        .regions()
+        .filter(|region| names.is_empty() || names.contains(&region.name))
+        .collect())
+}
+
 pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
-    let group = log_group(&config.app, args.service.name);
-    // Impatient clients: a region that is down must not stall the other region's lines.
-    let regions: Vec<RegionClients> = RegionClients::for_app(config, Patience::IMPATIENT)
-        .await
-        .into_values()
-        .collect();
+    let group = crate::app::names::log_group(&config.app, args.service);
+    // Impatient clients: a region that is down must not stall the other regions' lines.
+    let mut regions = Vec::new();
+    for region in chosen_regions(config, &args.in_regions)? {
+        regions.push(RegionClients::for_region(config, region, Patience::IMPATIENT).await);
+    }
     let since = now_millis() - i64::from(args.since) * 60_000;
     let limit = args.limit as usize;
 
@@ -257,20 +278,14 @@ fn print_lines(output: OutputFormat, lines: &[LogLine]) -> Result<()> {
     for line in lines {
         let text = match output {
             OutputFormat::Text => line.text(),
-            OutputFormat::Json => serde_json::to_string(line).map_err(|error| {
-                Error::config(format!("could not write JSON: {error}"), "report this bug")
-            })?,
+            OutputFormat::Json => serde_json::to_string(line)
+                .map_err(|error| Error::internal(format!("could not write JSON: {error}")))?,
         };
         writeln!(stdout, "{text}").map_err(|error| Error::io("writing to stdout", error))?;
     }
     stdout
         .flush()
         .map_err(|error| Error::io("writing to stdout", error))
-}
-
-/// The log group of a service (the app template names them so).
-pub fn log_group(app: &str, service: &str) -> String {
-    format!("/ecs/{app}/{service}")
 }
 
 /// Events of the group from `start` on, oldest first, from every page (a page may be empty and
@@ -412,6 +427,5 @@ mod tests {
             line(1_700_000_000_000, "a").text(),
             "[us-east-1] 2023-11-14T22:13:20Z 01234567 GET /mysfits 200"
         );
-        assert_eq!(log_group("demo", "like-service"), "/ecs/demo/like-service");
     }
 }

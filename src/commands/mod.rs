@@ -23,12 +23,8 @@ use crate::error::{Error, Result};
 
 /// A report as pretty-printed JSON (`--output json`).
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string_pretty(value).map_err(|error| {
-        Error::config(
-            format!("could not write JSON output: {error}"),
-            "report this bug",
-        )
-    })
+    serde_json::to_string_pretty(value)
+        .map_err(|error| Error::internal(format!("could not write JSON output: {error}")))
 }
 
 /// Prints a command's result on stdout: JSON for `--output json`, else `text(report)`.

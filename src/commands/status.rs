@@ -1,4 +1,4 @@
-//! `mysfits status`: both regions side by side, and the entry point in front of them.
+//! `mysfits status`: every region side by side (home first), and the entry point in front of them.
 
 use std::process::ExitCode;
 

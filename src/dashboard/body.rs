@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
-use super::targets::{Accelerator, RegionTargets};
+use super::targets::{Accelerator, RegionTargets, ServiceTargets};
 use crate::aws::GLOBAL_ACCELERATOR_REGION;
 
 /// The grid CloudWatch lays widgets on is 24 units wide.
@@ -60,7 +60,7 @@ pub struct MetricProperties {
     pub view: String,
     pub stacked: bool,
     /// The widget's default region; every metric also names its own, which is what lets one
-    /// dashboard in the primary region graph both regions.
+    /// dashboard in the home region graph every region.
     pub region: String,
     pub period: u32,
     pub stat: String,
@@ -178,38 +178,38 @@ impl Metric {
         )
     }
 
-    pub fn healthy_hosts(targets: &RegionTargets, service: Service) -> Metric {
+    pub fn healthy_hosts(targets: &RegionTargets, service: &ServiceTargets) -> Metric {
         Metric::new(
             "AWS/ApplicationELB",
             "HealthyHostCount",
             vec![
-                ("TargetGroup", targets.target_group(service).to_string()),
+                ("TargetGroup", service.target_group.clone()),
                 ("LoadBalancer", targets.load_balancer.clone()),
             ],
             &targets.region,
-            format!("{} {}", targets.region, service.label()),
+            format!("{} {}", targets.region, service.service.name),
             "Minimum",
         )
     }
 
-    pub fn service_cpu(targets: &RegionTargets, service: Service) -> Metric {
+    pub fn service_cpu(targets: &RegionTargets, service: &ServiceTargets) -> Metric {
         Metric::ecs(targets, service, "CPUUtilization")
     }
 
-    pub fn service_memory(targets: &RegionTargets, service: Service) -> Metric {
+    pub fn service_memory(targets: &RegionTargets, service: &ServiceTargets) -> Metric {
         Metric::ecs(targets, service, "MemoryUtilization")
     }
 
-    fn ecs(targets: &RegionTargets, service: Service, name: &'static str) -> Metric {
+    fn ecs(targets: &RegionTargets, service: &ServiceTargets, name: &'static str) -> Metric {
         Metric::new(
             "AWS/ECS",
             name,
             vec![
                 ("ClusterName", targets.cluster.clone()),
-                ("ServiceName", targets.service(service).to_string()),
+                ("ServiceName", service.ecs_service.clone()),
             ],
             &targets.region,
-            format!("{} {}", targets.region, service.label()),
+            format!("{} {}", targets.region, service.service.name),
             "Average",
         )
     }
@@ -289,27 +289,7 @@ impl Metric {
     }
 }
 
-/// The app's two services.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Service {
-    #[serde(rename = "mysfits-service")]
-    Mysfits,
-    #[serde(rename = "like-service")]
-    Like,
-}
-
-impl Service {
-    pub const ALL: [Service; 2] = [Service::Mysfits, Service::Like];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Service::Mysfits => "mysfits-service",
-            Service::Like => "like-service",
-        }
-    }
-}
-
-/// What the dashboard covers: the app's regions (primary first), its table and, when there is
+/// What the dashboard covers: the app's regions (home first), its table and, when there is
 /// one, its accelerator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DashboardInput {
@@ -320,7 +300,7 @@ pub struct DashboardInput {
 }
 
 impl DashboardInput {
-    fn primary_region(&self) -> &str {
+    fn home_region(&self) -> &str {
         self.regions
             .first()
             .map(|targets| targets.region.as_str())
@@ -330,13 +310,42 @@ impl DashboardInput {
 
 /// The dashboard for `input`: rows of graphs, each row split evenly across the grid.
 pub fn build(input: &DashboardInput) -> DashboardBody {
-    let primary = input.primary_region().to_string();
-    let graph = |title: &str, stat: &'static str, stacked: bool, metrics: Vec<Metric>| {
+    let rows = Rows { input };
+    DashboardBody {
+        start: "-PT3H".to_string(),
+        period_override: "inherit".to_string(),
+        widgets: lay_out(vec![
+            vec![WidgetContent::Text(TextProperties {
+                markdown: title_markdown(input),
+            })],
+            rows.traffic(),
+            rows.target_responses(),
+            rows.health(),
+            rows.ecs(),
+            rows.table(),
+        ]),
+    }
+}
+
+/// The rows of the dashboard, top to bottom; every graph's lines cover every region.
+struct Rows<'a> {
+    input: &'a DashboardInput,
+}
+
+impl Rows<'_> {
+    /// A time series graph whose default region is home (each metric names its own).
+    fn graph(
+        &self,
+        title: &str,
+        stat: &'static str,
+        stacked: bool,
+        metrics: Vec<Metric>,
+    ) -> WidgetContent {
         WidgetContent::Metric(MetricProperties {
             title: title.to_string(),
             view: "timeSeries".to_string(),
             stacked,
-            region: primary.clone(),
+            region: self.input.home_region().to_string(),
             period: GRAPH_PERIOD_SECONDS,
             stat: stat.to_string(),
             metrics,
@@ -344,48 +353,56 @@ pub fn build(input: &DashboardInput) -> DashboardBody {
                 left: AxisRange { min: 0 },
             },
         })
-    };
-    let per_region = |metric: &dyn Fn(&RegionTargets) -> Vec<Metric>| -> Vec<Metric> {
-        input.regions.iter().flat_map(metric).collect()
-    };
-    let per_service = |metric: fn(&RegionTargets, Service) -> Metric| -> Vec<Metric> {
-        per_region(&|targets| {
-            Service::ALL
+    }
+
+    fn per_region(&self, metric: impl Fn(&RegionTargets) -> Vec<Metric>) -> Vec<Metric> {
+        self.input.regions.iter().flat_map(metric).collect()
+    }
+
+    fn per_service(&self, metric: fn(&RegionTargets, &ServiceTargets) -> Metric) -> Vec<Metric> {
+        self.per_region(|targets| {
+            targets
+                .services
                 .iter()
-                .map(|service| metric(targets, *service))
+                .map(|service| metric(targets, service))
                 .collect()
         })
-    };
+    }
 
-    let mut rows: Vec<Vec<WidgetContent>> = vec![
-        vec![WidgetContent::Text(TextProperties {
-            markdown: title_markdown(input),
-        })],
+    fn traffic(&self) -> Vec<WidgetContent> {
         vec![
-            graph(
+            self.graph(
                 "Requests per region (stacked)",
                 "Sum",
                 true,
-                per_region(&|targets| vec![Metric::requests(targets)]),
+                self.per_region(|targets| vec![Metric::requests(targets)]),
             ),
-            graph(
+            self.graph(
                 "Target response time p50 / p99 (seconds)",
                 "p99",
                 false,
-                per_region(&|targets| {
+                self.per_region(|targets| {
                     vec![
                         Metric::response_time(targets, "p50"),
                         Metric::response_time(targets, "p99"),
                     ]
                 }),
             ),
-        ],
-        input
+        ]
+    }
+
+    /// One graph per region: its targets' 2XX, 4XX and 5XX responses.
+    fn target_responses(&self) -> Vec<WidgetContent> {
+        self.input
             .regions
             .iter()
             .map(|targets| {
-                graph(
-                    &format!("Target responses {} ({})", targets.region, targets.role),
+                self.graph(
+                    &format!(
+                        "Target responses {} ({})",
+                        targets.region,
+                        targets.standing()
+                    ),
                     "Sum",
                     false,
                     [2, 4, 5]
@@ -394,79 +411,92 @@ pub fn build(input: &DashboardInput) -> DashboardBody {
                         .collect(),
                 )
             })
-            .collect(),
-        vec![graph(
+            .collect()
+    }
+
+    /// Healthy targets, and the accelerator's flows when the app has one.
+    fn health(&self) -> Vec<WidgetContent> {
+        let mut row = vec![self.graph(
             "Healthy targets",
             "Minimum",
             false,
-            per_service(Metric::healthy_hosts),
-        )],
+            self.per_service(Metric::healthy_hosts),
+        )];
+        if let Some(accelerator) = &self.input.accelerator {
+            row.push(self.graph(
+                "Global Accelerator flows",
+                "Sum",
+                false,
+                vec![
+                    Metric::accelerator_flows(accelerator),
+                    Metric::accelerator_bytes_in(accelerator),
+                ],
+            ));
+        }
+        row
+    }
+
+    fn ecs(&self) -> Vec<WidgetContent> {
         vec![
-            graph(
+            self.graph(
                 "ECS CPU utilization (%)",
                 "Average",
                 false,
-                per_service(Metric::service_cpu),
+                self.per_service(Metric::service_cpu),
             ),
-            graph(
+            self.graph(
                 "ECS memory utilization (%)",
                 "Average",
                 false,
-                per_service(Metric::service_memory),
+                self.per_service(Metric::service_memory),
             ),
-        ],
-    ];
-    if let Some(accelerator) = &input.accelerator {
-        rows[3].push(graph(
-            "Global Accelerator flows",
+        ]
+    }
+
+    /// Consumed capacity per region and, with more than one region, replication latency.
+    fn table(&self) -> Vec<WidgetContent> {
+        let table = &self.input.table;
+        let mut row = vec![self.graph(
+            &format!("DynamoDB {table} consumed capacity"),
             "Sum",
             false,
-            vec![
-                Metric::accelerator_flows(accelerator),
-                Metric::accelerator_bytes_in(accelerator),
-            ],
-        ));
+            self.per_region(|targets| {
+                vec![
+                    Metric::consumed_capacity(table, &targets.region, false),
+                    Metric::consumed_capacity(table, &targets.region, true),
+                ]
+            }),
+        )];
+        if self.input.regions.len() > 1 {
+            row.push(self.graph(
+                "DynamoDB replication latency (ms)",
+                "Average",
+                false,
+                self.replication_latencies(),
+            ));
+        }
+        row
     }
-    let mut table_row = vec![graph(
-        &format!("DynamoDB {} consumed capacity", input.table),
-        "Sum",
-        false,
-        per_region(&|targets| {
-            vec![
-                Metric::consumed_capacity(&input.table, &targets.region, false),
-                Metric::consumed_capacity(&input.table, &targets.region, true),
-            ]
-        }),
-    )];
-    if input.regions.len() > 1 {
-        // Latency is published by the region the write came from: both directions matter, the
-        // second one after a failover.
-        let latencies = input
-            .regions
+
+    /// Latency is published by the region the write came from, per receiving region: every
+    /// ordered pair matters, since after a failover writes come from another region than home.
+    fn replication_latencies(&self) -> Vec<Metric> {
+        let regions = &self.input.regions;
+        regions
             .iter()
             .flat_map(|source| {
-                input
-                    .regions
+                regions
                     .iter()
                     .filter(move |receiving| receiving.region != source.region)
                     .map(move |receiving| {
-                        Metric::replication_latency(&input.table, &source.region, &receiving.region)
+                        Metric::replication_latency(
+                            &self.input.table,
+                            &source.region,
+                            &receiving.region,
+                        )
                     })
             })
-            .collect();
-        table_row.push(graph(
-            "DynamoDB replication latency (ms)",
-            "Average",
-            false,
-            latencies,
-        ));
-    }
-    rows.push(table_row);
-
-    DashboardBody {
-        start: "-PT3H".to_string(),
-        period_override: "inherit".to_string(),
-        widgets: lay_out(rows),
+            .collect()
     }
 }
 
@@ -474,7 +504,7 @@ fn title_markdown(input: &DashboardInput) -> String {
     let regions = input
         .regions
         .iter()
-        .map(|targets| format!("{} **{}**", targets.role, targets.region))
+        .map(|targets| format!("{} **{}**", targets.standing(), targets.region))
         .collect::<Vec<_>>()
         .join(" · ");
     let entry = match &input.accelerator {

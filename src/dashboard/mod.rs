@@ -2,8 +2,9 @@
 //! from the app stacks ([`targets`]), created or updated by [`ensure`], read back as numbers in the
 //! terminal by [`show`], removed by [`delete`].
 //!
-//! One dashboard named `{app}` lives in the primary region; every metric names its own region, so
-//! it graphs both regions (and the accelerator, whose metrics live in us-west-2) side by side.
+//! One dashboard ([`crate::app::names::dashboard`]) lives in the home region; every metric names
+//! its own region, so it graphs every region (and the accelerator, whose metrics live in
+//! us-west-2) side by side.
 
 pub mod body;
 pub mod show;
@@ -18,8 +19,8 @@ use crate::entry::{Control, EntryPoint, EntryState};
 use crate::error::{Error, Result};
 use crate::stack::deploy::StackResult;
 
-pub use body::{DashboardBody, DashboardInput, Service, build};
-pub use targets::{Accelerator, RegionTargets};
+pub use body::{DashboardBody, DashboardInput, build};
+pub use targets::{Accelerator, RegionTargets, ServiceTargets};
 
 /// What `ensure` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,9 +36,9 @@ pub struct DashboardReport {
     pub warnings: Vec<String>,
 }
 
-/// The dashboard's name: the app's name, so several apps in one account do not collide.
+/// The dashboard's name (see [`crate::app::names::dashboard`]).
 pub fn dashboard_name(config: &Config) -> String {
-    config.app.clone()
+    crate::app::names::dashboard(&config.app)
 }
 
 /// Where to open the dashboard in the console.
@@ -63,7 +64,8 @@ pub fn input_from_stacks(
                 Error::config(
                     format!(
                         "the dashboard needs the app stack of {} ({}), which is not deployed",
-                        region.name, region.role
+                        region.name,
+                        crate::status::facts::standing(region.home)
                     ),
                     "run `mysfits deploy` first, then `mysfits dashboard create`",
                 )
@@ -107,12 +109,9 @@ pub async fn put(
     input: &DashboardInput,
 ) -> Result<DashboardReport> {
     let name = dashboard_name(config);
-    let region = config.primary().name.clone();
+    let region = config.home().name.clone();
     let body = serde_json::to_value(build(input)).map_err(|error| {
-        Error::config(
-            format!("could not serialize the dashboard body: {error}"),
-            "report this bug",
-        )
+        Error::internal(format!("could not serialize the dashboard body: {error}"))
     })?;
     let deployed = deployed_body(cloudwatch, &name, &region).await?;
     let mut report = DashboardReport {
@@ -181,7 +180,7 @@ pub async fn deployed_body(
 /// Deletes the dashboard; false when there was none.
 pub async fn delete(config: &Config, cloudwatch: &aws_sdk_cloudwatch::Client) -> Result<bool> {
     let name = dashboard_name(config);
-    let region = &config.primary().name;
+    let region = &config.home().name;
     if deployed_body(cloudwatch, &name, region).await?.is_none() {
         return Ok(false);
     }

@@ -1,8 +1,8 @@
-//! `mysfits dashboard show`: the key metrics of both regions as numbers and sparklines, read with
+//! `mysfits dashboard show`: the key metrics of every region as numbers and sparklines, read with
 //! GetMetricData from each region's CloudWatch.
 //!
 //! A region whose stack is missing or whose API does not answer is reported as such and the
-//! other region is still shown: during an outage this view is most needed.
+//! other regions are still shown: during an outage this view is most needed.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,10 +10,10 @@ use aws_sdk_cloudwatch::types::{MetricDataQuery, MetricStat, ScanBy};
 use aws_smithy_types::DateTime;
 use serde::Serialize;
 
-use super::body::{Metric, Service};
+use super::body::Metric;
 use super::targets::{RegionTargets, read_app_stack};
 use crate::aws::{RegionClients, aws_error};
-use crate::config::{Config, RegionSettings, Role};
+use crate::config::{Config, RegionSettings};
 use crate::error::Result;
 
 /// The time window shown and how it is cut into periods.
@@ -73,7 +73,8 @@ pub struct Series {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegionView {
     pub region: String,
-    pub role: Role,
+    /// The app's first region (shown as `primary`, the others as `secondary`).
+    pub home: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
     pub series: Vec<Series>,
@@ -87,12 +88,9 @@ pub struct KeyMetric {
     pub unit: &'static str,
 }
 
-/// The key metrics of one region: what an operator looks at first.
-pub fn key_metrics(
-    targets: &RegionTargets,
-    table: &str,
-    other_region: Option<&str>,
-) -> Vec<KeyMetric> {
+/// The key metrics of one region: what an operator looks at first, with the replication latency
+/// from it to each of `other_regions`.
+pub fn key_metrics(targets: &RegionTargets, table: &str, other_regions: &[&str]) -> Vec<KeyMetric> {
     let key = |metric: Metric, label: String, unit: &'static str| KeyMetric {
         metric,
         label,
@@ -116,22 +114,22 @@ pub fn key_metrics(
             "s",
         ),
     ];
-    for service in Service::ALL {
+    for service in &targets.services {
         metrics.push(key(
             Metric::healthy_hosts(targets, service),
-            format!("healthy {}", service.label()),
+            format!("healthy {}", service.service.name),
             "",
         ));
     }
-    for service in Service::ALL {
+    for service in &targets.services {
         metrics.push(key(
             Metric::service_cpu(targets, service),
-            format!("cpu {}", service.label()),
+            format!("cpu {}", service.service.name),
             "%",
         ));
         metrics.push(key(
             Metric::service_memory(targets, service),
-            format!("memory {}", service.label()),
+            format!("memory {}", service.service.name),
             "%",
         ));
     }
@@ -145,7 +143,7 @@ pub fn key_metrics(
         "table write units".into(),
         "",
     ));
-    if let Some(other) = other_region {
+    for other in other_regions {
         metrics.push(key(
             Metric::replication_latency(table, &targets.region, other),
             format!("replication to {other}"),
@@ -164,7 +162,7 @@ pub async fn region_view(
 ) -> RegionView {
     let mut view = RegionView {
         region: region.name.clone(),
-        role: region.role,
+        home: region.home,
         problem: None,
         series: Vec::new(),
     };
@@ -191,11 +189,12 @@ async fn read_region(
             )
         })?;
     let targets = RegionTargets::from_stack(region, &stack).map_err(|error| error.to_string())?;
-    let other_region = config
+    let other_regions: Vec<&str> = config
         .regions()
-        .find(|other| other.name != region.name)
-        .map(|other| other.name.as_str());
-    let metrics = key_metrics(&targets, &config.table_name(), other_region);
+        .filter(|other| other.name != region.name)
+        .map(|other| other.name.as_str())
+        .collect();
+    let metrics = key_metrics(&targets, &config.table_name(), &other_regions);
     read_series(&clients.cloudwatch, &region.name, &metrics, window)
         .await
         .map_err(|error| error.to_string())
@@ -337,7 +336,11 @@ pub fn render_text(views: &[RegionView], window: Window) -> String {
         window.period_seconds / 60
     );
     for view in views {
-        text.push_str(&format!("\n{} ({})\n", view.region, view.role));
+        text.push_str(&format!(
+            "\n{} ({})\n",
+            view.region,
+            crate::status::facts::standing(view.home)
+        ));
         if let Some(problem) = &view.problem {
             text.push_str(&format!("  unavailable: {problem}\n"));
             continue;

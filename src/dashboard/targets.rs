@@ -6,9 +6,9 @@
 
 use aws_sdk_cloudformation::Client;
 
-use super::body::Service;
+use crate::app::{SERVICES, Service};
 use crate::aws::{aws_error, error_code};
-use crate::config::{RegionSettings, Role};
+use crate::config::RegionSettings;
 use crate::error::{Error, Result};
 use crate::stack::StackKind;
 use crate::stack::deploy::{PhysicalResource, StackResult, stack_outputs};
@@ -17,32 +17,26 @@ use crate::stack::deploy::{PhysicalResource, StackResult, stack_outputs};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionTargets {
     pub region: String,
-    pub role: Role,
+    /// The app's first region, where the dashboard lives.
+    pub home: bool,
     /// `app/NAME/ID`
     pub load_balancer: String,
-    /// `targetgroup/NAME/ID`
-    pub mysfits_target_group: String,
-    pub like_target_group: String,
     pub cluster: String,
-    pub mysfits_service: String,
-    pub like_service: String,
+    /// One per bundled service, in the table's order.
+    pub services: Vec<ServiceTargets>,
+}
+
+/// The names one bundled service's metrics are keyed by in one region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTargets {
+    pub service: &'static Service,
+    /// `targetgroup/NAME/ID`
+    pub target_group: String,
+    /// The ECS service's name.
+    pub ecs_service: String,
 }
 
 impl RegionTargets {
-    pub fn target_group(&self, service: Service) -> &str {
-        match service {
-            Service::Mysfits => &self.mysfits_target_group,
-            Service::Like => &self.like_target_group,
-        }
-    }
-
-    pub fn service(&self, service: Service) -> &str {
-        match service {
-            Service::Mysfits => &self.mysfits_service,
-            Service::Like => &self.like_service,
-        }
-    }
-
     /// The names in one region, from its deployed app stack (outputs, or else the physical ids
     /// of the resources, which is all a stack created by a change set has in moto).
     pub fn from_stack(region: &RegionSettings, stack: &StackResult) -> Result<RegionTargets> {
@@ -61,22 +55,33 @@ impl RegionTargets {
         let load_balancer = load_balancer_dimension(load_balancer_arn).ok_or_else(|| {
             not_an_arn(stack, "LoadBalancer", load_balancer_arn, "a load balancer")
         })?;
-        let target_group = |output: &str, logical_id: &str| -> Result<String> {
-            let arn = value(output, logical_id)?;
-            target_group_dimension(arn)
-                .ok_or_else(|| not_an_arn(stack, logical_id, arn, "a target group"))
-        };
+        let services = SERVICES
+            .iter()
+            .map(|service| {
+                let logical_id = service.target_group_resource;
+                let arn = value(service.target_group_arn_output, logical_id)?;
+                let target_group = target_group_dimension(arn)
+                    .ok_or_else(|| not_an_arn(stack, logical_id, arn, "a target group"))?;
+                let ecs_service = value(service.service_name_output, service.service_resource)?;
+                Ok(ServiceTargets {
+                    service,
+                    target_group,
+                    ecs_service: last_segment(ecs_service).to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(RegionTargets {
             region: region.name.clone(),
-            role: region.role,
+            home: region.home,
             load_balancer,
-            mysfits_target_group: target_group("MysfitsTargetGroupArn", "MysfitsTargetGroup")?,
-            like_target_group: target_group("LikeTargetGroupArn", "LikeTargetGroup")?,
             cluster: last_segment(value("ClusterName", "Cluster")?).to_string(),
-            mysfits_service: last_segment(value("MysfitsServiceName", "MysfitsService")?)
-                .to_string(),
-            like_service: last_segment(value("LikeServiceName", "LikeService")?).to_string(),
+            services,
         })
+    }
+
+    /// `primary` for home, `secondary` for the others: the words the dashboard has always shown.
+    pub fn standing(&self) -> &'static str {
+        crate::status::facts::standing(self.home)
     }
 }
 
@@ -90,7 +95,7 @@ fn not_an_arn(stack: &StackResult, logical_id: &str, value: &str, what: &str) ->
     )
 }
 
-/// The accelerator in front of both regions.
+/// The accelerator in front of every region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accelerator {
     pub arn: String,

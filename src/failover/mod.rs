@@ -616,9 +616,8 @@ async fn gather(failover: &Failover, side: &Side, other: &Side) -> RegionFacts {
         &Lookup {
             app: &failover.app,
             table: &failover.table,
-            // Which region serves is the entry point's split, not a role of the region.
-            role: None,
-            other_region: Some(&other.settings.name),
+            home: side.settings.home,
+            other_regions: &[other.settings.name.as_str()],
             answer_limit: side.answer_limit,
         },
     )

@@ -251,35 +251,33 @@ fn latency_check(source: &RegionFacts, target: &RegionFacts, thresholds: Thresho
             ),
         );
     }
-    match &source.replication {
-        Some(replication) if replication.receiving_region == target.region => {
-            match replication.latest_ms {
-                Some(latency) if latency <= thresholds.max_replication_latency_ms => Check::new(
-                    name,
-                    Verdict::Ready,
-                    format!(
-                        "{latency:.0} ms (limit {:.0} ms)",
-                        thresholds.max_replication_latency_ms
-                    ),
+    match source.replication_to(&target.region) {
+        Some(replication) => match replication.latest_ms {
+            Some(latency) if latency <= thresholds.max_replication_latency_ms => Check::new(
+                name,
+                Verdict::Ready,
+                format!(
+                    "{latency:.0} ms (limit {:.0} ms)",
+                    thresholds.max_replication_latency_ms
                 ),
-                Some(latency) => Check::new(
-                    name,
-                    Verdict::NotReady,
-                    format!(
-                        "{latency:.0} ms {} -> {} exceeds the limit of {:.0} ms: recent writes may be missing in {}",
-                        source.region,
-                        target.region,
-                        thresholds.max_replication_latency_ms,
-                        target.region
-                    ),
+            ),
+            Some(latency) => Check::new(
+                name,
+                Verdict::NotReady,
+                format!(
+                    "{latency:.0} ms {} -> {} exceeds the limit of {:.0} ms: recent writes may be missing in {}",
+                    source.region,
+                    target.region,
+                    thresholds.max_replication_latency_ms,
+                    target.region
                 ),
-                None => Check::new(
-                    name,
-                    Verdict::Unknown,
-                    "no ReplicationLatency data in the last 10 minutes (no recent writes)",
-                ),
-            }
-        }
+            ),
+            None => Check::new(
+                name,
+                Verdict::Unknown,
+                "no ReplicationLatency data in the last 10 minutes (no recent writes)",
+            ),
+        },
         _ => Check::new(
             name,
             Verdict::Unknown,
@@ -398,11 +396,11 @@ mod tests {
                     status: "ACTIVE".into(),
                 }],
             }),
-            replication: Some(ReplicationFact {
+            replication: vec![ReplicationFact {
                 receiving_region: other.into(),
                 latest_ms: Some(250.0),
                 maximum_ms: Some(900.0),
-            }),
+            }],
             ..RegionFacts::default()
         }
     }
@@ -458,7 +456,7 @@ mod tests {
     fn replica_states_and_latency_come_from_the_source_when_it_answers() {
         let mut source = region("us-east-1", "us-west-2");
         source.table.as_mut().unwrap().replicas[0].status = "CREATING".into();
-        source.replication.as_mut().unwrap().latest_ms = Some(9000.0);
+        source.replication[0].latest_ms = Some(9000.0);
         let checks = assess(&source, &region("us-west-2", "us-east-1"), LIMITS);
         assert_eq!(not_ready(&checks), ["table replica", "replication latency"]);
         let text = table(&checks);

@@ -111,3 +111,43 @@ fn config_file_typos_and_missing_files_are_reported() {
         run.stderr()
     );
 }
+
+#[test]
+fn logs_in_a_region_outside_the_app_names_the_app_regions() {
+    let run = Mysfits::new().run(&[
+        "--regions",
+        "us-east-1,us-west-2,eu-west-1",
+        "logs",
+        "--in",
+        "ap-south-1",
+    ]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains(
+            "ap-south-1 is not one of the app's regions (us-east-1, us-west-2, eu-west-1)"
+        ) && run.stderr().contains("fix:"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn help_texts_speak_of_every_region() {
+    let run = Mysfits::new().run(&["--help"]);
+    run.assert_success();
+    let help = run.stdout();
+    for stale in [
+        "both regions",
+        "primary and the secondary",
+        "in two regions",
+    ] {
+        assert!(!help.contains(stale), "{stale:?} in:\n{help}");
+    }
+    let logs = Mysfits::new().run(&["logs", "--help"]);
+    logs.assert_success();
+    assert!(
+        logs.stdout().contains("--in <REGION,...>"),
+        "{}",
+        logs.stdout()
+    );
+}

@@ -1,6 +1,7 @@
-//! Observability commands. The multi-region dashboard: golden bodies for one and two regions
-//! (fixed ARNs), and `dashboard create/show/delete` end to end against moto with metric data put
-//! there first. `mysfits logs`: both regions' lines merged, missing groups, `--follow`.
+//! Observability commands. The multi-region dashboard: golden bodies for one, two and three
+//! regions (fixed ARNs), and `dashboard create/show/delete` end to end against moto with metric
+//! data put there first. `mysfits logs`: every region's lines merged, `--in` picking some, missing
+//! groups, `--follow`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -188,6 +189,151 @@ fn dashboard_body_golden_one_region() {
     ] {
         assert!(names.contains(&expected), "{expected} missing");
     }
+}
+
+fn three_regions() -> Config {
+    let global = GlobalArgs {
+        regions: vec!["us-east-1".into(), "us-west-2".into(), "eu-west-1".into()],
+        app: Some("demo".into()),
+        ..GlobalArgs::default()
+    };
+    Config::resolve(&global, ConfigFile::default()).unwrap()
+}
+
+#[test]
+fn dashboard_body_golden_three_regions() {
+    let config = three_regions();
+    let stacks = [
+        app_stack("eu-west-1", "3333333333333333", true),
+        app_stack("us-east-1", "1111111111111111", false),
+        app_stack("us-west-2", "2222222222222222", true),
+    ];
+    let input = input_from_stacks(
+        &config,
+        &stacks.iter().collect::<Vec<_>>(),
+        Some("arn:aws:globalaccelerator::123456789012:accelerator/0a1b2c3d-0000-4000-8000-123456789abc"),
+    )
+    .unwrap();
+    let body = serde_json::to_value(build(&input)).unwrap();
+    assert_golden("dashboard-three-regions", &body);
+
+    let widgets = body["widgets"].as_array().unwrap();
+    let title = widgets[0]["properties"]["markdown"].as_str().unwrap();
+    assert!(
+        title.contains("primary **us-east-1** · secondary **us-west-2** · secondary **eu-west-1**"),
+        "{title}"
+    );
+    let responses: Vec<&serde_json::Value> = widgets
+        .iter()
+        .filter(|widget| {
+            widget["properties"]["title"]
+                .as_str()
+                .is_some_and(|title| title.starts_with("Target responses"))
+        })
+        .collect();
+    assert_eq!(responses.len(), 3, "one graph per region");
+    assert!(responses.iter().all(|widget| widget["width"] == 8));
+    for widget in widgets {
+        assert_eq!(
+            widget["properties"]["region"]
+                .as_str()
+                .unwrap_or("us-east-1"),
+            "us-east-1"
+        );
+        let (x, width) = (
+            widget["x"].as_u64().unwrap(),
+            widget["width"].as_u64().unwrap(),
+        );
+        assert!(x + width <= 24, "widget off the grid: {widget}");
+    }
+    let lines = metric_lines(&body);
+    let named = |name: &str| -> Vec<&Vec<serde_json::Value>> {
+        lines.iter().filter(|line| line[1] == name).collect()
+    };
+    let pairs: Vec<(String, String)> = named("ReplicationLatency")
+        .iter()
+        .map(|line| {
+            let options = line.last().unwrap();
+            (
+                options["region"].as_str().unwrap().to_string(),
+                line[5].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let regions = ["us-east-1", "us-west-2", "eu-west-1"];
+    let every_pair: Vec<(String, String)> = regions
+        .iter()
+        .flat_map(|source| {
+            regions
+                .iter()
+                .filter(move |receiving| receiving != &source)
+                .map(move |receiving| (source.to_string(), receiving.to_string()))
+        })
+        .collect();
+    assert_eq!(
+        pairs, every_pair,
+        "published in the source, per receiving region"
+    );
+    assert_eq!(
+        named("HealthyHostCount").len(),
+        6,
+        "every service in every region"
+    );
+    assert_eq!(named("CPUUtilization").len(), 6);
+    assert_eq!(named("RequestCount").len(), 3);
+    let text = body.to_string();
+    assert!(text.contains("\"app/demo/3333333333333333\""), "{text}");
+    assert!(
+        text.contains("\"targetgroup/demo-like/3333333333333333bb\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn dashboard_show_reads_replication_towards_each_other_region() {
+    use mysfits::dashboard::show::key_metrics;
+    let config = three_regions();
+    let stacks = [
+        app_stack("us-east-1", "1111111111111111", true),
+        app_stack("us-west-2", "2222222222222222", true),
+        app_stack("eu-west-1", "3333333333333333", true),
+    ];
+    let input = input_from_stacks(&config, &stacks.iter().collect::<Vec<_>>(), None).unwrap();
+    let home = &input.regions[0];
+    assert!(home.home && !input.regions[1].home);
+    let metrics = key_metrics(home, &input.table, &["us-west-2", "eu-west-1"]);
+    let replication: Vec<(&str, &str, String)> = metrics
+        .iter()
+        .filter(|key| key.metric.name == "ReplicationLatency")
+        .map(|key| {
+            (
+                key.label.as_str(),
+                key.metric.region.as_str(),
+                key.metric.dimensions[1].1.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        replication,
+        [
+            (
+                "replication to us-west-2",
+                "us-east-1",
+                "us-west-2".to_string()
+            ),
+            (
+                "replication to eu-west-1",
+                "us-east-1",
+                "eu-west-1".to_string()
+            ),
+        ]
+    );
+    let healthy: Vec<&str> = metrics
+        .iter()
+        .filter(|key| key.label.starts_with("healthy "))
+        .map(|key| key.label.as_str())
+        .collect();
+    assert_eq!(healthy, ["healthy mysfits-service", "healthy like-service"]);
 }
 
 #[test]
@@ -540,6 +686,19 @@ async fn logs_merge_both_regions_and_name_missing_groups() {
     );
     assert!(lines[2].ends_with("east third"), "{lines:?}");
     assert!(lines[0].contains(" 01234567 "), "task id shown: {lines:?}");
+
+    // --in picks regions: only the west's line.
+    let west = run(&moto, &["logs", "--in", "us-west-2"]);
+    west.assert_success();
+    let west: Vec<String> = west.stdout().lines().map(str::to_string).collect();
+    assert_eq!(west.len(), 1, "{west:?}");
+    assert!(
+        west[0].starts_with("[us-west-2] ") && west[0].ends_with("west second"),
+        "{west:?}"
+    );
+    let both = run(&moto, &["logs", "--in", "us-west-2,us-east-1"]);
+    both.assert_success();
+    assert_eq!(both.stdout().lines().count(), 3, "{}", both.stdout());
 
     let json = run(&moto, &["--output", "json", "logs", "--limit", "1"]);
     json.assert_success();

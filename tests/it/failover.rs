@@ -1248,9 +1248,9 @@ mod end_to_end {
         status.assert_success();
         let status = json(&status);
         assert_eq!(status["entry_point"]["state"], "present", "{status:#}");
-        for (index, region) in [PRIMARY, SECONDARY].iter().enumerate() {
-            let facts = &status["regions"][index];
-            assert_eq!(facts["region"], *region);
+        for region in [PRIMARY, SECONDARY] {
+            let facts = &status["regions"][region];
+            assert_eq!(facts["region"], region);
             assert!(facts["unreachable"].is_null(), "{facts:#}");
             assert_eq!(facts["stacks"][1]["status"], "CREATE_COMPLETE", "{facts:#}");
             assert_eq!(facts["services"].as_array().unwrap().len(), 2, "{facts:#}");
