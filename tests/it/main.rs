@@ -28,5 +28,6 @@ mod stack_mocks;
 mod status;
 mod teardown;
 mod teardown_mocks;
+mod teardown_regions;
 mod template_rules;
 mod util;
