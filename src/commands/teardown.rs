@@ -65,7 +65,11 @@ pub fn prompt_text(config: &Config, options: TeardownOptions) -> String {
     ));
     let others: Vec<String> = config.others().map(|region| region.name.clone()).collect();
     if !others.is_empty() {
-        let replicas = if others.len() == 1 { "the replica" } else { "the replicas" };
+        let replicas = if others.len() == 1 {
+            "the replica"
+        } else {
+            "the replicas"
+        };
         text.push_str(&format!(
             "  - {replicas} of table {table} in {}\n",
             and_list(&others)
@@ -241,8 +245,14 @@ mod tests {
             text.contains("  - in us-east-1 (primary) and us-west-2 (secondary): ECS services, ECR images, stacks demo-app and demo-registry"),
             "{text}"
         );
-        assert!(text.contains("  - the replica of table demo-mysfits in us-west-2\n"), "{text}");
-        assert!(text.contains("CloudWatch dashboard `demo` in us-east-1"), "{text}");
+        assert!(
+            text.contains("  - the replica of table demo-mysfits in us-west-2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("CloudWatch dashboard `demo` in us-east-1"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -252,14 +262,19 @@ mod tests {
             TeardownOptions { keep_data: true },
         );
         assert!(
-            text.contains("  - in us-east-1 (primary), us-west-2 (secondary) and eu-west-1 (secondary): "),
+            text.contains(
+                "  - in us-east-1 (primary), us-west-2 (secondary) and eu-west-1 (secondary): "
+            ),
             "{text}"
         );
         assert!(
             text.contains("  - the replicas of table demo-mysfits in us-west-2 and eu-west-1\n"),
             "{text}"
         );
-        assert!(text.contains("table demo-mysfits in us-east-1 is KEPT"), "{text}");
+        assert!(
+            text.contains("table demo-mysfits in us-east-1 is KEPT"),
+            "{text}"
+        );
     }
 
     #[test]

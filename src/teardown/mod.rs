@@ -220,11 +220,9 @@ fn add_app_stacks(plan: &mut PlanBuilder, config: &Config, options: TeardownOpti
             TeardownStep::AcceleratorNetwork { region: key },
         ];
         if region.home {
-            depends_on.extend(
-                config
-                    .others()
-                    .map(|other| TeardownStep::Replica { region: other.key() }),
-            );
+            depends_on.extend(config.others().map(|other| TeardownStep::Replica {
+                region: other.key(),
+            }));
             if !options.keep_data {
                 depends_on.push(TeardownStep::Backup);
             }
@@ -270,11 +268,9 @@ fn add_after_app_stacks(plan: &mut PlanBuilder, config: &Config, options: Teardo
     if !options.keep_data {
         let home = config.home();
         let mut depends_on = vec![app_stack(home.key()), TeardownStep::Backup];
-        depends_on.extend(
-            config
-                .others()
-                .map(|other| TeardownStep::Replica { region: other.key() }),
-        );
+        depends_on.extend(config.others().map(|other| TeardownStep::Replica {
+            region: other.key(),
+        }));
         plan.add(
             TeardownStep::Table,
             format!("table {} {}", config.table_name(), home.name),
@@ -673,7 +669,11 @@ mod tests {
     #[test]
     fn three_region_teardown_removes_every_replica_one_at_a_time_before_the_home_stack() {
         let plan = teardown_plan(&three_regions(), TeardownOptions::default());
-        let (east, west, ireland) = (region("us-east-1"), region("us-west-2"), region("eu-west-1"));
+        let (east, west, ireland) = (
+            region("us-east-1"),
+            region("us-west-2"),
+            region("eu-west-1"),
+        );
         let replicas = [
             TeardownStep::Replica { region: west },
             TeardownStep::Replica { region: ireland },
@@ -694,7 +694,11 @@ mod tests {
                 "home's app stack goes after {other}'s: {plan}"
             );
             assert!(
-                runs_after(&plan, app_stack(other), TeardownStep::Replica { region: other }),
+                runs_after(
+                    &plan,
+                    app_stack(other),
+                    TeardownStep::Replica { region: other }
+                ),
                 "{other}'s app stack goes after its replica: {plan}"
             );
             assert!(runs_after(
@@ -723,7 +727,10 @@ mod tests {
         // two replicas, table.
         assert_eq!(plan.nodes.len(), 2 + 6 * 3 + 1 + 2 + 1, "{plan}");
         let text = plan.to_string();
-        assert!(text.contains("table replica eu-west-1 (secondary)"), "{text}");
+        assert!(
+            text.contains("table replica eu-west-1 (secondary)"),
+            "{text}"
+        );
     }
 
     #[test]

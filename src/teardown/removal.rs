@@ -130,7 +130,11 @@ pub async fn remove_services(
 
 /// Desired count 0, then delete (forced: a service behind a load balancer would refuse
 /// otherwise while tasks run). One already gone counts as deleted.
-async fn scale_down_and_delete(clients: &RegionClients, cluster: &str, service: &str) -> Result<()> {
+async fn scale_down_and_delete(
+    clients: &RegionClients,
+    cluster: &str,
+    service: &str,
+) -> Result<()> {
     let region = &clients.region;
     let scaled = clients
         .ecs
@@ -461,7 +465,9 @@ impl StackToDelete<'_> {
                 already_gone: false,
                 retained: retained.clone(),
             };
-            if status != StackStatus::DeleteInProgress && self.request_delete(&retained, attempt).await? {
+            if status != StackStatus::DeleteInProgress
+                && self.request_delete(&retained, attempt).await?
+            {
                 return Ok(removed());
             }
             match wait_until_deleted(self.clients, self.stack_id, self.stack_name).await? {
@@ -498,7 +504,9 @@ impl StackToDelete<'_> {
                 );
             }
         }
-        Err(Error::internal("stack deletion ran out of attempts without an outcome"))
+        Err(Error::internal(
+            "stack deletion ran out of attempts without an outcome",
+        ))
     }
 
     /// Sends DeleteStack; true when the stack is gone although the call failed.
@@ -702,7 +710,9 @@ async fn wait_until_deleted(
                 .and_then(|described| described.stacks().first()?.stack_status().cloned());
             match status {
                 Some(status) => Ok(Some(status)),
-                None => Ok(describe_stack(clients, stack_id).await?.map(|(_, status)| status)),
+                None => Ok(describe_stack(clients, stack_id)
+                    .await?
+                    .map(|(_, status)| status)),
             }
         }
         Some(Err(WaiterError::OperationFailed(failed))) => {

@@ -94,30 +94,7 @@ pub async fn take_backup(
         Err(error) if error_code(&error) == Some("ResourceNotFoundException") => return Ok(None),
         Err(error) => return Err(aws_error("DescribeTable", region, &error)),
     }
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|since| since.as_secs())
-        .unwrap_or_default();
-    let name = format!("{app}-teardown-{stamp}");
-    let created = client
-        .create_backup()
-        .table_name(table)
-        .backup_name(&name)
-        .send()
-        .await
-        .map_err(|error| {
-            let mut error = aws_error("CreateBackup", region, &error);
-            if let Error::Aws { fix, .. } = &mut error {
-                *fix = format!(
-                    "nothing was deleted from the table; fix the cause and run teardown again, or pass --keep-data to keep {table}"
-                );
-            }
-            error
-        })?;
-    let arn = created
-        .backup_details()
-        .map(|details| details.backup_arn().to_string())
-        .unwrap_or_default();
+    let (name, arn) = create_backup(client, region, table, app).await?;
     events.note(
         step,
         format!("backing up {table} as {name} before it is deleted"),
@@ -156,11 +133,45 @@ pub async fn take_backup(
     })
     .await?;
     Ok(Some(BackupInfo {
-        name: name.clone(),
+        name,
         arn,
         table: table.to_string(),
         region: region.to_string(),
     }))
+}
+
+/// Starts an on-demand backup named after the app and the time; its name and ARN.
+async fn create_backup(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table: &str,
+    app: &str,
+) -> Result<(String, String)> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or_default();
+    let name = format!("{app}-teardown-{stamp}");
+    let created = client
+        .create_backup()
+        .table_name(table)
+        .backup_name(&name)
+        .send()
+        .await
+        .map_err(|error| {
+            let mut error = aws_error("CreateBackup", region, &error);
+            if let Error::Aws { fix, .. } = &mut error {
+                *fix = format!(
+                    "nothing was deleted from the table; fix the cause and run teardown again, or pass --keep-data to keep {table}"
+                );
+            }
+            error
+        })?;
+    let arn = created
+        .backup_details()
+        .map(|details| details.backup_arn().to_string())
+        .unwrap_or_default();
+    Ok((name, arn))
 }
 
 /// What became of the replica in one region.
@@ -249,13 +260,25 @@ pub async fn remove_replica(
         step,
         format!("asked DynamoDB to remove the replica of {table} in {replica_region}"),
     );
+    let remaining = limit.saturating_sub(started.elapsed());
+    wait_until_replica_gone(primary, primary_region, table, replica_region, remaining).await?;
+    Ok(removal(true, replica_created))
+}
+
+/// Polls until the replica is no longer listed and the table is ACTIVE again: only then does
+/// DynamoDB take the next UpdateTable (the next region's replica removal).
+async fn wait_until_replica_gone(
+    primary: &aws_sdk_dynamodb::Client,
+    primary_region: &str,
+    table: &str,
+    replica_region: &str,
+    limit: Duration,
+) -> Result<()> {
     let backoff = Backoff {
         first: Duration::from_millis(500),
         max: Duration::from_secs(15),
-        limit: limit.saturating_sub(started.elapsed()),
+        limit,
     };
-    // Done once the replica is no longer listed and the table is ACTIVE again: only then does
-    // DynamoDB take the next UpdateTable (the next region's replica removal).
     let removed = || async {
         let state = replica_state(primary, primary_region, table, replica_region).await?;
         Ok((!state.listed && state.table_settled).then_some(()))
@@ -267,8 +290,7 @@ pub async fn remove_replica(
         waited,
         fix: "DynamoDB is still removing it; run teardown again later: it picks up the waiting".into(),
     })
-    .await?;
-    Ok(removal(true, replica_created))
+    .await
 }
 
 /// What the home table says about one replica.
@@ -435,7 +457,9 @@ impl Refusals<'_> {
                     Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
                         self.events
                             .note(self.step, waiting_note(refusal, self.table));
-                        *last_refusal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                        *last_refusal
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
                             Some((message, refusal));
                         Ok(None)
                     }

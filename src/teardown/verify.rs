@@ -17,8 +17,8 @@ use super::Teardown;
 use super::entry::{Removal, find_accelerators, find_health_checks};
 use super::insights::{log_group_prefix, log_groups_under};
 use super::removal::{active_services, dashboard_exists, stack_resources};
-use crate::aws::{RegionClients, aws_error, error_code};
 use crate::app::{SERVICES, names};
+use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::APP_TAG;
 use crate::error::{Error, Result};
 use crate::stack::StackKind;
@@ -269,7 +269,10 @@ async fn service_checks<'a>(
     let clusters = recorded_of(recorded, "AWS::ECS::Cluster");
     vec![
         ("CloudFormation stacks", stacks(clients, app).await),
-        ("ECS cluster and services", ecs(clients, app, &clusters).await),
+        (
+            "ECS cluster and services",
+            ecs(clients, app, &clusters).await,
+        ),
         (
             "ECS task definitions",
             task_definitions(

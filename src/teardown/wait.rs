@@ -76,7 +76,7 @@ mod tests {
             |_| Error::internal("no timeout expected"),
         )
         .await
-        .unwrap();
+        .expect("done at the third call");
         assert_eq!(done, 3);
     }
 
@@ -93,7 +93,7 @@ mod tests {
             },
         )
         .await
-        .unwrap_err();
+        .expect_err("the limit passes");
         assert!(matches!(error, Error::Timeout { waited, .. } if waited >= BACKOFF.limit));
         assert!(started.elapsed() < BACKOFF.limit + BACKOFF.max);
     }
@@ -106,7 +106,7 @@ mod tests {
             |_| Error::internal("no timeout expected"),
         )
         .await
-        .unwrap_err();
+        .expect_err("the check fails");
         assert!(error.to_string().contains("broken"), "{error}");
     }
 }
