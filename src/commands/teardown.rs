@@ -1,4 +1,4 @@
-//! `mysfits teardown`: confirm, remove everything the app created in both regions (the teardown
+//! `mysfits teardown`: confirm, remove everything the app created in every region (the teardown
 //! plan), verify nothing is left, report.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::{EXIT_ERROR, Error, Result};
 use crate::plan::Cancellation;
 use crate::progress::Progress;
+use crate::stack::StackKind;
 use crate::teardown::{Teardown, TeardownOptions, TeardownReport};
 
 pub async fn run(config: &Config, args: &TeardownArgs) -> Result<ExitCode> {
@@ -36,44 +37,63 @@ pub async fn run(config: &Config, args: &TeardownArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(EXIT_ERROR))
 }
 
-/// What teardown is about to do, as the prompt states it.
+/// What teardown is about to do, as the prompt states it: every region by name.
 pub fn prompt_text(config: &Config, options: TeardownOptions) -> String {
     let app = &config.app;
     let table = config.table_name();
+    let home = &config.home().name;
     let regions: Vec<String> = config
         .regions()
-        .map(|region| format!("{} ({})", region.name, region.role))
+        .map(|region| {
+            let role = if region.home { "primary" } else { "secondary" };
+            format!("{} ({role})", region.name)
+        })
         .collect();
     let mut text = format!("This deletes app `{app}` everywhere it runs:\n");
     text.push_str(&format!(
         "  - global entry point: Global Accelerator and Route 53 failover records tagged mysfits:app={app}\n"
     ));
     text.push_str(&format!(
-        "  - CloudWatch dashboard `{app}` in {}\n",
-        config.primary().name
+        "  - CloudWatch dashboard `{}` in {home}\n",
+        crate::app::names::dashboard(app)
     ));
     text.push_str(&format!(
-        "  - in {}: ECS services, ECR images, stacks {app}-app and {app}-registry (network, load balancer, cluster, logs, repositories)\n",
-        regions.join(" and ")
+        "  - in {}: ECS services, ECR images, stacks {} and {} (network, load balancer, cluster, logs, repositories)\n",
+        and_list(&regions),
+        StackKind::App.stack_name(app),
+        StackKind::Registry.stack_name(app)
     ));
-    if let Some(secondary) = config.secondary() {
+    let others: Vec<String> = config.others().map(|region| region.name.clone()).collect();
+    if !others.is_empty() {
+        let replicas = if others.len() == 1 {
+            "the replica"
+        } else {
+            "the replicas"
+        };
         text.push_str(&format!(
-            "  - the replica of table {table} in {}\n",
-            secondary.name
+            "  - {replicas} of table {table} in {}\n",
+            and_list(&others)
         ));
     }
     if options.keep_data {
         text.push_str(&format!(
-            "  - table {table} in {} is KEPT with its data (--keep-data; no backup is taken)\n",
-            config.primary().name
+            "  - table {table} in {home} is KEPT with its data (--keep-data; no backup is taken)\n"
         ));
     } else {
         text.push_str(&format!(
-            "  - table {table} in {}: an on-demand backup is taken first (kept until you delete it), then the table is deleted; pass --keep-data to keep the table instead\n",
-            config.primary().name
+            "  - table {table} in {home}: an on-demand backup is taken first (kept until you delete it), then the table is deleted; pass --keep-data to keep the table instead\n"
         ));
     }
     text
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.clone(),
+        [first @ .., last] => format!("{} and {last}", first.join(", ")),
+    }
 }
 
 /// Asks for the app's name on a terminal; refuses without a terminal unless --yes was given.
@@ -198,4 +218,69 @@ fn incomplete(report: &TeardownReport) -> String {
         report.app,
         report.remaining.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::GlobalArgs;
+    use crate::config::ConfigFile;
+
+    fn config(regions: &[&str]) -> Config {
+        let global = GlobalArgs {
+            regions: regions.iter().map(|region| region.to_string()).collect(),
+            app: Some("demo".into()),
+            ..GlobalArgs::default()
+        };
+        Config::resolve(&global, ConfigFile::default()).expect("valid config")
+    }
+
+    #[test]
+    fn the_prompt_names_both_regions_and_the_replica() {
+        let text = prompt_text(
+            &config(&["us-east-1", "us-west-2"]),
+            TeardownOptions::default(),
+        );
+        assert!(
+            text.contains("  - in us-east-1 (primary) and us-west-2 (secondary): ECS services, ECR images, stacks demo-app and demo-registry"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - the replica of table demo-mysfits in us-west-2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("CloudWatch dashboard `demo` in us-east-1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_prompt_names_every_region_and_every_replica() {
+        let text = prompt_text(
+            &config(&["us-east-1", "us-west-2", "eu-west-1"]),
+            TeardownOptions { keep_data: true },
+        );
+        assert!(
+            text.contains(
+                "  - in us-east-1 (primary), us-west-2 (secondary) and eu-west-1 (secondary): "
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - the replicas of table demo-mysfits in us-west-2 and eu-west-1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("table demo-mysfits in us-east-1 is KEPT"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn one_region_has_no_replica_to_name() {
+        let text = prompt_text(&config(&["us-east-1"]), TeardownOptions::default());
+        assert!(!text.contains("replica"), "{text}");
+        assert!(text.contains("  - in us-east-1 (primary): "), "{text}");
+    }
 }

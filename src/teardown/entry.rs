@@ -40,7 +40,7 @@ pub struct GlobalClients {
 
 impl GlobalClients {
     /// The configured entry point's control endpoint for its own service; for the other one,
-    /// the endpoint override of the app's region of that name, else the primary's (so that an
+    /// the endpoint override of the app's region of that name, else home's (so that an
     /// emulator setup never sends a call to AWS), else AWS itself. Both services are checked
     /// whatever the mode: the mode may have changed since the deploy.
     pub async fn connect(config: &Config) -> GlobalClients {
@@ -52,7 +52,7 @@ impl GlobalClients {
             config
                 .regions()
                 .find(|settings| settings.name == region)
-                .unwrap_or(config.primary())
+                .unwrap_or(config.home())
                 .endpoint_url
                 .clone()
         };

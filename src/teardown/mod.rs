@@ -1,12 +1,13 @@
 //! Teardown: everything the app created, removed in dependency order, then verified gone.
 //!
-//! The order is the deploy's in reverse, as a DAG run by the same executor (both regions in
+//! The order is the deploy's in reverse, as a DAG run by the same executor (the regions in
 //! parallel where nothing forbids it):
 //! global entry point (traffic off first) → dashboard → ECS services scaled to 0 and deleted →
 //! Global Accelerator's network interfaces waited for and its security group deleted, per region
 //! (see [`interfaces`]) →
-//! on-demand backup of the table (writers are stopped now) → DR replica removed (DynamoDB's rules)
-//! → ECR images → app stacks (secondary, then primary) → registry stacks → the table itself.
+//! on-demand backup of the table (writers are stopped now) → the replica in every region but home
+//! removed, one at a time (DynamoDB's rules) → ECR images → app stacks (every other region's,
+//! then home's, which holds the table) → registry stacks → the table itself.
 //!
 //! Why the table is deleted by teardown and not by its stack: the app template retains it
 //! (`DeletionPolicy: Retain`), so that `--keep-data` can keep it and so that DynamoDB's 24-hour
@@ -22,6 +23,7 @@ pub mod interfaces;
 pub mod removal;
 pub mod table;
 pub mod verify;
+pub mod wait;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,8 +31,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::app::RegionName;
 use crate::aws::{Patience, RegionClients};
-use crate::config::{Config, Role};
+use crate::config::{Config, RegionSettings};
 use crate::error::{Error, Result};
 use crate::plan::{Cancellation, Node, OnCancel, OnFailure, run};
 use crate::progress::Events;
@@ -41,36 +44,36 @@ pub use verify::{Found, Unverified};
 /// Choices that change what teardown removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TeardownOptions {
-    /// Keep the primary table and its data (no backup is taken then).
+    /// Keep the home table and its data (no backup is taken then).
     pub keep_data: bool,
 }
 
-/// One step of the teardown plan.
+/// One step of the teardown plan, keyed by the region it works in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum TeardownStep {
     /// Global Accelerator (and Route 53 failover records): disabled and deleted.
     EntryPoint,
-    /// The CloudWatch dashboard in the primary region.
+    /// The CloudWatch dashboard in the home region.
     Dashboard,
     /// What Global Accelerator leaves in a region's VPC: its network interfaces waited for, its
     /// `GlobalAccelerator` security group deleted (both block the app stack's VPC otherwise).
-    AcceleratorNetwork { role: Role },
-    /// Both ECS services of a region scaled to 0, deleted, waited for.
-    Services { role: Role },
-    /// On-demand backup of the primary table before it goes.
+    AcceleratorNetwork { region: RegionName },
+    /// Every ECS service of a region scaled to 0, deleted, waited for.
+    Services { region: RegionName },
+    /// On-demand backup of the home table before it goes.
     Backup,
-    /// The DR replica removed from the global table.
-    Replica { role: Role },
-    /// Every image in the region's two ECR repositories.
-    Images { role: Role },
+    /// The table's replica in a region other than home removed from the global table.
+    Replica { region: RegionName },
+    /// Every image in the region's ECR repositories (one per bundled service).
+    Images { region: RegionName },
     /// One stack of one region deleted.
-    Stack { role: Role, kind: StackKind },
-    /// The primary table deleted (its stack retains it).
+    Stack { region: RegionName, kind: StackKind },
+    /// The home table deleted (its stack retains it).
     Table,
     /// The Container Insights log groups ECS created for the region's cluster (no stack owns
     /// them), once the app stack has deleted the cluster.
-    InsightsLogs { role: Role },
+    InsightsLogs { region: RegionName },
 }
 
 /// The teardown steps for a config, as data: printable and testable without IO.
@@ -85,137 +88,195 @@ impl fmt::Display for TeardownPlan {
     }
 }
 
-/// The reverse of the deploy plan. Every step may be aborted by Ctrl-C: each one only deletes,
-/// and a rerun picks up whatever is still there.
-pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan {
-    let mut nodes = Vec::new();
-    let mut add = |id: TeardownStep, label: String, depends_on: Vec<TeardownStep>| {
-        nodes.push(Node {
+/// How a region is named in step labels: its name and whether it is home ("primary", the word
+/// the stacks' `mysfits:role` tag carries) or not ("secondary").
+fn region_label(region: &RegionSettings) -> String {
+    let role = if region.home { "primary" } else { "secondary" };
+    format!("{} ({role})", region.name)
+}
+
+fn app_stack(region: RegionName) -> TeardownStep {
+    TeardownStep::Stack {
+        region,
+        kind: StackKind::App,
+    }
+}
+
+/// The plan's nodes as they are added.
+#[derive(Default)]
+struct PlanBuilder {
+    nodes: Vec<Node<TeardownStep>>,
+}
+
+impl PlanBuilder {
+    fn add(&mut self, id: TeardownStep, label: String, depends_on: Vec<TeardownStep>) {
+        self.nodes.push(Node {
             id,
             label,
             depends_on,
             on_cancel: OnCancel::Abort,
         });
-    };
-    let roles: Vec<(Role, String)> = config
-        .regions()
-        .map(|region| (region.role, region.name.clone()))
-        .collect();
-    let replica = config.secondary().map(|secondary| {
-        (
-            TeardownStep::Replica {
-                role: Role::Secondary,
-            },
-            secondary,
-        )
-    });
-    add(
+    }
+}
+
+/// The reverse of the deploy plan. Every step may be aborted by Ctrl-C: each one only deletes,
+/// and a rerun picks up whatever is still there.
+pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan {
+    let mut plan = PlanBuilder::default();
+    let home = config.home();
+    plan.add(
         TeardownStep::EntryPoint,
         "global entry point".into(),
         Vec::new(),
     );
-    add(
+    plan.add(
         TeardownStep::Dashboard,
-        format!("dashboard {}", config.primary().name),
+        format!("dashboard {}", home.name),
         vec![TeardownStep::EntryPoint],
     );
-    let all_services: Vec<TeardownStep> = roles
-        .iter()
-        .map(|(role, _)| TeardownStep::Services { role: *role })
+    let all_services: Vec<TeardownStep> = config
+        .regions()
+        .map(|region| TeardownStep::Services {
+            region: region.key(),
+        })
         .collect();
-    for (role, name) in &roles {
-        add(
-            TeardownStep::Services { role: *role },
-            format!("ECS services {name} ({role})"),
+    for region in config.regions() {
+        plan.add(
+            TeardownStep::Services {
+                region: region.key(),
+            },
+            format!("ECS services {}", region_label(region)),
             vec![TeardownStep::EntryPoint],
         );
     }
     if !options.keep_data {
-        add(
+        plan.add(
             TeardownStep::Backup,
-            format!("table backup {}", config.primary().name),
+            format!("table backup {}", home.name),
             all_services.clone(),
         );
     }
-    if let Some((id, secondary)) = &replica {
-        add(
-            *id,
-            format!("table replica {} ({})", secondary.name, Role::Secondary),
-            all_services.clone(),
+    add_replica_removals(&mut plan, config, &all_services);
+    add_regional_cleanups(&mut plan, config);
+    add_app_stacks(&mut plan, config, options);
+    add_after_app_stacks(&mut plan, config, options);
+    TeardownPlan { nodes: plan.nodes }
+}
+
+/// The replicas in every region but home, one at a time: DynamoDB takes one UpdateTable at a
+/// time per table (the table is UPDATING until the previous one is applied), so each removal
+/// waits for the one before it.
+fn add_replica_removals(plan: &mut PlanBuilder, config: &Config, all_services: &[TeardownStep]) {
+    let mut previous: Option<TeardownStep> = None;
+    for region in config.others() {
+        let id = TeardownStep::Replica {
+            region: region.key(),
+        };
+        let mut depends_on = all_services.to_vec();
+        depends_on.extend(previous);
+        plan.add(
+            id,
+            format!("table replica {}", region_label(region)),
+            depends_on,
         );
+        previous = Some(id);
     }
-    for (role, name) in &roles {
-        add(
-            TeardownStep::AcceleratorNetwork { role: *role },
-            format!("Global Accelerator interfaces {name} ({role})"),
+}
+
+/// What goes before a region's app stack: Global Accelerator's leftovers in its VPC and the
+/// images in its repositories.
+fn add_regional_cleanups(plan: &mut PlanBuilder, config: &Config) {
+    for region in config.regions() {
+        plan.add(
+            TeardownStep::AcceleratorNetwork {
+                region: region.key(),
+            },
+            format!("Global Accelerator interfaces {}", region_label(region)),
             vec![TeardownStep::EntryPoint],
         );
     }
-    for (role, name) in &roles {
-        add(
-            TeardownStep::Images { role: *role },
-            format!("ECR images {name} ({role})"),
-            vec![TeardownStep::Services { role: *role }],
+    for region in config.regions() {
+        plan.add(
+            TeardownStep::Images {
+                region: region.key(),
+            },
+            format!("ECR images {}", region_label(region)),
+            vec![TeardownStep::Services {
+                region: region.key(),
+            }],
         );
     }
-    let app_stack = |role| TeardownStep::Stack {
-        role,
-        kind: StackKind::App,
-    };
-    // Secondary first: the primary holds the table, the last thing to go.
-    for (role, name) in roles.iter().rev() {
+}
+
+/// The app stacks, every other region's before home's: home's holds the table, the last thing
+/// to go, and it goes once every replica is removed.
+fn add_app_stacks(plan: &mut PlanBuilder, config: &Config, options: TeardownOptions) {
+    for region in config.regions().rev() {
+        let key = region.key();
         let mut depends_on = vec![
-            TeardownStep::Services { role: *role },
-            TeardownStep::Images { role: *role },
+            TeardownStep::Services { region: key },
+            TeardownStep::Images { region: key },
             TeardownStep::Dashboard,
-            TeardownStep::AcceleratorNetwork { role: *role },
+            TeardownStep::AcceleratorNetwork { region: key },
         ];
-        if let Some((id, _)) = &replica {
-            depends_on.push(*id);
-        }
-        if *role == Role::Primary {
+        if region.home {
+            depends_on.extend(config.others().map(|other| TeardownStep::Replica {
+                region: other.key(),
+            }));
             if !options.keep_data {
                 depends_on.push(TeardownStep::Backup);
             }
-            if config.secondary().is_some() {
-                depends_on.push(app_stack(Role::Secondary));
-            }
+            depends_on.extend(config.others().map(|other| app_stack(other.key())));
+        } else {
+            depends_on.push(TeardownStep::Replica { region: key });
         }
-        add(
-            app_stack(*role),
-            format!("app stack {name} ({role})"),
+        plan.add(
+            app_stack(key),
+            format!("app stack {}", region_label(region)),
             depends_on,
         );
     }
-    for (role, name) in &roles {
-        add(
-            TeardownStep::InsightsLogs { role: *role },
-            format!("Container Insights log groups {name} ({role})"),
-            vec![app_stack(*role)],
+}
+
+/// What goes once a region's app stack is gone: Container Insights log groups, the registry
+/// stack; and, last, the table.
+fn add_after_app_stacks(plan: &mut PlanBuilder, config: &Config, options: TeardownOptions) {
+    for region in config.regions() {
+        plan.add(
+            TeardownStep::InsightsLogs {
+                region: region.key(),
+            },
+            format!("Container Insights log groups {}", region_label(region)),
+            vec![app_stack(region.key())],
         );
     }
-    for (role, name) in roles.iter().rev() {
-        add(
+    for region in config.regions().rev() {
+        plan.add(
             TeardownStep::Stack {
-                role: *role,
+                region: region.key(),
                 kind: StackKind::Registry,
             },
-            format!("registry stack {name} ({role})"),
-            vec![app_stack(*role), TeardownStep::Images { role: *role }],
+            format!("registry stack {}", region_label(region)),
+            vec![
+                app_stack(region.key()),
+                TeardownStep::Images {
+                    region: region.key(),
+                },
+            ],
         );
     }
     if !options.keep_data {
-        let mut depends_on = vec![app_stack(Role::Primary), TeardownStep::Backup];
-        if let Some((id, _)) = &replica {
-            depends_on.push(*id);
-        }
-        add(
+        let home = config.home();
+        let mut depends_on = vec![app_stack(home.key()), TeardownStep::Backup];
+        depends_on.extend(config.others().map(|other| TeardownStep::Replica {
+            region: other.key(),
+        }));
+        plan.add(
             TeardownStep::Table,
-            format!("table {} {}", config.table_name(), config.primary().name),
+            format!("table {} {}", config.table_name(), home.name),
             depends_on,
         );
     }
-    TeardownPlan { nodes }
 }
 
 /// What a finished step hands to later steps and to the report.
@@ -262,10 +323,14 @@ pub struct TeardownReport {
 pub struct Teardown {
     pub config: Config,
     pub options: TeardownOptions,
-    pub clients: BTreeMap<Role, RegionClients>,
+    /// Clients of every region of the app.
+    pub clients: BTreeMap<RegionName, RegionClients>,
     pub global: entry::GlobalClients,
     pub events: Events,
 }
+
+/// A step's result: what it hands on, and its one-line summary.
+type Stepped = Result<(StepOutput, String)>;
 
 impl Teardown {
     /// Clients for every region of the app and for the global services, honouring endpoint
@@ -274,7 +339,7 @@ impl Teardown {
         Teardown {
             config: config.clone(),
             options,
-            clients: RegionClients::for_app(config, Patience::DEPLOY).await,
+            clients: RegionClients::for_regions(config, Patience::DEPLOY).await,
             global: entry::GlobalClients::connect(config).await,
             events,
         }
@@ -305,26 +370,7 @@ impl Teardown {
             },
         )
         .await?;
-
-        let mut steps = Vec::new();
-        for node in &plan.nodes {
-            let failure = outcome.failures.iter().find(|(id, _)| *id == node.id);
-            let (status, error) = if outcome.outputs.contains_key(&node.id) {
-                ("done", None)
-            } else if let Some((_, error)) = failure {
-                ("failed", Some(error.to_string()))
-            } else if outcome.stopped.contains(&node.id) {
-                ("stopped", None)
-            } else {
-                ("skipped", None)
-            };
-            steps.push(StepReport {
-                step: node.id,
-                label: node.label.clone(),
-                status,
-                error,
-            });
-        }
+        let steps = step_reports(&plan, &outcome);
         let backup = outcome.outputs.values().find_map(|output| match output {
             StepOutput::Backup(backup) => backup.clone(),
             _ => None,
@@ -355,7 +401,7 @@ impl Teardown {
         id: TeardownStep,
         step: String,
         done: &BTreeMap<TeardownStep, StepOutput>,
-    ) -> Result<(StepOutput, String)> {
+    ) -> Stepped {
         let app = &self.config.app;
         match id {
             TeardownStep::EntryPoint => {
@@ -365,123 +411,162 @@ impl Teardown {
                 Ok((StepOutput::Entry(removal), summary))
             }
             TeardownStep::Dashboard => {
-                let clients = self.clients(Role::Primary)?;
+                let clients = self.clients(self.config.home().key())?;
                 let summary = removal::delete_dashboard(clients, app, &self.events, &step).await?;
                 Ok((StepOutput::Done, summary))
             }
-            TeardownStep::AcceleratorNetwork { role } => {
-                let clients = self.clients(role)?;
-                let stack_name = StackKind::App.stack_name(app);
-                let summary = match interfaces::stack_vpc(clients, &stack_name).await? {
-                    Some(vpc) => {
-                        interfaces::release_accelerator_network(
-                            clients,
-                            &vpc,
-                            &self.events,
-                            &step,
-                            interfaces::INTERFACE_RELEASE_LIMIT,
-                        )
-                        .await?
-                    }
-                    None => format!("no stack {stack_name}, no VPC to clean"),
-                };
+            TeardownStep::AcceleratorNetwork { region } => {
+                self.release_accelerator_network(region, &step).await
+            }
+            TeardownStep::Services { region } => {
+                let clients = self.clients(region)?;
+                let summary = removal::remove_services(clients, app, &self.events, &step).await?;
                 Ok((StepOutput::Done, summary))
             }
-            TeardownStep::Services { role } => {
-                let summary =
-                    removal::remove_services(self.clients(role)?, app, &self.events, &step).await?;
+            TeardownStep::Backup => self.take_backup(&step).await,
+            TeardownStep::Replica { region } => self.remove_replica(region, &step).await,
+            TeardownStep::Images { region } => {
+                let summary = removal::delete_images(self.clients(region)?, app).await?;
                 Ok((StepOutput::Done, summary))
             }
-            TeardownStep::Backup => {
-                let backup = table::take_backup(
-                    &self.clients(Role::Primary)?.dynamodb,
-                    &self.config.primary().name,
-                    &self.config.table_name(),
-                    app,
-                    &self.events,
-                    &step,
-                    table::BACKUP_WAIT_LIMIT,
-                )
-                .await?;
-                let summary = match &backup {
-                    Some(backup) => format!("backup {} AVAILABLE", backup.name),
-                    None => "no table, nothing to back up".into(),
-                };
-                Ok((StepOutput::Backup(backup), summary))
-            }
-            TeardownStep::Replica { role } => {
-                let replica_region = self.region_name(role)?;
-                let removal = table::remove_replica(
-                    &self.clients(Role::Primary)?.dynamodb,
-                    &self.config.primary().name,
-                    &self.clients(role)?.dynamodb,
-                    &replica_region,
-                    &self.config.table_name(),
-                    &self.events,
-                    &step,
-                    table::REPLICA_REMOVAL_LIMIT,
-                )
-                .await?;
-                let summary = removal.summary();
-                Ok((StepOutput::Replica(removal), summary))
-            }
-            TeardownStep::Images { role } => {
-                let summary = removal::delete_images(self.clients(role)?, app).await?;
+            TeardownStep::Stack { region, kind } => self.delete_stack(region, kind, &step).await,
+            TeardownStep::InsightsLogs { region } => {
+                let clients = self.clients(region)?;
+                let cluster = crate::app::names::cluster(app);
+                let summary = insights::delete_insights_log_groups(clients, &cluster).await?;
                 Ok((StepOutput::Done, summary))
             }
-            TeardownStep::Stack { role, kind } => {
-                let clients = self.clients(role)?;
-                let stack_name = kind.stack_name(app);
-                if kind == StackKind::App && role == Role::Primary && self.options.keep_data {
-                    removal::ensure_table_is_retained(clients, &stack_name, &self.config).await?;
-                }
-                let removed =
-                    removal::delete_stack(clients, app, &stack_name, &self.events, &step).await?;
-                let summary = removed.summary(&stack_name);
-                Ok((
-                    StepOutput::Stack {
-                        retained: removed.retained,
-                    },
-                    summary,
-                ))
-            }
-            TeardownStep::InsightsLogs { role } => {
-                let summary =
-                    insights::delete_insights_log_groups(self.clients(role)?, app).await?;
-                Ok((StepOutput::Done, summary))
-            }
-            TeardownStep::Table => {
-                let replica_created = done.values().find_map(|output| match output {
-                    StepOutput::Replica(removal) => removal.replica_created,
-                    _ => None,
-                });
-                let summary = table::delete_table(
-                    &self.clients(Role::Primary)?.dynamodb,
-                    &self.config.primary().name,
-                    &self.config.table_name(),
-                    replica_created,
-                    &self.events,
-                    &step,
-                    table::REPLICA_REMOVAL_LIMIT,
-                )
-                .await?;
-                Ok((StepOutput::Done, summary))
-            }
+            TeardownStep::Table => self.delete_table(done, &step).await,
         }
     }
 
-    fn clients(&self, role: Role) -> Result<&RegionClients> {
-        self.clients.get(&role).ok_or_else(|| {
-            Error::config(
-                format!("the teardown plan has a {role} step but no {role} region is configured"),
-                "pass --secondary-region",
-            )
-        })
+    async fn release_accelerator_network(&self, region: RegionName, step: &str) -> Stepped {
+        let clients = self.clients(region)?;
+        let stack_name = StackKind::App.stack_name(&self.config.app);
+        let summary = match interfaces::stack_vpc(clients, &stack_name).await? {
+            Some(vpc) => {
+                interfaces::release_accelerator_network(
+                    clients,
+                    &vpc,
+                    &self.events,
+                    step,
+                    interfaces::INTERFACE_RELEASE_LIMIT,
+                )
+                .await?
+            }
+            None => format!("no stack {stack_name}, no VPC to clean"),
+        };
+        Ok((StepOutput::Done, summary))
     }
 
-    fn region_name(&self, role: Role) -> Result<String> {
-        Ok(self.clients(role)?.region.clone())
+    async fn take_backup(&self, step: &str) -> Stepped {
+        let home = self.config.home();
+        let backup = table::take_backup(
+            &self.clients(home.key())?.dynamodb,
+            &home.name,
+            &self.config.table_name(),
+            &self.config.app,
+            &self.events,
+            step,
+            table::BACKUP_WAIT_LIMIT,
+        )
+        .await?;
+        let summary = match &backup {
+            Some(backup) => format!("backup {} AVAILABLE", backup.name),
+            None => "no table, nothing to back up".into(),
+        };
+        Ok((StepOutput::Backup(backup), summary))
     }
+
+    async fn remove_replica(&self, region: RegionName, step: &str) -> Stepped {
+        let home = self.config.home();
+        let removal = table::remove_replica(
+            &self.clients(home.key())?.dynamodb,
+            &home.name,
+            &self.clients(region)?.dynamodb,
+            region.as_str(),
+            &self.config.table_name(),
+            &self.events,
+            step,
+            table::REPLICA_REMOVAL_LIMIT,
+        )
+        .await?;
+        let summary = removal.summary();
+        Ok((StepOutput::Replica(removal), summary))
+    }
+
+    async fn delete_stack(&self, region: RegionName, kind: StackKind, step: &str) -> Stepped {
+        let clients = self.clients(region)?;
+        let app = &self.config.app;
+        let stack_name = kind.stack_name(app);
+        let holds_table = kind == StackKind::App && region == self.config.home().key();
+        if holds_table && self.options.keep_data {
+            removal::ensure_table_is_retained(clients, &stack_name, &self.config).await?;
+        }
+        let removed = removal::delete_stack(clients, app, &stack_name, &self.events, step).await?;
+        let summary = removed.summary(&stack_name);
+        let retained = removed.retained;
+        Ok((StepOutput::Stack { retained }, summary))
+    }
+
+    async fn delete_table(&self, done: &BTreeMap<TeardownStep, StepOutput>, step: &str) -> Stepped {
+        // The most recent replica decides when DynamoDB's 24-hour rule lets the table go.
+        let replica_created = done
+            .values()
+            .filter_map(|output| match output {
+                StepOutput::Replica(removal) => removal.replica_created,
+                _ => None,
+            })
+            .max_by_key(|created| (created.secs(), created.subsec_nanos()));
+        let home = self.config.home();
+        let summary = table::delete_table(
+            &self.clients(home.key())?.dynamodb,
+            &home.name,
+            &self.config.table_name(),
+            replica_created,
+            &self.events,
+            step,
+            table::REPLICA_REMOVAL_LIMIT,
+        )
+        .await?;
+        Ok((StepOutput::Done, summary))
+    }
+
+    fn clients(&self, region: RegionName) -> Result<&RegionClients> {
+        self.clients.get(&region).ok_or_else(|| {
+            Error::internal(format!(
+                "the teardown plan has a step in {region}, which has no clients"
+            ))
+        })
+    }
+}
+
+/// Each step's end, in plan order.
+fn step_reports(
+    plan: &TeardownPlan,
+    outcome: &crate::plan::Outcome<TeardownStep, StepOutput>,
+) -> Vec<StepReport> {
+    plan.nodes
+        .iter()
+        .map(|node| {
+            let failure = outcome.failures.iter().find(|(id, _)| *id == node.id);
+            let (status, error) = if outcome.outputs.contains_key(&node.id) {
+                ("done", None)
+            } else if let Some((_, error)) = failure {
+                ("failed", Some(error.to_string()))
+            } else if outcome.stopped.contains(&node.id) {
+                ("stopped", None)
+            } else {
+                ("skipped", None)
+            };
+            StepReport {
+                step: node.id,
+                label: node.label.clone(),
+                status,
+                error,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -500,6 +585,15 @@ mod tests {
         Config::resolve(&global, ConfigFile::default()).expect("valid config")
     }
 
+    fn three_regions() -> Config {
+        let global = GlobalArgs {
+            regions: vec!["us-east-1".into(), "us-west-2".into(), "eu-west-1".into()],
+            app: Some("demo".into()),
+            ..GlobalArgs::default()
+        };
+        Config::resolve(&global, ConfigFile::default()).expect("valid config")
+    }
+
     fn depends_on(plan: &TeardownPlan, id: TeardownStep) -> Vec<TeardownStep> {
         plan.nodes
             .iter()
@@ -508,36 +602,41 @@ mod tests {
             .unwrap_or_else(|| panic!("{id:?} not in the plan"))
     }
 
+    /// Whether `later` (transitively) waits for `earlier`.
+    fn runs_after(plan: &TeardownPlan, later: TeardownStep, earlier: TeardownStep) -> bool {
+        let mut pending = depends_on(plan, later);
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(step) = pending.pop() {
+            if step == earlier {
+                return true;
+            }
+            if seen.insert(step) {
+                pending.extend(depends_on(plan, step));
+            }
+        }
+        false
+    }
+
+    fn region(name: &str) -> RegionName {
+        RegionName::new(name)
+    }
+
     #[test]
     fn two_region_teardown_runs_in_reverse_dependency_order() {
         let plan = teardown_plan(&config(Some("us-west-2")), TeardownOptions::default());
-        let primary_app = TeardownStep::Stack {
-            role: Role::Primary,
-            kind: StackKind::App,
-        };
-        let secondary_app = TeardownStep::Stack {
-            role: Role::Secondary,
-            kind: StackKind::App,
-        };
+        let (east, west) = (region("us-east-1"), region("us-west-2"));
+        let primary_app = app_stack(east);
+        let secondary_app = app_stack(west);
         assert!(
-            depends_on(
-                &plan,
-                TeardownStep::Services {
-                    role: Role::Primary
-                }
-            )
-            .contains(&TeardownStep::EntryPoint)
+            depends_on(&plan, TeardownStep::Services { region: east })
+                .contains(&TeardownStep::EntryPoint)
         );
         let primary = depends_on(&plan, primary_app);
         for needed in [
             secondary_app,
             TeardownStep::Backup,
-            TeardownStep::Replica {
-                role: Role::Secondary,
-            },
-            TeardownStep::Images {
-                role: Role::Primary,
-            },
+            TeardownStep::Replica { region: west },
+            TeardownStep::Images { region: east },
             TeardownStep::Dashboard,
         ] {
             assert!(
@@ -546,11 +645,8 @@ mod tests {
             );
         }
         assert!(depends_on(&plan, TeardownStep::Table).contains(&primary_app));
-        for (role, app_stack) in [
-            (Role::Primary, primary_app),
-            (Role::Secondary, secondary_app),
-        ] {
-            let network = TeardownStep::AcceleratorNetwork { role };
+        for (key, app_stack) in [(east, primary_app), (west, secondary_app)] {
+            let network = TeardownStep::AcceleratorNetwork { region: key };
             assert!(
                 depends_on(&plan, app_stack).contains(&network),
                 "the app stack's VPC can only go once Global Accelerator's interfaces and group are gone"
@@ -558,14 +654,81 @@ mod tests {
             assert_eq!(depends_on(&plan, network), [TeardownStep::EntryPoint]);
         }
         assert!(
-            depends_on(&plan, TeardownStep::Backup).contains(&TeardownStep::Services {
-                role: Role::Secondary
-            }),
+            depends_on(&plan, TeardownStep::Backup)
+                .contains(&TeardownStep::Services { region: west }),
             "the backup is taken once every writer is stopped"
         );
         let text = plan.to_string();
         assert!(
             text.contains("registry stack us-west-2 (secondary)  (after: app stack us-west-2 (secondary), ECR images us-west-2 (secondary))"),
+            "{text}"
+        );
+        assert_eq!(plan.nodes.len(), 17, "{plan}");
+    }
+
+    #[test]
+    fn three_region_teardown_removes_every_replica_one_at_a_time_before_the_home_stack() {
+        let plan = teardown_plan(&three_regions(), TeardownOptions::default());
+        let (east, west, ireland) = (
+            region("us-east-1"),
+            region("us-west-2"),
+            region("eu-west-1"),
+        );
+        let replicas = [
+            TeardownStep::Replica { region: west },
+            TeardownStep::Replica { region: ireland },
+        ];
+        assert!(
+            plan.nodes
+                .iter()
+                .all(|node| node.id != TeardownStep::Replica { region: east }),
+            "home holds the table, not a replica: {plan}"
+        );
+        assert!(
+            depends_on(&plan, replicas[1]).contains(&replicas[0]),
+            "one UpdateTable replica removal at a time: {plan}"
+        );
+        for other in [west, ireland] {
+            assert!(
+                runs_after(&plan, app_stack(east), app_stack(other)),
+                "home's app stack goes after {other}'s: {plan}"
+            );
+            assert!(
+                runs_after(
+                    &plan,
+                    app_stack(other),
+                    TeardownStep::Replica { region: other }
+                ),
+                "{other}'s app stack goes after its replica: {plan}"
+            );
+            assert!(runs_after(
+                &plan,
+                TeardownStep::Replica { region: other },
+                TeardownStep::Services { region: other }
+            ));
+            for kind in [
+                TeardownStep::Images { region: other },
+                TeardownStep::AcceleratorNetwork { region: other },
+                TeardownStep::InsightsLogs { region: other },
+                TeardownStep::Stack {
+                    region: other,
+                    kind: StackKind::Registry,
+                },
+            ] {
+                assert!(plan.nodes.iter().any(|node| node.id == kind), "{kind:?}");
+            }
+        }
+        for replica in replicas {
+            assert!(runs_after(&plan, TeardownStep::Table, replica), "{plan}");
+            assert!(runs_after(&plan, app_stack(east), replica), "{plan}");
+        }
+        assert!(runs_after(&plan, TeardownStep::Table, app_stack(east)));
+        // 2 global + per region (services, network, images, app, insights, registry) + backup,
+        // two replicas, table.
+        assert_eq!(plan.nodes.len(), 2 + 6 * 3 + 1 + 2 + 1, "{plan}");
+        let text = plan.to_string();
+        assert!(
+            text.contains("table replica eu-west-1 (secondary)"),
             "{text}"
         );
     }

@@ -2,12 +2,16 @@
 //! handled). Each one is idempotent: what is already gone counts as removed.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use aws_sdk_cloudformation::client::Waiters as _;
 use aws_sdk_cloudformation::types::{StackStatus, TemplateStage};
 use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecs::client::Waiters as _;
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 
 use super::interfaces;
+use super::wait::{Backoff, poll, waiter_limit};
 use crate::app::{SERVICES, names};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::Config;
@@ -18,15 +22,7 @@ use crate::stack::deploy::{PhysicalResource, Poll, delete_failures, named_failur
 /// Deleting services waits for their tasks to drain; AWS allows minutes, not hours.
 const SERVICE_DRAIN_LIMIT: Duration = Duration::from_secs(20 * 60);
 
-/// The ECR repositories the registry stack creates.
-pub fn repository_names(app: &str) -> [String; 2] {
-    [
-        format!("{app}/mysfits-service"),
-        format!("{app}/like-service"),
-    ]
-}
-
-/// Deletes the dashboard `{app}` (in the primary region's client).
+/// Deletes the app's dashboard (with the home region's clients).
 /// An endpoint without CloudWatch's current protocol (the emulator answers 404) is reported as
 /// such in the summary and by verification, not taken for "no dashboard".
 pub async fn delete_dashboard(
@@ -35,53 +31,55 @@ pub async fn delete_dashboard(
     events: &Events,
     step: &str,
 ) -> Result<String> {
+    let dashboard = names::dashboard(app);
     match dashboard_exists(clients, app).await? {
         Ok(true) => {}
-        Ok(false) => return Ok(format!("no dashboard {app}")),
+        Ok(false) => return Ok(format!("no dashboard {dashboard}")),
         Err(reason) => {
             events.note(
                 step,
                 format!(
-                    "CloudWatch dashboards are not available at this endpoint ({reason}): dashboard {app} could not be looked for or deleted; on AWS this would be an error"
+                    "CloudWatch dashboards are not available at this endpoint ({reason}): dashboard {dashboard} could not be looked for or deleted; on AWS this would be an error"
                 ),
             );
             return Ok(format!(
-                "CloudWatch dashboards NOT AVAILABLE at the endpoint, dashboard {app} not checked"
+                "CloudWatch dashboards NOT AVAILABLE at the endpoint, dashboard {dashboard} not checked"
             ));
         }
     }
     match clients
         .cloudwatch
         .delete_dashboards()
-        .dashboard_names(app)
+        .dashboard_names(&dashboard)
         .send()
         .await
     {
-        Ok(_) => Ok(format!("dashboard {app} deleted")),
+        Ok(_) => Ok(format!("dashboard {dashboard} deleted")),
         Err(error) if is_dashboard_not_found(error_code(&error)) => {
-            Ok(format!("no dashboard {app}"))
+            Ok(format!("no dashboard {dashboard}"))
         }
         Err(error) => Err(aws_error("DeleteDashboards", &clients.region, &error)),
     }
 }
 
-/// Whether the dashboard `{app}` exists; `Err(reason)` when the endpoint override does not offer
+/// Whether the app's dashboard exists; `Err(reason)` when the endpoint override does not offer
 /// CloudWatch dashboards (nothing could be checked).
 pub async fn dashboard_exists(
     clients: &RegionClients,
     app: &str,
 ) -> Result<std::result::Result<bool, String>> {
+    let dashboard = names::dashboard(app);
     match clients
         .cloudwatch
         .list_dashboards()
-        .dashboard_name_prefix(app)
+        .dashboard_name_prefix(&dashboard)
         .send()
         .await
     {
         Ok(listed) => Ok(Ok(listed
             .dashboard_entries()
             .iter()
-            .any(|entry| entry.dashboard_name() == Some(app)))),
+            .any(|entry| entry.dashboard_name() == Some(dashboard.as_str())))),
         Err(error) => {
             if clients.endpoint_url.is_some()
                 && let Some(reason) = crate::aws::service_missing(&error)
@@ -97,7 +95,7 @@ fn is_dashboard_not_found(code: Option<&str>) -> bool {
     matches!(code, Some("ResourceNotFound" | "DashboardNotFoundError"))
 }
 
-/// Scales every service of cluster `{app}` to 0, deletes it and waits until ECS reports it
+/// Scales every service of the app's cluster to 0, deletes it and waits until ECS reports it
 /// INACTIVE, so that the stack deletion never races draining tasks.
 pub async fn remove_services(
     clients: &RegionClients,
@@ -105,40 +103,15 @@ pub async fn remove_services(
     events: &Events,
     step: &str,
 ) -> Result<String> {
-    let region = &clients.region;
+    let cluster = names::cluster(app);
     let Some(active) = active_services(clients, app).await? else {
-        return Ok(format!("no cluster {app}, no services"));
+        return Ok(format!("no cluster {cluster}, no services"));
     };
     if active.is_empty() {
         return Ok("no services".into());
     }
     for service in &active {
-        let scaled = clients
-            .ecs
-            .update_service()
-            .cluster(app)
-            .service(service)
-            .desired_count(0)
-            .send()
-            .await;
-        if let Err(error) = scaled
-            && !is_service_gone(error_code(&error))
-        {
-            return Err(aws_error("UpdateService (desired count 0)", region, &error));
-        }
-        let deleted = clients
-            .ecs
-            .delete_service()
-            .cluster(app)
-            .service(service)
-            .force(true)
-            .send()
-            .await;
-        if let Err(error) = deleted
-            && !is_service_gone(error_code(&error))
-        {
-            return Err(aws_error("DeleteService", region, &error));
-        }
+        scale_down_and_delete(clients, &cluster, service).await?;
     }
     events.note(
         step,
@@ -147,39 +120,99 @@ pub async fn remove_services(
             active.join(", ")
         ),
     );
-    let started = Instant::now();
-    let mut delay = Poll::STACK.first;
-    loop {
-        match active_services(clients, app).await? {
-            None => break,
-            Some(still) if still.is_empty() => break,
-            Some(still) => {
-                if started.elapsed() > SERVICE_DRAIN_LIMIT {
-                    return Err(Error::Timeout {
-                        what: format!("ECS services {} to drain in {region}", still.join(", ")),
-                        waited: started.elapsed(),
-                        fix: format!(
-                            "see `aws ecs describe-services --cluster {app} --services {} --region {region}` (events), then run teardown again",
-                            still.join(" ")
-                        ),
-                    });
-                }
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Poll::STACK.max);
+    let started = tokio::time::Instant::now();
+    for service in &active {
+        let remaining = SERVICE_DRAIN_LIMIT.saturating_sub(started.elapsed());
+        wait_until_inactive(clients, &cluster, service, remaining).await?;
     }
     Ok(format!("{} service(s) deleted and drained", active.len()))
 }
 
-/// Names of the services of cluster `{app}` that are not INACTIVE yet (ACTIVE or DRAINING), or
-/// None when there is no such cluster.
+/// Desired count 0, then delete (forced: a service behind a load balancer would refuse
+/// otherwise while tasks run). One already gone counts as deleted.
+async fn scale_down_and_delete(
+    clients: &RegionClients,
+    cluster: &str,
+    service: &str,
+) -> Result<()> {
+    let region = &clients.region;
+    let scaled = clients
+        .ecs
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .desired_count(0)
+        .send()
+        .await;
+    if let Err(error) = scaled
+        && !is_service_gone(error_code(&error))
+    {
+        return Err(aws_error("UpdateService (desired count 0)", region, &error));
+    }
+    let deleted = clients
+        .ecs
+        .delete_service()
+        .cluster(cluster)
+        .service(service)
+        .force(true)
+        .send()
+        .await;
+    if let Err(error) = deleted
+        && !is_service_gone(error_code(&error))
+    {
+        return Err(aws_error("DeleteService", region, &error));
+    }
+    Ok(())
+}
+
+/// The SDK's services_inactive waiter for one service. It succeeds when ANY described service
+/// is INACTIVE, hence one service per call; it fails on a MISSING service, which for a service
+/// just deleted means it is gone already, as does a cluster that no longer exists.
+async fn wait_until_inactive(
+    clients: &RegionClients,
+    cluster: &str,
+    service: &str,
+    limit: Duration,
+) -> Result<()> {
+    let region = &clients.region;
+    let waiter = clients
+        .ecs
+        .wait_until_services_inactive()
+        .cluster(cluster)
+        .services(service)
+        .wait(limit);
+    match waiter_limit(limit, waiter).await {
+        Some(Ok(_)) | Some(Err(WaiterError::FailureState(_))) => Ok(()),
+        Some(Err(WaiterError::OperationFailed(failed)))
+            if error_code(failed.error()) == Some("ClusterNotFoundException") =>
+        {
+            Ok(())
+        }
+        Some(Err(WaiterError::OperationFailed(failed))) => {
+            Err(aws_error("DescribeServices", region, failed.error()))
+        }
+        None | Some(Err(WaiterError::ExceededMaxWait(_))) => Err(Error::Timeout {
+            what: format!("ECS service {service} to drain in {region}"),
+            waited: SERVICE_DRAIN_LIMIT,
+            fix: format!(
+                "see `aws ecs describe-services --cluster {cluster} --services {service} --region {region}` (events), then run teardown again"
+            ),
+        }),
+        Some(Err(other)) => Err(Error::internal(format!(
+            "the services_inactive waiter for {service} could not run: {other:?}"
+        ))),
+    }
+}
+
+/// Names of the services of the app's cluster that are not INACTIVE yet (ACTIVE or DRAINING),
+/// or None when there is no such cluster.
 pub async fn active_services(clients: &RegionClients, app: &str) -> Result<Option<Vec<String>>> {
     let region = &clients.region;
+    let cluster = names::cluster(app);
     let listed = clients
         .ecs
         .list_services()
-        .cluster(app)
+        .cluster(&cluster)
         .into_paginator()
         .items()
         .send()
@@ -204,7 +237,7 @@ pub async fn active_services(clients: &RegionClients, app: &str) -> Result<Optio
         let described = match clients
             .ecs
             .describe_services()
-            .cluster(app)
+            .cluster(&cluster)
             .set_services(Some(chunk.to_vec()))
             .send()
             .await
@@ -233,11 +266,14 @@ fn is_service_gone(code: Option<&str>) -> bool {
     )
 }
 
-/// Deletes every image in the app's two repositories of this region.
+/// Deletes every image in the app's repositories of this region (one per bundled service).
 pub async fn delete_images(clients: &RegionClients, app: &str) -> Result<String> {
     let mut deleted = 0;
     let mut repositories = 0;
-    for repository in repository_names(app) {
+    for repository in SERVICES
+        .iter()
+        .map(|service| names::repository(app, service))
+    {
         if let Some(count) = empty_repository(clients, &repository).await? {
             repositories += 1;
             deleted += count;
@@ -343,37 +379,26 @@ pub async fn delete_stack(
     events: &Events,
     step: &str,
 ) -> Result<StackRemoved> {
-    let cloudformation = &clients.cloudformation;
-    let region = &clients.region;
-    let Some((stack_id, mut status)) = describe_stack(clients, stack_name).await? else {
-        return Ok(StackRemoved {
-            already_gone: true,
-            ..StackRemoved::default()
-        });
+    let gone = StackRemoved {
+        already_gone: true,
+        ..StackRemoved::default()
     };
-    if status.as_str().ends_with("_IN_PROGRESS")
-        && status != StackStatus::DeleteInProgress
-        && status != StackStatus::ReviewInProgress
-    {
-        events.note(
-            step,
-            format!(
-                "{stack_name} is busy ({}); waiting for it to settle before deleting it",
-                status.as_str()
-            ),
-        );
-        match wait_until_settled(clients, &stack_id, stack_name).await? {
-            None => {
-                return Ok(StackRemoved {
-                    already_gone: true,
-                    ..StackRemoved::default()
-                });
-            }
-            Some(settled) => status = settled,
-        }
-    }
+    let Some((stack_id, status)) = describe_stack(clients, stack_name).await? else {
+        return Ok(gone);
+    };
+    let stack = StackToDelete {
+        clients,
+        app,
+        stack_id: &stack_id,
+        stack_name,
+        events,
+        step,
+    };
+    let Some(status) = stack.settle(status).await? else {
+        return Ok(gone);
+    };
     if status == StackStatus::DeleteFailed {
-        let failures = delete_failures(cloudformation, &stack_id).await;
+        let failures = delete_failures(&clients.cloudformation, &stack_id).await;
         events.note(
             step,
             format!(
@@ -381,93 +406,153 @@ pub async fn delete_stack(
                 named_failures(&failures)
             ),
         );
-        let physical_ids = stack_resources(clients, &stack_id)
+        stack.clean_blockers(&failures).await?;
+    }
+    stack.delete_until_gone(status).await
+}
+
+/// One stack being deleted, and what its deletion reports to.
+struct StackToDelete<'a> {
+    clients: &'a RegionClients,
+    app: &'a str,
+    stack_id: &'a str,
+    stack_name: &'a str,
+    events: &'a Events,
+    step: &'a str,
+}
+
+impl StackToDelete<'_> {
+    /// A stack busy with another operation is waited for first; None when it went meanwhile.
+    async fn settle(&self, status: StackStatus) -> Result<Option<StackStatus>> {
+        let busy = status.as_str().ends_with("_IN_PROGRESS")
+            && status != StackStatus::DeleteInProgress
+            && status != StackStatus::ReviewInProgress;
+        if !busy {
+            return Ok(Some(status));
+        }
+        self.events.note(
+            self.step,
+            format!(
+                "{} is busy ({}); waiting for it to settle before deleting it",
+                self.stack_name,
+                status.as_str()
+            ),
+        );
+        wait_until_settled(self.clients, self.stack_id, self.stack_name).await
+    }
+
+    async fn clean_blockers(&self, failures: &[ResourceFailure]) -> Result<()> {
+        let physical_ids = stack_resources(self.clients, self.stack_id)
             .await
             .into_iter()
             .collect();
-        clean_blockers(clients, app, &failures, &physical_ids, events, step).await?;
+        clean_blockers(
+            self.clients,
+            self.app,
+            failures,
+            &physical_ids,
+            self.events,
+            self.step,
+        )
+        .await
     }
-    let mut retained: Vec<String> = Vec::new();
-    let mut attempt = 0;
-    loop {
-        if status != StackStatus::DeleteInProgress
-            && let Err(error) = cloudformation
-                .delete_stack()
-                .stack_name(&stack_id)
-                .set_retain_resources((!retained.is_empty()).then(|| retained.clone()))
-                .send()
-                .await
-        {
-            // AWS accepts the request and fails later, as DELETE_FAILED; an emulator may delete
-            // synchronously and fail the call half-way. What counts is where the stack ends up.
-            let refusal = aws_error("DeleteStack", region, &error);
-            match describe_stack(clients, &stack_id).await? {
-                None => {
-                    events.note(
-                        step,
-                        format!(
-                            "DeleteStack reported an error, yet {stack_name} is gone; verification below shows what it left: {}",
-                            refusal.to_string().lines().next().unwrap_or_default()
-                        ),
-                    );
-                    return Ok(StackRemoved {
-                        already_gone: false,
-                        retained,
-                    });
-                }
-                Some((_, StackStatus::DeleteFailed)) if attempt < 2 => {}
-                Some(_) => return Err(refusal),
+
+    /// Deletes (up to three times: plain, after cleaning, with the blockers retained) and waits.
+    async fn delete_until_gone(&self, mut status: StackStatus) -> Result<StackRemoved> {
+        let mut retained: Vec<String> = Vec::new();
+        for attempt in 0..3 {
+            let removed = || StackRemoved {
+                already_gone: false,
+                retained: retained.clone(),
+            };
+            if status != StackStatus::DeleteInProgress
+                && self.request_delete(&retained, attempt).await?
+            {
+                return Ok(removed());
+            }
+            match wait_until_deleted(self.clients, self.stack_id, self.stack_name).await? {
+                None | Some(StackStatus::DeleteComplete) => return Ok(removed()),
+                Some(settled) => status = settled,
+            }
+            let failures = delete_failures(&self.clients.cloudformation, self.stack_id).await;
+            if status != StackStatus::DeleteFailed || attempt == 2 {
+                return Err(self.stuck(&status, failures));
+            }
+            if attempt == 0 {
+                self.events.note(
+                    self.step,
+                    format!(
+                        "{} could not be deleted (DELETE_FAILED{}); cleaning what blocks it and deleting again",
+                        self.stack_name,
+                        named_failures(&failures)
+                    ),
+                );
+                self.clean_blockers(&failures).await?;
+            } else {
+                retained = failures
+                    .iter()
+                    .map(|failure| failure.logical_id.clone())
+                    .collect();
+                self.events.note(
+                    self.step,
+                    format!(
+                        "{} is still blocked{}; deleting it with {} retained, verification below shows whether they are still there",
+                        self.stack_name,
+                        named_failures(&failures),
+                        retained.join(", ")
+                    ),
+                );
             }
         }
-        match wait_until_settled(clients, &stack_id, stack_name).await? {
-            None | Some(StackStatus::DeleteComplete) => {
-                return Ok(StackRemoved {
-                    already_gone: false,
-                    retained,
-                });
+        Err(Error::internal(
+            "stack deletion ran out of attempts without an outcome",
+        ))
+    }
+
+    /// Sends DeleteStack; true when the stack is gone although the call failed.
+    async fn request_delete(&self, retained: &[String], attempt: usize) -> Result<bool> {
+        let Err(error) = self
+            .clients
+            .cloudformation
+            .delete_stack()
+            .stack_name(self.stack_id)
+            .set_retain_resources((!retained.is_empty()).then(|| retained.to_vec()))
+            .send()
+            .await
+        else {
+            return Ok(false);
+        };
+        // AWS accepts the request and fails later, as DELETE_FAILED; an emulator may delete
+        // synchronously and fail the call half-way. What counts is where the stack ends up.
+        let refusal = aws_error("DeleteStack", &self.clients.region, &error);
+        match describe_stack(self.clients, self.stack_id).await? {
+            None => {
+                self.events.note(
+                    self.step,
+                    format!(
+                        "DeleteStack reported an error, yet {} is gone; verification below shows what it left: {}",
+                        self.stack_name,
+                        refusal.to_string().lines().next().unwrap_or_default()
+                    ),
+                );
+                Ok(true)
             }
-            Some(settled) => status = settled,
+            Some((_, StackStatus::DeleteFailed)) if attempt < 2 => Ok(false),
+            Some(_) => Err(refusal),
         }
-        let failures = delete_failures(cloudformation, &stack_id).await;
-        if status != StackStatus::DeleteFailed || attempt == 2 {
-            return Err(Error::Stack {
-                stack: stack_name.to_string(),
-                region: region.clone(),
-                status: status.as_str().to_string(),
-                failures,
-                fix: format!(
-                    "remove the named resources by hand (`aws cloudformation describe-stack-events --stack-name {stack_name} --region {region}`), then run teardown again"
-                ),
-            });
+    }
+
+    fn stuck(&self, status: &StackStatus, failures: Vec<ResourceFailure>) -> Error {
+        let (stack, region) = (self.stack_name, &self.clients.region);
+        Error::Stack {
+            stack: stack.to_string(),
+            region: region.clone(),
+            status: status.as_str().to_string(),
+            failures,
+            fix: format!(
+                "remove the named resources by hand (`aws cloudformation describe-stack-events --stack-name {stack} --region {region}`), then run teardown again"
+            ),
         }
-        if attempt == 0 {
-            events.note(
-                step,
-                format!(
-                    "{stack_name} could not be deleted (DELETE_FAILED{}); cleaning what blocks it and deleting again",
-                    named_failures(&failures)
-                ),
-            );
-            let physical_ids = stack_resources(clients, &stack_id)
-                .await
-                .into_iter()
-                .collect();
-            clean_blockers(clients, app, &failures, &physical_ids, events, step).await?;
-        } else {
-            retained = failures
-                .iter()
-                .map(|failure| failure.logical_id.clone())
-                .collect();
-            events.note(
-                step,
-                format!(
-                    "{stack_name} is still blocked{}; deleting it with {} retained, verification below shows whether they are still there",
-                    named_failures(&failures),
-                    retained.join(", ")
-                ),
-            );
-        }
-        attempt += 1;
     }
 }
 
@@ -563,37 +648,84 @@ async fn describe_stack(
     }))
 }
 
-/// Polls until no operation is in progress; None when the stack is gone.
+/// Polls until no operation is in progress; None when the stack is gone. (No SDK waiter
+/// covers "any operation finished": each waits for one outcome.)
 async fn wait_until_settled(
     clients: &RegionClients,
     stack_id: &str,
     stack_name: &str,
 ) -> Result<Option<StackStatus>> {
-    let started = Instant::now();
-    let mut delay = Poll::STACK.first;
-    loop {
+    let backoff = Backoff {
+        first: Poll::STACK.first,
+        max: Poll::STACK.max,
+        limit: Poll::STACK.limit,
+    };
+    let settled = || async {
         let Some((_, status)) = describe_stack(clients, stack_id).await? else {
-            return Ok(None);
+            return Ok(Some(None));
         };
-        if !status.as_str().ends_with("_IN_PROGRESS") || status == StackStatus::ReviewInProgress {
-            return Ok(Some(status));
+        let settled =
+            !status.as_str().ends_with("_IN_PROGRESS") || status == StackStatus::ReviewInProgress;
+        Ok(settled.then_some(Some(status)))
+    };
+    poll(backoff, settled, |waited| Error::Timeout {
+        what: format!(
+            "stack {stack_name} to finish its operation in progress in {}",
+            clients.region
+        ),
+        waited,
+        fix: stack_events_fix(stack_name, &clients.region),
+    })
+    .await
+}
+
+fn stack_events_fix(stack_name: &str, region: &str) -> String {
+    format!(
+        "look at `aws cloudformation describe-stack-events --stack-name {stack_name} --region {region}`, then run teardown again"
+    )
+}
+
+/// The SDK's stack_delete_complete waiter (nothing is streamed while a stack is deleted): None
+/// when the stack is gone, else the status it failed in (DELETE_FAILED, or one that shows the
+/// delete never started).
+async fn wait_until_deleted(
+    clients: &RegionClients,
+    stack_id: &str,
+    stack_name: &str,
+) -> Result<Option<StackStatus>> {
+    let region = &clients.region;
+    let limit = Poll::STACK.limit;
+    let waiter = clients
+        .cloudformation
+        .wait_until_stack_delete_complete()
+        .stack_name(stack_id)
+        .wait(limit);
+    match waiter_limit(limit, waiter).await {
+        Some(Ok(_)) => Ok(None),
+        Some(Err(WaiterError::FailureState(failure))) => {
+            let status = failure
+                .final_poll()
+                .as_result()
+                .ok()
+                .and_then(|described| described.stacks().first()?.stack_status().cloned());
+            match status {
+                Some(status) => Ok(Some(status)),
+                None => Ok(describe_stack(clients, stack_id)
+                    .await?
+                    .map(|(_, status)| status)),
+            }
         }
-        if started.elapsed() > Poll::STACK.limit {
-            return Err(Error::Timeout {
-                what: format!(
-                    "stack {stack_name} to finish {} in {}",
-                    status.as_str(),
-                    clients.region
-                ),
-                waited: started.elapsed(),
-                fix: format!(
-                    "look at `aws cloudformation describe-stack-events --stack-name {stack_name} --region {}`, then run teardown again",
-                    clients.region
-                ),
-            });
+        Some(Err(WaiterError::OperationFailed(failed))) => {
+            Err(aws_error("DescribeStacks", region, failed.error()))
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Poll::STACK.max);
+        None | Some(Err(WaiterError::ExceededMaxWait(_))) => Err(Error::Timeout {
+            what: format!("stack {stack_name} to be deleted in {region}"),
+            waited: limit,
+            fix: stack_events_fix(stack_name, region),
+        }),
+        Some(Err(other)) => Err(Error::internal(format!(
+            "the stack_delete_complete waiter for {stack_name} could not run: {other:?}"
+        ))),
     }
 }
 

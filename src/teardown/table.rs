@@ -1,4 +1,6 @@
-//! The catalogue table at teardown: on-demand backup, removal of the DR replica, deletion.
+//! The catalogue table at teardown: on-demand backup, removal of the replicas (one per region
+//! other than home, one UpdateTable at a time: while the table is UPDATING DynamoDB takes no
+//! other UpdateTable), deletion.
 //!
 //! DynamoDB refuses some deletions for a while, and says so only in a ValidationException's
 //! message (there is no dedicated error code), so those two documented messages are classified
@@ -12,11 +14,14 @@
 //! The first is final for a day: teardown says when to retry. The second drains by itself: it is
 //! retried for a while, then reported the same way.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    BackupStatus, DeleteReplicationGroupMemberAction, ReplicationGroupUpdate,
+    BackupStatus, DeleteReplicationGroupMemberAction, ReplicationGroupUpdate, TableStatus,
 };
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use serde::Serialize;
@@ -25,6 +30,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::wait::{Backoff, poll, waiter_limit};
 use crate::aws::{aws_error, error_code, error_message};
 use crate::error::{Error, Result};
 use crate::progress::Events;
@@ -88,6 +94,59 @@ pub async fn take_backup(
         Err(error) if error_code(&error) == Some("ResourceNotFoundException") => return Ok(None),
         Err(error) => return Err(aws_error("DescribeTable", region, &error)),
     }
+    let (name, arn) = create_backup(client, region, table, app).await?;
+    events.note(
+        step,
+        format!("backing up {table} as {name} before it is deleted"),
+    );
+    let backoff = Backoff {
+        first: Duration::from_millis(200),
+        max: Duration::from_secs(10),
+        limit,
+    };
+    let available = || async {
+        let described = client
+            .describe_backup()
+            .backup_arn(&arn)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeBackup", region, &error))?;
+        let status = described
+            .backup_description()
+            .and_then(|description| description.backup_details())
+            .map(|details| details.backup_status().clone());
+        match status {
+            Some(BackupStatus::Available) => Ok(Some(())),
+            Some(BackupStatus::Deleted) => Err(Error::Aws {
+                operation: "CreateBackup".into(),
+                region: region.to_string(),
+                message: format!("backup {name} of {table} was deleted while being created"),
+                fix: "run teardown again; the table has not been touched".into(),
+            }),
+            _ => Ok(None),
+        }
+    };
+    poll(backoff, available, |waited| Error::Timeout {
+        what: format!("backup {name} of {table} to become AVAILABLE in {region}"),
+        waited,
+        fix: "large tables take long to back up; run teardown again later (the table is kept until a backup is available)".into(),
+    })
+    .await?;
+    Ok(Some(BackupInfo {
+        name,
+        arn,
+        table: table.to_string(),
+        region: region.to_string(),
+    }))
+}
+
+/// Starts an on-demand backup named after the app and the time; its name and ARN.
+async fn create_backup(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table: &str,
+    app: &str,
+) -> Result<(String, String)> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|since| since.as_secs())
@@ -112,55 +171,10 @@ pub async fn take_backup(
         .backup_details()
         .map(|details| details.backup_arn().to_string())
         .unwrap_or_default();
-    events.note(
-        step,
-        format!("backing up {table} as {name} before it is deleted"),
-    );
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let described = client
-            .describe_backup()
-            .backup_arn(&arn)
-            .send()
-            .await
-            .map_err(|error| aws_error("DescribeBackup", region, &error))?;
-        let status = described
-            .backup_description()
-            .and_then(|description| description.backup_details())
-            .map(|details| details.backup_status().clone());
-        match status {
-            Some(BackupStatus::Available) => {
-                return Ok(Some(BackupInfo {
-                    name,
-                    arn,
-                    table: table.to_string(),
-                    region: region.to_string(),
-                }));
-            }
-            Some(BackupStatus::Deleted) => {
-                return Err(Error::Aws {
-                    operation: "CreateBackup".into(),
-                    region: region.to_string(),
-                    message: format!("backup {name} of {table} was deleted while being created"),
-                    fix: "run teardown again; the table has not been touched".into(),
-                });
-            }
-            _ => {}
-        }
-        if started.elapsed() > limit {
-            return Err(Error::Timeout {
-                what: format!("backup {name} of {table} to become AVAILABLE in {region}"),
-                waited: started.elapsed(),
-                fix: "large tables take long to back up; run teardown again later (the table is kept until a backup is available)".into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
+    Ok((name, arn))
 }
 
-/// What became of the DR replica.
+/// What became of the replica in one region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReplicaRemoval {
     pub region: String,
@@ -209,17 +223,16 @@ pub async fn remove_replica(
         .await
         .ok()
         .and_then(|described| described.table()?.creation_date_time().cloned());
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let update = ReplicationGroupUpdate::builder()
         .delete(
             DeleteReplicationGroupMemberAction::builder()
                 .region_name(replica_region)
                 .build()
                 .map_err(|error| {
-                    Error::config(
-                        format!("replica removal request for {replica_region}: {error}"),
-                        "report this bug",
-                    )
+                    Error::internal(format!(
+                        "replica removal request for {replica_region}: {error}"
+                    ))
                 })?,
         )
         .build();
@@ -230,7 +243,6 @@ pub async fn remove_replica(
         replica_created,
         events,
         step,
-        started,
         limit,
     };
     refusals
@@ -248,22 +260,80 @@ pub async fn remove_replica(
         step,
         format!("asked DynamoDB to remove the replica of {table} in {replica_region}"),
     );
-    let mut delay = Duration::from_millis(500);
-    while lists_replica(primary, primary_region, table, replica_region).await? {
-        if started.elapsed() > limit {
-            return Err(Error::Timeout {
-                what: format!("the replica of {table} in {replica_region} to be removed"),
-                waited: started.elapsed(),
-                fix: "DynamoDB is still removing it; run teardown again later: it picks up the waiting".into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
-    }
+    let remaining = limit.saturating_sub(started.elapsed());
+    wait_until_replica_gone(primary, primary_region, table, replica_region, remaining).await?;
     Ok(removal(true, replica_created))
 }
 
-/// Whether the table in the primary region lists a replica in `replica_region` (in any state).
+/// Polls until the replica is no longer listed and the table is ACTIVE again: only then does
+/// DynamoDB take the next UpdateTable (the next region's replica removal).
+async fn wait_until_replica_gone(
+    primary: &aws_sdk_dynamodb::Client,
+    primary_region: &str,
+    table: &str,
+    replica_region: &str,
+    limit: Duration,
+) -> Result<()> {
+    let backoff = Backoff {
+        first: Duration::from_millis(500),
+        max: Duration::from_secs(15),
+        limit,
+    };
+    let removed = || async {
+        let state = replica_state(primary, primary_region, table, replica_region).await?;
+        Ok((!state.listed && state.table_settled).then_some(()))
+    };
+    poll(backoff, removed, |waited| Error::Timeout {
+        what: format!(
+            "the replica of {table} in {replica_region} to be removed (and the table to be ACTIVE again)"
+        ),
+        waited,
+        fix: "DynamoDB is still removing it; run teardown again later: it picks up the waiting".into(),
+    })
+    .await
+}
+
+/// What the home table says about one replica.
+struct ReplicaState {
+    /// The table lists a replica in the region (in any state).
+    listed: bool,
+    /// The table is ACTIVE (no update in progress) or gone.
+    table_settled: bool,
+}
+
+/// The table's replica in `replica_region` as the home table describes it.
+async fn replica_state(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table: &str,
+    replica_region: &str,
+) -> Result<ReplicaState> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(described) => {
+            let description = described.table();
+            let listed = description
+                .map(|table| table.replicas())
+                .unwrap_or_default()
+                .iter()
+                .any(|replica| replica.region_name() == Some(replica_region));
+            // An answer without a status (as an emulator may give) is taken as settled.
+            let table_settled = description
+                .and_then(|table| table.table_status())
+                .is_none_or(|status| *status == TableStatus::Active);
+            Ok(ReplicaState {
+                listed,
+                table_settled,
+            })
+        }
+        Err(error) if error_code(&error) == Some("ResourceNotFoundException") => Ok(ReplicaState {
+            listed: false,
+            table_settled: true,
+        }),
+        Err(error) => Err(aws_error("DescribeTable", region, &error)),
+    }
+}
+
+/// Whether the table in the home region lists a replica in `replica_region` (in any state).
 async fn lists_replica(
     client: &aws_sdk_dynamodb::Client,
     region: &str,
@@ -293,7 +363,7 @@ pub async fn delete_table(
     step: &str,
     limit: Duration,
 ) -> Result<String> {
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let refusals = Refusals {
         operation: "DeleteTable",
         region,
@@ -301,7 +371,6 @@ pub async fn delete_table(
         replica_created,
         events,
         step,
-        started,
         limit,
     };
     let existed = refusals
@@ -316,24 +385,29 @@ pub async fn delete_table(
     if !existed {
         return Ok(format!("no table {table}"));
     }
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match client.describe_table().table_name(table).send().await {
-            Err(error) if error_code(&error) == Some("ResourceNotFoundException") => {
-                return Ok(format!("table {table} deleted"));
-            }
-            Err(error) => return Err(aws_error("DescribeTable", region, &error)),
-            Ok(_) => {}
+    // The SDK's table_not_exists waiter: done on ResourceNotFoundException, polling otherwise.
+    let remaining = limit.saturating_sub(started.elapsed());
+    let waiter = client
+        .wait_until_table_not_exists()
+        .table_name(table)
+        .wait(remaining);
+    let timeout = |waited| Error::Timeout {
+        what: format!("table {table} to be deleted in {region}"),
+        waited,
+        fix: "run teardown again later: it picks up the waiting".into(),
+    };
+    match waiter_limit(remaining, waiter).await {
+        Some(Ok(_)) => Ok(format!("table {table} deleted")),
+        None | Some(Err(WaiterError::ExceededMaxWait(_))) => Err(timeout(started.elapsed())),
+        Some(Err(WaiterError::OperationFailed(failed))) => {
+            Err(aws_error("DescribeTable", region, failed.error()))
         }
-        if started.elapsed() > limit {
-            return Err(Error::Timeout {
-                what: format!("table {table} to be deleted in {region}"),
-                waited: started.elapsed(),
-                fix: "run teardown again later: it picks up the waiting".into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
+        Some(Err(other)) => Err(Error::Aws {
+            operation: "DescribeTable (waiting for the table to be deleted)".into(),
+            region: region.to_string(),
+            message: format!("{other:?}"),
+            fix: "run teardown again: it picks up the waiting".into(),
+        }),
     }
 }
 
@@ -347,7 +421,6 @@ struct Refusals<'a> {
     replica_created: Option<DateTime>,
     events: &'a Events,
     step: &'a str,
-    started: Instant,
     limit: Duration,
 }
 
@@ -358,41 +431,51 @@ impl Refusals<'_> {
         Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let mut delay = Duration::from_secs(2);
-        loop {
-            let error = match send().await {
-                Ok(accepted) => return Ok(accepted),
-                Err(error) => error,
-            };
-            let message = error_message(&error);
-            match classify_refusal(error_code(&error), &message) {
-                Some(Refusal::SourceWithin24Hours) => {
-                    return Err(source_lock_error(
+        let backoff = Backoff {
+            first: Duration::from_secs(2),
+            max: Duration::from_secs(30),
+            limit: self.limit,
+        };
+        // The last refusal waited out, for the error once the limit has passed.
+        let last_refusal: Mutex<Option<(String, Refusal)>> = Mutex::new(None);
+        let attempt = || {
+            let sent = send();
+            async {
+                let error = match sent.await {
+                    Ok(accepted) => return Ok(Some(accepted)),
+                    Err(error) => error,
+                };
+                let message = error_message(&error);
+                match classify_refusal(error_code(&error), &message) {
+                    Some(Refusal::SourceWithin24Hours) => Err(source_lock_error(
                         self.operation,
                         self.region,
                         self.table,
                         &message,
                         self.replica_created,
-                    ));
-                }
-                Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
-                    if self.started.elapsed() > self.limit {
-                        return Err(retry_later_error(
-                            self.operation,
-                            self.region,
-                            self.table,
-                            &message,
-                            refusal,
-                        ));
+                    )),
+                    Some(refusal @ (Refusal::ReplicationDraining | Refusal::Busy)) => {
+                        self.events
+                            .note(self.step, waiting_note(refusal, self.table));
+                        *last_refusal
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                            Some((message, refusal));
+                        Ok(None)
                     }
-                    self.events
-                        .note(self.step, waiting_note(refusal, self.table));
+                    None => Err(aws_error(self.operation, self.region, &error)),
                 }
-                None => return Err(aws_error(self.operation, self.region, &error)),
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(30));
-        }
+        };
+        poll(backoff, attempt, |_| {
+            let (message, refusal) = last_refusal
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take()
+                .unwrap_or_else(|| ("refused".into(), Refusal::Busy));
+            retry_later_error(self.operation, self.region, self.table, &message, refusal)
+        })
+        .await
     }
 }
 

@@ -16,9 +16,10 @@ use serde::Serialize;
 use super::Teardown;
 use super::entry::{Removal, find_accelerators, find_health_checks};
 use super::insights::{log_group_prefix, log_groups_under};
-use super::removal::{active_services, dashboard_exists, repository_names, stack_resources};
+use super::removal::{active_services, dashboard_exists, stack_resources};
+use crate::app::{SERVICES, names};
 use crate::aws::{RegionClients, aws_error, error_code};
-use crate::config::{APP_TAG, Role};
+use crate::config::APP_TAG;
 use crate::error::{Error, Result};
 use crate::stack::StackKind;
 use crate::stack::deploy::PhysicalResource;
@@ -73,22 +74,23 @@ pub async fn stack_inventory(teardown: &Teardown) -> BTreeMap<String, Vec<Physic
     inventory
 }
 
-/// Checks both regions (in parallel) and the global services.
+/// Checks every region (in parallel) and the global services.
 pub async fn verify(
     teardown: &Teardown,
     recorded: &BTreeMap<String, Vec<PhysicalResource>>,
 ) -> Verification {
     let mut verification = Verification::default();
-    let regional = teardown.clients.iter().map(|(role, clients)| {
-        let no_records = Vec::new();
-        let recorded = recorded.get(&clients.region).cloned().unwrap_or(no_records);
-        async move { region_findings(teardown, *role, clients, &recorded).await }
+    let home = teardown.config.home();
+    let regional = teardown.clients.iter().map(|(region, clients)| {
+        let recorded = recorded.get(&clients.region).cloned().unwrap_or_default();
+        let is_home = *region == home.key();
+        async move { region_findings(teardown, is_home, clients, &recorded).await }
     });
     for (found, unverified) in join_all(regional).await {
         for item in found {
             let kept = teardown.options.keep_data
                 && item.kind == "dynamodb_table"
-                && item.region == teardown.config.primary().name;
+                && item.region == home.name;
             if kept {
                 verification.kept.push(item);
             } else {
@@ -97,6 +99,14 @@ pub async fn verify(
         }
         verification.unverified.extend(unverified);
     }
+    global_findings(teardown, &mut verification).await;
+    verification.remaining.sort();
+    verification.remaining.dedup();
+    verification
+}
+
+/// The entry point's global resources: accelerators and Route 53 health checks.
+async fn global_findings(teardown: &Teardown, verification: &mut Verification) {
     let app = &teardown.config.app;
     match find_accelerators(&teardown.global, app).await {
         Ok(Ok(accelerators)) => {
@@ -134,9 +144,6 @@ pub async fn verify(
                 .push(failed_check("Route 53 health checks", "global", &error))
         }
     }
-    verification.remaining.sort();
-    verification.remaining.dedup();
-    verification
 }
 
 fn unavailable_entry(what: &str, removal: &Removal) -> Unverified {
@@ -168,75 +175,33 @@ fn failed_check(what: &str, region: &str, error: &Error) -> Unverified {
     }
 }
 
+/// The physical ids of one resource type among those the stacks reported.
+fn recorded_of(recorded: &[PhysicalResource], resource_type: &str) -> Vec<String> {
+    recorded
+        .iter()
+        .filter(|resource| resource.resource_type == resource_type)
+        .map(|resource| resource.physical_id.clone())
+        .collect()
+}
+
+/// One check's name and what it found (or why it could not look).
+type Check<'a> = (&'a str, Result<Vec<Found>>);
+
 /// Every check of one region; a failing check becomes an unverified entry, the others still run.
+/// The dashboard is looked for in home only.
 async fn region_findings(
     teardown: &Teardown,
-    role: Role,
+    is_home: bool,
     clients: &RegionClients,
     recorded: &[PhysicalResource],
 ) -> (Vec<Found>, Vec<Unverified>) {
     let app = &teardown.config.app;
     let region = clients.region.as_str();
-    let recorded_of = |resource_type: &str| -> Vec<String> {
-        recorded
-            .iter()
-            .filter(|resource| resource.resource_type == resource_type)
-            .map(|resource| resource.physical_id.clone())
-            .collect()
-    };
-    let (network, balancers) = match vpcs(clients, app, &recorded_of("AWS::EC2::VPC")).await {
-        Ok((vpc_ids, tagged_gateways)) => {
-            let mut network: Vec<Result<Vec<Found>>> = vec![Ok(found(region, "vpc", &vpc_ids))];
-            // The NAT gateways' addresses lead to their Elastic IPs when nothing else does.
-            let mut addresses = recorded_of("AWS::EC2::EIP");
-            let recorded_gateways = recorded_of("AWS::EC2::NatGateway");
-            match nat_gateways(clients, tagged_gateways, &vpc_ids, &recorded_gateways).await {
-                Ok((gateways, allocations)) => {
-                    network.push(Ok(gateways));
-                    addresses.extend(allocations);
-                }
-                Err(error) => network.push(Err(error)),
-            }
-            network.push(elastic_ips(clients, app, &addresses).await);
-            let mut recorded_balancing = recorded_of("AWS::ElasticLoadBalancingV2::LoadBalancer");
-            recorded_balancing.extend(recorded_of("AWS::ElasticLoadBalancingV2::TargetGroup"));
-            let balancers = load_balancing(clients, app, &vpc_ids, &recorded_balancing).await;
-            (network, vec![balancers])
-        }
-        Err(error) => (vec![Err(error)], Vec::new()),
-    };
-    let mut checks: Vec<(&str, Result<Vec<Found>>)> = Vec::new();
-    for result in network {
-        checks.push(("VPC, NAT gateways, Elastic IPs", result));
-    }
-    for result in balancers {
-        checks.push(("load balancers and target groups", result));
-    }
-    checks.push(("CloudFormation stacks", stacks(clients, app).await));
-    checks.push((
-        "ECS cluster and services",
-        ecs(clients, app, &recorded_of("AWS::ECS::Cluster")).await,
-    ));
-    checks.push((
-        "ECS task definitions",
-        task_definitions(clients, app, &recorded_of("AWS::ECS::TaskDefinition")).await,
-    ));
-    checks.push(("ECR repositories", repositories(clients, app).await));
-    checks.push((
-        "DynamoDB table",
-        table(clients, &teardown.config.table_name()).await,
-    ));
-    checks.push((
-        "CloudWatch log groups",
-        log_groups(clients, app, &recorded_of("AWS::Logs::LogGroup")).await,
-    ));
-    checks.push((
-        "Container Insights log groups",
-        insights_log_groups(clients, app, &recorded_of("AWS::ECS::Cluster")).await,
-    ));
+    let mut checks = network_checks(clients, app, recorded).await;
+    checks.extend(service_checks(teardown, clients, recorded).await);
     let mut remaining = Vec::new();
     let mut unverified = Vec::new();
-    if role == Role::Primary {
+    if is_home {
         match dashboard(clients, app).await {
             Ok(Ok(found)) => remaining.extend(found),
             Ok(Err(reason)) => unverified.push(Unverified {
@@ -255,6 +220,82 @@ async fn region_findings(
         }
     }
     (remaining, unverified)
+}
+
+/// VPCs, NAT gateways, Elastic IPs, load balancers and target groups: found through the VPCs,
+/// so nothing past the VPC lookup runs when it fails.
+async fn network_checks<'a>(
+    clients: &RegionClients,
+    app: &str,
+    recorded: &[PhysicalResource],
+) -> Vec<Check<'a>> {
+    const NETWORK: &str = "VPC, NAT gateways, Elastic IPs";
+    let (vpc_ids, tagged_gateways) =
+        match vpcs(clients, app, &recorded_of(recorded, "AWS::EC2::VPC")).await {
+            Ok(found) => found,
+            Err(error) => return vec![(NETWORK, Err(error))],
+        };
+    let mut checks: Vec<Check<'a>> = vec![(NETWORK, Ok(found(&clients.region, "vpc", &vpc_ids)))];
+    // The NAT gateways' addresses lead to their Elastic IPs when nothing else does.
+    let mut addresses = recorded_of(recorded, "AWS::EC2::EIP");
+    let recorded_gateways = recorded_of(recorded, "AWS::EC2::NatGateway");
+    match nat_gateways(clients, tagged_gateways, &vpc_ids, &recorded_gateways).await {
+        Ok((gateways, allocations)) => {
+            checks.push((NETWORK, Ok(gateways)));
+            addresses.extend(allocations);
+        }
+        Err(error) => checks.push((NETWORK, Err(error))),
+    }
+    checks.push((NETWORK, elastic_ips(clients, app, &addresses).await));
+    let mut recorded_balancing = recorded_of(recorded, "AWS::ElasticLoadBalancingV2::LoadBalancer");
+    recorded_balancing.extend(recorded_of(
+        recorded,
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+    ));
+    checks.push((
+        "load balancers and target groups",
+        load_balancing(clients, app, &vpc_ids, &recorded_balancing).await,
+    ));
+    checks
+}
+
+/// Stacks, ECS, ECR, the table and log groups.
+async fn service_checks<'a>(
+    teardown: &Teardown,
+    clients: &RegionClients,
+    recorded: &[PhysicalResource],
+) -> Vec<Check<'a>> {
+    let app = &teardown.config.app;
+    let clusters = recorded_of(recorded, "AWS::ECS::Cluster");
+    vec![
+        ("CloudFormation stacks", stacks(clients, app).await),
+        (
+            "ECS cluster and services",
+            ecs(clients, app, &clusters).await,
+        ),
+        (
+            "ECS task definitions",
+            task_definitions(
+                clients,
+                app,
+                &recorded_of(recorded, "AWS::ECS::TaskDefinition"),
+            )
+            .await,
+        ),
+        ("ECR repositories", repositories(clients, app).await),
+        (
+            "DynamoDB table",
+            table(clients, &teardown.config.table_name()).await,
+        ),
+        (
+            "CloudWatch log groups",
+            log_groups(clients, app, &recorded_of(recorded, "AWS::Logs::LogGroup")).await,
+        ),
+        (
+            "Container Insights log groups",
+            insights_log_groups(clients, app, &clusters).await,
+        ),
+    ]
 }
 
 fn found(region: &str, kind: &str, ids: &[String]) -> Vec<Found> {
@@ -456,8 +497,6 @@ async fn elastic_ips(clients: &RegionClients, app: &str, known: &[String]) -> Re
     Ok(found(region, "elastic_ip", &ids))
 }
 
-/// Load balancers and target groups of the app: in one of its VPCs, tagged for it, or reported
-/// by its stack.
 /// A tag that marks a resource as the app's: ours, or CloudFormation's for the app stack.
 fn marks_app(key: Option<&str>, value: Option<&str>, app: &str, stack_name: &str) -> bool {
     match (key, value) {
@@ -467,14 +506,13 @@ fn marks_app(key: Option<&str>, value: Option<&str>, app: &str, stack_name: &str
     }
 }
 
-async fn load_balancing(
-    clients: &RegionClients,
-    app: &str,
-    vpc_ids: &[String],
-    recorded: &[String],
-) -> Result<Vec<Found>> {
+/// A load balancer or target group: ARN, name, VPC.
+type Balancing = (String, String, Option<String>);
+
+/// Every load balancer and target group of the region.
+async fn all_load_balancing(clients: &RegionClients) -> Result<(Vec<Balancing>, Vec<Balancing>)> {
     let region = &clients.region;
-    let balancers: Vec<(String, String, Option<String>)> = clients
+    let balancers = clients
         .elbv2
         .describe_load_balancers()
         .into_paginator()
@@ -495,7 +533,7 @@ async fn load_balancing(
             ))
         })
         .collect();
-    let groups: Vec<(String, String, Option<String>)> = clients
+    let groups = clients
         .elbv2
         .describe_target_groups()
         .into_paginator()
@@ -513,21 +551,25 @@ async fn load_balancing(
             ))
         })
         .collect();
-    let all_arns: Vec<String> = balancers
-        .iter()
-        .chain(groups.iter())
-        .map(|(arn, _, _)| arn.clone())
-        .collect();
+    Ok((balancers, groups))
+}
+
+/// The ARNs among `arns` whose tags mark them as the app's.
+async fn tagged_for_app(
+    clients: &RegionClients,
+    app: &str,
+    arns: &[String],
+) -> Result<BTreeSet<String>> {
     let mut tagged = BTreeSet::new();
     let stack_name = StackKind::App.stack_name(app);
-    for chunk in all_arns.chunks(20) {
+    for chunk in arns.chunks(20) {
         let described = clients
             .elbv2
             .describe_tags()
             .set_resource_arns(Some(chunk.to_vec()))
             .send()
             .await
-            .map_err(|error| aws_error("DescribeTags", region, &error))?;
+            .map_err(|error| aws_error("DescribeTags", &clients.region, &error))?;
         for description in described.tag_descriptions() {
             let ours = description
                 .tags()
@@ -538,6 +580,25 @@ async fn load_balancing(
             }
         }
     }
+    Ok(tagged)
+}
+
+/// Load balancers and target groups of the app: in one of its VPCs, tagged for it, or reported
+/// by its stack.
+async fn load_balancing(
+    clients: &RegionClients,
+    app: &str,
+    vpc_ids: &[String],
+    recorded: &[String],
+) -> Result<Vec<Found>> {
+    let region = &clients.region;
+    let (balancers, groups) = all_load_balancing(clients).await?;
+    let all_arns: Vec<String> = balancers
+        .iter()
+        .chain(groups.iter())
+        .map(|(arn, _, _)| arn.clone())
+        .collect();
+    let tagged = tagged_for_app(clients, app, &all_arns).await?;
     let is_ours = |arn: &str, vpc: &Option<String>| {
         tagged.contains(arn)
             || recorded.iter().any(|id| id == arn)
@@ -546,14 +607,11 @@ async fn load_balancing(
                 .is_some_and(|vpc| vpc_ids.iter().any(|ours| ours == vpc))
     };
     let mut findings = Vec::new();
-    for (arn, name, vpc) in &balancers {
-        if is_ours(arn, vpc) {
-            findings.extend(found(region, "load_balancer", &[format!("{name} ({arn})")]));
-        }
-    }
-    for (arn, name, vpc) in &groups {
-        if is_ours(arn, vpc) {
-            findings.extend(found(region, "target_group", &[format!("{name} ({arn})")]));
+    for (kind, found_here) in [("load_balancer", &balancers), ("target_group", &groups)] {
+        for (arn, name, vpc) in found_here {
+            if is_ours(arn, vpc) {
+                findings.extend(found(region, kind, &[format!("{name} ({arn})")]));
+            }
         }
     }
     Ok(findings)
@@ -594,12 +652,12 @@ async fn stacks(clients: &RegionClients, app: &str) -> Result<Vec<Found>> {
 
 async fn ecs(clients: &RegionClients, app: &str, recorded: &[String]) -> Result<Vec<Found>> {
     let region = &clients.region;
-    let mut names: BTreeSet<String> = recorded.iter().cloned().collect();
-    names.insert(app.to_string());
+    let mut clusters: BTreeSet<String> = recorded.iter().cloned().collect();
+    clusters.insert(names::cluster(app));
     let described = clients
         .ecs
         .describe_clusters()
-        .set_clusters(Some(names.into_iter().collect()))
+        .set_clusters(Some(clusters.into_iter().collect()))
         .send()
         .await
         .map_err(|error| aws_error("DescribeClusters", region, &error))?;
@@ -683,7 +741,10 @@ async fn task_definitions(
 
 async fn repositories(clients: &RegionClients, app: &str) -> Result<Vec<Found>> {
     let mut findings = Vec::new();
-    for name in repository_names(app) {
+    for name in SERVICES
+        .iter()
+        .map(|service| names::repository(app, service))
+    {
         match clients
             .ecr
             .describe_repositories()
@@ -722,10 +783,10 @@ async fn table(clients: &RegionClients, table: &str) -> Result<Vec<Found>> {
 async fn log_groups(clients: &RegionClients, app: &str, recorded: &[String]) -> Result<Vec<Found>> {
     let region = &clients.region;
     let mut prefixes: BTreeSet<String> = recorded.iter().cloned().collect();
-    prefixes.insert(format!("/ecs/{app}/"));
-    let mut names = BTreeSet::new();
+    prefixes.insert(names::log_group_prefix(app));
+    let mut groups = BTreeSet::new();
     for prefix in prefixes {
-        names.extend(
+        groups.extend(
             log_groups_under(clients, &prefix)
                 .await?
                 .into_iter()
@@ -735,7 +796,7 @@ async fn log_groups(clients: &RegionClients, app: &str, recorded: &[String]) -> 
     Ok(found(
         region,
         "log_group",
-        &names.into_iter().collect::<Vec<_>>(),
+        &groups.into_iter().collect::<Vec<_>>(),
     ))
 }
 
@@ -750,15 +811,15 @@ async fn insights_log_groups(
         // A cluster's physical id is its name; an ARN ends in `cluster/NAME`.
         .map(|id| id.rsplit('/').next().unwrap_or(id).to_string())
         .collect();
-    clusters.insert(app.to_string());
-    let mut names = BTreeSet::new();
+    clusters.insert(names::cluster(app));
+    let mut groups = BTreeSet::new();
     for cluster in clusters {
-        names.extend(log_groups_under(clients, &log_group_prefix(&cluster)).await?);
+        groups.extend(log_groups_under(clients, &log_group_prefix(&cluster)).await?);
     }
     Ok(found(
         &clients.region,
         "log_group",
-        &names.into_iter().collect::<Vec<_>>(),
+        &groups.into_iter().collect::<Vec<_>>(),
     ))
 }
 
@@ -768,7 +829,7 @@ async fn dashboard(
 ) -> Result<std::result::Result<Vec<Found>, String>> {
     Ok(dashboard_exists(clients, app).await?.map(|exists| {
         if exists {
-            found(&clients.region, "dashboard", &[app.to_string()])
+            found(&clients.region, "dashboard", &[names::dashboard(app)])
         } else {
             Vec::new()
         }

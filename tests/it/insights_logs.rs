@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use mysfits::app::RegionName;
 use mysfits::aws::RegionClients;
 use mysfits::cli::GlobalArgs;
-use mysfits::config::{Config, ConfigFile, Role};
+use mysfits::config::{Config, ConfigFile};
 use mysfits::progress::Events;
 use mysfits::teardown::entry::GlobalClients;
 use mysfits::teardown::verify::verify;
@@ -119,9 +120,9 @@ async fn verification_lists_container_insights_log_groups_left_behind_across_pag
         config,
         options: TeardownOptions::default(),
         clients: BTreeMap::from([
-            (Role::Primary, RegionClients::new(&east)),
+            (RegionName::new("us-east-1"), RegionClients::new(&east)),
             (
-                Role::Secondary,
+                RegionName::new("us-west-2"),
                 RegionClients::new(&moto.sdk_config("us-west-2")),
             ),
         ]),

@@ -28,6 +28,7 @@ mod stack_mocks;
 mod status;
 mod teardown;
 mod teardown_mocks;
+mod teardown_regions;
 mod template_rules;
 mod tiers;
 mod util;

@@ -511,7 +511,7 @@ async fn deleting_the_source_table_too_early_names_the_retry_time() {
     assert!(text.contains("2023-11-15T22:13:20Z"), "{text}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_table_is_deleted_and_waited_for() {
     let delete = mock!(aws_sdk_dynamodb::Client::delete_table)
         .then_output(|| DeleteTableOutput::builder().build());
@@ -637,7 +637,7 @@ fn region_clients(
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn delete_failed_is_cleaned_retried_then_deleted_with_the_blockers_retained() {
     let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
         .sequence()
@@ -819,7 +819,7 @@ async fn keep_data_accepts_a_retained_table() {
         .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_rolled_back_stack_of_a_failed_deploy_is_deleted() {
     let describe = mock!(aws_sdk_cloudformation::Client::describe_stacks)
         .sequence()
