@@ -1,9 +1,12 @@
-//! The catalogue table's disaster-recovery replica (DynamoDB global table, version 2019.11.21).
+//! The catalogue table's replicas (DynamoDB global table, version 2019.11.21): one in every
+//! region of the app but home, added one at a time (the deploy plan chains the replica steps in
+//! the configured order): UpdateTable takes one replica change per call, and DynamoDB refuses
+//! the next one while the table is still UPDATING from the last.
 //!
 //! Why the replica is added with `UpdateTable ReplicaUpdates` by the CLI rather than an
 //! `AWS::DynamoDB::GlobalTable` in the primary stack: the table stays an ordinary
-//! `AWS::DynamoDB::Table` (no type change, which could delete it, when a secondary region is added
-//! later), adding or removing the DR region is one API call outside any stack update, and teardown
+//! `AWS::DynamoDB::Table` (no type change, which could delete it, when a region is added
+//! later), adding or removing a region is one API call outside any stack update, and teardown
 //! controls the order DynamoDB insists on (a replica that was a source in the last 24 hours cannot
 //! be deleted). The cost: CloudFormation does not know the replica, so `status` and `teardown` look
 //! it up themselves.
@@ -100,10 +103,7 @@ pub async fn ensure_replica(
             .region_name(replica_region)
             .build()
             .map_err(|error| {
-                Error::config(
-                    format!("replica request for {replica_region}: {error}"),
-                    "report this bug",
-                )
+                Error::internal(format!("replica request for {replica_region}: {error}"))
             })?;
         // One replica update per UpdateTable call.
         let update = ReplicationGroupUpdate::builder().create(create).build();
@@ -226,7 +226,7 @@ async fn replica_settings(
     let pitr = PointInTimeRecoverySpecification::builder()
         .point_in_time_recovery_enabled(true)
         .build()
-        .map_err(|error| Error::config(format!("PITR request: {error}"), "report this bug"))?;
+        .map_err(|error| Error::internal(format!("PITR request: {error}")))?;
     send_retrying(
         "UpdateContinuousBackups (replica)",
         region,
@@ -376,6 +376,9 @@ async fn describe(
         .unwrap_or_else(|| TableDescription::builder().build()))
 }
 
+/// Waits until the table is ACTIVE again (a change of it still runs: an earlier replica being
+/// added, for one) with the SDK's `table_exists` waiter, which succeeds on `Table.TableStatus ==
+/// ACTIVE`. Nothing is streamed meanwhile, so the generated waiter is all that is needed.
 async fn wait_until_table_active(
     client: &aws_sdk_dynamodb::Client,
     region: &str,
@@ -383,24 +386,41 @@ async fn wait_until_table_active(
     started: Instant,
     limit: Duration,
 ) -> Result<TableDescription> {
-    let mut delay = Duration::from_millis(500);
-    loop {
-        let described = describe(client, region, table).await?;
-        if described
-            .table_status()
-            .is_none_or(|status| status == &TableStatus::Active)
-        {
-            return Ok(described);
+    use aws_sdk_dynamodb::client::Waiters;
+    use aws_smithy_runtime_api::client::waiters::error::WaiterError;
+
+    let timeout = || Error::Timeout {
+        what: format!("table {table} in {region} to be ACTIVE before adding the replica"),
+        waited: started.elapsed(),
+        fix: "another change of the table is still running; deploy again later".into(),
+    };
+    let remaining = limit.saturating_sub(started.elapsed());
+    if remaining.is_zero() {
+        return Err(timeout());
+    }
+    match client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(remaining)
+        .await
+    {
+        Ok(done) => Ok(done
+            .into_result()
+            .ok()
+            .and_then(|answer| answer.table)
+            .unwrap_or_else(|| TableDescription::builder().build())),
+        Err(WaiterError::ExceededMaxWait(_)) => Err(timeout()),
+        Err(WaiterError::OperationFailed(failed)) => {
+            Err(aws_error("DescribeTable", region, failed.error()))
         }
-        if started.elapsed() > limit {
-            return Err(Error::Timeout {
-                what: format!("table {table} in {region} to be ACTIVE before adding the replica"),
-                waited: started.elapsed(),
-                fix: "another change of the table is still running; deploy again later".into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
+        Err(other) => Err(Error::Aws {
+            operation: "DescribeTable (waiting for ACTIVE)".into(),
+            region: region.to_string(),
+            message: other.to_string(),
+            fix: format!(
+                "check `aws dynamodb describe-table --table-name {table} --region {region}`, then deploy again"
+            ),
+        }),
     }
 }
 
