@@ -149,6 +149,10 @@ impl StackResult {
 
 impl AppOutputs {
     pub fn from_stack(stack: &StackResult) -> Result<AppOutputs> {
+        let load_balancer_arn = stack
+            .required("LoadBalancerArn", "LoadBalancer")?
+            .to_string();
+        let cluster = last_segment(stack.required("ClusterName", "Cluster")?).to_string();
         let mut services = BTreeMap::new();
         for service in &SERVICES {
             services.insert(service, ServiceOutputs::from_stack(stack, service)?);
@@ -156,12 +160,10 @@ impl AppOutputs {
         Ok(AppOutputs {
             stack_name: stack.stack_name.clone(),
             region: stack.region.clone(),
-            load_balancer_arn: stack
-                .required("LoadBalancerArn", "LoadBalancer")?
-                .to_string(),
+            load_balancer_arn,
             url: stack.outputs.get("LoadBalancerUrl").cloned(),
             dns_name: stack.outputs.get("LoadBalancerDnsName").cloned(),
-            cluster: last_segment(stack.required("ClusterName", "Cluster")?).to_string(),
+            cluster,
             services,
             table_name: stack.value("TableName", "Table").map(str::to_string),
         })
