@@ -1,9 +1,12 @@
-//! The catalogue table's disaster-recovery replica (DynamoDB global table, version 2019.11.21).
+//! The catalogue table's replicas (DynamoDB global table, version 2019.11.21): one in every
+//! region of the app but home, added one at a time (the deploy plan chains the replica steps in
+//! the configured order): UpdateTable takes one replica change per call, and DynamoDB refuses
+//! the next one while the table is still UPDATING from the last.
 //!
 //! Why the replica is added with `UpdateTable ReplicaUpdates` by the CLI rather than an
 //! `AWS::DynamoDB::GlobalTable` in the primary stack: the table stays an ordinary
-//! `AWS::DynamoDB::Table` (no type change, which could delete it, when a secondary region is added
-//! later), adding or removing the DR region is one API call outside any stack update, and teardown
+//! `AWS::DynamoDB::Table` (no type change, which could delete it, when a region is added
+//! later), adding or removing a region is one API call outside any stack update, and teardown
 //! controls the order DynamoDB insists on (a replica that was a source in the last 24 hours cannot
 //! be deleted). The cost: CloudFormation does not know the replica, so `status` and `teardown` look
 //! it up themselves.
@@ -74,91 +77,131 @@ pub async fn ensure_replica(
     limit: Duration,
 ) -> Result<ReplicaReport> {
     let started = Instant::now();
-    let (primary_region, replica_region) = (clients.primary_region, clients.replica_region);
     let mut report = ReplicaReport {
         table: table.to_string(),
-        region: replica_region.to_string(),
+        region: clients.replica_region.to_string(),
         status: "ACTIVE".into(),
         created: false,
         point_in_time_recovery: false,
         tags_copied: 0,
         deletion_protection: false,
     };
-    let mut described = describe(clients.primary, primary_region, table).await?;
-    if replica_of(&described, replica_region).is_none() {
-        check_streams(&described, table, primary_region)?;
-        // One table change at a time: UpdateTable is refused while the table is UPDATING.
-        if described
-            .table_status()
-            .is_some_and(|status| status != &TableStatus::Active)
-        {
-            described =
-                wait_until_table_active(clients.primary, primary_region, table, started, limit)
-                    .await?;
-        }
-        let create = CreateReplicationGroupMemberAction::builder()
-            .region_name(replica_region)
-            .build()
-            .map_err(|error| {
-                Error::config(
-                    format!("replica request for {replica_region}: {error}"),
-                    "report this bug",
-                )
-            })?;
-        // One replica update per UpdateTable call.
-        let update = ReplicationGroupUpdate::builder().create(create).build();
-        let answer = send_retrying(
-            "UpdateTable (add replica)",
-            primary_region,
-            &["ResourceInUseException", "LimitExceededException"],
-            started,
-            limit,
-            || {
-                clients
-                    .primary
-                    .update_table()
-                    .table_name(table)
-                    .replica_updates(update.clone())
-                    .send()
-            },
-        )
-        .await?;
+    let described = describe(clients.primary, clients.primary_region, table).await?;
+    if replica_of(&described, clients.replica_region).is_none() {
+        let listed = request_replica(clients, table, &described, started, limit).await?;
         report.created = true;
         events.note(
             step,
-            format!("asked DynamoDB to add a replica of {table} in {replica_region}"),
+            format!(
+                "asked DynamoDB to add a replica of {table} in {}",
+                clients.replica_region
+            ),
         );
-        let listed = answer
-            .table_description()
-            .and_then(|answered| replica_of(answered, replica_region));
-        if listed.is_none() {
-            if clients.endpoint_override {
-                events.note(
-                    step,
-                    format!(
-                        "the DynamoDB endpoint accepted the replica request but lists no replica in {replica_region}; \
-                         this happens with emulators, which do not replicate. On AWS, check the table's replicas."
-                    ),
-                );
-                report.status = "UNCONFIRMED".into();
-                return Ok(report);
-            }
-            return Err(Error::Aws {
-                operation: "UpdateTable (add replica)".into(),
-                region: primary_region.to_string(),
-                message: format!(
-                    "DynamoDB accepted the request but its answer lists no replica of {table} in {replica_region}"
+        if !listed {
+            events.note(
+                step,
+                format!(
+                    "the DynamoDB endpoint accepted the replica request but lists no replica in {}; \
+                     this happens with emulators, which do not replicate. On AWS, check the table's replicas.",
+                    clients.replica_region
                 ),
-                fix: format!(
-                    "check `aws dynamodb describe-table --table-name {table} --region {primary_region}` (Replicas), then deploy again"
-                ),
-            });
+            );
+            report.status = "UNCONFIRMED".into();
+            return Ok(report);
         }
     }
+    let described = wait_for_replica(clients, table, described, started, limit).await?;
+    replica_settings(clients, table, &described, &mut report, started, limit).await?;
+    events.note(
+        step,
+        format!(
+            "replica in {}: point-in-time recovery on, {} tag(s) of the primary{}",
+            clients.replica_region,
+            report.tags_copied,
+            if report.deletion_protection {
+                ", deletion protection on"
+            } else {
+                ""
+            }
+        ),
+    );
+    Ok(report)
+}
+/// Asks DynamoDB for the replica (after the table is ACTIVE: one table change at a time). True
+/// when UpdateTable's answer lists it; false when an endpoint override (an emulator) accepted the
+/// request without listing it; an error when AWS itself does that.
+async fn request_replica(
+    clients: &ReplicaClients<'_>,
+    table: &str,
+    described: &TableDescription,
+    started: Instant,
+    limit: Duration,
+) -> Result<bool> {
+    let (primary_region, replica_region) = (clients.primary_region, clients.replica_region);
+    check_streams(described, table, primary_region)?;
+    // UpdateTable is refused while the table is UPDATING (e.g. from the replica added before).
+    if described
+        .table_status()
+        .is_some_and(|status| status != &TableStatus::Active)
+    {
+        wait_until_table_active(clients.primary, primary_region, table, started, limit).await?;
+    }
+    let create = CreateReplicationGroupMemberAction::builder()
+        .region_name(replica_region)
+        .build()
+        .map_err(|error| {
+            Error::internal(format!("replica request for {replica_region}: {error}"))
+        })?;
+    // One replica update per UpdateTable call.
+    let update = ReplicationGroupUpdate::builder().create(create).build();
+    let answer = send_retrying(
+        "UpdateTable (add replica)",
+        primary_region,
+        &["ResourceInUseException", "LimitExceededException"],
+        started,
+        limit,
+        || {
+            clients
+                .primary
+                .update_table()
+                .table_name(table)
+                .replica_updates(update.clone())
+                .send()
+        },
+    )
+    .await?;
+    let listed = answer
+        .table_description()
+        .and_then(|answered| replica_of(answered, replica_region))
+        .is_some();
+    if listed || clients.endpoint_override {
+        return Ok(listed);
+    }
+    Err(Error::Aws {
+        operation: "UpdateTable (add replica)".into(),
+        region: primary_region.to_string(),
+        message: format!(
+            "DynamoDB accepted the request but its answer lists no replica of {table} in {replica_region}"
+        ),
+        fix: format!(
+            "check `aws dynamodb describe-table --table-name {table} --region {primary_region}` (Replicas), then deploy again"
+        ),
+    })
+}
+
+/// Waits until the replica is ACTIVE, starting from `described`; its final description.
+async fn wait_for_replica(
+    clients: &ReplicaClients<'_>,
+    table: &str,
+    mut described: TableDescription,
+    started: Instant,
+    limit: Duration,
+) -> Result<TableDescription> {
+    let (primary_region, replica_region) = (clients.primary_region, clients.replica_region);
     let mut delay = Duration::from_millis(200);
     loop {
         match replica_of(&described, replica_region) {
-            Some(ReplicaStatus::Active) => break,
+            Some(ReplicaStatus::Active) => return Ok(described),
             Some(ReplicaStatus::CreationFailed) => {
                 return Err(Error::Aws {
                     operation: "replica creation".into(),
@@ -195,20 +238,6 @@ pub async fn ensure_replica(
         delay = (delay.mul_f32(1.6)).min(Duration::from_secs(15));
         described = describe(clients.primary, primary_region, table).await?;
     }
-    replica_settings(clients, table, &described, &mut report, started, limit).await?;
-    events.note(
-        step,
-        format!(
-            "replica in {replica_region}: point-in-time recovery on, {} tag(s) of the primary{}",
-            report.tags_copied,
-            if report.deletion_protection {
-                ", deletion protection on"
-            } else {
-                ""
-            }
-        ),
-    );
-    Ok(report)
 }
 
 /// What is per replica, set in the replica's region once it is ACTIVE.
@@ -221,32 +250,7 @@ async fn replica_settings(
     limit: Duration,
 ) -> Result<()> {
     let region = clients.replica_region;
-    // Refused with ContinuousBackupsUnavailable (or TableNotFound) while the replica is still
-    // settling in its region: retried until the limit.
-    let pitr = PointInTimeRecoverySpecification::builder()
-        .point_in_time_recovery_enabled(true)
-        .build()
-        .map_err(|error| Error::config(format!("PITR request: {error}"), "report this bug"))?;
-    send_retrying(
-        "UpdateContinuousBackups (replica)",
-        region,
-        &[
-            "ContinuousBackupsUnavailableException",
-            "TableNotFoundException",
-            "ResourceNotFoundException",
-        ],
-        started,
-        limit,
-        || {
-            clients
-                .replica
-                .update_continuous_backups()
-                .table_name(table)
-                .point_in_time_recovery_specification(pitr.clone())
-                .send()
-        },
-    )
-    .await?;
+    enable_point_in_time_recovery(clients, table, started, limit).await?;
     report.point_in_time_recovery = true;
 
     let replica_described = send_retrying(
@@ -268,31 +272,7 @@ async fn replica_settings(
             "deploy again",
         ));
     };
-    // ListTagsOfResource pages with NextToken (the SDK has no paginator for it).
-    let mut tags: Vec<Tag> = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let listed = clients
-            .primary
-            .list_tags_of_resource()
-            .resource_arn(primary_arn)
-            .set_next_token(next_token.take())
-            .send()
-            .await
-            .map_err(|error| aws_error("ListTagsOfResource", clients.primary_region, &error))?;
-        // aws:* tags (CloudFormation's) are reserved: TagResource refuses them.
-        tags.extend(
-            listed
-                .tags()
-                .iter()
-                .filter(|tag| !tag.key().starts_with("aws:"))
-                .cloned(),
-        );
-        match listed.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
-            _ => break,
-        }
-    }
+    let tags = primary_tags(clients, primary_arn).await?;
     for chunk in tags.chunks(TAGS_PER_CALL) {
         send_retrying(
             "TagResource (replica)",
@@ -337,6 +317,73 @@ async fn replica_settings(
     Ok(())
 }
 
+/// The primary table's tags that may be copied (not the reserved aws:* ones).
+async fn primary_tags(clients: &ReplicaClients<'_>, primary_arn: &str) -> Result<Vec<Tag>> {
+    // ListTagsOfResource pages with NextToken (the SDK has no paginator for it).
+    let mut tags: Vec<Tag> = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let listed = clients
+            .primary
+            .list_tags_of_resource()
+            .resource_arn(primary_arn)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|error| aws_error("ListTagsOfResource", clients.primary_region, &error))?;
+        // aws:* tags (CloudFormation's) are reserved: TagResource refuses them.
+        tags.extend(
+            listed
+                .tags()
+                .iter()
+                .filter(|tag| !tag.key().starts_with("aws:"))
+                .cloned(),
+        );
+        match listed.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+            _ => break,
+        }
+    }
+    Ok(tags)
+}
+
+/// Point-in-time recovery in the replica's region (it is per replica).
+async fn enable_point_in_time_recovery(
+    clients: &ReplicaClients<'_>,
+    table: &str,
+    started: Instant,
+    limit: Duration,
+) -> Result<()> {
+    let region = clients.replica_region;
+    // Refused with ContinuousBackupsUnavailable (or TableNotFound) while the replica is still
+    // settling in its region: retried until the limit.
+    let pitr = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(|error| Error::internal(format!("PITR request: {error}")))?;
+    send_retrying(
+        "UpdateContinuousBackups (replica)",
+        region,
+        &[
+            "ContinuousBackupsUnavailableException",
+            "TableNotFoundException",
+            "ResourceNotFoundException",
+        ],
+        started,
+        limit,
+        || {
+            clients
+                .replica
+                .update_continuous_backups()
+                .table_name(table)
+                .point_in_time_recovery_specification(pitr.clone())
+                .send()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Global tables replicate through streams with both images: say so before DynamoDB refuses.
 fn check_streams(described: &TableDescription, table: &str, region: &str) -> Result<()> {
     let streams = described.stream_specification();
@@ -376,6 +423,9 @@ async fn describe(
         .unwrap_or_else(|| TableDescription::builder().build()))
 }
 
+/// Waits until the table is ACTIVE again (a change of it still runs: an earlier replica being
+/// added, for one) with the SDK's `table_exists` waiter, which succeeds on `Table.TableStatus ==
+/// ACTIVE`. Nothing is streamed meanwhile, so the generated waiter is all that is needed.
 async fn wait_until_table_active(
     client: &aws_sdk_dynamodb::Client,
     region: &str,
@@ -383,24 +433,41 @@ async fn wait_until_table_active(
     started: Instant,
     limit: Duration,
 ) -> Result<TableDescription> {
-    let mut delay = Duration::from_millis(500);
-    loop {
-        let described = describe(client, region, table).await?;
-        if described
-            .table_status()
-            .is_none_or(|status| status == &TableStatus::Active)
-        {
-            return Ok(described);
+    use aws_sdk_dynamodb::client::Waiters;
+    use aws_smithy_runtime_api::client::waiters::error::WaiterError;
+
+    let timeout = || Error::Timeout {
+        what: format!("table {table} in {region} to be ACTIVE before adding the replica"),
+        waited: started.elapsed(),
+        fix: "another change of the table is still running; deploy again later".into(),
+    };
+    let remaining = limit.saturating_sub(started.elapsed());
+    if remaining.is_zero() {
+        return Err(timeout());
+    }
+    match client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(remaining)
+        .await
+    {
+        Ok(done) => Ok(done
+            .into_result()
+            .ok()
+            .and_then(|answer| answer.table)
+            .unwrap_or_else(|| TableDescription::builder().build())),
+        Err(WaiterError::ExceededMaxWait(_)) => Err(timeout()),
+        Err(WaiterError::OperationFailed(failed)) => {
+            Err(aws_error("DescribeTable", region, failed.error()))
         }
-        if started.elapsed() > limit {
-            return Err(Error::Timeout {
-                what: format!("table {table} in {region} to be ACTIVE before adding the replica"),
-                waited: started.elapsed(),
-                fix: "another change of the table is still running; deploy again later".into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
+        Err(other) => Err(Error::Aws {
+            operation: "DescribeTable (waiting for ACTIVE)".into(),
+            region: region.to_string(),
+            message: other.to_string(),
+            fix: format!(
+                "check `aws dynamodb describe-table --table-name {table} --region {region}`, then deploy again"
+            ),
+        }),
     }
 }
 

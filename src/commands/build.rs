@@ -1,5 +1,5 @@
 //! `mysfits build [--push]`: the service images, built without a Docker engine; with `--push`,
-//! pushed to ECR in the primary and the secondary region at the same time. Without `--push`
+//! pushed to ECR in every region of the app at the same time. Without `--push`
 //! nothing talks to AWS.
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::print_report;
 use crate::aws::{Patience, RegionClients};
 use crate::cli::BuildArgs;
-use crate::config::{Config, RegionSettings, Role};
+use crate::config::{Config, RegionSettings};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, ImageSummary, PushReport, human_bytes};
 use crate::progress::Progress;
@@ -26,7 +26,8 @@ struct BuildReport {
 #[derive(Debug, Serialize)]
 struct RegionPush {
     region: String,
-    role: Role,
+    /// The home region (the table's origin and the dashboard).
+    home: bool,
     images: Vec<PushReport>,
 }
 
@@ -85,12 +86,15 @@ async fn push_region(
     images: &[Image],
     events: &Events,
 ) -> Result<RegionPush> {
-    let step = format!("push images {} ({})", region.name, region.role);
+    let step = format!("push images {}", region.name);
     let reports = run_step(events, &step, async {
         let clients = RegionClients::for_region(config, region, Patience::DEPLOY).await;
         let mut uris = Vec::new();
         for image in images {
-            let name = format!("{}/{}", config.app, image.service);
+            let service = crate::app::services::named(image.service).ok_or_else(|| {
+                Error::internal(format!("{} is not a bundled service", image.service))
+            })?;
+            let name = crate::app::names::repository(&config.app, service);
             uris.push(image::ecr::repository_uri(&clients.ecr, &region.name, &name).await?);
         }
         let reports = image::push_to_region(
@@ -109,7 +113,7 @@ async fn push_region(
     .await?;
     Ok(RegionPush {
         region: region.name.clone(),
-        role: region.role,
+        home: region.home,
         images: reports,
     })
 }
@@ -154,7 +158,11 @@ fn text(report: &BuildReport) -> String {
         ));
     }
     for push in &report.pushes {
-        text.push_str(&format!("{} ({}):\n", push.region, push.role));
+        text.push_str(&format!(
+            "{}{}:\n",
+            push.region,
+            if push.home { " (home)" } else { "" }
+        ));
         for image in &push.images {
             let what = if image.already_present {
                 "already present".to_string()

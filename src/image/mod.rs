@@ -31,24 +31,8 @@ pub use push::{Destination, PushReport, push_images};
 
 use layer::Layer;
 
-/// One bundled service: its binary (also the image's entrypoint) and the port it listens on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Service {
-    pub name: &'static str,
-    pub port: u16,
-}
-
-/// The services that become images, in a fixed order.
-pub const SERVICES: [Service; 2] = [
-    Service {
-        name: "mysfits-service",
-        port: 8080,
-    },
-    Service {
-        name: "like-service",
-        port: 8080,
-    },
-];
+/// The bundled services that become images (name = binary = entrypoint, port): the app's table.
+pub use crate::app::{SERVICES, Service};
 
 /// Where the build machine keeps the CA bundle the images carry.
 pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -328,7 +312,7 @@ pub async fn build_images(
         tokio::task::spawn_blocking(move || base_layer(&inputs))
     };
     let mut binary_layers = Vec::new();
-    for service in SERVICES {
+    for service in &SERVICES {
         let path = binaries
             .get(service.name)
             .cloned()
@@ -340,7 +324,7 @@ pub async fn build_images(
         let mtime = inputs.metadata.mtime;
         binary_layers.push(tokio::task::spawn_blocking(move || {
             let binary = binaries::read_static_binary(&path)?;
-            binary_layer(&service, binary.into(), mtime)
+            binary_layer(service, binary.into(), mtime)
         }));
     }
     let base = join_blocking(base).await?;

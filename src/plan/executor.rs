@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use super::{Plan, StepId};
 use crate::error::{EXIT_INTERRUPTED, Error, Result};
@@ -65,16 +65,12 @@ pub struct Outcome<Id, O> {
     pub interrupted: bool,
 }
 
-/// The Ctrl-C state of one command run, shared by the signal listener, the executor and steps.
-#[derive(Debug, Clone)]
+/// The Ctrl-C state of one command run, shared by the signal listener, the executor and steps:
+/// a thin wrapper around tokio-util's [`CancellationToken`] that adds the plan step's own
+/// cancellation ([`Cancellation::current`]) and the Ctrl-C listener.
+#[derive(Debug, Clone, Default)]
 pub struct Cancellation {
-    sender: Arc<watch::Sender<bool>>,
-}
-
-impl Default for Cancellation {
-    fn default() -> Self {
-        Cancellation::new()
-    }
+    token: CancellationToken,
 }
 
 tokio::task_local! {
@@ -85,9 +81,7 @@ tokio::task_local! {
 
 impl Cancellation {
     pub fn new() -> Cancellation {
-        Cancellation {
-            sender: Arc::new(watch::Sender::new(false)),
-        }
+        Cancellation::default()
     }
 
     /// The cancellation of the plan step this code runs in; outside a plan, one that never fires.
@@ -98,18 +92,21 @@ impl Cancellation {
     }
 
     pub fn cancel(&self) {
-        self.sender.send_replace(true);
+        self.token.cancel();
     }
 
     pub fn is_cancelled(&self) -> bool {
-        *self.sender.borrow()
+        self.token.is_cancelled()
     }
 
     /// Completes once the run is cancelled.
     pub async fn cancelled(&self) {
-        let mut receiver = self.sender.subscribe();
-        // The sender lives as long as `self`, so this only ends by cancellation.
-        let _ = receiver.wait_for(|cancelled| *cancelled).await;
+        self.token.cancelled().await;
+    }
+
+    /// The underlying token, for code that composes with tokio-util (child tokens, `run_until_cancelled`).
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
     }
 
     /// Listens for Ctrl-C (SIGINT): the first cancels this run, the second ends the process at
@@ -236,144 +233,213 @@ where
     Fut: Future<Output = StepResult<O>> + Send + 'static,
 {
     validate(nodes, "plan")?;
-    let mut outputs: BTreeMap<Id, O> = BTreeMap::new();
-    let mut started: BTreeSet<Id> = BTreeSet::new();
-    let mut unusable: BTreeSet<Id> = BTreeSet::new();
-    let mut failures: Vec<(Id, Error)> = Vec::new();
-    let mut stopped: Vec<Id> = Vec::new();
-    let mut running = JoinSet::new();
-    let mut handles: HashMap<tokio::task::Id, (Id, String, OnCancel, AbortHandle)> = HashMap::new();
-    let mut interrupted = cancellation.is_cancelled();
+    let mut state = RunState::new(nodes, events, cancellation.is_cancelled());
     loop {
-        let may_start =
-            !interrupted && (failures.is_empty() || on_failure == OnFailure::SkipDependents);
-        if may_start {
-            for node in nodes {
-                if started.contains(&node.id) || unusable.contains(&node.id) {
-                    continue;
-                }
-                if let Some(blocker) = node
-                    .depends_on
-                    .iter()
-                    .find(|dependency| unusable.contains(dependency))
-                {
-                    unusable.insert(node.id);
-                    let blocker_label = nodes
-                        .iter()
-                        .find(|other| other.id == *blocker)
-                        .map(|other| other.label.as_str())
-                        .unwrap_or("an earlier step");
-                    events.note(
-                        &node.label,
-                        format!("skipped: it needs `{blocker_label}`, which did not finish"),
-                    );
-                    continue;
-                }
-                if !node
-                    .depends_on
-                    .iter()
-                    .all(|dependency| outputs.contains_key(dependency))
-                {
-                    continue;
-                }
-                started.insert(node.id);
-                events.emit(Event::StepStarted {
-                    step: node.label.clone(),
-                });
-                let future = CURRENT.scope(
-                    cancellation.clone(),
-                    run_step(node.id, Arc::new(outputs.clone())),
-                );
-                let clock = Instant::now();
-                let handle = running.spawn(async move { (future.await, clock.elapsed()) });
-                handles.insert(
-                    handle.id(),
-                    (node.id, node.label.clone(), node.on_cancel, handle),
-                );
-            }
+        if !state.interrupted
+            && (state.failures.is_empty() || on_failure == OnFailure::SkipDependents)
+        {
+            state.start_ready(cancellation, &run_step);
         }
         let joined = tokio::select! {
-            joined = running.join_next_with_id() => joined,
-            () = cancellation.cancelled(), if !interrupted => {
-                interrupted = true;
-                for (_, _, on_cancel, handle) in handles.values() {
-                    if *on_cancel == OnCancel::Abort {
-                        handle.abort();
-                    }
-                }
+            joined = state.running.join_next_with_id() => joined,
+            () = cancellation.cancelled(), if !state.interrupted => {
+                state.interrupt();
                 continue;
             }
         };
-        let Some(joined) = joined else {
-            break;
-        };
         match joined {
-            Ok((task, (result, elapsed))) => {
-                let Some((id, label, _, _)) = handles.remove(&task) else {
-                    continue;
-                };
-                match result {
-                    Ok((output, summary)) => {
-                        events.emit(Event::StepFinished {
-                            step: label,
-                            summary,
-                            elapsed_ms: elapsed_ms(elapsed),
-                        });
-                        outputs.insert(id, output);
-                    }
-                    Err(Error::Interrupted) => {
-                        events.emit(Event::StepFailed {
-                            step: label,
-                            error: "stopped by Ctrl-C".into(),
-                        });
-                        stopped.push(id);
-                        unusable.insert(id);
-                    }
-                    Err(error) => {
-                        events.emit(Event::StepFailed {
-                            step: label,
-                            error: error.to_string(),
-                        });
-                        failures.push((id, error));
-                        unusable.insert(id);
-                    }
-                }
+            None => break,
+            Some(Ok((task, (result, elapsed)))) => state.finished(task, result, elapsed),
+            Some(Err(join_error)) => state.ended_without_result(&join_error)?,
+        }
+    }
+    Ok(state.outcome(cancellation))
+}
+
+/// What a step's task gives back: its result and how long it ran.
+type Finished<O> = (StepResult<O>, Duration);
+
+/// A running step: its id, label, what Ctrl-C does to it, and how to abort it.
+type RunningStep<Id> = (Id, String, OnCancel, AbortHandle);
+
+/// The bookkeeping of one [`run`]: what started, what finished, what can no longer run.
+struct RunState<'a, Id, O> {
+    nodes: &'a [Node<Id>],
+    events: &'a Events,
+    outputs: BTreeMap<Id, O>,
+    started: BTreeSet<Id>,
+    /// Failed, stopped or skipped: dependents of these never start.
+    unusable: BTreeSet<Id>,
+    failures: Vec<(Id, Error)>,
+    stopped: Vec<Id>,
+    running: JoinSet<Finished<O>>,
+    handles: HashMap<tokio::task::Id, RunningStep<Id>>,
+    interrupted: bool,
+}
+
+impl<'a, Id, O> RunState<'a, Id, O>
+where
+    Id: Copy + Ord + Debug + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    fn new(nodes: &'a [Node<Id>], events: &'a Events, interrupted: bool) -> Self {
+        RunState {
+            nodes,
+            events,
+            outputs: BTreeMap::new(),
+            started: BTreeSet::new(),
+            unusable: BTreeSet::new(),
+            failures: Vec::new(),
+            stopped: Vec::new(),
+            running: JoinSet::new(),
+            handles: HashMap::new(),
+            interrupted,
+        }
+    }
+
+    /// Starts every step whose dependencies are done; marks those behind an unusable one skipped.
+    fn start_ready<F, Fut>(&mut self, cancellation: &Cancellation, run_step: &F)
+    where
+        F: Fn(Id, Arc<BTreeMap<Id, O>>) -> Fut,
+        Fut: Future<Output = StepResult<O>> + Send + 'static,
+    {
+        for node in self.nodes {
+            if self.started.contains(&node.id) || self.unusable.contains(&node.id) {
+                continue;
             }
-            Err(join_error) => {
-                let Some((id, label, _, _)) = handles.remove(&join_error.id()) else {
-                    continue;
-                };
-                if join_error.is_cancelled() {
-                    events.emit(Event::StepFailed {
-                        step: label,
-                        error: "stopped by Ctrl-C".into(),
-                    });
-                    stopped.push(id);
-                    unusable.insert(id);
-                } else {
-                    return Err(Error::internal(format!(
-                        "step `{label}` crashed: {join_error}"
-                    )));
-                }
+            if let Some(blocker) = node
+                .depends_on
+                .iter()
+                .find(|dependency| self.unusable.contains(dependency))
+            {
+                self.skip(node, *blocker);
+                continue;
+            }
+            if node
+                .depends_on
+                .iter()
+                .all(|dependency| self.outputs.contains_key(dependency))
+            {
+                self.start(node, cancellation, run_step);
             }
         }
     }
-    let skipped: Vec<Id> = nodes
-        .iter()
-        .map(|node| node.id)
-        .filter(|id| !started.contains(id))
-        .collect();
-    // The last step can finish with "stopped by Ctrl-C" in the same poll as the cancellation
-    // fires, and `select!` may take the step first: the loop then ends without the cancel branch.
-    let interrupted =
-        interrupted || !stopped.is_empty() || (cancellation.is_cancelled() && !skipped.is_empty());
-    Ok(Outcome {
-        outputs,
-        failures,
-        skipped,
-        stopped,
-        interrupted,
-    })
+
+    fn skip(&mut self, node: &Node<Id>, blocker: Id) {
+        self.unusable.insert(node.id);
+        let blocker_label = self
+            .nodes
+            .iter()
+            .find(|other| other.id == blocker)
+            .map(|other| other.label.as_str())
+            .unwrap_or("an earlier step");
+        self.events.note(
+            &node.label,
+            format!("skipped: it needs `{blocker_label}`, which did not finish"),
+        );
+    }
+
+    fn start<F, Fut>(&mut self, node: &Node<Id>, cancellation: &Cancellation, run_step: &F)
+    where
+        F: Fn(Id, Arc<BTreeMap<Id, O>>) -> Fut,
+        Fut: Future<Output = StepResult<O>> + Send + 'static,
+    {
+        self.started.insert(node.id);
+        self.events.emit(Event::StepStarted {
+            step: node.label.clone(),
+        });
+        let future = CURRENT.scope(
+            cancellation.clone(),
+            run_step(node.id, Arc::new(self.outputs.clone())),
+        );
+        let clock = Instant::now();
+        let handle = self
+            .running
+            .spawn(async move { (future.await, clock.elapsed()) });
+        self.handles.insert(
+            handle.id(),
+            (node.id, node.label.clone(), node.on_cancel, handle),
+        );
+    }
+
+    /// Ctrl-C: abortable steps stop now, the others wind down by themselves.
+    fn interrupt(&mut self) {
+        self.interrupted = true;
+        for (_, _, on_cancel, handle) in self.handles.values() {
+            if *on_cancel == OnCancel::Abort {
+                handle.abort();
+            }
+        }
+    }
+
+    fn finished(&mut self, task: tokio::task::Id, result: StepResult<O>, elapsed: Duration) {
+        let Some((id, label, _, _)) = self.handles.remove(&task) else {
+            return;
+        };
+        match result {
+            Ok((output, summary)) => {
+                self.events.emit(Event::StepFinished {
+                    step: label,
+                    summary,
+                    elapsed_ms: elapsed_ms(elapsed),
+                });
+                self.outputs.insert(id, output);
+            }
+            Err(Error::Interrupted) => self.stop(id, label),
+            Err(error) => {
+                self.events.emit(Event::StepFailed {
+                    step: label,
+                    error: error.to_string(),
+                });
+                self.failures.push((id, error));
+                self.unusable.insert(id);
+            }
+        }
+    }
+
+    /// A task that ended without handing back a result: aborted by Ctrl-C, or crashed.
+    fn ended_without_result(&mut self, join_error: &tokio::task::JoinError) -> Result<()> {
+        let Some((id, label, _, _)) = self.handles.remove(&join_error.id()) else {
+            return Ok(());
+        };
+        if join_error.is_cancelled() {
+            self.stop(id, label);
+            return Ok(());
+        }
+        Err(Error::internal(format!(
+            "step `{label}` crashed: {join_error}"
+        )))
+    }
+
+    fn stop(&mut self, id: Id, label: String) {
+        self.events.emit(Event::StepFailed {
+            step: label,
+            error: "stopped by Ctrl-C".into(),
+        });
+        self.stopped.push(id);
+        self.unusable.insert(id);
+    }
+
+    fn outcome(self, cancellation: &Cancellation) -> Outcome<Id, O> {
+        let skipped: Vec<Id> = self
+            .nodes
+            .iter()
+            .map(|node| node.id)
+            .filter(|id| !self.started.contains(id))
+            .collect();
+        // The last step can finish with "stopped by Ctrl-C" in the same poll as the cancellation
+        // fires, and `select!` may take the step first: the loop then ends without the cancel branch.
+        let interrupted = self.interrupted
+            || !self.stopped.is_empty()
+            || (cancellation.is_cancelled() && !skipped.is_empty());
+        Outcome {
+            outputs: self.outputs,
+            failures: self.failures,
+            skipped,
+            stopped: self.stopped,
+            interrupted,
+        }
+    }
 }
 
 /// A plan as numbered lines, each with the steps it waits for: `mysfits plan`, `teardown --help`.
@@ -469,14 +535,16 @@ mod tests {
 
     const A: StepId = StepId::BuildImages;
     const B: StepId = StepId::SeedTable;
-    const C: StepId = StepId::PushImages {
-        role: crate::config::Role::Primary,
-    };
+    fn c() -> StepId {
+        StepId::PushImages {
+            region: crate::app::RegionName::new("us-east-1"),
+        }
+    }
 
     #[tokio::test]
     async fn independent_steps_overlap_and_dependents_see_outputs() {
         let plan = Plan {
-            steps: vec![step(A, vec![]), step(B, vec![]), step(C, vec![A, B])],
+            steps: vec![step(A, vec![]), step(B, vec![]), step(c(), vec![A, B])],
         };
         let in_flight = Arc::new(Mutex::new((0usize, 0usize)));
         let outputs = execute(
@@ -494,7 +562,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     in_flight.lock().expect("lock").0 -= 1;
                     let value = match id {
-                        C => done[&A] + done[&B],
+                        StepId::PushImages { .. } => done[&A] + done[&B],
                         A => 1,
                         _ => 2,
                     };
@@ -504,7 +572,7 @@ mod tests {
         )
         .await
         .expect("plan runs");
-        assert_eq!(outputs[&C], 3);
+        assert_eq!(outputs[&c()], 3);
         assert_eq!(
             in_flight.lock().expect("lock").1,
             2,
@@ -515,7 +583,7 @@ mod tests {
     #[tokio::test]
     async fn a_failure_stops_dependents_and_is_reported() {
         let plan = Plan {
-            steps: vec![step(A, vec![]), step(C, vec![A])],
+            steps: vec![step(A, vec![]), step(c(), vec![A])],
         };
         let ran = Arc::new(Mutex::new(Vec::new()));
         let result = execute(
@@ -664,7 +732,7 @@ mod tests {
     #[tokio::test]
     async fn an_interrupted_deploy_plan_is_an_interrupted_error() {
         let plan = Plan {
-            steps: vec![step(A, vec![]), step(C, vec![A])],
+            steps: vec![step(A, vec![]), step(c(), vec![A])],
         };
         let cancellation = Cancellation::new();
         cancellation.cancel();

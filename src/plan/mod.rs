@@ -9,7 +9,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::config::{Config, Role};
+use crate::app::RegionName;
+use crate::config::{Config, RegionSettings};
 use crate::error::Result;
 use crate::stack::StackKind;
 
@@ -17,19 +18,19 @@ use crate::stack::StackKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum StepId {
-    /// Compile the services and assemble their OCI images (once, for both regions).
+    /// Compile the services and assemble their OCI images (once, for every region).
     BuildImages,
     /// Create or update one stack in one region.
-    Stack { role: Role, kind: StackKind },
+    Stack { region: RegionName, kind: StackKind },
     /// Push the images into the region's ECR repositories.
-    PushImages { role: Role },
-    /// Add the DR region's replica to the table (DynamoDB global table).
-    Replica { role: Role },
-    /// Load the seed catalogue into the table.
+    PushImages { region: RegionName },
+    /// Add this (non-home) region's replica to the table (DynamoDB global table).
+    Replica { region: RegionName },
+    /// Load the seed catalogue into the table (in the home region).
     SeedTable,
     /// Create or align the global traffic entry point with every region's load balancer.
     EntryPoint,
-    /// Create or update the multi-region CloudWatch dashboard (in the primary region).
+    /// Create or update the multi-region CloudWatch dashboard (in the home region).
     Dashboard,
 }
 
@@ -60,10 +61,20 @@ impl fmt::Display for Plan {
     }
 }
 
+/// The app stack step of a region.
+pub fn app_stack(region: RegionName) -> StepId {
+    StepId::Stack {
+        region,
+        kind: StackKind::App,
+    }
+}
+
 /// The steps of `mysfits deploy` for this config.
 ///
 /// Per region: registry stack → image push → app stack. The image build is shared. The table
-/// lives in the primary app stack; the replica and the seed data need it.
+/// lives in the home region's app stack; the seed data needs it, and so do the replicas, which
+/// are added one after the other in the configured order: DynamoDB takes one replica change per
+/// UpdateTable call and refuses the next while the table is still UPDATING from the last.
 pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
     let mut steps = vec![Step {
         id: StepId::BuildImages,
@@ -72,68 +83,16 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
         depends_on: Vec::new(),
     }];
     for region in config.regions() {
-        let role = region.role;
-        let registry = StepId::Stack {
-            role,
-            kind: StackKind::Registry,
-        };
-        let push = StepId::PushImages { role };
-        steps.push(Step {
-            id: registry,
-            label: format!(
-                "{} stack {} ({})",
-                StackKind::Registry.label(),
-                region.name,
-                role
-            ),
-            region: Some(region.name.clone()),
-            depends_on: Vec::new(),
-        });
-        steps.push(Step {
-            id: push,
-            label: format!("push images {} ({})", region.name, role),
-            region: Some(region.name.clone()),
-            depends_on: vec![StepId::BuildImages, registry],
-        });
-        steps.push(Step {
-            id: StepId::Stack {
-                role,
-                kind: StackKind::App,
-            },
-            label: format!(
-                "{} stack {} ({})",
-                StackKind::App.label(),
-                region.name,
-                role
-            ),
-            region: Some(region.name.clone()),
-            depends_on: vec![push],
-        });
+        steps.extend(region_steps(region));
     }
-    let primary_app = StepId::Stack {
-        role: Role::Primary,
-        kind: StackKind::App,
-    };
-    if let Some(secondary) = config.secondary() {
-        steps.push(Step {
-            id: StepId::Replica {
-                role: Role::Secondary,
-            },
-            label: format!("table replica {} ({})", secondary.name, Role::Secondary),
-            region: Some(secondary.name.clone()),
-            depends_on: vec![primary_app],
-        });
-    }
+    steps.extend(replica_steps(config));
+    let home = config.home();
     if options.seed {
         steps.push(Step {
             id: StepId::SeedTable,
-            label: format!(
-                "seed catalogue {} ({})",
-                config.primary().name,
-                Role::Primary
-            ),
-            region: Some(config.primary().name.clone()),
-            depends_on: vec![primary_app],
+            label: format!("seed catalogue {}", home.name),
+            region: Some(home.name.clone()),
+            depends_on: vec![app_stack(home.key())],
         });
     }
     steps.push(Step {
@@ -142,20 +101,72 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
         region: None,
         depends_on: config
             .regions()
-            .map(|region| StepId::Stack {
-                role: region.role,
-                kind: StackKind::App,
-            })
+            .map(|region| app_stack(region.key()))
             .collect(),
     });
     // After the entry point: the dashboard shows the accelerator's flows when there is one.
     steps.push(Step {
         id: StepId::Dashboard,
-        label: format!("dashboard {} ({})", config.primary().name, Role::Primary),
-        region: Some(config.primary().name.clone()),
+        label: format!("dashboard {}", home.name),
+        region: Some(home.name.clone()),
         depends_on: vec![StepId::EntryPoint],
     });
     Plan { steps }
+}
+
+/// Registry stack, image push and app stack of one region.
+fn region_steps(region: &RegionSettings) -> [Step; 3] {
+    let key = region.key();
+    let registry = StepId::Stack {
+        region: key,
+        kind: StackKind::Registry,
+    };
+    let push = StepId::PushImages { region: key };
+    let step = |id, label: String, depends_on| Step {
+        id,
+        label,
+        region: Some(region.name.clone()),
+        depends_on,
+    };
+    [
+        step(
+            registry,
+            format!("{} stack {}", StackKind::Registry.label(), region.name),
+            Vec::new(),
+        ),
+        step(
+            push,
+            format!("push images {}", region.name),
+            vec![StepId::BuildImages, registry],
+        ),
+        step(
+            app_stack(key),
+            format!("{} stack {}", StackKind::App.label(), region.name),
+            vec![push],
+        ),
+    ]
+}
+
+/// One replica step per region but home, chained in the configured order: the first waits for
+/// the home app stack (the table), each next one for the replica before it.
+fn replica_steps(config: &Config) -> Vec<Step> {
+    let mut after = app_stack(config.home().key());
+    config
+        .others()
+        .map(|region| {
+            let id = StepId::Replica {
+                region: region.key(),
+            };
+            let step = Step {
+                id,
+                label: format!("table replica {}", region.name),
+                region: Some(region.name.clone()),
+                depends_on: vec![after],
+            };
+            after = id;
+            step
+        })
+        .collect()
 }
 
 impl Plan {
@@ -195,57 +206,117 @@ mod tests {
     use crate::cli::GlobalArgs;
     use crate::config::ConfigFile;
 
-    fn config(secondary: Option<&str>) -> Config {
+    fn config(regions: &[&str]) -> Config {
         let global = GlobalArgs {
-            region: Some("us-east-1".into()),
-            secondary_region: secondary.map(str::to_string),
+            regions: regions.iter().map(|region| region.to_string()).collect(),
             ..GlobalArgs::default()
         };
         Config::resolve(&global, ConfigFile::default()).expect("valid config")
     }
 
+    fn key(name: &str) -> RegionName {
+        RegionName::new(name)
+    }
+
     #[test]
-    fn two_region_plan_pushes_before_app_stacks_and_replicates_after_the_primary_table() {
-        let plan = deploy_plan(&config(Some("us-west-2")), DeployOptions { seed: true });
+    fn two_region_plan_pushes_before_app_stacks_and_replicates_after_the_home_table() {
+        let plan = deploy_plan(
+            &config(&["us-east-1", "us-west-2"]),
+            DeployOptions { seed: true },
+        );
         plan.validate().expect("valid DAG");
         assert_eq!(plan.steps.len(), 11);
-        let app_secondary = plan
-            .step(StepId::Stack {
-                role: Role::Secondary,
-                kind: StackKind::App,
-            })
-            .expect("secondary app stack");
+        let app_west = plan.step(app_stack(key("us-west-2"))).expect("app stack");
         assert_eq!(
-            app_secondary.depends_on,
+            app_west.depends_on,
             vec![StepId::PushImages {
-                role: Role::Secondary
+                region: key("us-west-2")
             }]
         );
-        assert_eq!(app_secondary.region.as_deref(), Some("us-west-2"));
+        assert_eq!(app_west.region.as_deref(), Some("us-west-2"));
         let replica = plan
             .step(StepId::Replica {
-                role: Role::Secondary,
+                region: key("us-west-2"),
             })
             .expect("replica");
-        assert_eq!(
-            replica.depends_on,
-            vec![StepId::Stack {
-                role: Role::Primary,
-                kind: StackKind::App
-            }]
-        );
+        assert_eq!(replica.depends_on, vec![app_stack(key("us-east-1"))]);
         let entry = plan.step(StepId::EntryPoint).expect("entry point");
         assert_eq!(entry.depends_on.len(), 2, "after both app stacks");
         let dashboard = plan.step(StepId::Dashboard).expect("dashboard");
         assert_eq!(dashboard.depends_on, vec![StepId::EntryPoint]);
         assert_eq!(dashboard.region.as_deref(), Some("us-east-1"));
         let text = plan.to_string();
-        assert!(text.contains("push images us-west-2 (secondary)  (after: build service images, registry stack us-west-2 (secondary))"), "{text}");
+        assert!(
+            text.contains(
+                "push images us-west-2  (after: build service images, registry stack us-west-2)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn three_region_plan_has_stacks_everywhere_and_replicas_one_after_the_other() {
+        let plan = deploy_plan(
+            &config(&["us-east-1", "us-west-2", "eu-west-1"]),
+            DeployOptions { seed: true },
+        );
+        plan.validate().expect("valid DAG");
+        // build + 3 × (registry, push, app) + 2 replicas + seed + entry + dashboard
+        assert_eq!(plan.steps.len(), 15);
+        for region in ["us-east-1", "us-west-2", "eu-west-1"] {
+            for kind in StackKind::ALL {
+                let stack = plan
+                    .step(StepId::Stack {
+                        region: key(region),
+                        kind,
+                    })
+                    .unwrap_or_else(|| panic!("{kind:?} stack in {region}"));
+                assert_eq!(stack.region.as_deref(), Some(region));
+            }
+        }
+        let replicas: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|step| matches!(step.id, StepId::Replica { .. }))
+            .collect();
+        assert_eq!(
+            replicas.iter().map(|step| step.id).collect::<Vec<_>>(),
+            [
+                StepId::Replica {
+                    region: key("us-west-2")
+                },
+                StepId::Replica {
+                    region: key("eu-west-1")
+                }
+            ],
+            "a replica in every region but home, in the configured order"
+        );
+        // Sequential: the second waits for the first, so no two UpdateTable calls overlap.
+        assert_eq!(replicas[0].depends_on, vec![app_stack(key("us-east-1"))]);
+        assert_eq!(replicas[1].depends_on, vec![replicas[0].id]);
+        let entry = plan.step(StepId::EntryPoint).expect("entry point");
+        assert_eq!(
+            entry.depends_on,
+            ["us-east-1", "us-west-2", "eu-west-1"].map(|region| app_stack(key(region)))
+        );
+        let seed = plan.step(StepId::SeedTable).expect("seed");
+        assert_eq!(seed.region.as_deref(), Some("us-east-1"));
+        let text = plan.to_string();
+        assert!(
+            text.contains(
+                "15. dashboard us-east-1  (after: global entry point (global-accelerator))"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("table replica eu-west-1  (after: table replica us-west-2)"),
+            "{text}"
+        );
     }
 
     #[test]
     fn single_region_plan_has_no_replica_and_seed_is_optional() {
-        let plan = deploy_plan(&config(None), DeployOptions { seed: false });
+        let plan = deploy_plan(&config(&["us-east-1"]), DeployOptions { seed: false });
         plan.validate().expect("valid DAG");
         assert_eq!(plan.steps.len(), 6);
         assert!(

@@ -1,15 +1,20 @@
 //! The app's CloudFormation stacks: names, the templates embedded in the binary, their parameters,
-//! and the change-set deploy with its event stream ([`deploy`]).
+//! and the change-set deploy ([`deploy`]) with its event stream ([`events`]), poller ([`poll`]),
+//! typed outputs ([`outputs`]) and failure extraction ([`failures`]).
 
 pub mod capacity;
 pub mod deploy;
+pub mod events;
+pub mod failures;
+pub mod outputs;
+pub mod poll;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::app::SERVICES;
-use crate::config::{Config, RegionSettings, Role};
+use crate::app::{SERVICES, Service};
+use crate::config::{Config, RegionSettings};
 use capacity::RunningCapacity;
 
 /// The stacks the app has in each region, in creation order.
@@ -18,7 +23,7 @@ use capacity::RunningCapacity;
 pub enum StackKind {
     /// ECR repositories: created first, because images are pushed before the services exist.
     Registry,
-    /// Network, load balancer, ECS services, table (primary) and IAM.
+    /// Network, load balancer, ECS services, table (home region only) and IAM.
     App,
 }
 
@@ -55,11 +60,45 @@ pub struct StackRequest {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Image references (by digest) the app stack runs.
+/// Image references (by digest) the app stack runs, one for every bundled service: built only
+/// through [`ServiceImages::from_fn`] / [`ServiceImages::try_from_fn`], so none is ever missing.
+/// Serialized as `{"mysfits": "...", "like": "..."}` (keyed by service id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceImages {
-    pub mysfits: String,
-    pub like: String,
+#[serde(transparent)]
+pub struct ServiceImages(BTreeMap<&'static Service, String>);
+
+impl ServiceImages {
+    /// The image of every service in [`SERVICES`], from `image_of`.
+    pub fn from_fn(mut image_of: impl FnMut(&'static Service) -> String) -> ServiceImages {
+        ServiceImages(
+            SERVICES
+                .iter()
+                .map(|service| (service, image_of(service)))
+                .collect(),
+        )
+    }
+
+    /// As [`ServiceImages::from_fn`], failing with the first error of `image_of`.
+    pub fn try_from_fn<E>(
+        mut image_of: impl FnMut(&'static Service) -> std::result::Result<String, E>,
+    ) -> std::result::Result<ServiceImages, E> {
+        let mut images = BTreeMap::new();
+        for service in &SERVICES {
+            images.insert(service, image_of(service)?);
+        }
+        Ok(ServiceImages(images))
+    }
+
+    /// The image of `service` (every bundled service has one).
+    pub fn get(&self, service: &Service) -> &str {
+        self.0.get(service).map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static Service, &str)> {
+        self.0
+            .iter()
+            .map(|(service, image)| (*service, image.as_str()))
+    }
 }
 
 /// The registry stack's request for one region.
@@ -82,8 +121,8 @@ pub fn app_request(
     app_request_with(config, region, images, &RunningCapacity::default())
 }
 
-/// The app stack's request for one region: the same template in both regions, told apart by
-/// `IsSecondary` only. The services' counts are the configured ones raised to what `running`
+/// The app stack's request for one region: the same template in every region, told apart by
+/// `IsSecondary` only (false at home). The services' counts are the configured ones raised to what `running`
 /// says the region runs now ([`capacity`]): a deploy never lowers a region's capacity.
 pub fn app_request_with(
     config: &Config,
@@ -93,13 +132,10 @@ pub fn app_request_with(
 ) -> StackRequest {
     let mut parameters = BTreeMap::from([
         ("AppName".to_string(), config.app.clone()),
-        (
-            "IsSecondary".to_string(),
-            (region.role == Role::Secondary).to_string(),
-        ),
+        // Every region but home: no table of its own (it gets a replica), the template's
+        // parameter keeps its old name because existing stacks carry it.
+        ("IsSecondary".to_string(), (!region.home).to_string()),
         ("TableName".to_string(), config.table_name()),
-        ("MysfitsImage".to_string(), images.mysfits.clone()),
-        ("LikeImage".to_string(), images.like.clone()),
         ("DesiredCount".to_string(), region.desired_count.to_string()),
         (
             "MaxCount".to_string(),
@@ -107,6 +143,10 @@ pub fn app_request_with(
         ),
     ]);
     for service in &SERVICES {
+        parameters.insert(
+            service.image_parameter.to_string(),
+            images.get(service).to_string(),
+        );
         let counts = running.counts(service, region);
         parameters.insert(
             service.desired_count_parameter.to_string(),
@@ -141,7 +181,11 @@ fn request(
         parameters,
         tags: BTreeMap::from([
             (tag_key.to_string(), tag_value.to_string()),
-            ("mysfits:role".to_string(), region.role.to_string()),
+            // Existing stacks carry primary/secondary: home is primary, every other region secondary.
+            (
+                "mysfits:role".to_string(),
+                if region.home { "primary" } else { "secondary" }.to_string(),
+            ),
         ]),
     }
 }

@@ -59,15 +59,17 @@ fn requests(config: &Config) -> Vec<StackRequest> {
             "123456789012.dkr.ecr.{}.amazonaws.com/{}",
             region.name, config.app
         );
-        let deployed = ServiceImages {
-            mysfits: format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
-            like: format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
-        };
+        let deployed = ServiceImages::from_fn(|service| match service.id {
+            "mysfits" => format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
+            _ => format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
+        });
         // What `plan` sends before the first deploy.
-        let planned = ServiceImages {
-            mysfits: mysfits::commands::deploy::image_placeholder(&config.app, "mysfits-service"),
-            like: mysfits::commands::deploy::image_placeholder(&config.app, "like-service"),
-        };
+        let planned = ServiceImages::from_fn(|service| match service.id {
+            "mysfits" => {
+                mysfits::commands::deploy::image_placeholder(&config.app, "mysfits-service")
+            }
+            _ => mysfits::commands::deploy::image_placeholder(&config.app, "like-service"),
+        });
         requests.push(app_request(config, region, &deployed));
         requests.push(app_request(config, region, &planned));
     }

@@ -379,10 +379,10 @@ async fn deploy_app_stack(moto: &Moto, config: &Config, region_name: &str) -> St
         .find(|region| region.name == region_name)
         .unwrap();
     let registry = format!("123456789012.dkr.ecr.{region_name}.amazonaws.com/demo");
-    let images = ServiceImages {
-        mysfits: format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
-        like: format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
-    };
+    let images = ServiceImages::from_fn(|service| match service.id {
+        "mysfits" => format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
+        _ => format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
+    });
     let request = app_request(config, region, &images);
     let cloudformation = aws_sdk_cloudformation::Client::new(&moto.sdk_config(region_name));
     let stack = StackDeployer::new(&cloudformation, &request, Events::discard(), "app")

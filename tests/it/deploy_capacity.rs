@@ -82,10 +82,10 @@ mod mocked {
     }
 
     fn images() -> ServiceImages {
-        ServiceImages {
-            mysfits: format!("repo/mysfits-service@sha256:{}", "c".repeat(64)),
-            like: format!("repo/like-service@sha256:{}", "d".repeat(64)),
-        }
+        ServiceImages::from_fn(|service| match service.id {
+            "mysfits" => format!("repo/mysfits-service@sha256:{}", "c".repeat(64)),
+            _ => format!("repo/like-service@sha256:{}", "d".repeat(64)),
+        })
     }
 
     /// Both services ACTIVE with these desired counts (mysfits, like), as ECS describes them.

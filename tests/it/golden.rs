@@ -26,10 +26,10 @@ fn config(file: &str, secondary: Option<&str>) -> Config {
 /// execution role may only pull from its own region.
 fn images(region: &str) -> ServiceImages {
     let registry = format!("123456789012.dkr.ecr.{region}.amazonaws.com/demo");
-    ServiceImages {
-        mysfits: format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
-        like: format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
-    }
+    ServiceImages::from_fn(|service| match service.id {
+        "mysfits" => format!("{registry}/mysfits-service@sha256:{}", "a".repeat(64)),
+        _ => format!("{registry}/like-service@sha256:{}", "b".repeat(64)),
+    })
 }
 
 fn scenario(config: &Config) -> serde_json::Value {
@@ -392,8 +392,8 @@ async fn templates_deploy_in_the_emulator_in_both_regions() {
         assert_eq!(app.value("ClusterName", "Cluster"), Some("demo"));
         assert_eq!(
             app.resources.contains_key("Table"),
-            region.role == mysfits::config::Role::Primary,
-            "{}: the table belongs to the primary region only",
+            region.home,
+            "{}: the table belongs to the home region only",
             region.name
         );
 

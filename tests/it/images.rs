@@ -158,7 +158,7 @@ fn push_config(moto: &Moto, registries: &[(&str, &Registry)]) -> String {
 async fn create_repositories(moto: &Moto, region: &str, app: &str) -> Vec<String> {
     let ecr = aws_sdk_ecr::Client::new(&moto.sdk_config(region));
     let mut uris = Vec::new();
-    for service in SERVICES {
+    for service in &SERVICES {
         let created = ecr
             .create_repository()
             .repository_name(format!("{app}/{}", service.name))

@@ -11,6 +11,7 @@ mod dashboard;
 mod deploy_capacity;
 mod deploy_e2e;
 mod deploy_interrupt;
+mod deploy_regions;
 mod entry_mocks;
 mod examples;
 mod failover;

@@ -1,8 +1,9 @@
 //! The image steps of deploy: build once, push to each region's registry (crate::image). The plan
-//! runs one push step per region, concurrently; both push the same bytes, so the digests match.
+//! runs one push step per region, concurrently; all push the same bytes, so the digests match.
 
+use crate::app;
 use crate::aws::RegionClients;
-use crate::config::{Config, RegionSettings};
+use crate::config::RegionSettings;
 use crate::error::{Error, Result};
 use crate::image::{self, Image, PushReport, push::short_digest};
 use crate::progress::Events;
@@ -37,7 +38,6 @@ pub struct Pushed {
 }
 
 pub async fn build(
-    _config: &Config,
     prebuilt: Option<&std::path::Path>,
     events: &Events,
     step: &str,
@@ -46,17 +46,8 @@ pub async fn build(
     Ok(BuiltImages { images })
 }
 
-/// The registry stack's output (or, where outputs are missing, its repository's physical id,
-/// which is the repository name) for each service, in the order of `image::SERVICES`.
-const REPOSITORY_OUTPUTS: [(&str, &str, &str); 2] = [
-    (
-        "mysfits-service",
-        "MysfitsRepositoryUri",
-        "MysfitsRepository",
-    ),
-    ("like-service", "LikeRepositoryUri", "LikeRepository"),
-];
-
+/// Pushes the built images to the repositories the region's registry stack made (one per
+/// service, [`crate::app::Service::repository_uri_output`]).
 pub async fn push(
     built: &BuiltImages,
     registry: &StackResult,
@@ -65,30 +56,21 @@ pub async fn push(
     events: &Events,
     step: &str,
 ) -> Result<Pushed> {
+    let repositories = registry.registry_outputs()?;
     let mut uris = Vec::new();
     for image in &built.images {
-        let (_, output, logical_id) = REPOSITORY_OUTPUTS
-            .iter()
-            .find(|(service, _, _)| *service == image.service)
+        let repository = app::services::named(image.service)
+            .and_then(|service| repositories.repository(service))
             .ok_or_else(|| {
                 Error::internal(format!(
                     "no registry repository is declared for {}",
                     image.service
                 ))
             })?;
-        let value = registry.value(output, logical_id).ok_or_else(|| {
-            Error::config(
-                format!(
-                    "stack {} in {} has neither output {output} nor resource {logical_id}",
-                    registry.stack_name, registry.region
-                ),
-                "check templates/registry.yaml declares them, then run `mysfits deploy` again",
-            )
-        })?;
-        let uri = if image::ecr::is_repository_uri(value) {
-            value.to_string()
+        let uri = if image::ecr::is_repository_uri(repository) {
+            repository.to_string()
         } else {
-            image::ecr::repository_uri(&clients.ecr, &region.name, value).await?
+            image::ecr::repository_uri(&clients.ecr, &region.name, repository).await?
         };
         uris.push(uri);
     }
@@ -109,15 +91,11 @@ pub async fn push(
 }
 
 fn service_images(reports: &[PushReport]) -> Result<ServiceImages> {
-    let reference = |service: &str| {
+    ServiceImages::try_from_fn(|service| {
         reports
             .iter()
-            .find(|report| report.service == service)
+            .find(|report| report.service == service.name)
             .map(|report| report.image.clone())
             .ok_or_else(|| Error::internal(format!("no image of {service} was pushed")))
-    };
-    Ok(ServiceImages {
-        mysfits: reference("mysfits-service")?,
-        like: reference("like-service")?,
     })
 }

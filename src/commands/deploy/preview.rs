@@ -1,0 +1,156 @@
+//! `mysfits plan` and `deploy --dry-run`: the plan's steps, then the change set each stack would
+//! get, without changing anything.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::aws::{Patience, RegionClients};
+use crate::cli::OutputFormat;
+use crate::commands::to_json;
+use crate::config::{Config, RegionSettings};
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::progress::Events;
+use crate::stack::deploy::{Preview, ResourceChange, StackDeployer, stack_parameters};
+use crate::stack::{
+    ServiceImages, StackKind, StackRequest, app_request_with, capacity, registry_request,
+};
+
+#[derive(Debug, Serialize)]
+struct StackPreview {
+    stack: String,
+    region: String,
+    preview: Preview,
+}
+
+/// Prints the plan and every stack's preview. Exit 0 no changes, 1 changes.
+pub async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
+    plan.validate()?;
+    let clients = RegionClients::for_regions(config, Patience::DEPLOY).await;
+    let mut previews = Vec::new();
+    for region in config.regions() {
+        for kind in StackKind::ALL {
+            let region_clients = &clients[&region.key()];
+            let request = preview_request(config, region, region_clients, kind).await;
+            let preview = StackDeployer::new(
+                &region_clients.cloudformation,
+                &request,
+                Events::discard(),
+                "plan",
+            )
+            .preview()
+            .await?;
+            previews.push(StackPreview {
+                stack: request.stack_name.clone(),
+                region: region.name.clone(),
+                preview,
+            });
+        }
+    }
+    let changes = previews.iter().any(|preview| preview.preview.has_changes());
+    match config.output {
+        OutputFormat::Json => println!(
+            "{}",
+            to_json(
+                &serde_json::json!({ "steps": plan.steps, "stacks": previews, "changes": changes })
+            )?
+        ),
+        OutputFormat::Text => print!("{}", text(plan, &previews)),
+    }
+    Ok(if changes {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The request a deploy would send. The app stack's real image digests are only known after a
+/// build; preview with the deployed ones when there are some, so an unchanged app shows as
+/// unchanged.
+async fn preview_request(
+    config: &Config,
+    region: &RegionSettings,
+    clients: &RegionClients,
+    kind: StackKind,
+) -> StackRequest {
+    match kind {
+        StackKind::Registry => registry_request(config, region),
+        StackKind::App => app_request_with(
+            config,
+            region,
+            &deployed_images(clients, config).await,
+            &capacity::read(clients, &config.app).await,
+        ),
+    }
+}
+
+fn text(plan: &Plan, previews: &[StackPreview]) -> String {
+    let mut text = format!("Steps:\n{plan}\n");
+    for preview in previews {
+        text.push_str(&format!("{} ({}):\n", preview.stack, preview.region));
+        match &preview.preview {
+            Preview::Unchanged => text.push_str("  no changes\n"),
+            Preview::Recover {
+                status,
+                action,
+                failures,
+            } => {
+                text.push_str(&format!("  recover from {status}: {action}\n"));
+                for failure in failures {
+                    text.push_str(&format!(
+                        "    {} {} {}: {}\n",
+                        failure.status, failure.logical_id, failure.resource_type, failure.reason
+                    ));
+                }
+            }
+            Preview::Create { changes } => text.push_str(&change_lines("create stack", changes)),
+            Preview::Update { changes } => text.push_str(&change_lines("update stack", changes)),
+        }
+    }
+    text
+}
+
+fn change_lines(verb: &str, changes: &[ResourceChange]) -> String {
+    let mut text = format!("  {verb}: {} resource change(s)\n", changes.len());
+    for change in changes {
+        let replacement = match change.replacement.as_deref() {
+            Some("True") => " (replacement)",
+            Some("Conditional") => " (may replace)",
+            _ => "",
+        };
+        text.push_str(&format!(
+            "    {:<7} {} {}{replacement}\n",
+            change.action, change.logical_id, change.resource_type
+        ));
+    }
+    text
+}
+
+/// The images the deployed app stack runs now (for previews), or placeholders before the first deploy.
+/// The placeholders match the template's image AllowedPattern (`REPOSITORY@sha256:HEX`):
+/// CloudFormation checks parameter constraints when it creates a change set, so free text would
+/// make `plan` fail on a fresh account.
+async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceImages {
+    let stack_name = StackKind::App.stack_name(&config.app);
+    let parameters = clients
+        .cloudformation
+        .describe_stacks()
+        .stack_name(&stack_name)
+        .send()
+        .await
+        .ok()
+        .and_then(|response| response.stacks().first().map(stack_parameters))
+        .unwrap_or_default();
+    ServiceImages::from_fn(|service| {
+        parameters
+            .get(service.image_parameter)
+            .cloned()
+            .unwrap_or_else(|| image_placeholder(&config.app, service.name))
+    })
+}
+
+/// An image reference that is built at deploy: not pullable, but valid for the template.
+pub fn image_placeholder(app: &str, service: &str) -> String {
+    format!("built-at-deploy/{app}/{service}@sha256:{}", "0".repeat(64))
+}
