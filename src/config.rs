@@ -169,32 +169,12 @@ pub struct RegionFile {
     pub certificate_arn: Option<String>,
 }
 
-/// Home (the first region: the table's origin, the dashboard) or one of the others. Transitional:
-/// code keyed by region name replaces it; what stays is derived from [`RegionSettings::home`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Primary,
-    Secondary,
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(match self {
-            Role::Primary => "primary",
-            Role::Secondary => "secondary",
-        })
-    }
-}
-
 /// One region of the app, fully resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionSettings {
     pub name: String,
     /// The first region of the list: the table is created here, the dashboard lives here.
     pub home: bool,
-    /// Derived from `home` (transitional, see [`Role`]).
-    pub role: Role,
     pub endpoint_url: Option<String>,
     pub registry_url: Option<String>,
     pub availability_zones: Option<[String; 2]>,
@@ -327,24 +307,6 @@ impl Config {
             .iter()
             .map(|region| region.name.as_str())
             .collect()
-    }
-
-    /// Transitional: the home region (code still keyed by role).
-    pub fn primary(&self) -> &RegionSettings {
-        self.home()
-    }
-
-    /// Transitional: the second region, if any (code still keyed by role).
-    pub fn secondary(&self) -> Option<&RegionSettings> {
-        self.regions.get(1)
-    }
-
-    /// Transitional: home for `Primary`, the second region for `Secondary`.
-    pub fn region(&self, role: Role) -> Option<&RegionSettings> {
-        match role {
-            Role::Primary => Some(self.home()),
-            Role::Secondary => self.secondary(),
-        }
     }
 
     /// The DynamoDB table (and its replicas) that holds the catalogue.
@@ -493,7 +455,6 @@ fn region_settings(
     Ok(RegionSettings {
         name: name.to_string(),
         home,
-        role: if home { Role::Primary } else { Role::Secondary },
         endpoint_url: file.endpoint_url.or(shared_endpoint.map(str::to_string)),
         registry_url: file.registry_url,
         availability_zones,
@@ -696,7 +657,7 @@ mod tests {
             config.home().endpoint_url.as_deref(),
             Some("http://127.0.0.1:1")
         );
-        let secondary = config.secondary().expect("secondary");
+        let secondary = config.region_named("us-west-2").expect("secondary");
         assert_eq!(
             secondary.endpoint_url.as_deref(),
             Some("http://127.0.0.1:2")
@@ -822,7 +783,7 @@ mod tests {
         let config = resolve(good).expect("a certificate of us-west-2");
         assert_eq!(
             config
-                .secondary()
+                .region_named("us-west-2")
                 .expect("secondary")
                 .certificate_arn
                 .as_deref(),

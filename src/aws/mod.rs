@@ -18,7 +18,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 
 use crate::app::RegionName;
-use crate::config::{Config, RegionSettings, Role};
+use crate::config::{Config, RegionSettings};
 use crate::error::Error;
 
 pub use crate::app::region::GLOBAL_ACCELERATOR_REGION;
@@ -162,18 +162,6 @@ impl RegionClients {
         for region in config.regions() {
             clients.insert(
                 region.key(),
-                RegionClients::for_region(config, region, patience).await,
-            );
-        }
-        clients
-    }
-
-    /// Transitional: clients for home (Primary) and the second region (Secondary).
-    pub async fn for_app(config: &Config, patience: Patience) -> BTreeMap<Role, RegionClients> {
-        let mut clients = BTreeMap::new();
-        for region in config.regions() {
-            clients.insert(
-                region.role,
                 RegionClients::for_region(config, region, patience).await,
             );
         }

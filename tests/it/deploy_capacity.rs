@@ -23,7 +23,7 @@ mod mocked {
     use aws_smithy_types::DateTime;
     use aws_smithy_types::body::SdkBody;
     use mysfits::aws::RegionClients;
-    use mysfits::config::{RegionSettings, Role};
+    use mysfits::config::RegionSettings;
     use mysfits::stack::capacity::{self, RunningCapacity};
     use mysfits::stack::{ServiceImages, app_request, app_request_with};
 
@@ -54,7 +54,6 @@ mod mocked {
         RegionSettings {
             name: REGION.into(),
             home: false,
-            role: Role::Secondary,
             endpoint_url: None,
             registry_url: None,
             availability_zones: None,
@@ -156,7 +155,7 @@ mod mocked {
         let running = capacity::read(&clients, "demo").await;
         assert_eq!(running.unread, None);
         let config = config();
-        let region = config.secondary().unwrap();
+        let region = config.region_named(REGION).unwrap();
         assert_eq!(region, &standby());
         let request = app_request_with(&config, region, &images(), &running);
         assert_eq!(
@@ -198,7 +197,12 @@ mod mocked {
         let autoscaling = [scalable_targets(0, 1)];
         let running = capacity::read(&clients(&ecs, &autoscaling), "demo").await;
         let config = config();
-        let request = app_request_with(&config, config.secondary().unwrap(), &images(), &running);
+        let request = app_request_with(
+            &config,
+            config.region_named(REGION).unwrap(),
+            &images(),
+            &running,
+        );
         assert_eq!(
             counts(&request)[1..],
             [

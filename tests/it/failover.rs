@@ -81,7 +81,7 @@ mod mocked {
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use aws_smithy_types::DateTime;
     use mysfits::aws::RegionClients;
-    use mysfits::config::{RegionSettings, Role};
+    use mysfits::config::RegionSettings;
     use mysfits::entry::{Control, EntryPoint, EntryState, ShiftOutcome};
     use mysfits::failover::readiness::{Thresholds, Verdict};
     use mysfits::failover::{Failover, FailoverOptions, Outcome, Side, run};
@@ -469,7 +469,6 @@ mod mocked {
             name: name.into(),
             home,
             // Transitional field of the config, derived from `home` there too.
-            role: if home { Role::Primary } else { Role::Secondary },
             endpoint_url: None,
             registry_url: None,
             availability_zones: None,

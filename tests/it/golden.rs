@@ -474,7 +474,7 @@ async fn with_a_certificate_http_redirects_to_https_except_health_and_fulfill_li
         None,
     );
     let clients = RegionClients::new(&moto.sdk_config("us-east-1"));
-    let request = app_request(&config, config.primary(), &images("us-east-1"));
+    let request = app_request(&config, config.home(), &images("us-east-1"));
     assert_eq!(
         request.parameters.get("CertificateArn").map(String::as_str),
         Some(certificate.as_str())
@@ -550,7 +550,7 @@ async fn without_a_certificate_the_public_listener_answers_404_for_fulfill_like(
     let moto = testbed::moto::Moto::start();
     let config = config("", None);
     let clients = RegionClients::new(&moto.sdk_config("us-east-1"));
-    let request = app_request(&config, config.primary(), &images("us-east-1"));
+    let request = app_request(&config, config.home(), &images("us-east-1"));
     let app = StackDeployer::new(&clients.cloudformation, &request, Events::discard(), "app")
         .deploy()
         .await

@@ -49,8 +49,8 @@ const CLIENT_FIELDS: &[(&str, &str)] = &[
     ("sts", "sts"),
 ];
 
-/// Operation names (snake case) of every AWS SDK crate the workspace depends on.
-fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
+/// The source directory of every AWS SDK crate the workspace depends on, by service.
+fn sdk_crates() -> Vec<(String, PathBuf)> {
     // Only the host's dependencies: the others (other platforms) may not be downloaded.
     let rustc = std::process::Command::new("rustc")
         .arg("-vV")
@@ -73,32 +73,72 @@ fn sdk_operations() -> BTreeMap<String, BTreeSet<String>> {
         String::from_utf8_lossy(&output.stderr)
     );
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let mut operations = BTreeMap::new();
-    for package in metadata["packages"].as_array().unwrap() {
-        let name = package["name"].as_str().unwrap();
-        let Some(service) = name.strip_prefix("aws-sdk-") else {
-            continue;
-        };
-        let manifest = PathBuf::from(package["manifest_path"].as_str().unwrap());
-        let directory = manifest.parent().unwrap().join("src/operation");
-        let names: BTreeSet<String> = std::fs::read_dir(&directory)
-            .unwrap_or_else(|error| panic!("{}: {error}", directory.display()))
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                (path.extension()? == "rs")
-                    .then(|| path.file_stem()?.to_str().map(str::to_string))?
-            })
-            .collect();
-        operations
-            .entry(service.to_string())
-            .or_insert_with(BTreeSet::new)
-            .extend(names);
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|package| {
+            let service = package["name"].as_str()?.strip_prefix("aws-sdk-")?;
+            let manifest = PathBuf::from(package["manifest_path"].as_str()?);
+            Some((service.to_string(), manifest.parent()?.join("src")))
+        })
+        .collect()
+}
+
+/// The stems of the `.rs` files in `directory` (none when it does not exist).
+fn rust_stems(directory: &Path) -> BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return BTreeSet::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect()
+}
+
+/// Operation names (snake case) of every AWS SDK crate the workspace depends on, and its
+/// generated waiters (`wait_until_NAME` → the operation the waiter polls), which call an
+/// operation without naming it.
+fn sdk_operations() -> (
+    BTreeMap<String, BTreeSet<String>>,
+    BTreeMap<String, BTreeMap<String, String>>,
+) {
+    let mut operations: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut waiters: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (service, source) in sdk_crates() {
+        let names = rust_stems(&source.join("operation"));
+        assert!(!names.is_empty(), "{}: no operations", source.display());
+        for waiter in rust_stems(&source.join("waiters")) {
+            let Ok(text) = std::fs::read_to_string(source.join(format!("waiters/{waiter}.rs")))
+            else {
+                continue;
+            };
+            let polled = names
+                .iter()
+                .find(|operation| text.contains(&format!("crate::operation::{operation}::")));
+            if let Some(operation) = polled {
+                waiters
+                    .entry(service.clone())
+                    .or_default()
+                    .insert(format!("wait_until_{waiter}"), operation.clone());
+            }
+        }
+        operations.entry(service).or_default().extend(names);
     }
     assert!(
         operations.contains_key("cloudformation"),
         "no SDK crates found"
     );
-    operations
+    assert!(
+        waiters.get("route53").is_some_and(|route53| route53
+            .get("wait_until_resource_record_sets_changed")
+            .map(String::as_str)
+            == Some("get_change")),
+        "the waiter scan finds what a generated waiter polls: {waiters:?}"
+    );
+    (operations, waiters)
 }
 
 fn rust_files(directory: &Path, files: &mut Vec<PathBuf>) {
@@ -211,7 +251,13 @@ fn pascal_case(snake: &str) -> String {
 
 /// Every SDK operation called in `src/`, as IAM actions, with where each is called.
 fn called_actions() -> BTreeMap<String, Vec<String>> {
-    let operations = sdk_operations();
+    let (mut operations, waiters) = sdk_operations();
+    // A waiter is one more name under which its crate calls the operation it polls.
+    for (service, names) in &waiters {
+        if let Some(known) = operations.get_mut(service) {
+            known.extend(names.keys().cloned());
+        }
+    }
     let prefixes: BTreeMap<&str, &str> = IAM_PREFIXES.iter().copied().collect();
     let fields: BTreeMap<&str, &str> = CLIENT_FIELDS.iter().copied().collect();
     let root = testbed::workspace_root();
@@ -269,8 +315,12 @@ fn called_actions() -> BTreeMap<String, Vec<String>> {
             let prefix = prefixes.get(service).unwrap_or_else(|| {
                 panic!("aws-sdk-{service} has no IAM prefix in IAM_PREFIXES (tests/it/quality.rs)")
             });
+            let operation = waiters
+                .get(service)
+                .and_then(|names| names.get(&call.name))
+                .unwrap_or(&call.name);
             actions
-                .entry(format!("{prefix}:{}", pascal_case(&call.name)))
+                .entry(format!("{prefix}:{}", pascal_case(operation)))
                 .or_default()
                 .push(format!("{relative}:{}", call.line));
         }

@@ -249,7 +249,9 @@ fn region_rules(presence: Presence) -> (Vec<Rule>, Rule, Vec<Rule>) {
         mock!(aws_sdk_cloudformation::Client::describe_stacks)
             .match_requests(|request| request.stack_name() == Some("demo-app"))
             .then_output(|| {
-                crate::fixtures::cfn::stack(aws_sdk_cloudformation::types::StackStatus::DeleteFailed)
+                crate::fixtures::cfn::stack(
+                    aws_sdk_cloudformation::types::StackStatus::DeleteFailed,
+                )
             })
     } else {
         mock!(aws_sdk_cloudformation::Client::describe_stacks)
