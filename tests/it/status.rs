@@ -126,6 +126,7 @@ async fn put_replication_latency(moto: &Moto, source: &str, receiving: &str, mil
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn three_regions_are_three_columns_with_replication_for_every_pair() {
     let moto = Moto::start();
     put_replication_latency(&moto, "us-east-1", "us-west-2", 120.0).await;
