@@ -31,5 +31,6 @@ mod teardown;
 mod teardown_mocks;
 mod teardown_regions;
 mod template_rules;
+mod three_regions;
 mod tiers;
 mod util;

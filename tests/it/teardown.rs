@@ -16,7 +16,7 @@ const APP: &str = "gone";
 
 /// A file the image builder accepts as a static x86_64 executable (ELF64 header without program
 /// headers), distinct per service.
-fn fake_binaries(directory: &Path) {
+pub(crate) fn fake_binaries(directory: &Path) {
     for (index, service) in ["mysfits-service", "like-service"].iter().enumerate() {
         let mut bytes = vec![0u8; 64];
         bytes[0..6].copy_from_slice(b"\x7fELF\x02\x01");
