@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -4,6 +4,8 @@
 //! `--endpoint-url` / `AWS_ENDPOINT_URL`, then AWS itself. Every client gets explicit timeouts so
 //! a region that does not answer costs seconds, not minutes.
 
+pub mod ecr;
+
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;

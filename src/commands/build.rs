@@ -95,9 +95,9 @@ async fn push_region(
                 Error::internal(format!("{} is not a bundled service", image.service))
             })?;
             let name = crate::app::names::repository(&config.app, service);
-            uris.push(image::ecr::repository_uri(&clients.ecr, &region.name, &name).await?);
+            uris.push(crate::aws::ecr::repository_uri(&clients.ecr, &region.name, &name).await?);
         }
-        let reports = image::push_to_region(
+        let reports = crate::commands::deploy::push_to_region(
             images,
             &uris,
             region.registry_url.as_deref(),

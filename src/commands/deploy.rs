@@ -22,6 +22,7 @@ use crate::stack::{
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaClients, ReplicaReport, ensure_replica};
 
 mod images;
+pub use images::push_to_region;
 mod preview;
 mod report;
 

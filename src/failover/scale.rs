@@ -18,15 +18,16 @@ use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace}
 use serde::Serialize;
 
 use crate::app::SERVICES;
+use crate::app::Service;
 use crate::aws::{RegionClients, aws_error};
 use crate::error::Result;
 use crate::progress::{Events, elapsed_ms};
-use crate::status::facts::{RegionFacts, ServiceKind, target_group_health};
+use crate::status::facts::{RegionFacts, target_group_health};
 
 /// One service's scale-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceScale {
-    pub kind: ServiceKind,
+    pub kind: &'static Service,
     pub name: String,
     pub cluster: String,
     pub from: i32,

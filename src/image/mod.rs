@@ -13,7 +13,6 @@
 //! - [`push`]: the registry push (oci-client), skipping what is already there
 
 pub mod binaries;
-pub mod ecr;
 pub mod layer;
 pub mod manifest;
 pub mod push;
@@ -26,7 +25,6 @@ use bytes::Bytes;
 use serde::Serialize;
 
 pub use binaries::{BinarySource, CargoBuild, PrebuiltBinaries};
-pub use ecr::RegistryCredentials;
 pub use push::{Destination, PushReport, push_images};
 
 use layer::Layer;
@@ -396,26 +394,6 @@ pub async fn build_service_images(
     };
     let inputs = BuildInputs::detect(&source_tree.workspace)?;
     build_images(&binaries, &inputs).await
-}
-
-/// Pushes the images to one region: credentials from ECR, then each image to its repository
-/// (`repository_uris` in the order of `images`), or to the same path in `registry_url`.
-pub async fn push_to_region(
-    images: &[Image],
-    repository_uris: &[String],
-    registry_url: Option<&str>,
-    ecr: &aws_sdk_ecr::Client,
-    region: &str,
-    events: &crate::progress::Events,
-    step: &str,
-) -> crate::error::Result<Vec<PushReport>> {
-    let destinations = repository_uris
-        .iter()
-        .map(|uri| Destination::new(uri, registry_url))
-        .collect::<Result<Vec<_>, _>>()?;
-    let credentials = ecr::registry_credentials(ecr, region).await?;
-    let images: Vec<&Image> = images.iter().collect();
-    Ok(push_images(&images, &destinations, &credentials, events, step).await?)
 }
 
 /// One line for a region's push: what went up and what was already there.

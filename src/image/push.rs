@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::progress::Events;
 
-use super::ecr::RegistryCredentials;
 use super::{Blob, Image, ImageError, human_bytes};
+use crate::aws::ecr::RegistryCredentials;
 
 /// Where one image goes in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]

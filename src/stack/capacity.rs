@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use serde::Serialize;
 
+use crate::app::Service;
 use crate::app::{SERVICES, names};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::RegionSettings;
-use crate::status::facts::ServiceKind;
 
 /// The counts CloudFormation's parameters must not go below: `MaxValue` of the template's count
 /// parameters.
@@ -37,7 +37,7 @@ pub struct ServiceCapacity {
 /// deploy, or when the region did not answer (`unread` says why).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RunningCapacity {
-    pub services: BTreeMap<ServiceKind, ServiceCapacity>,
+    pub services: BTreeMap<&'static Service, ServiceCapacity>,
     pub unread: Option<String>,
 }
 
@@ -53,7 +53,7 @@ pub struct ServiceCounts {
 impl RunningCapacity {
     /// The counts for `kind`: the configured count, raised to what runs now and to the registered
     /// minimum (a service never runs below its minimum for long: autoscaling scales it out).
-    pub fn counts(&self, kind: ServiceKind, region: &RegionSettings) -> ServiceCounts {
+    pub fn counts(&self, kind: &'static Service, region: &RegionSettings) -> ServiceCounts {
         let configured = i32::try_from(region.desired_count).unwrap_or(MOST_TASKS);
         let current = self.services.get(&kind).copied().unwrap_or_default();
         let min_capacity = configured.max(current.min_capacity.unwrap_or(0));
@@ -112,7 +112,7 @@ impl RunningCapacity {
 /// Reads what the app's services in one region run now (cluster and service names are the
 /// template's: the app name, `{app}-mysfits-service`, `{app}-like-service`).
 pub async fn read(clients: &RegionClients, app: &str) -> RunningCapacity {
-    let names: Vec<(ServiceKind, String)> = SERVICES
+    let names: Vec<(&'static Service, String)> = SERVICES
         .iter()
         .map(|kind| (kind, names::ecs_service(app, kind)))
         .collect();
@@ -136,7 +136,7 @@ pub async fn read(clients: &RegionClients, app: &str) -> RunningCapacity {
             };
         }
     };
-    let mut services: BTreeMap<ServiceKind, ServiceCapacity> = BTreeMap::new();
+    let mut services: BTreeMap<&'static Service, ServiceCapacity> = BTreeMap::new();
     for (kind, name) in &names {
         // A deleted service stays listed as INACTIVE (or DRAINING) for a while: not running.
         if let Some(service) = described.services().iter().find(|service| {

@@ -11,12 +11,13 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::app::SERVICES;
+use crate::app::Service;
 use crate::aws::{Patience, RegionClients};
 use crate::config::Config;
 use crate::entry::{EntryDescription, EntryPoint, EntryState};
 use crate::image::push::short_digest;
 use crate::stack::StackKind;
-use facts::{Lookup, RegionFacts, ServiceKind};
+use facts::{Lookup, RegionFacts};
 
 /// The whole picture, for people (`text`) and programs (`--output json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -126,7 +127,7 @@ impl StatusReport {
     }
 
     /// The service's counts and rollout, its targets' health and the image it runs.
-    fn service_rows(&self, kind: ServiceKind) -> Vec<Row> {
+    fn service_rows(&self, kind: &'static Service) -> Vec<Row> {
         vec![
             self.row(kind.name, |facts| match facts.service(kind) {
                 Some(service) if service.found => {

@@ -98,15 +98,17 @@ fn rust_stems(directory: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Operation names (snake case) per SDK crate (service).
+type Operations = BTreeMap<String, BTreeSet<String>>;
+/// Generated waiters per SDK crate: `wait_until_NAME` → the operation (snake case) it polls.
+type Waiters = BTreeMap<String, BTreeMap<String, String>>;
+
 /// Operation names (snake case) of every AWS SDK crate the workspace depends on, and its
 /// generated waiters (`wait_until_NAME` → the operation the waiter polls), which call an
 /// operation without naming it.
-fn sdk_operations() -> (
-    BTreeMap<String, BTreeSet<String>>,
-    BTreeMap<String, BTreeMap<String, String>>,
-) {
-    let mut operations: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut waiters: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+fn sdk_operations() -> (Operations, Waiters) {
+    let mut operations = Operations::new();
+    let mut waiters = Waiters::new();
     for (service, source) in sdk_crates() {
         let names = rust_stems(&source.join("operation"));
         assert!(!names.is_empty(), "{}: no operations", source.display());

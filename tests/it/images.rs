@@ -18,10 +18,12 @@ use aws_sdk_ecr::types::{AuthorizationData, Repository};
 use aws_smithy_mocks::{mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use base64::Engine;
-use mysfits::image::ecr::{is_repository_uri, registry_credentials, repository_uri};
+use mysfits::aws::ecr::{
+    RegistryCredentials, is_repository_uri, registry_credentials, repository_uri,
+};
 use mysfits::image::{
     self, BinarySource, BuildInputs, CargoBuild, Destination, Image, ImageError, ImageMetadata,
-    RegistryCredentials, SERVICES, build_images, push_images,
+    SERVICES, build_images, push_images,
 };
 use mysfits::progress::Events;
 use serde_json::Value;

@@ -5,7 +5,8 @@ use crate::app;
 use crate::aws::RegionClients;
 use crate::config::RegionSettings;
 use crate::error::{Error, Result};
-use crate::image::{self, Image, PushReport, push::short_digest};
+use crate::image::push::{Destination, push_images, short_digest};
+use crate::image::{self, Image, PushReport};
 use crate::progress::Events;
 use crate::stack::ServiceImages;
 use crate::stack::deploy::StackResult;
@@ -67,14 +68,14 @@ pub async fn push(
                     image.service
                 ))
             })?;
-        let uri = if image::ecr::is_repository_uri(repository) {
+        let uri = if crate::aws::ecr::is_repository_uri(repository) {
             repository.to_string()
         } else {
-            image::ecr::repository_uri(&clients.ecr, &region.name, repository).await?
+            crate::aws::ecr::repository_uri(&clients.ecr, &region.name, repository).await?
         };
         uris.push(uri);
     }
-    let reports = image::push_to_region(
+    let reports = push_to_region(
         &built.images,
         &uris,
         region.registry_url.as_deref(),
@@ -98,4 +99,24 @@ fn service_images(reports: &[PushReport]) -> Result<ServiceImages> {
             .map(|report| report.image.clone())
             .ok_or_else(|| Error::internal(format!("no image of {service} was pushed")))
     })
+}
+
+/// Pushes the images to one region: credentials from ECR, then each image to its repository
+/// (`repository_uris` in the order of `images`), or to the same path in `registry_url`.
+pub async fn push_to_region(
+    images: &[Image],
+    repository_uris: &[String],
+    registry_url: Option<&str>,
+    ecr: &aws_sdk_ecr::Client,
+    region: &str,
+    events: &Events,
+    step: &str,
+) -> Result<Vec<PushReport>> {
+    let destinations = repository_uris
+        .iter()
+        .map(|uri| Destination::new(uri, registry_url))
+        .collect::<Result<Vec<_>, _>>()?;
+    let credentials = crate::aws::ecr::registry_credentials(ecr, region).await?;
+    let images: Vec<&Image> = images.iter().collect();
+    Ok(push_images(&images, &destinations, &credentials, events, step).await?)
 }

@@ -16,6 +16,8 @@ mod services;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::app::Service;
+
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -28,9 +30,6 @@ use app_stack::read_app_stacks;
 use data::{read_alarms, read_replication_latencies, read_table};
 use services::read_services;
 pub use services::target_group_health;
-
-/// A bundled service (an entry of [`crate::app::SERVICES`]).
-pub type ServiceKind = &'static crate::app::Service;
 
 /// Everything one region said (or did not say).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -68,7 +67,7 @@ pub struct StackFact {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceFact {
-    pub kind: ServiceKind,
+    pub kind: &'static Service,
     pub name: String,
     pub cluster: String,
     pub found: bool,
@@ -232,7 +231,7 @@ impl RegionFacts {
         self.stacks.iter().find(|stack| stack.kind == kind)
     }
 
-    pub fn service(&self, kind: ServiceKind) -> Option<&ServiceFact> {
+    pub fn service(&self, kind: &'static Service) -> Option<&ServiceFact> {
         self.services.iter().find(|service| service.kind == kind)
     }
 

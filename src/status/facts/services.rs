@@ -9,7 +9,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::app_stack::AppStack;
-use super::{Recorder, ServiceFact, ServiceKind, TargetGroupFact};
+use super::{Recorder, ServiceFact, TargetGroupFact};
+use crate::app::Service;
 use crate::app::{SERVICES, names};
 use crate::aws::RegionClients;
 
@@ -25,7 +26,7 @@ pub(super) async fn read_services(
         .get("ClusterName")
         .cloned()
         .unwrap_or_else(|| names::cluster(app));
-    let names: Vec<(ServiceKind, String)> = SERVICES
+    let names: Vec<(&'static Service, String)> = SERVICES
         .iter()
         .map(|kind| {
             let name = app_stack
@@ -90,7 +91,7 @@ pub(super) async fn read_services(
 
 /// What DescribeServices said about one service (`None`: not there).
 fn service_fact(
-    kind: ServiceKind,
+    kind: &'static Service,
     name: String,
     cluster: &str,
     service: Option<&EcsService>,

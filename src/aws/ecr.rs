@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::aws::aws_error;
+use super::aws_error;
 use crate::error::{Error, Result};
 
 /// Basic-auth credentials for one region's registry.
