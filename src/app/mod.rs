@@ -5,6 +5,7 @@
 pub mod names;
 pub mod region;
 pub mod services;
+pub mod template;
 
 pub use region::RegionName;
 pub use services::{SERVICES, Service};

@@ -6,7 +6,7 @@
 
 use aws_sdk_cloudformation::Client;
 
-use crate::app::{SERVICES, Service};
+use crate::app::{SERVICES, Service, template};
 use crate::aws::{aws_error, error_code};
 use crate::config::RegionSettings;
 use crate::error::{Error, Result};
@@ -40,33 +40,38 @@ impl RegionTargets {
     /// The names in one region, from its deployed app stack (outputs, or else the physical ids
     /// of the resources, which is all a stack created by a change set has in moto).
     pub fn from_stack(region: &RegionSettings, stack: &StackResult) -> Result<RegionTargets> {
-        let value = |output: &str, logical_id: &str| {
-            stack.value(output, logical_id).ok_or_else(|| {
-                Error::config(
-                    format!(
-                        "stack {} in {} has neither the output {output} nor the resource {logical_id}",
-                        stack.stack_name, stack.region
-                    ),
-                    "the stack is not a complete mysfits app stack: run `mysfits deploy`, then try again",
+        let outputs = stack.app_outputs()?;
+        let load_balancer =
+            load_balancer_dimension(&outputs.load_balancer_arn).ok_or_else(|| {
+                not_an_arn(
+                    stack,
+                    template::LOAD_BALANCER_ARN.resource,
+                    &outputs.load_balancer_arn,
+                    "a load balancer",
                 )
-            })
-        };
-        let load_balancer_arn = value("LoadBalancerArn", "LoadBalancer")?;
-        let load_balancer = load_balancer_dimension(load_balancer_arn).ok_or_else(|| {
-            not_an_arn(stack, "LoadBalancer", load_balancer_arn, "a load balancer")
-        })?;
+            })?;
         let services = SERVICES
             .iter()
             .map(|service| {
-                let logical_id = service.target_group_resource;
-                let arn = value(service.target_group_arn_output, logical_id)?;
-                let target_group = target_group_dimension(arn)
-                    .ok_or_else(|| not_an_arn(stack, logical_id, arn, "a target group"))?;
-                let ecs_service = value(service.service_name_output, service.service_resource)?;
+                let Some(found) = outputs.service(service) else {
+                    return Err(Error::internal(format!(
+                        "the typed outputs of {} lack {}",
+                        stack.stack_name, service.name
+                    )));
+                };
+                let target_group =
+                    target_group_dimension(&found.target_group_arn).ok_or_else(|| {
+                        not_an_arn(
+                            stack,
+                            service.target_group_resource,
+                            &found.target_group_arn,
+                            "a target group",
+                        )
+                    })?;
                 Ok(ServiceTargets {
                     service,
                     target_group,
-                    ecs_service: last_segment(ecs_service).to_string(),
+                    ecs_service: found.name.clone(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -74,7 +79,7 @@ impl RegionTargets {
             region: region.name.clone(),
             home: region.home,
             load_balancer,
-            cluster: last_segment(value("ClusterName", "Cluster")?).to_string(),
+            cluster: outputs.cluster,
             services,
         })
     }
@@ -131,12 +136,6 @@ pub fn target_group_dimension(arn: &str) -> Option<String> {
         [name, id] if !name.is_empty() && !id.is_empty() => Some(format!("targetgroup/{rest}")),
         _ => None,
     }
-}
-
-/// ECS names: CloudFormation returns a service's ARN (`.../service/CLUSTER/NAME`) as its
-/// physical id and a cluster's name; either way the name is the last segment.
-fn last_segment(value: &str) -> &str {
-    value.rsplit('/').next().unwrap_or(value)
 }
 
 /// The app stack of one region as deployed now, or `None` when there is no such stack.
@@ -225,11 +224,6 @@ mod tests {
         );
         assert_eq!(load_balancer_dimension("demo"), None);
         assert_eq!(target_group_dimension("targetgroup/demo"), None);
-        assert_eq!(
-            last_segment("arn:aws:ecs:us-east-1:1:service/demo/demo-like-service"),
-            "demo-like-service"
-        );
-        assert_eq!(last_segment("demo"), "demo");
         assert_eq!(
             Accelerator::from_arn(
                 "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd-abcd-1234-abcd-1234abcdefgh"

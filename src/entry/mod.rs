@@ -242,18 +242,8 @@ impl RegionalLoadBalancer {
         home: bool,
         app: &StackResult,
     ) -> Result<RegionalLoadBalancer> {
-        let arn = app
-            .value("LoadBalancerArn", "LoadBalancer")
-            .ok_or_else(|| {
-                Error::config(
-                    format!(
-                        "stack {} in {} has no LoadBalancerArn output and no LoadBalancer resource",
-                        app.stack_name, app.region
-                    ),
-                    "deploy the app stack again; the entry point needs every region's load balancer",
-                )
-            })?
-            .to_string();
+        let outputs = app.app_outputs()?;
+        let arn = outputs.load_balancer_arn.clone();
         let described = clients
             .elbv2
             .describe_load_balancers()
@@ -270,7 +260,7 @@ impl RegionalLoadBalancer {
         let dns_name = balancer
             .dns_name()
             .map(str::to_string)
-            .or_else(|| app.outputs.get("LoadBalancerDnsName").cloned())
+            .or(outputs.dns_name)
             .ok_or_else(|| {
                 Error::config(
                     format!("load balancer {arn} reports no DNS name"),

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::app::template::parameter;
 use crate::app::{SERVICES, Service};
 use crate::config::{Config, RegionSettings};
 use capacity::RunningCapacity;
@@ -107,7 +108,7 @@ pub fn registry_request(config: &Config, region: &RegionSettings) -> StackReques
         config,
         region,
         StackKind::Registry,
-        BTreeMap::from([("AppName".to_string(), config.app.clone())]),
+        BTreeMap::from([(parameter::APP_NAME.to_string(), config.app.clone())]),
     )
 }
 
@@ -131,14 +132,19 @@ pub fn app_request_with(
     running: &RunningCapacity,
 ) -> StackRequest {
     let mut parameters = BTreeMap::from([
-        ("AppName".to_string(), config.app.clone()),
-        // Every region but home: no table of its own (it gets a replica), the template's
-        // parameter keeps its old name because existing stacks carry it.
-        ("IsSecondary".to_string(), (!region.home).to_string()),
-        ("TableName".to_string(), config.table_name()),
-        ("DesiredCount".to_string(), region.desired_count.to_string()),
+        (parameter::APP_NAME.to_string(), config.app.clone()),
+        // Every region but home: no table of its own (it gets a replica).
         (
-            "MaxCount".to_string(),
+            parameter::IS_SECONDARY.to_string(),
+            (!region.home).to_string(),
+        ),
+        (parameter::TABLE_NAME.to_string(), config.table_name()),
+        (
+            parameter::DESIRED_COUNT.to_string(),
+            region.desired_count.to_string(),
+        ),
+        (
+            parameter::MAX_COUNT.to_string(),
             running.max_count(region).to_string(),
         ),
     ]);
@@ -158,11 +164,11 @@ pub fn app_request_with(
         );
     }
     if let Some([first, second]) = &region.availability_zones {
-        parameters.insert("AvailabilityZone1".to_string(), first.clone());
-        parameters.insert("AvailabilityZone2".to_string(), second.clone());
+        parameters.insert(parameter::AVAILABILITY_ZONE_1.to_string(), first.clone());
+        parameters.insert(parameter::AVAILABILITY_ZONE_2.to_string(), second.clone());
     }
     if let Some(certificate) = &region.certificate_arn {
-        parameters.insert("CertificateArn".to_string(), certificate.clone());
+        parameters.insert(parameter::CERTIFICATE_ARN.to_string(), certificate.clone());
     }
     request(config, region, StackKind::App, parameters)
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::app::{SERVICES, Service};
+use crate::app::{SERVICES, Service, template};
 use crate::error::{Error, Result};
 
 /// A physical resource of a deployed stack.
@@ -133,6 +133,10 @@ impl StackResult {
         RegistryOutputs::from_stack(self)
     }
 
+    fn required_output(&self, output: template::Output) -> Result<&str> {
+        self.required(output.output, output.resource)
+    }
+
     /// An output, or the physical id of `logical_id`; an error when the stack has neither.
     fn required(&self, output: &str, logical_id: &str) -> Result<&str> {
         self.value(output, logical_id).ok_or_else(|| {
@@ -150,9 +154,9 @@ impl StackResult {
 impl AppOutputs {
     pub fn from_stack(stack: &StackResult) -> Result<AppOutputs> {
         let load_balancer_arn = stack
-            .required("LoadBalancerArn", "LoadBalancer")?
+            .required_output(template::LOAD_BALANCER_ARN)?
             .to_string();
-        let cluster = last_segment(stack.required("ClusterName", "Cluster")?).to_string();
+        let cluster = last_segment(stack.required_output(template::CLUSTER_NAME)?).to_string();
         let mut services = BTreeMap::new();
         for service in &SERVICES {
             services.insert(service, ServiceOutputs::from_stack(stack, service)?);
@@ -161,11 +165,19 @@ impl AppOutputs {
             stack_name: stack.stack_name.clone(),
             region: stack.region.clone(),
             load_balancer_arn,
-            url: stack.outputs.get("LoadBalancerUrl").cloned(),
-            dns_name: stack.outputs.get("LoadBalancerDnsName").cloned(),
+            url: stack
+                .outputs
+                .get(template::LOAD_BALANCER_URL_OUTPUT)
+                .cloned(),
+            dns_name: stack
+                .outputs
+                .get(template::LOAD_BALANCER_DNS_NAME_OUTPUT)
+                .cloned(),
             cluster,
             services,
-            table_name: stack.value("TableName", "Table").map(str::to_string),
+            table_name: stack
+                .value(template::TABLE_NAME.output, template::TABLE_NAME.resource)
+                .map(str::to_string),
         })
     }
 

@@ -226,3 +226,53 @@ fn every_per_service_resource_of_the_templates_has_a_table_entry() {
         .collect();
     assert_eq!(image_parameters, covered(|service| service.image_parameter));
 }
+
+/// The app stack's own names (parameters, and the outputs and resources of the load balancer,
+/// cluster and table) as `app::template` spells them.
+#[test]
+fn the_app_stacks_own_names_are_the_templates() {
+    use mysfits::app::template;
+    let app = template(StackKind::App);
+    let parameters = keys(section(&app, "Parameters"));
+    for parameter in template::parameter::ALL {
+        assert!(parameters.contains(parameter), "app parameter {parameter}");
+    }
+    let per_service: BTreeSet<&str> = SERVICES
+        .iter()
+        .flat_map(|service| {
+            [
+                service.image_parameter,
+                service.desired_count_parameter,
+                service.min_capacity_parameter,
+            ]
+        })
+        .collect();
+    let covered: BTreeSet<&str> = template::parameter::ALL
+        .into_iter()
+        .chain(per_service)
+        .collect();
+    let declared: BTreeSet<&str> = parameters.iter().map(String::as_str).collect();
+    assert_eq!(
+        declared, covered,
+        "every app parameter is named by app::template or app::SERVICES"
+    );
+    let outputs = keys(section(&app, "Outputs"));
+    for output in template::OUTPUTS {
+        assert!(
+            outputs.contains(output.output),
+            "app output {}",
+            output.output
+        );
+        assert!(
+            section(&app, "Resources").contains_key(output.resource),
+            "resource {}",
+            output.resource
+        );
+    }
+    for output in [
+        template::LOAD_BALANCER_URL_OUTPUT,
+        template::LOAD_BALANCER_DNS_NAME_OUTPUT,
+    ] {
+        assert!(outputs.contains(output), "app output {output}");
+    }
+}

@@ -56,7 +56,15 @@ fn app_stack(region: &str, load_balancer_id: &str, with_outputs: bool) -> StackR
             "demo-like-service".to_string(),
         );
     }
-    let resources = BTreeMap::from([
+    for service in &mysfits::app::SERVICES {
+        if with_outputs {
+            outputs.insert(
+                service.log_group_name_output.to_string(),
+                mysfits::app::names::log_group("demo", service),
+            );
+        }
+    }
+    let mut resources = BTreeMap::from([
         (
             "LoadBalancer".to_string(),
             resource(&load_balancer, "AWS::ElasticLoadBalancingV2::LoadBalancer"),
@@ -85,6 +93,16 @@ fn app_stack(region: &str, load_balancer_id: &str, with_outputs: bool) -> StackR
             ),
         ),
     ]);
+    // A log group's physical id is its name.
+    for service in &mysfits::app::SERVICES {
+        resources.insert(
+            service.log_group_resource.to_string(),
+            resource(
+                &mysfits::app::names::log_group("demo", service),
+                "AWS::Logs::LogGroup",
+            ),
+        );
+    }
     StackResult {
         stack_name: "demo-app".into(),
         region: region.into(),

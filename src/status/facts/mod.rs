@@ -217,8 +217,10 @@ pub async fn gather(clients: &RegionClients, lookup: &Lookup<'_>) -> RegionFacts
         answer_limit: lookup.answer_limit,
     };
     let app_stack = read_app_stacks(clients, lookup.app, &mut recorder).await;
-    recorder.facts.max_count = app_stack.count_parameter("MaxCount");
-    recorder.facts.desired_count = app_stack.count_parameter("DesiredCount");
+    recorder.facts.max_count =
+        app_stack.count_parameter(crate::app::template::parameter::MAX_COUNT);
+    recorder.facts.desired_count =
+        app_stack.count_parameter(crate::app::template::parameter::DESIRED_COUNT);
     read_services(clients, lookup.app, &app_stack, &mut recorder).await;
     read_table(clients, lookup.table, &mut recorder).await;
     read_replication_latencies(clients, lookup, &mut recorder).await;

@@ -23,7 +23,7 @@ pub(super) async fn read_services(
 ) {
     let cluster = app_stack
         .outputs
-        .get("ClusterName")
+        .get(crate::app::template::CLUSTER_NAME.output)
         .cloned()
         .unwrap_or_else(|| names::cluster(app));
     let names: Vec<(&'static Service, String)> = SERVICES

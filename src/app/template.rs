@@ -1,0 +1,54 @@
+//! The app stack's names that belong to no single service (those are in [`super::SERVICES`]):
+//! its parameters, and the outputs and logical ids of the load balancer, cluster and table. The
+//! only place Rust spells them; tests/it/app_model.rs checks each against templates/app.yaml.
+
+/// Parameters of templates/app.yaml (the registry template takes [`APP_NAME`] only).
+pub mod parameter {
+    pub const APP_NAME: &str = "AppName";
+    /// `true` everywhere but home: no table of its own (it gets a replica). The name predates
+    /// regions as a list; existing stacks carry it.
+    pub const IS_SECONDARY: &str = "IsSecondary";
+    pub const TABLE_NAME: &str = "TableName";
+    pub const DESIRED_COUNT: &str = "DesiredCount";
+    pub const MAX_COUNT: &str = "MaxCount";
+    pub const AVAILABILITY_ZONE_1: &str = "AvailabilityZone1";
+    pub const AVAILABILITY_ZONE_2: &str = "AvailabilityZone2";
+    pub const CERTIFICATE_ARN: &str = "CertificateArn";
+
+    pub const ALL: [&str; 8] = [
+        APP_NAME,
+        IS_SECONDARY,
+        TABLE_NAME,
+        DESIRED_COUNT,
+        MAX_COUNT,
+        AVAILABILITY_ZONE_1,
+        AVAILABILITY_ZONE_2,
+        CERTIFICATE_ARN,
+    ];
+}
+
+/// An output of the app stack and the resource whose physical id stands in for it where a stack
+/// reports no outputs (moto, for stacks created by change sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Output {
+    pub output: &'static str,
+    pub resource: &'static str,
+}
+
+pub const LOAD_BALANCER_ARN: Output = Output {
+    output: "LoadBalancerArn",
+    resource: "LoadBalancer",
+};
+pub const CLUSTER_NAME: Output = Output {
+    output: "ClusterName",
+    resource: "Cluster",
+};
+pub const TABLE_NAME: Output = Output {
+    output: "TableName",
+    resource: "Table",
+};
+/// Outputs no physical id stands in for.
+pub const LOAD_BALANCER_URL_OUTPUT: &str = "LoadBalancerUrl";
+pub const LOAD_BALANCER_DNS_NAME_OUTPUT: &str = "LoadBalancerDnsName";
+
+pub const OUTPUTS: [Output; 3] = [LOAD_BALANCER_ARN, CLUSTER_NAME, TABLE_NAME];
