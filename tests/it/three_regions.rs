@@ -1,8 +1,8 @@
 //! Three regions end to end through the real binary on the local stand-ins (moto for AWS, one
 //! Debian docker-registry per region for ECR): deploy creates the stacks in all three and asks for
 //! a replica in both non-home regions, status shows three columns home first, the dashboard covers
-//! all three, failover checks readiness towards either other region, and teardown removes the app
-//! from all three. moto lacks Global Accelerator and global tables: the entry point is reported
+//! all three, failover checks readiness towards either other region and, forced, scales either
+//! one up, and teardown removes the app from all three. moto lacks Global Accelerator and global tables: the entry point is reported
 //! unavailable and replicas UNCONFIRMED here; the three-region accelerator, shift and replica
 //! calls are pinned by entry_mocks, failover (mocked) and deploy_regions / teardown_regions.
 
@@ -187,6 +187,45 @@ async fn three_regions_deploy_show_fail_over_and_tear_down() {
         let report = json(&run, "failover --dry-run");
         assert_eq!(report["target"], *target, "{report:#}\n{}", run.stderr());
         assert_ne!(report["source"], *target, "{report:#}");
+    }
+    // A forced failover to either: the target's services are scaled to home's counts (moto
+    // registers no healthy targets, so the scale-up never settles and the short timeout ends it;
+    // without Global Accelerator the shift is skipped and said so).
+    for target in &REGIONS[1..] {
+        let run = mysfits(
+            &moto,
+            &config,
+            &[
+                "--output",
+                "json",
+                "failover",
+                "--to",
+                target,
+                "--force",
+                "--timeout",
+                "3",
+            ],
+        );
+        let report = json(&run, "failover --force");
+        assert_eq!(report["target"], *target, "{report:#}");
+        assert_eq!(report["shift"]["outcome"], "skipped", "{report:#}");
+        let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config(target));
+        let services = ecs
+            .describe_services()
+            .cluster(APP)
+            .services(format!("{APP}-mysfits-service"))
+            .services(format!("{APP}-like-service"))
+            .send()
+            .await
+            .unwrap();
+        for service in services.services() {
+            assert_eq!(
+                service.desired_count(),
+                2,
+                "{target}: {:?} scaled to home's count",
+                service.service_name()
+            );
+        }
     }
     // An unknown region is refused before any call, naming the app's regions.
     let refused = mysfits(&moto, &config, &["failover", "--to", "ap-south-1"]);
