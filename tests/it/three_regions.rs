@@ -2,8 +2,8 @@
 //! Debian docker-registry per region for ECR): deploy creates the stacks in all three and asks for
 //! a replica in both non-home regions, status shows three columns home first, the dashboard covers
 //! all three, failover checks readiness towards either other region and, forced, scales either
-//! one up, and teardown removes the app from all three. moto lacks Global Accelerator and global tables: the entry point is reported
-//! unavailable and replicas UNCONFIRMED here; the three-region accelerator, shift and replica
+//! one up, and teardown removes the app from all three. moto lacks Global Accelerator and global
+//! tables: the entry point is reported unavailable and replicas UNCONFIRMED here; the three-region accelerator, shift and replica
 //! calls are pinned by entry_mocks, failover (mocked) and deploy_regions / teardown_regions.
 
 use serde_json::Value;
