@@ -964,3 +964,99 @@ fn tag(key: &str, value: &str) -> Outcome<Tag> {
         .build()
         .map_err(|error| CallError::failed(Error::internal(format!("tag {key}: {error}"))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_globalaccelerator::operation::delete_listener::{
+        DeleteListenerError, DeleteListenerOutput,
+    };
+    use aws_sdk_globalaccelerator::types::error::{
+        AssociatedEndpointGroupFoundException, ListenerNotFoundException,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    const LISTENER: &str =
+        "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd/listener/0123vxyz";
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    /// What DeleteListener answers while the listener's endpoint group is still being removed.
+    fn group_still_there() -> DeleteListenerError {
+        let message = "Listener has associated endpoint groups";
+        DeleteListenerError::AssociatedEndpointGroupFoundException(
+            AssociatedEndpointGroupFoundException::builder()
+                .message(message)
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("AssociatedEndpointGroupFoundException")
+                        .message(message)
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    fn listener_gone() -> DeleteListenerError {
+        let message = "Listener not found";
+        DeleteListenerError::ListenerNotFoundException(
+            ListenerNotFoundException::builder()
+                .message(message)
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("ListenerNotFoundException")
+                        .message(message)
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    async fn delete_listener(client: &Client) -> Result<(), String> {
+        retry_while_applying(LIMIT, || {
+            client.delete_listener().listener_arn(LISTENER).send()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|error| error_code(&error).unwrap_or_default().to_string())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_still_being_applied_is_retried_until_accepted() {
+        let delete = mock!(Client::delete_listener)
+            .sequence()
+            .error(group_still_there)
+            .times(2)
+            .output(|| DeleteListenerOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::Sequential, &[&delete]);
+        let started = tokio::time::Instant::now();
+        assert_eq!(delete_listener(&client).await, Ok(()));
+        assert_eq!(delete.num_calls(), 3);
+        assert_eq!(started.elapsed(), Duration::from_secs(1 + 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_past_the_limit_is_answered_and_other_errors_at_once() {
+        let refused = mock!(Client::delete_listener).then_error(group_still_there);
+        let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&refused]);
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            delete_listener(&client).await,
+            Err("AssociatedEndpointGroupFoundException".to_string())
+        );
+        assert_eq!(
+            started.elapsed(),
+            LIMIT,
+            "retried up to the limit, not past it"
+        );
+
+        let gone = mock!(Client::delete_listener).then_error(listener_gone);
+        let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&gone]);
+        assert_eq!(
+            delete_listener(&client).await,
+            Err("ListenerNotFoundException".to_string())
+        );
+        assert_eq!(gone.num_calls(), 1, "not a change being applied: no retry");
+    }
+}
