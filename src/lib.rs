@@ -34,6 +34,7 @@ pub mod stack;
 pub mod status;
 pub mod table;
 pub mod teardown;
+pub mod wait;
 
 use std::process::ExitCode;
 

@@ -11,7 +11,10 @@
 //! be deleted). The cost: CloudFormation does not know the replica, so `status` and `teardown` look
 //! it up themselves.
 
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use aws_sdk_dynamodb::types::{
     CreateReplicationGroupMemberAction, PointInTimeRecoverySpecification, ReplicaStatus,
@@ -25,6 +28,7 @@ use serde::Serialize;
 use crate::aws::{aws_error, error_code, error_message};
 use crate::error::{Error, Result};
 use crate::progress::Events;
+use crate::wait::{self, Backoff, poll, waiter_limit};
 
 /// DynamoDB can take many minutes to create a replica; other tools wait up to 30.
 pub const REPLICA_WAIT_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -193,50 +197,77 @@ async fn request_replica(
 async fn wait_for_replica(
     clients: &ReplicaClients<'_>,
     table: &str,
-    mut described: TableDescription,
+    described: TableDescription,
     started: Instant,
     limit: Duration,
 ) -> Result<TableDescription> {
     let (primary_region, replica_region) = (clients.primary_region, clients.replica_region);
-    let mut delay = Duration::from_millis(200);
-    loop {
+    // The first look is at `described`; the next ones describe the table again.
+    let first = Mutex::new(Some(described));
+    let active = || async {
+        let first = first.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let described = match first {
+            Some(described) => described,
+            None => describe(clients.primary, primary_region, table).await?,
+        };
         match replica_of(&described, replica_region) {
-            Some(ReplicaStatus::Active) => return Ok(described),
-            Some(ReplicaStatus::CreationFailed) => {
-                return Err(Error::Aws {
-                    operation: "replica creation".into(),
-                    region: replica_region.to_string(),
-                    message: format!(
-                        "the replica of {table} in {replica_region} failed to be created"
-                    ),
-                    fix: format!(
-                        "see `aws dynamodb describe-table --table-name {table} --region {primary_region}` \
-                         (ReplicaStatusDescription), fix the cause (e.g. a table of that name already exists in \
-                         {replica_region}), then deploy again"
-                    ),
-                });
-            }
-            Some(ReplicaStatus::InaccessibleEncryptionCredentials) => {
-                return Err(Error::Aws {
-                    operation: "replica creation".into(),
-                    region: replica_region.to_string(),
-                    message: "the replica cannot use its KMS key".into(),
-                    fix: "grant DynamoDB access to the table's KMS key in the replica region, then deploy again".into(),
-                });
-            }
+            Some(ReplicaStatus::Active) => Ok(Some(described)),
+            Some(failed) if failed_replica(&failed) => Err(replica_failure(
+                &failed,
+                table,
+                primary_region,
+                replica_region,
+            )),
             // CREATING, UPDATING, ...; or not listed yet by an eventually consistent DescribeTable.
-            _ => {}
+            _ => Ok(None),
         }
-        if started.elapsed() > limit {
-            return Err(Error::Timeout {
-                what: format!("the replica of {table} in {replica_region} to become ACTIVE"),
-                waited: started.elapsed(),
-                fix: "replicas of large tables take long; run deploy again later: it picks up the waiting".into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay.mul_f32(1.6)).min(Duration::from_secs(15));
-        described = describe(clients.primary, primary_region, table).await?;
+    };
+    let backoff = Backoff {
+        first: Duration::from_millis(200),
+        growth_percent: 160,
+        max: Duration::from_secs(15),
+        limit: limit.saturating_sub(started.elapsed()),
+    };
+    poll(backoff, active, |_| Error::Timeout {
+        what: format!("the replica of {table} in {replica_region} to become ACTIVE"),
+        waited: started.elapsed(),
+        fix: "replicas of large tables take long; run deploy again later: it picks up the waiting"
+            .into(),
+    })
+    .await
+}
+
+/// Replica states that end the wait: it will never become ACTIVE by itself.
+fn failed_replica(status: &ReplicaStatus) -> bool {
+    matches!(
+        status,
+        ReplicaStatus::CreationFailed | ReplicaStatus::InaccessibleEncryptionCredentials
+    )
+}
+
+fn replica_failure(
+    status: &ReplicaStatus,
+    table: &str,
+    primary_region: &str,
+    replica_region: &str,
+) -> Error {
+    if *status == ReplicaStatus::InaccessibleEncryptionCredentials {
+        return Error::Aws {
+            operation: "replica creation".into(),
+            region: replica_region.to_string(),
+            message: "the replica cannot use its KMS key".into(),
+            fix: "grant DynamoDB access to the table's KMS key in the replica region, then deploy again".into(),
+        };
+    }
+    Error::Aws {
+        operation: "replica creation".into(),
+        region: replica_region.to_string(),
+        message: format!("the replica of {table} in {replica_region} failed to be created"),
+        fix: format!(
+            "see `aws dynamodb describe-table --table-name {table} --region {primary_region}` \
+             (ReplicaStatusDescription), fix the cause (e.g. a table of that name already exists in \
+             {replica_region}), then deploy again"
+        ),
     }
 }
 
@@ -445,12 +476,14 @@ async fn wait_until_table_active(
     if remaining.is_zero() {
         return Err(timeout());
     }
-    match client
+    let waiter = client
         .wait_until_table_exists()
         .table_name(table)
-        .wait(remaining)
-        .await
-    {
+        .wait(remaining);
+    let Some(waited) = waiter_limit(remaining, waiter).await else {
+        return Err(timeout());
+    };
+    match waited {
         Ok(done) => Ok(done
             .into_result()
             .ok()
@@ -479,37 +512,33 @@ async fn send_retrying<T, E, F, Fut>(
     retry_codes: &[&str],
     started: Instant,
     limit: Duration,
-    mut send: F,
+    send: F,
 ) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let mut delay = Duration::from_millis(500);
-    loop {
-        let error = match send().await {
-            Ok(answer) => return Ok(answer),
-            Err(error) => error,
-        };
-        let retryable = error_code(&error).is_some_and(|code| retry_codes.contains(&code));
-        if !retryable {
-            return Err(aws_error(operation, region, &error));
-        }
-        if started.elapsed() > limit {
-            return Err(Error::Timeout {
-                what: format!(
-                    "{operation} in {region} to be accepted (last refusal: {})",
-                    error_message(&error)
-                ),
-                waited: started.elapsed(),
-                fix:
-                    "the table is still busy; run deploy again later: it picks up where it stopped"
-                        .into(),
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
+    let retryable = |error: &SdkError<E, HttpResponse>| {
+        error_code(error).is_some_and(|code| retry_codes.contains(&code))
+    };
+    let backoff = Backoff::doubling(
+        Duration::from_millis(500),
+        Duration::from_secs(15),
+        limit.saturating_sub(started.elapsed()),
+    );
+    match wait::retry(backoff, send, retryable).await {
+        Ok(answer) => Ok(answer),
+        Err(error) if retryable(&error) => Err(Error::Timeout {
+            what: format!(
+                "{operation} in {region} to be accepted (last refusal: {})",
+                error_message(&error)
+            ),
+            waited: started.elapsed(),
+            fix: "the table is still busy; run deploy again later: it picks up where it stopped"
+                .into(),
+        }),
+        Err(error) => Err(aws_error(operation, region, &error)),
     }
 }
 

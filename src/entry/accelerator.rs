@@ -24,6 +24,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use crate::config::APP_TAG;
 use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
+use crate::wait::{self, Backoff};
 
 const PORT: i32 = 80;
 /// HTTPS: answered by the load balancers of regions with a certificate (refused elsewhere).
@@ -613,27 +614,18 @@ async fn inventory(
 /// Accelerator refuses it because an earlier change is still being applied.
 async fn retry_while_applying<T, E, F, Fut>(
     limit: Duration,
-    mut call: F,
+    call: F,
 ) -> std::result::Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
 {
-    let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_secs(1);
-    loop {
-        match call().await {
-            Err(error)
-                if error_code(&error).is_some_and(|code| STILL_APPLYING.contains(&code))
-                    && started.elapsed() + delay <= limit =>
-            {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-            outcome => return outcome,
-        }
-    }
+    let backoff = Backoff::doubling(Duration::from_secs(1), Duration::from_secs(30), limit);
+    wait::retry(backoff, call, |error| {
+        error_code(error).is_some_and(|code| STILL_APPLYING.contains(&code))
+    })
+    .await
 }
 
 /// The accelerator named `{app}` carrying the tag `mysfits:app={app}`. One of that name without
@@ -915,11 +907,10 @@ pub fn idempotency_token(kind: &str, identity: &[&str]) -> String {
     format!("mysfits-{kind}-{hex}")
 }
 
-/// Waits until the accelerator's last change is deployed to the edge: the one poller of every
-/// Global Accelerator wait (which has no SDK waiters). DescribeAccelerator says IN_PROGRESS until
+/// Waits until the accelerator's last change is deployed to the edge: every Global Accelerator
+/// wait (it has no SDK waiters) is this [`wait::poll`]. DescribeAccelerator says IN_PROGRESS until
 /// every change to the accelerator, its listeners and endpoint groups is deployed, then DEPLOYED.
-/// Delays grow from 100 ms to 10 s, for at most `limit`; tokio's clock, so that a test with a
-/// paused clock runs the wait (and its timeout) at once. Returns how long it took.
+/// Delays grow from 100 ms to 10 s, for at most `limit`. Returns how long it took.
 async fn wait_deployed(
     entry: &EntryPoint,
     client: &Client,
@@ -927,31 +918,28 @@ async fn wait_deployed(
     limit: Duration,
 ) -> Outcome<Duration> {
     let started = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
-    loop {
+    let backoff = Backoff::doubling(Duration::from_millis(100), Duration::from_secs(10), limit);
+    let deployed = || async {
         let described = client
             .describe_accelerator()
             .accelerator_arn(arn)
             .send()
             .await
             .map_err(|error| entry.call_error("DescribeAccelerator", &error))?;
-        if described
-            .accelerator()
-            .and_then(Accelerator::status)
+        let status = described.accelerator().and_then(Accelerator::status);
+        Ok(status
             .is_some_and(|status| *status == AcceleratorStatus::Deployed)
-        {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() >= limit {
-            return Err(CallError::failed(Error::Timeout {
-                what: format!("accelerator {} to be DEPLOYED", entry.app),
-                waited: started.elapsed(),
-                fix: "Global Accelerator is still deploying the change; run the command again later, it picks up where it stopped".into(),
-            }));
-        }
-        tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
+            .then_some(()))
+    };
+    wait::poll(backoff, deployed, |waited| {
+        CallError::failed(Error::Timeout {
+            what: format!("accelerator {} to be DEPLOYED", entry.app),
+            waited,
+            fix: "Global Accelerator is still deploying the change; run the command again later, it picks up where it stopped".into(),
+        })
+    })
+    .await?;
+    Ok(started.elapsed())
 }
 
 /// The listener's ports: HTTP, and HTTPS for regions whose load balancer has a certificate.
@@ -975,4 +963,100 @@ fn tag(key: &str, value: &str) -> Outcome<Tag> {
         .value(value)
         .build()
         .map_err(|error| CallError::failed(Error::internal(format!("tag {key}: {error}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_globalaccelerator::operation::delete_listener::{
+        DeleteListenerError, DeleteListenerOutput,
+    };
+    use aws_sdk_globalaccelerator::types::error::{
+        AssociatedEndpointGroupFoundException, ListenerNotFoundException,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    const LISTENER: &str =
+        "arn:aws:globalaccelerator::123456789012:accelerator/1234abcd/listener/0123vxyz";
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    /// What DeleteListener answers while the listener's endpoint group is still being removed.
+    fn group_still_there() -> DeleteListenerError {
+        let message = "Listener has associated endpoint groups";
+        DeleteListenerError::AssociatedEndpointGroupFoundException(
+            AssociatedEndpointGroupFoundException::builder()
+                .message(message)
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("AssociatedEndpointGroupFoundException")
+                        .message(message)
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    fn listener_gone() -> DeleteListenerError {
+        let message = "Listener not found";
+        DeleteListenerError::ListenerNotFoundException(
+            ListenerNotFoundException::builder()
+                .message(message)
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("ListenerNotFoundException")
+                        .message(message)
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    async fn delete_listener(client: &Client) -> Result<(), String> {
+        retry_while_applying(LIMIT, || {
+            client.delete_listener().listener_arn(LISTENER).send()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|error| error_code(&error).unwrap_or_default().to_string())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_still_being_applied_is_retried_until_accepted() {
+        let delete = mock!(Client::delete_listener)
+            .sequence()
+            .error(group_still_there)
+            .times(2)
+            .output(|| DeleteListenerOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::Sequential, &[&delete]);
+        let started = tokio::time::Instant::now();
+        assert_eq!(delete_listener(&client).await, Ok(()));
+        assert_eq!(delete.num_calls(), 3);
+        assert_eq!(started.elapsed(), Duration::from_secs(1 + 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_past_the_limit_is_answered_and_other_errors_at_once() {
+        let refused = mock!(Client::delete_listener).then_error(group_still_there);
+        let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&refused]);
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            delete_listener(&client).await,
+            Err("AssociatedEndpointGroupFoundException".to_string())
+        );
+        assert_eq!(
+            started.elapsed(),
+            LIMIT,
+            "retried up to the limit, not past it"
+        );
+
+        let gone = mock!(Client::delete_listener).then_error(listener_gone);
+        let client = mock_client!(aws_sdk_globalaccelerator, RuleMode::MatchAny, &[&gone]);
+        assert_eq!(
+            delete_listener(&client).await,
+            Err("ListenerNotFoundException".to_string())
+        );
+        assert_eq!(gone.num_calls(), 1, "not a change being applied: no retry");
+    }
 }

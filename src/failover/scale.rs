@@ -12,7 +12,7 @@
 //! the region again, so that no raised range stays behind as drift from the stack.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use serde::Serialize;
@@ -23,6 +23,7 @@ use crate::aws::{RegionClients, aws_error};
 use crate::error::Result;
 use crate::progress::{Events, elapsed_ms};
 use crate::status::facts::{RegionFacts, target_group_health};
+use crate::wait::{Backoff, Pacing};
 
 /// One service's scale-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -370,22 +371,25 @@ pub async fn scale(
             ),
         );
     }
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(200);
+    // Not `wait::poll`: reaching the limit unsettled is a report (the verification says what
+    // is missing), not an error.
+    let mut pacing = Pacing::start(Backoff::doubling(
+        Duration::from_millis(200),
+        Duration::from_secs(10),
+        limit,
+    ));
     loop {
         let (settled, observed) = observe(clients, plan).await?;
-        if settled || started.elapsed() >= limit {
+        if settled || !pacing.pause().await {
             return Ok(ScaleReport {
                 plan: plan.clone(),
                 settled,
-                waited_ms: elapsed_ms(started.elapsed()),
+                waited_ms: elapsed_ms(pacing.waited()),
                 observed,
                 minimums,
                 without_autoscaling,
             });
         }
-        tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
     }
 }
 

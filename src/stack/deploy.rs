@@ -5,15 +5,16 @@
 //! otherwise create a change set ([`change_set`]), treat "no changes" as success, execute it and
 //! follow the stack until it settles ([`super::events`]).
 //!
-//! The stack's outputs ([`super::outputs`]), the poller ([`super::poll`]) and failure extraction
-//! ([`super::failures`]) live next door; their items are re-exported here, where the other
-//! modules have always imported them from.
+//! The stack's outputs ([`super::outputs`]) and failure extraction ([`super::failures`]) live
+//! next door; their items are re-exported here, where the other modules have always imported
+//! them from. Every wait is [`crate::wait::poll`] with the delays below.
 
 mod change_set;
 mod recovery;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{ChangeSetType, StackStatus};
@@ -24,7 +25,6 @@ pub use super::outputs::{
     AppOutputs, PhysicalResource, RegistryOutputs, ServiceOutputs, StackResult, stack_outputs,
     stack_parameters,
 };
-pub use super::poll::Poll;
 pub use change_set::ResourceChange;
 
 use super::StackRequest;
@@ -35,7 +35,25 @@ use crate::cancel::Cancellation;
 use crate::error::{Error, ResourceFailure, Result};
 use crate::progress::Events;
 use crate::progress::first_line;
+use crate::wait::{Backoff, poll};
 use change_set::ChangeSet;
+
+/// How a stack operation is waited for: quick first looks (an emulator answers at once), then
+/// every 5 s, for at most an hour (what a stack of the app may take on AWS).
+pub const STACK_POLL: Backoff = Backoff {
+    first: Duration::from_millis(200),
+    growth_percent: 160,
+    max: Duration::from_secs(5),
+    limit: Duration::from_secs(60 * 60),
+};
+
+/// How a change set is waited for until it is ready (seconds, on AWS).
+pub const CHANGE_SET_POLL: Backoff = Backoff {
+    first: Duration::from_millis(100),
+    growth_percent: 160,
+    max: Duration::from_secs(3),
+    limit: Duration::from_secs(10 * 60),
+};
 
 /// What `plan` shows for one stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -307,9 +325,7 @@ impl<'a> StackDeployer<'a> {
     }
 
     /// Polls the stack until no operation is in progress, emitting its new events as it goes.
-    async fn follow_until_settled(&self, mut newest_seen: Option<String>) -> Result<Existing> {
-        let started = Instant::now();
-        let mut delay = Poll::STACK.first;
+    async fn follow_until_settled(&self, newest_seen: Option<String>) -> Result<Existing> {
         let stream = EventStream {
             cloudformation: self.cloudformation,
             stack: &self.request.stack_name,
@@ -317,8 +333,15 @@ impl<'a> StackDeployer<'a> {
             step: &self.step,
             descriptions: super::resource_descriptions(self.request.kind),
         };
-        loop {
-            newest_seen = stream.emit_new(newest_seen).await;
+        let newest_seen = Mutex::new(newest_seen);
+        // The status of the last look, for the error at the limit.
+        let in_progress = Mutex::new(String::new());
+        let look = || async {
+            let seen = newest_seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            let seen = stream.emit_new(seen).await;
             let Some(existing) = self.describe().await? else {
                 return Err(Error::Stack {
                     stack: self.request.stack_name.clone(),
@@ -328,23 +351,21 @@ impl<'a> StackDeployer<'a> {
                     fix: "the stack disappeared while we waited for it (deleted by someone else?); deploy again".into(),
                 });
             };
-            if !existing.status.as_str().ends_with("_IN_PROGRESS") {
-                stream.emit_new(newest_seen).await;
-                return Ok(existing);
+            if existing.status.as_str().ends_with("_IN_PROGRESS") {
+                *newest_seen.lock().unwrap_or_else(PoisonError::into_inner) = seen;
+                *in_progress.lock().unwrap_or_else(PoisonError::into_inner) =
+                    existing.status.as_str().to_string();
+                return Ok(None);
             }
-            if started.elapsed() > Poll::STACK.limit {
-                return Err(self.timeout(
-                    &format!(
-                        "stack {} to finish {}",
-                        self.request.stack_name,
-                        existing.status.as_str()
-                    ),
-                    started.elapsed(),
-                ));
-            }
-            tokio::time::sleep(delay).await;
-            delay = Poll::STACK.next_delay(delay);
-        }
+            stream.emit_new(seen).await;
+            Ok(Some(existing))
+        };
+        poll(STACK_POLL, look, |waited| {
+            let status = in_progress.lock().unwrap_or_else(PoisonError::into_inner);
+            let what = format!("stack {} to finish {status}", self.request.stack_name);
+            self.timeout(&what, waited)
+        })
+        .await
     }
 
     async fn failure(&self, settled: &Existing, status: StackStatus, fix: &str) -> Error {

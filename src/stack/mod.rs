@@ -1,13 +1,12 @@
 //! The app's CloudFormation stacks: names, the templates embedded in the binary, their parameters,
-//! and the change-set deploy ([`deploy`]) with its event stream ([`events`]), poller ([`poll`]),
-//! typed outputs ([`outputs`]) and failure extraction ([`failures`]).
+//! and the change-set deploy ([`deploy`]) with its event stream ([`events`]), typed outputs
+//! ([`outputs`]) and failure extraction ([`failures`]). Waits use the one poller, [`crate::wait`].
 
 pub mod capacity;
 pub mod deploy;
 pub mod events;
 pub mod failures;
 pub mod outputs;
-pub mod poll;
 
 use std::collections::BTreeMap;
 

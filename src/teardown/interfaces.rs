@@ -13,6 +13,8 @@
 //! and only then deletes the app stack. A DELETE_FAILED stack whose VPC, subnet or security group
 //! failed gets the same cleanup, plus the removal of detached interfaces left in its subnets.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceStatus, NetworkInterfaceType};
@@ -20,6 +22,7 @@ use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceStatus, Netwo
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::error::{Error, Result};
 use crate::progress::Events;
+use crate::wait::{Backoff, poll, retry};
 
 /// The security group Global Accelerator creates in each VPC with an endpoint that preserves
 /// client IP addresses.
@@ -67,66 +70,19 @@ pub async fn release_accelerator_network(
     step: &str,
     limit: Duration,
 ) -> Result<String> {
-    let region = &clients.region;
     let started = tokio::time::Instant::now();
-    let mut delay = FIRST_DELAY;
-    let mut last_seen: Option<Vec<String>> = None;
-    loop {
-        let lingering: Vec<String> = interfaces(
-            clients,
-            vec![
-                filter("vpc-id", vpc_id),
-                filter(
-                    "interface-type",
-                    NetworkInterfaceType::GlobalAcceleratorManaged.as_str(),
-                ),
-            ],
-        )
-        .await?
-        .iter()
-        .map(|interface| interface_id(interface).to_string())
-        .collect();
-        if lingering.is_empty() {
-            break;
-        }
-        if started.elapsed() >= limit {
-            return Err(Error::Timeout {
-                what: format!(
-                    "Global Accelerator to release its network interfaces {} in {vpc_id} ({region})",
-                    lingering.join(", ")
-                ),
-                waited: started.elapsed(),
-                fix: format!(
-                    "Global Accelerator removes them some time after the accelerator is deleted: run `mysfits teardown` again later \
-                     (`aws ec2 describe-network-interfaces --filters Name=vpc-id,Values={vpc_id} Name=interface-type,Values=global_accelerator_managed --region {region}`)"
-                ),
-            });
-        }
-        if last_seen.as_ref() != Some(&lingering) {
-            events.note(
-                step,
-                format!(
-                    "waiting for Global Accelerator to release {} network interface(s) in {vpc_id} ({}); it does so some time after the accelerator is gone",
-                    lingering.len(),
-                    lingering.join(", ")
-                ),
-            );
-            last_seen = Some(lingering);
-        }
-        tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
-        delay = (delay * 2).min(MAX_DELAY);
-    }
-    let interfaces_note = match last_seen {
-        Some(seen) => format!(
-            "Global Accelerator released {} interface(s) after {:.0}s",
-            seen.len(),
+    let released = wait_released(clients, vpc_id, events, step, limit).await?;
+    let interfaces_note = match released {
+        Some(count) => format!(
+            "Global Accelerator released {count} interface(s) after {:.0}s",
             started.elapsed().as_secs_f64()
         ),
         None => "no Global Accelerator interfaces".to_string(),
     };
     let groups = accelerator_groups(clients, vpc_id).await?;
     for group in &groups {
-        delete_group(clients, group, vpc_id, events, step, started, limit).await?;
+        let left = limit.saturating_sub(started.elapsed());
+        delete_group(clients, group, vpc_id, events, step, left).await?;
     }
     Ok(match groups.as_slice() {
         [] => {
@@ -137,6 +93,77 @@ pub async fn release_accelerator_network(
             groups.join(", ")
         ),
     })
+}
+
+/// Waits (at most `limit`) until VPC `vpc_id` has no Global Accelerator interface left, noting
+/// the ones still there whenever they change: how many were last seen, `None` if there were none.
+async fn wait_released(
+    clients: &RegionClients,
+    vpc_id: &str,
+    events: &Events,
+    step: &str,
+    limit: Duration,
+) -> Result<Option<usize>> {
+    let region = &clients.region;
+    let last_seen: Mutex<Option<Vec<String>>> = Mutex::new(None);
+    let released = || async {
+        let lingering = accelerator_interfaces(clients, vpc_id).await?;
+        if lingering.is_empty() {
+            return Ok(Some(()));
+        }
+        let mut seen = last_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.as_ref() != Some(&lingering) {
+            events.note(
+                step,
+                format!(
+                    "waiting for Global Accelerator to release {} network interface(s) in {vpc_id} ({}); it does so some time after the accelerator is gone",
+                    lingering.len(),
+                    lingering.join(", ")
+                ),
+            );
+            *seen = Some(lingering);
+        }
+        Ok(None)
+    };
+    let backoff = Backoff::doubling(FIRST_DELAY, MAX_DELAY, limit);
+    poll(backoff, released, |waited| {
+        let seen = last_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        Error::Timeout {
+            what: format!(
+                "Global Accelerator to release its network interfaces {} in {vpc_id} ({region})",
+                seen.as_deref().unwrap_or_default().join(", ")
+            ),
+            waited,
+            fix: format!(
+                "Global Accelerator removes them some time after the accelerator is deleted: run `mysfits teardown` again later \
+                 (`aws ec2 describe-network-interfaces --filters Name=vpc-id,Values={vpc_id} Name=interface-type,Values=global_accelerator_managed --region {region}`)"
+            ),
+        }
+    })
+    .await?;
+    let seen = last_seen
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok(seen.map(|seen| seen.len()))
+}
+
+/// The ids of the Global Accelerator interfaces in VPC `vpc_id`.
+async fn accelerator_interfaces(clients: &RegionClients, vpc_id: &str) -> Result<Vec<String>> {
+    let found = interfaces(
+        clients,
+        vec![
+            filter("vpc-id", vpc_id),
+            filter(
+                "interface-type",
+                NetworkInterfaceType::GlobalAcceleratorManaged.as_str(),
+            ),
+        ],
+    )
+    .await?;
+    Ok(found
+        .iter()
+        .map(|interface| interface_id(interface).to_string())
+        .collect())
 }
 
 /// The ids of the `GlobalAccelerator` security groups of the VPC (one at most, in practice).
@@ -159,54 +186,50 @@ async fn accelerator_groups(clients: &RegionClients, vpc_id: &str) -> Result<Vec
 }
 
 /// Deletes one security group, retrying DependencyViolation (an interface that still uses it is
-/// being released) until `started + limit`.
+/// being released) for at most `limit`.
 async fn delete_group(
     clients: &RegionClients,
     group_id: &str,
     vpc_id: &str,
     events: &Events,
     step: &str,
-    started: tokio::time::Instant,
     limit: Duration,
 ) -> Result<()> {
     let region = &clients.region;
-    let mut delay = FIRST_DELAY;
-    let mut noted = false;
-    loop {
-        match clients
+    let noted = AtomicBool::new(false);
+    let send = || async {
+        let answer = clients
             .ec2
             .delete_security_group()
             .group_id(group_id)
             .send()
-            .await
+            .await;
+        if let Err(error) = &answer
+            && error_code(error) == Some("DependencyViolation")
+            && !noted.swap(true, Ordering::Relaxed)
         {
-            Ok(_) => return Ok(()),
-            Err(error) if error_code(&error) == Some("InvalidGroup.NotFound") => return Ok(()),
-            Err(error)
-                if error_code(&error) == Some("DependencyViolation")
-                    && started.elapsed() < limit =>
-            {
-                if !noted {
-                    events.note(
-                        step,
-                        format!(
-                            "security group {group_id} ({GLOBAL_ACCELERATOR_GROUP}) of {vpc_id} is still in use; retrying until its interfaces are gone"
-                        ),
-                    );
-                    noted = true;
-                }
-                tokio::time::sleep(delay.min(limit.saturating_sub(started.elapsed()))).await;
-                delay = (delay * 2).min(MAX_DELAY);
+            events.note(
+                step,
+                format!(
+                    "security group {group_id} ({GLOBAL_ACCELERATOR_GROUP}) of {vpc_id} is still in use; retrying until its interfaces are gone"
+                ),
+            );
+        }
+        answer
+    };
+    let backoff = Backoff::doubling(FIRST_DELAY, MAX_DELAY, limit);
+    let in_use = |error: &_| error_code(error) == Some("DependencyViolation");
+    match retry(backoff, send, in_use).await {
+        Ok(_) => Ok(()),
+        Err(error) if error_code(&error) == Some("InvalidGroup.NotFound") => Ok(()),
+        Err(error) => {
+            let mut failure = aws_error("DeleteSecurityGroup", region, &error);
+            if let Error::Aws { fix, .. } = &mut failure {
+                *fix = format!(
+                    "see what still uses it (`aws ec2 describe-network-interfaces --filters Name=group-id,Values={group_id} --region {region}`), then run `mysfits teardown` again"
+                );
             }
-            Err(error) => {
-                let mut failure = aws_error("DeleteSecurityGroup", region, &error);
-                if let Error::Aws { fix, .. } = &mut failure {
-                    *fix = format!(
-                        "see what still uses it (`aws ec2 describe-network-interfaces --filters Name=group-id,Values={group_id} --region {region}`), then run `mysfits teardown` again"
-                    );
-                }
-                return Err(failure);
-            }
+            Err(failure)
         }
     }
 }

@@ -23,7 +23,6 @@ pub mod interfaces;
 pub mod removal;
 pub mod table;
 pub mod verify;
-pub mod wait;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -11,13 +11,13 @@ use aws_sdk_ecs::client::Waiters as _;
 use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 
 use super::interfaces;
-use super::wait::{Backoff, poll, waiter_limit};
 use crate::app::{SERVICES, names};
 use crate::aws::{RegionClients, aws_error, error_code};
 use crate::config::Config;
 use crate::error::{Error, ResourceFailure, Result};
 use crate::progress::Events;
-use crate::stack::deploy::{PhysicalResource, Poll, delete_failures, named_failures};
+use crate::stack::deploy::{PhysicalResource, STACK_POLL, delete_failures, named_failures};
+use crate::wait::{Backoff, poll, waiter_limit};
 
 /// Deleting services waits for their tasks to drain; AWS allows minutes, not hours.
 const SERVICE_DRAIN_LIMIT: Duration = Duration::from_secs(20 * 60);
@@ -655,10 +655,10 @@ async fn wait_until_settled(
     stack_id: &str,
     stack_name: &str,
 ) -> Result<Option<StackStatus>> {
+    // The stack's delays, doubling.
     let backoff = Backoff {
-        first: Poll::STACK.first,
-        max: Poll::STACK.max,
-        limit: Poll::STACK.limit,
+        growth_percent: 200,
+        ..STACK_POLL
     };
     let settled = || async {
         let Some((_, status)) = describe_stack(clients, stack_id).await? else {
@@ -694,7 +694,7 @@ async fn wait_until_deleted(
     stack_name: &str,
 ) -> Result<Option<StackStatus>> {
     let region = &clients.region;
-    let limit = Poll::STACK.limit;
+    let limit = STACK_POLL.limit;
     let waiter = clients
         .cloudformation
         .wait_until_stack_delete_complete()

@@ -30,10 +30,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::wait::{Backoff, poll, waiter_limit};
 use crate::aws::{aws_error, error_code, error_message};
 use crate::error::{Error, Result};
 use crate::progress::Events;
+use crate::wait::{Backoff, poll, waiter_limit};
 
 /// On-demand backups of small tables take seconds; large ones minutes.
 pub const BACKUP_WAIT_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -99,11 +99,7 @@ pub async fn take_backup(
         step,
         format!("backing up {table} as {name} before it is deleted"),
     );
-    let backoff = Backoff {
-        first: Duration::from_millis(200),
-        max: Duration::from_secs(10),
-        limit,
-    };
+    let backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(10), limit);
     let available = || async {
         let described = client
             .describe_backup()
@@ -274,11 +270,7 @@ async fn wait_until_replica_gone(
     replica_region: &str,
     limit: Duration,
 ) -> Result<()> {
-    let backoff = Backoff {
-        first: Duration::from_millis(500),
-        max: Duration::from_secs(15),
-        limit,
-    };
+    let backoff = Backoff::doubling(Duration::from_millis(500), Duration::from_secs(15), limit);
     let removed = || async {
         let state = replica_state(primary, primary_region, table, replica_region).await?;
         Ok((!state.listed && state.table_settled).then_some(()))
@@ -431,11 +423,8 @@ impl Refusals<'_> {
         Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let backoff = Backoff {
-            first: Duration::from_secs(2),
-            max: Duration::from_secs(30),
-            limit: self.limit,
-        };
+        let backoff =
+            Backoff::doubling(Duration::from_secs(2), Duration::from_secs(30), self.limit);
         // The last refusal waited out, for the error once the limit has passed.
         let last_refusal: Mutex<Option<(String, Refusal)>> = Mutex::new(None);
         let attempt = || {

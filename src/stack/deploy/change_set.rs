@@ -7,11 +7,11 @@ use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOut
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter, Tag};
 use serde::Serialize;
 
-use super::StackDeployer;
+use super::{CHANGE_SET_POLL, StackDeployer};
 use crate::aws::{aws_error, error_code};
 use crate::error::{Error, ResourceFailure, Result};
 use crate::stack::StackRequest;
-use crate::stack::poll::Poll;
+use crate::wait::poll;
 
 /// One resource change a change set would make.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,12 +68,12 @@ impl StackDeployer<'_> {
             return Ok(None);
         }
         created.map_err(|error| aws_error("CreateChangeSet", &self.request.region, &error))?;
-        let looked = Poll::CHANGE_SET
-            .until(
-                || self.look_at_change_set(&name),
-                |waited| self.timeout("the change set to be ready", waited),
-            )
-            .await?;
+        let looked = poll(
+            CHANGE_SET_POLL,
+            || self.look_at_change_set(&name),
+            |waited| self.timeout("the change set to be ready", waited),
+        )
+        .await?;
         Ok(match looked {
             Looked::Ready(change_set) => Some(change_set),
             Looked::NoChanges => None,

@@ -2,16 +2,14 @@
 //! wait out an operation in progress, delete a failed create, continue a stuck rollback, retry
 //! a failed delete.
 
-use std::time::Instant;
-
 use aws_sdk_cloudformation::types::{ChangeSetType, StackStatus, TemplateStage};
 
-use super::{Existing, Preview, StackDeployer};
+use super::{Existing, Preview, STACK_POLL, StackDeployer};
 use crate::aws::aws_error;
 use crate::error::{Error, Result};
 use crate::stack::events::newest_event_id;
 use crate::stack::failures::{delete_failures, named_failures, operation_failures};
-use crate::stack::poll::Poll;
+use crate::wait::poll;
 
 impl StackDeployer<'_> {
     /// The change set deploy would execute, without executing it. Leaves nothing behind.
@@ -200,38 +198,37 @@ impl StackDeployer<'_> {
             .send()
             .await
             .map_err(|error| aws_error("DeleteStack", &self.request.region, &error))?;
-        let started = Instant::now();
-        let mut delay = Poll::STACK.first;
-        loop {
-            let response = self
-                .cloudformation
-                .describe_stacks()
-                .stack_name(&existing.stack_id)
-                .send()
-                .await
-                .map_err(|error| aws_error("DescribeStacks", &self.request.region, &error))?;
-            let status = response
-                .stacks()
-                .first()
-                .and_then(|stack| stack.stack_status().cloned());
-            match status {
-                None | Some(StackStatus::DeleteComplete) => return Ok(()),
-                Some(StackStatus::DeleteFailed) => {
-                    return Err(Error::Stack {
-                        stack: self.request.stack_name.clone(),
-                        region: self.request.region.clone(),
-                        status: "DELETE_FAILED".into(),
-                        failures: operation_failures(self.cloudformation, &self.request.stack_name).await,
-                        fix: "remove the named resources by hand (or run `mysfits teardown`), then deploy again".into(),
-                    });
-                }
-                Some(_) => {}
-            }
-            if started.elapsed() > Poll::STACK.limit {
-                return Err(self.timeout("the failed stack to be deleted", started.elapsed()));
-            }
-            tokio::time::sleep(delay).await;
-            delay = Poll::STACK.next_delay(delay);
+        poll(
+            STACK_POLL,
+            || self.deleted(&existing.stack_id),
+            |waited| self.timeout("the failed stack to be deleted", waited),
+        )
+        .await
+    }
+
+    /// One look at a stack being deleted: `Some` once it is gone, an error when it failed.
+    async fn deleted(&self, stack_id: &str) -> Result<Option<()>> {
+        let response = self
+            .cloudformation
+            .describe_stacks()
+            .stack_name(stack_id)
+            .send()
+            .await
+            .map_err(|error| aws_error("DescribeStacks", &self.request.region, &error))?;
+        let status = response
+            .stacks()
+            .first()
+            .and_then(|stack| stack.stack_status().cloned());
+        match status {
+            None | Some(StackStatus::DeleteComplete) => Ok(Some(())),
+            Some(StackStatus::DeleteFailed) => Err(Error::Stack {
+                stack: self.request.stack_name.clone(),
+                region: self.request.region.clone(),
+                status: "DELETE_FAILED".into(),
+                failures: operation_failures(self.cloudformation, &self.request.stack_name).await,
+                fix: "remove the named resources by hand (or run `mysfits teardown`), then deploy again".into(),
+            }),
+            Some(_) => Ok(None),
         }
     }
 
