@@ -1,4 +1,4 @@
-//! `mysfits`: deploy and operate the Mythical Mysfits app on AWS in two regions.
+//! `mysfits`: deploy and operate the Mythical Mysfits app on AWS in several regions.
 //!
 //! Module map (one concern each):
 //! - [`cli`]: clap definitions only, no IO.
@@ -9,12 +9,15 @@
 //! - [`plan`]: the deploy plan as data (a DAG) and the executor that runs it concurrently.
 //! - [`image`]: OCI images of the bundled services, built without Docker, pushed to ECR.
 //! - [`progress`]: renderers fed by events (terminal tree, plain lines, JSON).
-//! - [`table`]: the catalogue table's DR replica (global table).
+//! - [`table`]: the catalogue table's replicas (global table).
 //! - [`entry`]: the global traffic entry point (Global Accelerator, or Route 53 failover records).
-//! - [`status`]: what is deployed and how healthy it is, both regions side by side.
+//! - [`status`]: what is deployed and how healthy it is, every region side by side.
 //! - [`failover`]: readiness checks, scale-up, traffic shift, verification, drill.
 //! - [`teardown`]: removal in dependency order and verification that nothing is left.
 //! - [`dashboard`]: the multi-region CloudWatch dashboard.
+//! - [`wait`]: the one poller (backoff on tokio's clock) and the bound for SDK waiters.
+//! - [`cancel`]: Ctrl-C for one run (tokio-util's CancellationToken), shared by executor and steps.
+//! - [`app`]: the app model: the services table, resource names, region keys.
 //! - [`commands`]: one file per subcommand, gluing the above together.
 
 pub mod app;
