@@ -3,7 +3,7 @@
 //! One run moves traffic from a source region (the one serving now, from the entry point's traffic
 //! split) to a target region (any other of the app's regions, see [`choose_direction`]) in five
 //! timed phases:
-//! 1. readiness: both regions' facts (the source with short timeouts: it may be down) judged by
+//! 1. readiness: the source's and the target's facts (the source with short timeouts: it may be down) judged by
 //!    [`readiness::assess`]; not ready means refuse, unless forced;
 //! 2. scale: the target's services to the source's capacity, waited for until healthy;
 //! 3. shift: the entry point sends new traffic to the target ([`crate::entry::shift`]);
@@ -211,27 +211,21 @@ impl FailoverReport {
         text
     }
 
-    /// Autoscaling minimums raised in the target and restored in the source, and services that
+    /// Autoscaling ranges raised in the target and restored in the source, and services that
     /// have no scalable target.
     fn autoscaling_text(&self) -> String {
         let mut text = String::new();
         let raised = self.scale.iter().flat_map(|scale| &scale.minimums);
         let changes: Vec<String> = raised
-            .map(|change| ("raised", change))
+            .map(|change| range_change_line(change, "raised"))
             .chain(
                 self.restored_minimums
                     .iter()
-                    .map(|change| ("restored", change)),
+                    .map(|change| range_change_line(change, "restored")),
             )
-            .map(|(how, change)| {
-                format!(
-                    "  {} {} {} -> {} ({how})\n",
-                    change.region, change.service, change.from, change.to
-                )
-            })
             .collect();
         if !changes.is_empty() {
-            text.push_str("autoscaling minimum:\n");
+            text.push_str("autoscaling minimum and maximum:\n");
             text.push_str(&changes.concat());
         }
         if let Some(scale) = self
@@ -247,6 +241,20 @@ impl FailoverReport {
         }
         text
     }
+}
+
+/// One service's autoscaling change: the minimum, then the maximum (raised above the stack's
+/// MaxCount when the source ran more, restored with the minimum; one number when unchanged).
+fn range_change_line(change: &MinimumChange, how: &str) -> String {
+    let maximum = if change.max_from == change.max_to {
+        format!("maximum {}", change.max_to)
+    } else {
+        format!("maximum {} -> {}", change.max_from, change.max_to)
+    };
+    format!(
+        "  {} {} {} -> {} ({how}), {maximum}\n",
+        change.region, change.service, change.from, change.to
+    )
 }
 
 /// Where a failover run moves traffic from and to.
@@ -397,7 +405,7 @@ pub async fn run(
     Ok(report)
 }
 
-/// Phase 1: both regions' facts and the entry point, judged; the scale plan. Returns the
+/// Phase 1: the source's and the target's facts and the entry point, judged; the scale plan. Returns the
 /// source's facts (the restore at the end needs them).
 async fn readiness_phase(
     failover: &Failover,
@@ -794,5 +802,66 @@ mod tests {
                 .assumption,
             None
         );
+    }
+
+    fn range(
+        region: &str,
+        service: &str,
+        minimum: (i32, i32),
+        maximum: (i32, i32),
+    ) -> MinimumChange {
+        MinimumChange {
+            region: region.into(),
+            service: service.into(),
+            from: minimum.0,
+            to: minimum.1,
+            max_from: maximum.0,
+            max_to: maximum.1,
+        }
+    }
+
+    /// The text names the maximum next to the minimum: raised above the stack's MaxCount in the
+    /// target, returned in the source, a single number where it did not move.
+    #[test]
+    fn the_text_report_shows_the_raised_and_restored_maximum() {
+        let report = FailoverReport {
+            source: "us-east-1".into(),
+            target: "us-west-2".into(),
+            mode: "global-accelerator".into(),
+            outcome: Outcome::Completed,
+            forced: false,
+            checks: Vec::new(),
+            entry_point: EntryState::Absent,
+            scale_plan: None,
+            scale: Some(ScaleReport {
+                plan: ScalePlan {
+                    services: Vec::new(),
+                    capacity_from: "us-east-1".into(),
+                },
+                settled: true,
+                waited_ms: 0,
+                observed: Vec::new(),
+                minimums: vec![
+                    range("us-west-2", "demo-mysfits-service", (1, 6), (4, 6)),
+                    range("us-west-2", "demo-like-service", (1, 2), (4, 4)),
+                ],
+                without_autoscaling: Vec::new(),
+            }),
+            shift: None,
+            verification: None,
+            restored_minimums: vec![range("us-east-1", "demo-mysfits-service", (6, 2), (6, 4))],
+            phases: Vec::new(),
+            skipped: Vec::new(),
+            warnings: Vec::new(),
+            total_ms: 0,
+        };
+        let text = report.text();
+        for line in [
+            "  us-west-2 demo-mysfits-service 1 -> 6 (raised), maximum 4 -> 6\n",
+            "  us-west-2 demo-like-service 1 -> 2 (raised), maximum 4\n",
+            "  us-east-1 demo-mysfits-service 6 -> 2 (restored), maximum 6 -> 4\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Is the target region ready to take the traffic? Pure judgement over the facts both regions gave
-//! ([`crate::status::facts`]), so every rule is testable without any AWS call.
+//! Is the target region ready to take the traffic? Pure judgement over the facts the source and
+//! the target region gave ([`crate::status::facts`]), so every rule is testable without any AWS
+//! call. With more than two regions only these two are compared: the others play no part.
 //!
 //! A check the source region would have to answer (replication latency, image digests) is
 //! `Unknown` when the source is down: it is listed, but does not block a failover away from a
@@ -9,7 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::app::SERVICES;
+use crate::app::{SERVICES, Service};
 use crate::stack::StackKind;
 use crate::status::facts::RegionFacts;
 
@@ -55,120 +56,123 @@ pub struct Thresholds {
     pub max_replication_latency_ms: f64,
 }
 
-/// Every check, in a fixed order.
+/// Every check, in a fixed order: a target that did not answer has only that one.
 pub fn assess(source: &RegionFacts, target: &RegionFacts, thresholds: Thresholds) -> Vec<Check> {
-    let mut checks = Vec::new();
     if let Some(reason) = &target.unreachable {
-        checks.push(Check::new(
+        return vec![Check::new(
             "region answers",
             Verdict::NotReady,
             format!("{} did not answer: {reason}", target.region),
-        ));
-        return checks;
+        )];
     }
-
-    checks.push(match target.stack(StackKind::App) {
-        Some(stack) => match &stack.status {
-            Some(status) if stack_is_settled(status) => Check::new(
-                "app stack",
-                Verdict::Ready,
-                format!("{} {status}", stack.name),
-            ),
-            Some(status) => Check::new(
-                "app stack",
-                Verdict::NotReady,
-                format!("{} is {status}", stack.name),
-            ),
-            None => Check::new(
-                "app stack",
-                Verdict::NotReady,
-                format!("{} does not exist in {}", stack.name, target.region),
-            ),
-        },
-        None => Check::new("app stack", Verdict::NotReady, "not looked up"),
-    });
-
-    for kind in &SERVICES {
-        let name = kind.name;
-        checks.push(match target.service(kind) {
-            Some(service) if !service.found => Check::new(
-                name,
-                Verdict::NotReady,
-                format!(
-                    "service {} not found in cluster {}",
-                    service.name, service.cluster
-                ),
-            ),
-            Some(service) if service.desired > 0 && service.running == service.desired => {
-                Check::new(
-                    name,
-                    Verdict::Ready,
-                    format!("{}/{} running", service.running, service.desired),
-                )
-            }
-            Some(service) => Check::new(
-                name,
-                Verdict::NotReady,
-                format!("{} running, {} desired", service.running, service.desired),
-            ),
-            None => Check::new(name, Verdict::NotReady, "service not looked up"),
-        });
-        checks.push(match target.service(kind) {
-            Some(service) if service.deployment_in_progress() => Check::new(
-                format!("{name} deployment"),
-                Verdict::NotReady,
-                format!(
-                    "a deployment is in progress ({} deployments, rollout {})",
-                    service.deployments,
-                    service.rollout.as_deref().unwrap_or("unknown")
-                ),
-            ),
-            Some(service) if service.found => Check::new(
-                format!("{name} deployment"),
-                Verdict::Ready,
-                format!(
-                    "settled ({})",
-                    service.rollout.as_deref().unwrap_or("no rollout state")
-                ),
-            ),
-            _ => Check::new(
-                format!("{name} deployment"),
-                Verdict::NotReady,
-                "no service",
-            ),
-        });
-        checks.push(
-            match target
-                .service(kind)
-                .and_then(|service| service.target_group.as_ref())
-            {
-                Some(group) if group.healthy > 0 => Check::new(
-                    format!("{name} targets"),
-                    Verdict::Ready,
-                    format!("{}/{} healthy", group.healthy, group.total),
-                ),
-                Some(group) => Check::new(
-                    format!("{name} targets"),
-                    Verdict::NotReady,
-                    if group.total == 0 {
-                        "no targets registered".to_string()
-                    } else {
-                        format!("0 of {} healthy ({:?})", group.total, group.states)
-                    },
-                ),
-                None => Check::new(
-                    format!("{name} targets"),
-                    Verdict::NotReady,
-                    "target group not found",
-                ),
-            },
-        );
+    let mut checks = vec![app_stack_check(target)];
+    for service in &SERVICES {
+        checks.push(running_check(target, service));
+        checks.push(deployment_check(target, service));
+        checks.push(targets_check(target, service));
     }
-
     checks.push(replica_check(source, target));
     checks.push(latency_check(source, target, thresholds));
     checks.push(images_check(source, target));
     checks
+}
+
+/// The target's app stack exists and is settled (no update or rollback under way).
+fn app_stack_check(target: &RegionFacts) -> Check {
+    let name = "app stack";
+    let Some(stack) = target.stack(StackKind::App) else {
+        return Check::new(name, Verdict::NotReady, "not looked up");
+    };
+    match &stack.status {
+        Some(status) if stack_is_settled(status) => {
+            Check::new(name, Verdict::Ready, format!("{} {status}", stack.name))
+        }
+        Some(status) => Check::new(
+            name,
+            Verdict::NotReady,
+            format!("{} is {status}", stack.name),
+        ),
+        None => Check::new(
+            name,
+            Verdict::NotReady,
+            format!("{} does not exist in {}", stack.name, target.region),
+        ),
+    }
+}
+
+/// The service runs every task it wants (and wants at least one).
+fn running_check(target: &RegionFacts, kind: &'static Service) -> Check {
+    let name = kind.name;
+    match target.service(kind) {
+        Some(service) if !service.found => Check::new(
+            name,
+            Verdict::NotReady,
+            format!(
+                "service {} not found in cluster {}",
+                service.name, service.cluster
+            ),
+        ),
+        Some(service) if service.desired > 0 && service.running == service.desired => Check::new(
+            name,
+            Verdict::Ready,
+            format!("{}/{} running", service.running, service.desired),
+        ),
+        Some(service) => Check::new(
+            name,
+            Verdict::NotReady,
+            format!("{} running, {} desired", service.running, service.desired),
+        ),
+        None => Check::new(name, Verdict::NotReady, "service not looked up"),
+    }
+}
+
+/// No deployment of the service is rolling out.
+fn deployment_check(target: &RegionFacts, kind: &'static Service) -> Check {
+    let name = format!("{} deployment", kind.name);
+    match target.service(kind) {
+        Some(service) if service.deployment_in_progress() => Check::new(
+            name,
+            Verdict::NotReady,
+            format!(
+                "a deployment is in progress ({} deployments, rollout {})",
+                service.deployments,
+                service.rollout.as_deref().unwrap_or("unknown")
+            ),
+        ),
+        Some(service) if service.found => Check::new(
+            name,
+            Verdict::Ready,
+            format!(
+                "settled ({})",
+                service.rollout.as_deref().unwrap_or("no rollout state")
+            ),
+        ),
+        _ => Check::new(name, Verdict::NotReady, "no service"),
+    }
+}
+
+/// The service's target group has at least one healthy target behind the load balancer.
+fn targets_check(target: &RegionFacts, kind: &'static Service) -> Check {
+    let name = format!("{} targets", kind.name);
+    match target
+        .service(kind)
+        .and_then(|service| service.target_group.as_ref())
+    {
+        Some(group) if group.healthy > 0 => Check::new(
+            name,
+            Verdict::Ready,
+            format!("{}/{} healthy", group.healthy, group.total),
+        ),
+        Some(group) if group.total == 0 => {
+            Check::new(name, Verdict::NotReady, "no targets registered")
+        }
+        Some(group) => Check::new(
+            name,
+            Verdict::NotReady,
+            format!("0 of {} healthy ({:?})", group.total, group.states),
+        ),
+        None => Check::new(name, Verdict::NotReady, "target group not found"),
+    }
 }
 
 fn stack_is_settled(status: &str) -> bool {
@@ -321,7 +325,11 @@ fn images_check(source: &RegionFacts, target: &RegionFacts) -> Check {
         }
     }
     if differences.is_empty() {
-        Check::new(name, Verdict::Ready, "same digests in both regions")
+        Check::new(
+            name,
+            Verdict::Ready,
+            format!("same digests in {} and {}", source.region, target.region),
+        )
     } else {
         Check::new(name, Verdict::NotReady, differences.join("; "))
     }
@@ -498,5 +506,22 @@ mod tests {
         target.table.as_mut().unwrap().status = "NOT_FOUND".into();
         let checks = assess(&source, &target, LIMITS);
         assert!(table(&checks).contains("is NOT_FOUND"));
+    }
+
+    /// With three regions the digests of the source and the target are compared, and the
+    /// detail names those two, not "both regions" (there are three).
+    #[test]
+    fn with_three_regions_the_digest_check_names_source_and_target() {
+        let source = region("us-east-1", "eu-west-1");
+        let target = region("eu-west-1", "us-east-1");
+        let checks = assess(&source, &target, LIMITS);
+        let digests = checks
+            .iter()
+            .find(|check| check.name == "image digests")
+            .unwrap();
+        assert_eq!(digests.verdict, Verdict::Ready);
+        assert_eq!(digests.detail, "same digests in us-east-1 and eu-west-1");
+        let text = table(&checks);
+        assert!(!text.contains("both regions"), "{text}");
     }
 }

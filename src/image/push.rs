@@ -100,6 +100,24 @@ pub struct PushReport {
     pub bytes_skipped: u64,
 }
 
+impl PushReport {
+    /// The report of `image` at `destination` before anything was checked or sent.
+    fn nothing_sent(image: &Image, destination: &Destination) -> PushReport {
+        let digest = image.digest().to_string();
+        PushReport {
+            service: image.service.to_string(),
+            image: format!("{}@{digest}", destination.repository_uri),
+            pushed_to: format!("{}@{digest}", destination.location()),
+            digest,
+            already_present: false,
+            blobs_uploaded: 0,
+            blobs_skipped: 0,
+            bytes_uploaded: 0,
+            bytes_skipped: 0,
+        }
+    }
+}
+
 /// Pushes each image to its destination (same order), all images concurrently.
 pub async fn push_images(
     images: &[&Image],
@@ -131,6 +149,8 @@ pub async fn push_images(
     .await
 }
 
+/// One image to one destination: skipped whole when the registry has its manifest, otherwise
+/// the missing blobs, then the manifest, confirmed by its digest.
 async fn push_image(
     client: &Client,
     auth: &RegistryAuth,
@@ -145,24 +165,10 @@ async fn push_image(
         destination.repository.clone(),
         digest.clone(),
     );
-    let failed = |operation: &str, error: OciDistributionError| {
-        registry_error(operation, destination, error)
-    };
-    let mut report = PushReport {
-        service: image.service.to_string(),
-        digest: digest.clone(),
-        image: format!("{}@{digest}", destination.repository_uri),
-        pushed_to: format!("{}@{digest}", destination.location()),
-        already_present: false,
-        blobs_uploaded: 0,
-        blobs_skipped: 0,
-        bytes_uploaded: 0,
-        bytes_skipped: 0,
-    };
-
+    let mut report = PushReport::nothing_sent(image, destination);
     if manifest_exists(client, auth, &by_digest)
         .await
-        .map_err(|error| failed("checking for the image", error))?
+        .map_err(|error| registry_error("checking for the image", destination, error))?
     {
         report.already_present = true;
         report.blobs_skipped = image.layers.len() + 1;
@@ -178,17 +184,43 @@ async fn push_image(
         );
         return Ok(report);
     }
+    upload_missing_blobs(client, image, destination, &by_digest, &mut report).await?;
+    push_manifest(client, auth, image, destination, &by_digest).await?;
+    events.note(
+        step,
+        format!(
+            "{} {} pushed to {}: {} uploaded ({} blobs), {} already there ({} blobs)",
+            image.service,
+            short_digest(&digest),
+            destination.location(),
+            human_bytes(report.bytes_uploaded),
+            report.blobs_uploaded,
+            human_bytes(report.bytes_skipped),
+            report.blobs_skipped,
+        ),
+    );
+    Ok(report)
+}
 
+/// Uploads, concurrently, each blob (layers and config) the registry does not have yet, and
+/// counts what was uploaded and what was already there into `report`.
+async fn upload_missing_blobs(
+    client: &Client,
+    image: &Image,
+    destination: &Destination,
+    by_digest: &Reference,
+    report: &mut PushReport,
+) -> Result<(), ImageError> {
     let uploads = try_join_all(image.blobs().map(|blob| async {
         let present = client
-            .blob_exists(&by_digest, &blob.digest)
+            .blob_exists(by_digest, &blob.digest)
             .await
-            .map_err(|error| failed("checking for a blob", error))?;
+            .map_err(|error| registry_error("checking for a blob", destination, error))?;
         if !present {
             client
-                .push_blob(&by_digest, blob.data.clone(), &blob.digest)
+                .push_blob(by_digest, blob.data.clone(), &blob.digest)
                 .await
-                .map_err(|error| failed("uploading a blob", error))?;
+                .map_err(|error| registry_error("uploading a blob", destination, error))?;
         }
         Ok::<_, ImageError>((blob.size(), !present))
     }))
@@ -202,7 +234,19 @@ async fn push_image(
             report.bytes_skipped += size;
         }
     }
+    Ok(())
+}
 
+/// Pushes the manifest under its content tag as the exact bytes that were hashed, then checks
+/// that the registry has it under the built digest (a registry that rewrites manifests would
+/// make the app stack run something else).
+async fn push_manifest(
+    client: &Client,
+    auth: &RegistryAuth,
+    image: &Image,
+    destination: &Destination,
+    by_digest: &Reference,
+) -> Result<(), ImageError> {
     // The tag names the content (it contains the digest), so it never moves: the repositories
     // are tag-immutable and a lifecycle rule for untagged images cannot expire a deployed one.
     let by_tag = Reference::with_tag(
@@ -218,32 +262,22 @@ async fn push_image(
     client
         .push_manifest_raw(&by_tag, image.manifest.data.clone(), content_type)
         .await
-        .map_err(|error| failed("pushing the manifest", error))?;
-    if !manifest_exists(client, auth, &by_digest)
+        .map_err(|error| registry_error("pushing the manifest", destination, error))?;
+    if !manifest_exists(client, auth, by_digest)
         .await
-        .map_err(|error| failed("checking the pushed image", error))?
+        .map_err(|error| registry_error("checking the pushed image", destination, error))?
     {
         return Err(ImageError::Registry {
             operation: "checking the pushed image".into(),
             registry: destination.location(),
-            message: format!("the registry accepted the manifest but has no image {digest}"),
+            message: format!(
+                "the registry accepted the manifest but has no image {}",
+                image.digest()
+            ),
             fix: "the registry changed the manifest; push to a registry that stores manifests as sent (ECR, distribution)".into(),
         });
     }
-    events.note(
-        step,
-        format!(
-            "{} {} pushed to {}: {} uploaded ({} blobs), {} already there ({} blobs)",
-            image.service,
-            short_digest(&digest),
-            destination.location(),
-            human_bytes(report.bytes_uploaded),
-            report.blobs_uploaded,
-            human_bytes(report.bytes_skipped),
-            report.blobs_skipped,
-        ),
-    );
-    Ok(report)
+    Ok(())
 }
 
 /// Whether the registry has a manifest with exactly this digest.

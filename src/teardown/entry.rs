@@ -1,6 +1,7 @@
 //! Removal of the global entry point: the Global Accelerator named and tagged `{app}` (control
-//! plane in us-west-2) and, for the Route 53 mode, the failover records tied to the app's tagged
-//! health checks. Teardown removes these first so that no traffic reaches what goes next.
+//! plane in us-west-2) and, for the Route 53 mode, the app's failover records in the configured
+//! zone and its tagged health checks. Teardown removes these first so that no traffic reaches
+//! what goes next.
 //!
 //! An endpoint that does not offer a service at all (an emulator without Global Accelerator
 //! answers HTTP 500 with no AWS error) is reported as such ([`Removal::Unavailable`]), never as
@@ -16,10 +17,11 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
+use crate::app::names::record_set_identifier;
 use crate::aws::{
     GLOBAL_ACCELERATOR_REGION, Patience, aws_error, error_code, sdk_config_for, service_missing,
 };
-use crate::config::{APP_TAG, Config, ROUTE53_CONTROL_REGION};
+use crate::config::{APP_TAG, Config, EntryPointMode, ROUTE53_CONTROL_REGION};
 use crate::entry::accelerator::tagged_for;
 use crate::entry::{Control, EntryPoint};
 use crate::error::{Error, Result};
@@ -142,9 +144,56 @@ where
     })
 }
 
-/// Removes the app's accelerators and Route 53 failover records.
+/// Where the app's Route 53 failover records are: the configured zone, at the configured domain,
+/// one record per region with set identifier `{app}-{region}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverZone {
+    /// The zone id without the `/hostedzone/` prefix.
+    pub hosted_zone_id: String,
+    /// Lower case, without the trailing dot.
+    pub domain: String,
+    /// The set identifiers of the app's records, one per configured region.
+    pub set_identifiers: Vec<String>,
+}
+
+impl FailoverZone {
+    /// The zone of the config's route53 entry point; `None` in global-accelerator mode, where
+    /// records left by an earlier Route 53 deploy can only be found through every zone.
+    pub fn configured(config: &Config) -> Option<FailoverZone> {
+        let EntryPointMode::Route53 {
+            hosted_zone_id,
+            domain,
+        } = &config.entry_point.mode
+        else {
+            return None;
+        };
+        Some(FailoverZone {
+            hosted_zone_id: hosted_zone_id.clone(),
+            domain: domain.clone(),
+            set_identifiers: config
+                .regions()
+                .map(|region| record_set_identifier(&config.app, &region.name))
+                .collect(),
+        })
+    }
+}
+
+/// Removes the app's accelerators and Route 53 failover records, looking for the records in
+/// every hosted zone (no zone is configured: global-accelerator mode).
 pub async fn remove_entry_point(
     clients: &GlobalClients,
+    app: &str,
+    events: &Events,
+    step: &str,
+) -> Result<EntryRemoval> {
+    remove_entry_point_in(clients, None, app, events, step).await
+}
+
+/// Removes the app's accelerators and Route 53 failover records; the records are looked for in
+/// `zone` when one is configured (route53 mode always has one), else in every hosted zone.
+pub async fn remove_entry_point_in(
+    clients: &GlobalClients,
+    zone: Option<&FailoverZone>,
     app: &str,
     events: &Events,
     step: &str,
@@ -158,7 +207,7 @@ pub async fn remove_entry_point(
             ),
         );
     }
-    let route53 = remove_failover_records(clients, app, events, step).await?;
+    let route53 = remove_failover_records(clients, zone, app, events, step).await?;
     Ok(EntryRemoval {
         accelerator,
         route53,
@@ -283,10 +332,13 @@ pub async fn find_health_checks(
     Ok(Ok(ours))
 }
 
-/// Deletes the failover records that use the app's health checks (and their failover partners
-/// of the same name and type), then the health checks.
+/// Deletes the app's failover records, then its health checks. With a configured zone: the
+/// records at its domain that carry one of the app's set identifiers or health checks. Without
+/// one (global-accelerator mode; route53 mode always has a zone): in every hosted zone, the
+/// failover records using the app's health checks and their partners of the same name and type.
 async fn remove_failover_records(
     clients: &GlobalClients,
+    zone: Option<&FailoverZone>,
     app: &str,
     events: &Events,
     step: &str,
@@ -296,27 +348,86 @@ async fn remove_failover_records(
         Ok(found) => found,
         Err(unavailable) => return Ok(unavailable),
     };
-    if health_checks.is_empty() {
+    let mut removed = match zone {
+        Some(zone) => remove_records_at_domain(client, zone, &health_checks, events, step).await?,
+        None if health_checks.is_empty() => Vec::new(),
+        None => remove_records_in_every_zone(client, &health_checks).await?,
+    };
+    removed.extend(delete_health_checks(client, &health_checks).await?);
+    if removed.is_empty() {
         return Ok(Removal::NothingFound);
     }
-    let mut removed = Vec::new();
+    events.note(step, format!("removed {}", removed.join(", ")));
+    Ok(Removal::Removed { names: removed })
+}
+
+/// The app's records at the configured domain: A failover records with one of its set
+/// identifiers or health checks. Other records there (another app's) stay. A zone that does not
+/// exist holds nothing to remove.
+async fn remove_records_at_domain(
+    client: &aws_sdk_route53::Client,
+    zone: &FailoverZone,
+    health_checks: &[String],
+    events: &Events,
+    step: &str,
+) -> Result<Vec<String>> {
+    let start = (zone.domain.clone(), RrType::A);
+    let at_domain = |name: &str, kind: &RrType| dns_name(name) == zone.domain && *kind == RrType::A;
+    let records = match list_records(client, &zone.hosted_zone_id, Some(start), at_domain).await {
+        Ok(records) => records,
+        Err(ListError::NoSuchZone) => {
+            events.note(
+                step,
+                format!(
+                    "hosted zone {} does not exist: no failover records to remove there",
+                    zone.hosted_zone_id
+                ),
+            );
+            return Ok(Vec::new());
+        }
+        Err(ListError::Failed(error)) => return Err(error),
+    };
+    let ours = records
+        .into_iter()
+        .filter(|record| {
+            record.failover().is_some()
+                && (record
+                    .set_identifier()
+                    .is_some_and(|id| zone.set_identifiers.iter().any(|ours| ours == id))
+                    || uses_health_check(record, health_checks))
+        })
+        .collect();
+    delete_records(client, &zone.hosted_zone_id, ours).await
+}
+
+/// Looks through every hosted zone (all pages of ListHostedZones) for failover records using the
+/// app's health checks, and deletes them with their failover partners of the same name and type.
+async fn remove_records_in_every_zone(
+    client: &aws_sdk_route53::Client,
+    health_checks: &[String],
+) -> Result<Vec<String>> {
     let zones = client
         .list_hosted_zones()
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(|error| aws_error("ListHostedZones", ROUTE53_CONTROL_REGION, &error))?;
-    for zone in zones.hosted_zones() {
-        let records = all_records(client, zone.id()).await?;
+    let mut removed = Vec::new();
+    for zone in &zones {
+        let records = match list_records(client, zone.id(), None, |_, _| true).await {
+            Ok(records) => records,
+            // Deleted since it was listed: nothing of ours left in it.
+            Err(ListError::NoSuchZone) => continue,
+            Err(ListError::Failed(error)) => return Err(error),
+        };
         let anchors: Vec<(String, RrType)> = records
             .iter()
-            .filter(|record| {
-                record
-                    .health_check_id()
-                    .is_some_and(|id| health_checks.iter().any(|ours| ours == id))
-            })
+            .filter(|record| uses_health_check(record, health_checks))
             .map(|record| (record.name().to_string(), record.r#type().clone()))
             .collect();
-        let doomed: Vec<ResourceRecordSet> = records
+        let doomed = records
             .into_iter()
             .filter(|record| {
                 record.failover().is_some()
@@ -325,42 +436,70 @@ async fn remove_failover_records(
                         .any(|(name, kind)| record.name() == name && record.r#type() == kind)
             })
             .collect();
-        if doomed.is_empty() {
-            continue;
-        }
-        let mut batch = ChangeBatch::builder();
-        for record in &doomed {
-            batch = batch.changes(
-                Change::builder()
-                    .action(ChangeAction::Delete)
-                    .resource_record_set(record.clone())
-                    .build()
-                    .map_err(|error| {
-                        Error::config(format!("Route 53 change: {error}"), "report this bug")
-                    })?,
-            );
-        }
-        client
-            .change_resource_record_sets()
-            .hosted_zone_id(zone.id())
-            .change_batch(batch.build().map_err(|error| {
-                Error::config(format!("Route 53 change: {error}"), "report this bug")
-            })?)
-            .send()
-            .await
-            .map_err(|error| {
-                aws_error("ChangeResourceRecordSets", ROUTE53_CONTROL_REGION, &error)
-            })?;
-        removed.extend(doomed.iter().map(|record| {
+        removed.extend(delete_records(client, zone.id(), doomed).await?);
+    }
+    Ok(removed)
+}
+
+fn uses_health_check(record: &ResourceRecordSet, health_checks: &[String]) -> bool {
+    record
+        .health_check_id()
+        .is_some_and(|id| health_checks.iter().any(|ours| ours == id))
+}
+
+/// A record name as configured domains are written: lower case, without the trailing dot.
+fn dns_name(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Deletes `records` (exactly as listed: a DELETE must repeat every value) in one change batch,
+/// which Route 53 applies all or nothing; returns their descriptions.
+async fn delete_records(
+    client: &aws_sdk_route53::Client,
+    zone: &str,
+    records: Vec<ResourceRecordSet>,
+) -> Result<Vec<String>> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let change_error = |error| Error::internal(format!("Route 53 change batch: {error}"));
+    let mut batch = ChangeBatch::builder();
+    for record in &records {
+        batch = batch.changes(
+            Change::builder()
+                .action(ChangeAction::Delete)
+                .resource_record_set(record.clone())
+                .build()
+                .map_err(change_error)?,
+        );
+    }
+    client
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch.build().map_err(change_error)?)
+        .send()
+        .await
+        .map_err(|error| aws_error("ChangeResourceRecordSets", ROUTE53_CONTROL_REGION, &error))?;
+    Ok(records
+        .iter()
+        .map(|record| {
             format!(
                 "{} {} ({})",
                 record.name(),
                 record.r#type().as_str(),
                 record.set_identifier().unwrap_or("-")
             )
-        }));
-    }
-    for id in &health_checks {
+        })
+        .collect())
+}
+
+/// Deletes the health checks; one already gone counts as deleted.
+async fn delete_health_checks(
+    client: &aws_sdk_route53::Client,
+    health_checks: &[String],
+) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for id in health_checks {
         match client
             .delete_health_check()
             .health_check_id(id)
@@ -379,16 +518,29 @@ async fn remove_failover_records(
         }
         removed.push(format!("health check {id}"));
     }
-    events.note(step, format!("removed {}", removed.join(", ")));
-    Ok(Removal::Removed { names: removed })
+    Ok(removed)
 }
 
-async fn all_records(
+/// Why a zone's records could not be listed.
+enum ListError {
+    NoSuchZone,
+    Failed(Error),
+}
+
+/// The zone's records from `start` (name and type; the zone's first record when `None`) that
+/// are `wanted`, every page of them: ListResourceRecordSets returns at most 300 records a call,
+/// sorted by name (labels reversed), then type; a truncated answer names the next record (and,
+/// within one name and type of failover records, its set identifier). Listing stops at the
+/// first next record that is not wanted: records of one name and type are contiguous.
+async fn list_records(
     client: &aws_sdk_route53::Client,
     zone: &str,
-) -> Result<Vec<ResourceRecordSet>> {
+    start: Option<(String, RrType)>,
+    wanted: impl Fn(&str, &RrType) -> bool,
+) -> std::result::Result<Vec<ResourceRecordSet>, ListError> {
     let mut records = Vec::new();
-    let (mut name, mut kind, mut identifier) = (None, None, None);
+    let (mut name, mut kind) = start.unzip();
+    let mut identifier = None;
     loop {
         let listed = client
             .list_resource_record_sets()
@@ -398,13 +550,75 @@ async fn all_records(
             .set_start_record_identifier(identifier)
             .send()
             .await
-            .map_err(|error| aws_error("ListResourceRecordSets", ROUTE53_CONTROL_REGION, &error))?;
-        records.extend(listed.resource_record_sets().iter().cloned());
-        if !listed.is_truncated() {
-            return Ok(records);
+            .map_err(|error| {
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_no_such_hosted_zone())
+                {
+                    ListError::NoSuchZone
+                } else {
+                    ListError::Failed(aws_error(
+                        "ListResourceRecordSets",
+                        ROUTE53_CONTROL_REGION,
+                        &error,
+                    ))
+                }
+            })?;
+        records.extend(
+            listed
+                .resource_record_sets()
+                .iter()
+                .filter(|record| wanted(record.name(), record.r#type()))
+                .cloned(),
+        );
+        let next = listed.next_record_name().zip(listed.next_record_type());
+        match next {
+            Some((next_name, next_kind))
+                if listed.is_truncated() && wanted(next_name, next_kind) =>
+            {
+                name = Some(next_name.to_string());
+                kind = Some(next_kind.clone());
+                identifier = listed.next_record_identifier().map(str::to_string);
+            }
+            _ => return Ok(records),
         }
-        name = listed.next_record_name().map(str::to_string);
-        kind = listed.next_record_type().cloned();
-        identifier = listed.next_record_identifier().map(str::to_string);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::GlobalArgs;
+    use crate::config::ConfigFile;
+
+    fn config(entry_point: &str) -> Config {
+        let global = GlobalArgs {
+            regions: vec!["us-east-1".into(), "us-west-2".into()],
+            ..GlobalArgs::default()
+        };
+        let file: ConfigFile =
+            serde_yaml::from_str(&format!("app: demo\n{entry_point}")).expect("valid yaml");
+        Config::resolve(&global, file).expect("valid config")
+    }
+
+    #[test]
+    fn route53_mode_names_the_zone_domain_and_a_set_identifier_per_region() {
+        let zone = FailoverZone::configured(&config(
+            "entry_point:\n  mode: route53\n  hosted_zone_id: /hostedzone/Z0ABC\n  domain: Shop.Example.com.\n",
+        ));
+        assert_eq!(
+            zone,
+            Some(FailoverZone {
+                hosted_zone_id: "Z0ABC".into(),
+                domain: "shop.example.com".into(),
+                set_identifiers: vec!["demo-us-east-1".into(), "demo-us-west-2".into()],
+            })
+        );
+        assert_eq!(FailoverZone::configured(&config("")), None);
+    }
+
+    #[test]
+    fn listed_names_compare_with_the_configured_domain() {
+        assert_eq!(dns_name("Shop.Example.COM."), "shop.example.com");
     }
 }

@@ -404,8 +404,15 @@ impl Teardown {
         let app = &self.config.app;
         match id {
             TeardownStep::EntryPoint => {
-                let removal =
-                    entry::remove_entry_point(&self.global, app, &self.events, &step).await?;
+                let zone = entry::FailoverZone::configured(&self.config);
+                let removal = entry::remove_entry_point_in(
+                    &self.global,
+                    zone.as_ref(),
+                    app,
+                    &self.events,
+                    &step,
+                )
+                .await?;
                 let summary = removal.summary();
                 Ok((StepOutput::Entry(removal), summary))
             }

@@ -25,6 +25,7 @@ mod quality;
 mod real_aws;
 mod replica_mocks;
 mod route53_mocks;
+mod route53_teardown;
 mod stack_mocks;
 mod status;
 mod teardown;
