@@ -67,7 +67,7 @@ pub fn stack_outputs(stack: &aws_sdk_cloudformation::types::Stack) -> BTreeMap<S
 }
 
 /// What a deploy left behind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StackResult {
     pub stack_name: String,
     pub region: String,

@@ -7,32 +7,33 @@ use super::{Recorder, StackFact};
 use crate::app::SERVICES;
 use crate::aws::{RegionClients, error_code};
 use crate::stack::StackKind;
-use crate::stack::deploy::{stack_outputs, stack_parameters};
+use crate::stack::deploy::{PhysicalResource, StackResult, stack_outputs, stack_parameters};
 
-/// The app stack's outputs, parameters and (when outputs are missing) physical resource ids.
+/// The app stack's outputs, parameters and (when outputs are missing) physical resource ids,
+/// held as the deploy holds a stack ([`StackResult`]) so the emulator fallback is the one in
+/// [`StackResult::value`].
 #[derive(Debug, Default)]
 pub(super) struct AppStack {
     exists: bool,
-    pub(super) outputs: BTreeMap<String, String>,
+    pub(super) deployed: StackResult,
     pub(super) parameters: BTreeMap<String, String>,
-    resources: BTreeMap<String, String>,
 }
 
 impl AppStack {
     /// moto reports no outputs for stacks created by change sets; then physical ids stand in.
     fn needs_resources(&self) -> bool {
         self.exists
-            && SERVICES
-                .iter()
-                .any(|service| !self.outputs.contains_key(service.target_group_arn_output))
+            && SERVICES.iter().any(|service| {
+                !self
+                    .deployed
+                    .outputs
+                    .contains_key(service.target_group_arn_output)
+            })
     }
 
     /// The output, or else the physical id of the resource it names.
     pub(super) fn value(&self, output: &str, logical_id: &str) -> Option<&str> {
-        self.outputs
-            .get(output)
-            .or_else(|| self.resources.get(logical_id))
-            .map(String::as_str)
+        self.deployed.value(output, logical_id)
     }
 
     /// A task count parameter (`MaxCount`, `DesiredCount`) of the app stack.
@@ -68,7 +69,7 @@ pub(super) async fn read_app_stacks(
                 if kind == StackKind::App
                     && let Some(stack) = stack
                 {
-                    app_stack.outputs = stack_outputs(stack);
+                    app_stack.deployed.outputs = stack_outputs(stack);
                     app_stack.parameters = stack_parameters(stack);
                     app_stack.exists = true;
                 }
@@ -111,15 +112,10 @@ async fn read_physical_ids(
         .await
     {
         Ok(described) => {
-            app_stack.resources = described
+            app_stack.deployed.resources = described
                 .stack_resources()
                 .iter()
-                .filter_map(|resource| {
-                    Some((
-                        resource.logical_resource_id()?.to_string(),
-                        resource.physical_resource_id()?.to_string(),
-                    ))
-                })
+                .filter_map(PhysicalResource::from_stack_resource)
                 .collect();
         }
         Err(error) => recorder.failed("DescribeStackResources", &error),

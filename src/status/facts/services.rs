@@ -22,6 +22,7 @@ pub(super) async fn read_services(
     recorder: &mut Recorder,
 ) {
     let cluster = app_stack
+        .deployed
         .outputs
         .get(crate::app::template::CLUSTER_NAME.output)
         .cloned()
@@ -30,6 +31,7 @@ pub(super) async fn read_services(
         .iter()
         .map(|kind| {
             let name = app_stack
+                .deployed
                 .outputs
                 .get(kind.service_name_output)
                 .cloned()
