@@ -47,6 +47,21 @@ pub fn service_namespace(app: &str) -> String {
     format!("{app}.internal")
 }
 
+/// A CloudFormation stack of the app (`{app}-registry`, `{app}-app`).
+pub fn stack(app: &str, kind_label: &str) -> String {
+    format!("{app}-{kind_label}")
+}
+
+/// Application Auto Scaling's resource id of an ECS service (`service/{cluster}/{service}`).
+pub fn scalable_target(cluster: &str, ecs_service: &str) -> String {
+    format!("service/{cluster}/{ecs_service}")
+}
+
+/// The on-demand backup teardown takes before deleting the table (`{app}-teardown-{stamp}`).
+pub fn table_backup(app: &str, unix_seconds: u64) -> String {
+    format!("{app}-teardown-{unix_seconds}")
+}
+
 /// Route 53 mode: the set identifier of one region's failover record.
 pub fn record_set_identifier(app: &str, region: &str) -> String {
     format!("{app}-{region}")
@@ -71,5 +86,11 @@ mod tests {
         assert_eq!(log_group("demo", mysfits), "/ecs/demo/mysfits-service");
         assert!(log_group("demo", like).starts_with(&log_group_prefix("demo")));
         assert_eq!(record_set_identifier("demo", "us-east-1"), "demo-us-east-1");
+        assert_eq!(stack("demo", "app"), "demo-app");
+        assert_eq!(
+            scalable_target(&cluster("demo"), &ecs_service("demo", mysfits)),
+            "service/demo/demo-mysfits-service"
+        );
+        assert_eq!(table_backup("demo", 7), "demo-teardown-7");
     }
 }

@@ -10,6 +10,13 @@ use serde::{Serialize, Serializer};
 /// Global Accelerator's control plane exists only in us-west-2, whatever the app's regions are.
 pub const GLOBAL_ACCELERATOR_REGION: &str = "us-west-2";
 
+/// The word the app has always used for a region's standing (the stack tag `mysfits:role`,
+/// labels, the dashboard): `primary` for home, `secondary` for every other region. Only a word:
+/// which region serves is the entry point's traffic split.
+pub fn standing(home: bool) -> &'static str {
+    if home { "primary" } else { "secondary" }
+}
+
 /// An AWS region name (e.g. `us-east-1`), interned: each distinct name is stored once for the life
 /// of the process (there are a few dozen regions), which makes the key `Copy` and cheap to compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

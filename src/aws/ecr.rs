@@ -6,23 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::aws_error;
 use crate::error::{Error, Result};
-
-/// Basic-auth credentials for one region's registry.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RegistryCredentials {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for RegistryCredentials {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("RegistryCredentials")
-            .field("username", &self.username)
-            .field("password", &"(hidden)")
-            .finish()
-    }
-}
+pub use crate::image::push::RegistryCredentials;
 
 /// The registry credentials ECR hands out for this region (valid for 12 hours on AWS).
 /// The token is base64 of `user:password`; the user is `AWS` on AWS.

@@ -190,7 +190,7 @@ pub struct BuildArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Which service's log group to read
-    #[arg(long, default_value = "mysfits-service", value_parser = service_parser())]
+    #[arg(long, default_value = SERVICES[0].name, value_parser = service_parser())]
     pub service: &'static Service,
     /// Read only these of the app's regions (e.g. --in eu-west-1) [default: every region]
     #[arg(

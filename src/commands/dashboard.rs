@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::{print_report, to_json};
+use crate::app::region::standing;
 use crate::aws::{Patience, RegionClients};
 use crate::cli::{DashboardCommand, OutputFormat};
 use crate::config::Config;
@@ -20,7 +21,6 @@ use crate::dashboard::{
 use crate::entry::EntryPoint;
 use crate::error::{Error, Result};
 use crate::stack::StackKind;
-use crate::status::facts::standing;
 
 pub async fn run(config: &Config, command: &DashboardCommand) -> Result<ExitCode> {
     match command {

@@ -840,7 +840,7 @@ pub fn policies(config: &Config) -> Result<Vec<NamedPolicy>> {
         .into_iter()
         .enumerate()
         .map(|(index, policy_document)| NamedPolicy {
-            policy_name: format!("{}-operator-{}", config.app, index + 1),
+            policy_name: crate::app::names::operator_policy(&config.app, index + 1),
             policy_document,
         })
         .collect())

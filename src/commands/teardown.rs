@@ -45,7 +45,7 @@ pub fn prompt_text(config: &Config, options: TeardownOptions) -> String {
     let regions: Vec<String> = config
         .regions()
         .map(|region| {
-            let role = if region.home { "primary" } else { "secondary" };
+            let role = crate::app::region::standing(region.home);
             format!("{} ({role})", region.name)
         })
         .collect();

@@ -65,7 +65,7 @@ pub fn input_from_stacks(
                     format!(
                         "the dashboard needs the app stack of {} ({}), which is not deployed",
                         region.name,
-                        crate::status::facts::standing(region.home)
+                        crate::app::region::standing(region.home)
                     ),
                     "run `mysfits deploy` first, then `mysfits dashboard create`",
                 )

@@ -339,7 +339,7 @@ pub fn render_text(views: &[RegionView], window: Window) -> String {
         text.push_str(&format!(
             "\n{} ({})\n",
             view.region,
-            crate::status::facts::standing(view.home)
+            crate::app::region::standing(view.home)
         ));
         if let Some(problem) = &view.problem {
             text.push_str(&format!("  unavailable: {problem}\n"));

@@ -86,7 +86,7 @@ impl RegionTargets {
 
     /// `primary` for home, `secondary` for the others: the words the dashboard has always shown.
     pub fn standing(&self) -> &'static str {
-        crate::status::facts::standing(self.home)
+        crate::app::region::standing(self.home)
     }
 }
 

@@ -342,7 +342,7 @@ impl RoleSwap {
 }
 
 fn set_identifier(app: &str, region: &str) -> String {
-    format!("{app}-{region}")
+    crate::app::names::record_set_identifier(app, region)
 }
 
 /// DNS names as Route 53 returns them (trailing dot, maybe `dualstack.`) compared as written.
@@ -566,16 +566,16 @@ async fn wait_for_change(
             fix: "Route 53 is still propagating; run the command again later".into(),
         })
     };
-    match tokio::time::timeout(wait_limit + Duration::from_secs(1), waiter).await {
-        Ok(Ok(_)) => Ok(started.elapsed()),
-        Ok(Err(WaiterError::ExceededMaxWait(_))) | Err(_) => Err(timeout()),
-        Ok(Err(WaiterError::OperationFailed(failed))) => {
+    match crate::wait::waiter_limit(wait_limit + Duration::from_secs(1), waiter).await {
+        Some(Ok(_)) => Ok(started.elapsed()),
+        Some(Err(WaiterError::ExceededMaxWait(_))) | None => Err(timeout()),
+        Some(Err(WaiterError::OperationFailed(failed))) => {
             Err(entry.call_error("GetChange", failed.error()))
         }
-        Ok(Err(other)) => Err(CallError::failed(Error::config(
-            format!("waiting for Route 53 change {} failed: {other}", info.id()),
-            "run the command again: it reads the records anew",
-        ))),
+        Some(Err(other)) => Err(CallError::failed(Error::internal(format!(
+            "waiting for Route 53 change {} failed: {other}",
+            info.id()
+        )))),
     }
 }
 

@@ -170,7 +170,7 @@ struct Range {
 
 /// Application Auto Scaling's name for an ECS service.
 fn resource_id(cluster: &str, service: &str) -> String {
-    format!("service/{cluster}/{service}")
+    crate::app::names::scalable_target(cluster, service)
 }
 
 /// The scalable targets of `services` (cluster, name), by resource id; a service without one is

@@ -14,7 +14,23 @@ use serde::Serialize;
 use crate::progress::Events;
 
 use super::{Blob, Image, ImageError, human_bytes};
-use crate::aws::ecr::RegistryCredentials;
+
+/// Basic-auth credentials for one region's registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &"(hidden)")
+            .finish()
+    }
+}
 
 /// Where one image goes in one region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +57,14 @@ impl Destination {
             .filter(|(host, path)| !host.is_empty() && !path.is_empty())
             .ok_or_else(|| ImageError::Destination {
                 what: format!("repository URI {repository_uri:?} is not <registry host>/<name>"),
-                fix: "check the registry stack's MysfitsRepositoryUri / LikeRepositoryUri outputs"
-                    .into(),
+                fix: format!(
+                    "check the registry stack's outputs {}",
+                    crate::app::SERVICES
+                        .iter()
+                        .map(|service| service.repository_uri_output)
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                ),
             })?;
         let (host, plain_http) = match registry_url {
             None => (uri_host.to_string(), false),

@@ -148,7 +148,8 @@ pub async fn read(clients: &RegionClients, app: &str) -> RunningCapacity {
     if services.is_empty() {
         return RunningCapacity::default();
     }
-    let resource_id = |name: &str| format!("service/{app}/{name}");
+    let cluster = crate::app::names::cluster(app);
+    let resource_id = |name: &str| crate::app::names::scalable_target(&cluster, name);
     let targets = match clients
         .autoscaling
         .describe_scalable_targets()

@@ -46,7 +46,7 @@ impl StackKind {
     }
 
     pub fn stack_name(self, app: &str) -> String {
-        format!("{app}-{}", self.label())
+        crate::app::names::stack(app, self.label())
     }
 }
 
@@ -189,7 +189,7 @@ fn request(
             // Existing stacks carry primary/secondary: home is primary, every other region secondary.
             (
                 "mysfits:role".to_string(),
-                if region.home { "primary" } else { "secondary" }.to_string(),
+                crate::app::region::standing(region.home).to_string(),
             ),
         ]),
     }

@@ -90,7 +90,7 @@ impl fmt::Display for TeardownPlan {
 /// How a region is named in step labels: its name and whether it is home ("primary", the word
 /// the stacks' `mysfits:role` tag carries) or not ("secondary").
 fn region_label(region: &RegionSettings) -> String {
-    let role = if region.home { "primary" } else { "secondary" };
+    let role = crate::app::region::standing(region.home);
     format!("{} ({role})", region.name)
 }
 

@@ -775,7 +775,7 @@ pub async fn ensure_table_is_retained(
     let parsed: serde_yaml::Value = serde_yaml::from_str(body).unwrap_or_default();
     let Some(table) = parsed
         .get("Resources")
-        .and_then(|resources| resources.get("Table"))
+        .and_then(|resources| resources.get(crate::app::template::TABLE_NAME.resource))
     else {
         return Ok(());
     };

@@ -147,7 +147,7 @@ async fn create_backup(
         .duration_since(UNIX_EPOCH)
         .map(|since| since.as_secs())
         .unwrap_or_default();
-    let name = format!("{app}-teardown-{stamp}");
+    let name = crate::app::names::table_backup(app, stamp);
     let created = client
         .create_backup()
         .table_name(table)

@@ -148,11 +148,7 @@ pub struct Lookup<'a> {
     pub answer_limit: Duration,
 }
 
-/// The word the app has always used for a region's standing (the stack tag `mysfits:role`, the
-/// dashboard): `primary` for home, `secondary` for every other region.
-pub fn standing(home: bool) -> &'static str {
-    if home { "primary" } else { "secondary" }
-}
+pub use crate::app::region::standing;
 
 /// Tracks whether the region answers; once it has not, later calls are skipped.
 struct Recorder {
