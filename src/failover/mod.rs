@@ -313,7 +313,7 @@ pub fn choose_direction(
 /// The error for an app with fewer than two regions.
 pub fn needs_two_regions() -> Error {
     Error::config(
-        "failover needs a secondary region, and none is configured",
+        "failover needs a second region, and only one is configured",
         "pass --secondary-region (or list a second region under regions: in mysfits.yaml) and deploy to it first",
     )
 }
@@ -730,7 +730,7 @@ mod tests {
         let alone = choose_direction(&TWO[..1], Some("us-west-2"), None)
             .unwrap_err()
             .to_string();
-        assert!(alone.contains("needs a secondary region"), "{alone}");
+        assert!(alone.contains("needs a second region"), "{alone}");
     }
 
     #[test]
