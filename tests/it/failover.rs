@@ -1452,7 +1452,7 @@ mod inputs {
         let cases: [(&[&str], &str, &str); 6] = [
             (
                 &["failover", "--to", "us-west-2"],
-                "needs a secondary region",
+                "needs a second region",
                 "--secondary-region",
             ),
             (
