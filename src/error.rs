@@ -115,6 +115,12 @@ impl Error {
     /// The message with its whole cause chain, as printed by `main`.
     pub fn report(&self) -> String {
         let mut text = self.to_string();
+        self.append_causes(&mut text);
+        text
+    }
+
+    /// Appends each cause of the chain that `text` does not already say.
+    fn append_causes(&self, text: &mut String) {
         let mut source = std::error::Error::source(self);
         while let Some(cause) = source {
             let cause_text = cause.to_string();
@@ -123,7 +129,69 @@ impl Error {
             }
             source = cause.source();
         }
-        text
+    }
+
+    /// The variant's name as `--output json` reports it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "config",
+            Error::Aws { .. } => "aws",
+            Error::Stack { .. } => "stack",
+            Error::Timeout { .. } => "timeout",
+            Error::Image(_) => "image",
+            Error::Io { .. } => "io",
+            Error::Many(_) => "many",
+            Error::Internal { .. } => "internal",
+            Error::Interrupted => "interrupted",
+        }
+    }
+
+    /// What happened (with its causes) and what to do next, split apart for machine output.
+    /// Every message renders its fix last as "\n  fix: ..."; the variants without one get a
+    /// fix that fits them.
+    pub fn message_and_fix(&self) -> (String, String) {
+        if let Error::Many(_) = self {
+            return (
+                self.report(),
+                "fix each failure listed in the message (each names its own fix), then run the command again".to_string(),
+            );
+        }
+        let text = self.to_string();
+        let (mut message, fix) = match text.rsplit_once("\n  fix: ") {
+            Some((message, fix)) => (message.to_string(), fix.to_string()),
+            None => (
+                text.clone(),
+                "check the file, directory or program named in the message (that it exists, its permissions, free disk space), then run the command again".to_string(),
+            ),
+        };
+        self.append_causes(&mut message);
+        (message, fix)
+    }
+
+    /// The error as the one JSON document `--output json` prints on stdout when a command fails:
+    /// `{"error": {"kind", "message", "fix", "exit_code"}}`, plus operation and region for AWS.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (message, fix) = self.message_and_fix();
+        let mut error = serde_json::json!({
+            "kind": self.kind(),
+            "message": message,
+            "fix": fix,
+            "exit_code": self.exit_code(),
+        });
+        if let Error::Aws {
+            operation, region, ..
+        } = self
+        {
+            error["operation"] = operation.as_str().into();
+            error["region"] = region.as_str().into();
+        }
+        serde_json::json!({ "error": error })
+    }
+
+    /// True when stdout's reader went away (`mysfits iam-policy | head -1`): the reader got what
+    /// it wanted, so the process ends quietly with success, as ripgrep does.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     pub fn exit_code(&self) -> u8 {
