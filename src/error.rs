@@ -55,8 +55,8 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Several independent steps failed; each is listed.
-    #[error("{} steps failed:\n{}", .0.len(), .0.iter().map(|error| format!("- {error}")).collect::<Vec<_>>().join("\n"))]
+    /// Several independent steps or calls failed; each is listed.
+    #[error("{} failures:\n{}", .0.len(), .0.iter().map(|error| format!("- {error}")).collect::<Vec<_>>().join("\n"))]
     Many(Vec<Error>),
 
     /// mysfits broke one of its own rules (a plan with a cycle, a step without its input): a bug,
