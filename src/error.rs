@@ -201,3 +201,64 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_output_splits_message_and_fix_and_names_the_kind() {
+        let aws = Error::Aws {
+            operation: "DescribeStacks".into(),
+            region: "eu-west-1".into(),
+            message: "AccessDenied: no".into(),
+            fix: "grant it".into(),
+        };
+        assert_eq!(
+            aws.to_json(),
+            serde_json::json!({"error": {
+                "kind": "aws",
+                "message": "DescribeStacks in eu-west-1 failed: AccessDenied: no",
+                "fix": "grant it",
+                "exit_code": 2,
+                "operation": "DescribeStacks",
+                "region": "eu-west-1",
+            }})
+        );
+        let io = Error::io(
+            "reading mysfits.yaml",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        let (message, fix) = io.message_and_fix();
+        assert_eq!(message, "reading mysfits.yaml: entity not found");
+        assert!(fix.starts_with("check the file"), "{fix}");
+        assert_eq!(Error::Interrupted.to_json()["error"]["exit_code"], 130);
+        assert_eq!(
+            Error::Interrupted.message_and_fix(),
+            (
+                "interrupted".to_string(),
+                "run the same command again: it picks up where it stopped".to_string()
+            )
+        );
+        let many = Error::Many(vec![Error::config("a", "b"), Error::Interrupted]);
+        assert_eq!(many.kind(), "many");
+        assert_eq!(
+            many.message_and_fix().0,
+            "2 failures:\n- a\n  fix: b\n- interrupted\n  fix: run the same command again: it picks up where it stopped"
+        );
+    }
+
+    #[test]
+    fn only_a_broken_pipe_is_a_quiet_end() {
+        let pipe = Error::io(
+            "writing the result to stdout",
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        );
+        assert!(pipe.is_broken_pipe());
+        let full = Error::io(
+            "writing the result to stdout",
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        );
+        assert!(!full.is_broken_pipe());
+    }
+}
