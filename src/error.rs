@@ -55,8 +55,8 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Several independent steps failed; each is listed.
-    #[error("{} steps failed:\n{}", .0.len(), .0.iter().map(|error| format!("- {error}")).collect::<Vec<_>>().join("\n"))]
+    /// Several independent steps or calls failed; each is listed.
+    #[error("{} failures:\n{}", .0.len(), .0.iter().map(|error| format!("- {error}")).collect::<Vec<_>>().join("\n"))]
     Many(Vec<Error>),
 
     /// mysfits broke one of its own rules (a plan with a cycle, a step without its input): a bug,
@@ -115,6 +115,12 @@ impl Error {
     /// The message with its whole cause chain, as printed by `main`.
     pub fn report(&self) -> String {
         let mut text = self.to_string();
+        self.append_causes(&mut text);
+        text
+    }
+
+    /// Appends each cause of the chain that `text` does not already say.
+    fn append_causes(&self, text: &mut String) {
         let mut source = std::error::Error::source(self);
         while let Some(cause) = source {
             let cause_text = cause.to_string();
@@ -123,7 +129,69 @@ impl Error {
             }
             source = cause.source();
         }
-        text
+    }
+
+    /// The variant's name as `--output json` reports it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "config",
+            Error::Aws { .. } => "aws",
+            Error::Stack { .. } => "stack",
+            Error::Timeout { .. } => "timeout",
+            Error::Image(_) => "image",
+            Error::Io { .. } => "io",
+            Error::Many(_) => "many",
+            Error::Internal { .. } => "internal",
+            Error::Interrupted => "interrupted",
+        }
+    }
+
+    /// What happened (with its causes) and what to do next, split apart for machine output.
+    /// Every message renders its fix last as "\n  fix: ..."; the variants without one get a
+    /// fix that fits them.
+    pub fn message_and_fix(&self) -> (String, String) {
+        if let Error::Many(_) = self {
+            return (
+                self.report(),
+                "fix each failure listed in the message (each names its own fix), then run the command again".to_string(),
+            );
+        }
+        let text = self.to_string();
+        let (mut message, fix) = match text.rsplit_once("\n  fix: ") {
+            Some((message, fix)) => (message.to_string(), fix.to_string()),
+            None => (
+                text.clone(),
+                "check the file, directory or program named in the message (that it exists, its permissions, free disk space), then run the command again".to_string(),
+            ),
+        };
+        self.append_causes(&mut message);
+        (message, fix)
+    }
+
+    /// The error as the one JSON document `--output json` prints on stdout when a command fails:
+    /// `{"error": {"kind", "message", "fix", "exit_code"}}`, plus operation and region for AWS.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (message, fix) = self.message_and_fix();
+        let mut error = serde_json::json!({
+            "kind": self.kind(),
+            "message": message,
+            "fix": fix,
+            "exit_code": self.exit_code(),
+        });
+        if let Error::Aws {
+            operation, region, ..
+        } = self
+        {
+            error["operation"] = operation.as_str().into();
+            error["region"] = region.as_str().into();
+        }
+        serde_json::json!({ "error": error })
+    }
+
+    /// True when stdout's reader went away (`mysfits iam-policy | head -1`): the reader got what
+    /// it wanted, so the process ends quietly with success, as ripgrep does.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
     }
 
     pub fn exit_code(&self) -> u8 {
@@ -131,5 +199,66 @@ impl Error {
             Error::Interrupted => EXIT_INTERRUPTED,
             _ => EXIT_ERROR,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_output_splits_message_and_fix_and_names_the_kind() {
+        let aws = Error::Aws {
+            operation: "DescribeStacks".into(),
+            region: "eu-west-1".into(),
+            message: "AccessDenied: no".into(),
+            fix: "grant it".into(),
+        };
+        assert_eq!(
+            aws.to_json(),
+            serde_json::json!({"error": {
+                "kind": "aws",
+                "message": "DescribeStacks in eu-west-1 failed: AccessDenied: no",
+                "fix": "grant it",
+                "exit_code": 2,
+                "operation": "DescribeStacks",
+                "region": "eu-west-1",
+            }})
+        );
+        let io = Error::io(
+            "reading mysfits.yaml",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        let (message, fix) = io.message_and_fix();
+        assert_eq!(message, "reading mysfits.yaml: entity not found");
+        assert!(fix.starts_with("check the file"), "{fix}");
+        assert_eq!(Error::Interrupted.to_json()["error"]["exit_code"], 130);
+        assert_eq!(
+            Error::Interrupted.message_and_fix(),
+            (
+                "interrupted".to_string(),
+                "run the same command again: it picks up where it stopped".to_string()
+            )
+        );
+        let many = Error::Many(vec![Error::config("a", "b"), Error::Interrupted]);
+        assert_eq!(many.kind(), "many");
+        assert_eq!(
+            many.message_and_fix().0,
+            "2 failures:\n- a\n  fix: b\n- interrupted\n  fix: run the same command again: it picks up where it stopped"
+        );
+    }
+
+    #[test]
+    fn only_a_broken_pipe_is_a_quiet_end() {
+        let pipe = Error::io(
+            "writing the result to stdout",
+            std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        );
+        assert!(pipe.is_broken_pipe());
+        let full = Error::io(
+            "writing the result to stdout",
+            std::io::Error::from(std::io::ErrorKind::StorageFull),
+        );
+        assert!(!full.is_broken_pipe());
     }
 }

@@ -48,8 +48,11 @@ pub async fn run(cli: cli::Cli) -> Result<ExitCode> {
     commands::dispatch(cli).await
 }
 
-/// Logs go to stderr so that stdout stays clean for data (`--output json`).
+/// Logs go to stderr so that stdout stays clean for data (`--output json`); coloured only on a
+/// terminal without NO_COLOR, and a closed stderr is no reason to panic.
 pub fn init_tracing(verbosity: u8) {
+    use std::io::IsTerminal;
+
     let default_level = match verbosity {
         0 => "warn",
         1 => "info,mysfits=debug",
@@ -61,5 +64,7 @@ pub fn init_tracing(verbosity: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(progress::terminal_styling(std::io::stderr().is_terminal()))
+        .log_internal_errors(false)
         .try_init();
 }

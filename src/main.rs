@@ -7,18 +7,16 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = mysfits::cli::Cli::parse();
     mysfits::init_tracing(cli.global.verbose);
+    let output = cli.global.output;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: could not start the async runtime: {error}");
-            return ExitCode::from(mysfits::error::EXIT_ERROR);
+            let error = mysfits::Error::io("could not start the async runtime", error);
+            return mysfits::commands::fail(output, &error);
         }
     };
     match runtime.block_on(mysfits::run(cli)) {
         Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {}", error.report());
-            ExitCode::from(error.exit_code())
-        }
+        Err(error) => mysfits::commands::fail(output, &error),
     }
 }

@@ -206,10 +206,46 @@ where
             }
         }
         SdkError::TimeoutError(_) => "the call timed out".to_string(),
+        SdkError::DispatchFailure(_) if connection_refused(error) => {
+            "connection refused (nothing listens at the endpoint)".to_string()
+        }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
             "the endpoint did not answer (connection failed)".to_string()
         }
         other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+    }
+}
+
+/// True when the endpoint's host turned the connection down (a dead port, an emulator that is
+/// not running): the SDK reports it as an IO dispatch failure whose cause chain holds the
+/// operating system's ConnectionRefused.
+pub fn connection_refused<E, R>(error: &SdkError<E, R>) -> bool {
+    let SdkError::DispatchFailure(failure) = error else {
+        return false;
+    };
+    let Some(connector_error) = failure.as_connector_error() else {
+        return false;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(connector_error);
+    while let Some(current) = cause {
+        if current
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// Why a region gave no answer, for the lines that list what was skipped because of it:
+/// "refused the connection", or "did not answer within N s" (the clients' limit).
+pub fn silence<E, R>(error: &SdkError<E, R>, answer_limit: std::time::Duration) -> String {
+    if connection_refused(error) {
+        "refused the connection".to_string()
+    } else {
+        format!("did not answer within {} s", answer_limit.as_secs())
     }
 }
 

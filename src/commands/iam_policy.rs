@@ -24,7 +24,6 @@
 //! several managed policies `{app}-operator-N` ([`policies`]), to attach together.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::process::ExitCode;
 
 use serde::{Deserialize, Serialize};
@@ -847,16 +846,9 @@ pub fn policies(config: &Config) -> Result<Vec<NamedPolicy>> {
 }
 
 pub async fn run(config: &Config) -> Result<ExitCode> {
-    let document = serde_json::to_string_pretty(&policies(config)?).map_err(|error| {
-        Error::config(
-            format!("could not write the policies: {error}"),
-            "report this bug",
-        )
-    })?;
+    let document = serde_json::to_string_pretty(&policies(config)?)
+        .map_err(|error| Error::internal(format!("could not write the policies: {error}")))?;
     // The policies are the data in both output formats.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{document}")
-        .and_then(|()| stdout.flush())
-        .map_err(|error| Error::io("writing the policies to stdout", error))?;
+    super::write_stdout(&format!("{document}\n"))?;
     Ok(ExitCode::SUCCESS)
 }

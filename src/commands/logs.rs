@@ -211,39 +211,13 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
     let limit = args.limit as usize;
 
     let mut follower = Follower::new(&group, since);
-    let mut lines = Vec::new();
-    let mut missing = Vec::new();
-    let mut watched = Vec::new();
     let reads = futures::future::join_all(
         regions
             .iter()
             .map(|clients| read_region(clients, &group, since, Some(limit))),
     )
     .await;
-    for (clients, read) in regions.iter().zip(reads) {
-        match read {
-            Ok(region_lines) => {
-                watched.push(clients.region.clone());
-                lines.extend(region_lines);
-            }
-            Err(RegionProblem::MissingGroup(error)) => {
-                eprintln!("warning: {}", error.report());
-                missing.push(error);
-            }
-            Err(RegionProblem::Failed(error)) => {
-                // Still followed: the region may come back.
-                eprintln!("warning: {}", error.report());
-                watched.push(clients.region.clone());
-            }
-        }
-    }
-    if missing.len() == regions.len() {
-        return Err(if missing.len() == 1 {
-            missing.remove(0)
-        } else {
-            Error::Many(missing)
-        });
-    }
+    let (mut lines, watched) = first_read(&regions, reads)?;
     lines.sort_by_key(|line| line.timestamp);
     let skip = lines.len().saturating_sub(limit);
     // Only the newest `limit` lines are shown: what is older than the first of them (and may
@@ -270,6 +244,42 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
         let fresh = follower.poll(&regions).await;
         print_lines(config.output, &fresh)?;
     }
+}
+
+/// The lines of the first read and the regions to follow. A region whose group is missing is
+/// left out, one that failed otherwise is still followed (it may come back); each is a warning
+/// on stderr. When no region could be read at all the command fails with every reason.
+fn first_read(
+    regions: &[RegionClients],
+    reads: Vec<std::result::Result<Vec<LogLine>, RegionProblem>>,
+) -> Result<(Vec<LogLine>, Vec<String>)> {
+    let mut lines = Vec::new();
+    let mut watched = Vec::new();
+    let mut failures = Vec::new();
+    for (clients, read) in regions.iter().zip(reads) {
+        match read {
+            Ok(region_lines) => {
+                watched.push(clients.region.clone());
+                lines.extend(region_lines);
+            }
+            Err(RegionProblem::MissingGroup(error)) => failures.push(error),
+            Err(RegionProblem::Failed(error)) => {
+                watched.push(clients.region.clone());
+                failures.push(error);
+            }
+        }
+    }
+    if failures.len() == regions.len() {
+        return Err(if failures.len() == 1 {
+            failures.remove(0)
+        } else {
+            Error::Many(failures)
+        });
+    }
+    for failure in &failures {
+        eprintln!("warning: {}", failure.report());
+    }
+    Ok((lines, watched))
 }
 
 fn print_lines(output: OutputFormat, lines: &[LogLine]) -> Result<()> {

@@ -12,6 +12,7 @@ pub mod teardown;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::CommandFactory;
 
@@ -27,28 +28,58 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
         .map_err(|error| Error::internal(format!("could not write JSON output: {error}")))
 }
 
+/// Set once a command has written its report on stdout: a failure after that (teardown left
+/// something, failover refused) is already described there, and stdout must stay one document.
+static REPORT_WRITTEN: AtomicBool = AtomicBool::new(false);
+
 /// Prints a command's result on stdout: JSON for `--output json`, else `text(report)`.
 pub(crate) fn print_report<T: Serialize>(
     output: OutputFormat,
     report: &T,
     text: impl FnOnce(&T) -> String,
 ) -> Result<()> {
-    match output {
-        OutputFormat::Json => println!("{}", to_json(report)?),
-        OutputFormat::Text => print!("{}", text(report)),
-    }
+    let rendered = match output {
+        OutputFormat::Json => to_json(report)? + "\n",
+        OutputFormat::Text => text(report),
+    };
+    write_stdout(&rendered)?;
+    REPORT_WRITTEN.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// Writes to stdout without panicking when its reader is gone (a BrokenPipe comes back as an
+/// [`Error::Io`] that [`fail`] turns into a quiet exit).
+pub(crate) fn write_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|error| Error::io("writing the result to stdout", error))
+}
+
+/// How a failed command ends: the message on stderr; with `--output json` also the error as one
+/// JSON document on stdout, unless the command's own report is already there. A closed stdout
+/// (`| head -1`) is no failure: the reader had what it wanted.
+pub fn fail(output: OutputFormat, error: &Error) -> ExitCode {
+    if error.is_broken_pipe() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {}", error.report());
+    if output == OutputFormat::Json && !REPORT_WRITTEN.load(Ordering::Relaxed) {
+        // Best effort: if stdout is gone too, stderr already holds the message.
+        let _ = write_stdout(&format!("{:#}\n", error.to_json()));
+    }
+    ExitCode::from(error.exit_code())
 }
 
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     // Completions need no config: they must work before anything is set up.
     if let Command::Completions(args) = &cli.command {
         let mut command = Cli::command();
-        let mut stdout = std::io::stdout().lock();
-        clap_complete::generate(args.shell, &mut command, "mysfits", &mut stdout);
-        stdout
-            .flush()
-            .map_err(|error| Error::io("writing completions to stdout", error))?;
+        // Rendered first: clap_complete panics when its writer fails (a closed pipe).
+        let mut script = Vec::new();
+        clap_complete::generate(args.shell, &mut command, "mysfits", &mut script);
+        write_stdout(&String::from_utf8_lossy(&script))?;
         return Ok(ExitCode::SUCCESS);
     }
     let config = Config::load(&cli.global)?;

@@ -4,7 +4,7 @@
 mod render;
 
 pub(crate) use render::first_line;
-pub use render::{Renderer, RendererKind};
+pub use render::{Renderer, RendererKind, terminal_styling};
 
 use std::time::Duration;
 

@@ -21,12 +21,18 @@ pub enum RendererKind {
 impl RendererKind {
     /// The tree on a terminal, lines everywhere else (pipes, CI, NO_COLOR terminals too).
     pub fn detect() -> RendererKind {
-        if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+        if terminal_styling(std::io::stderr().is_terminal()) && std::env::var_os("CI").is_none() {
             RendererKind::Tree
         } else {
             RendererKind::Lines
         }
     }
+}
+
+/// Whether colours and cursor control may be written to a stream: only to a terminal, and never
+/// when `NO_COLOR` is set to anything (<https://no-color.org>).
+pub fn terminal_styling(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
 /// Consumes events until every sender is gone.

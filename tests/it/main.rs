@@ -15,6 +15,7 @@ mod deploy_regions;
 mod entry_mocks;
 mod examples;
 mod failover;
+mod first_contact;
 mod fixtures;
 mod fresh_connections;
 mod golden;

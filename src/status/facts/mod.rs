@@ -154,6 +154,8 @@ pub use crate::app::region::standing;
 struct Recorder {
     facts: RegionFacts,
     answer_limit: Duration,
+    /// Why the region gave no answer (refused, or silent past `answer_limit`), once it has not.
+    silence: String,
 }
 
 impl Recorder {
@@ -169,9 +171,8 @@ impl Recorder {
 
     fn skip(&mut self, what: &str) {
         self.facts.skipped.push(format!(
-            "{what} in {} (region did not answer within {} s)",
-            self.facts.region,
-            self.answer_limit.as_secs()
+            "{what} in {} (region {})",
+            self.facts.region, self.silence
         ));
     }
 
@@ -181,6 +182,7 @@ impl Recorder {
     {
         if crate::aws::no_answer(error) {
             self.facts.unreachable = Some(format!("{what}: {}", error_message(error)));
+            self.silence = crate::aws::silence(error, self.answer_limit);
             self.skip(what);
         } else {
             self.facts
@@ -211,6 +213,7 @@ pub async fn gather(clients: &RegionClients, lookup: &Lookup<'_>) -> RegionFacts
             ..RegionFacts::default()
         },
         answer_limit: lookup.answer_limit,
+        silence: String::new(),
     };
     let app_stack = read_app_stacks(clients, lookup.app, &mut recorder).await;
     recorder.facts.max_count =
