@@ -156,18 +156,19 @@ async fn show(config: &Config, minutes: u32) -> Result<ExitCode> {
         ));
     }
     match config.output {
-        OutputFormat::Json => println!("{}", to_json(&report)?),
+        OutputFormat::Json => super::write_stdout(&format!("{}\n", to_json(&report)?))?,
         OutputFormat::Text => {
             let note = if report.dashboard_exists {
                 report.url.clone()
             } else {
                 "(the dashboard itself is not created yet: `mysfits dashboard create`)".to_string()
             };
-            println!(
-                "dashboard {} in {}: {note}",
-                report.dashboard, report.region
-            );
-            print!("{}", render_text(&report.regions, window));
+            super::write_stdout(&format!(
+                "dashboard {} in {}: {note}\n{}",
+                report.dashboard,
+                report.region,
+                render_text(&report.regions, window)
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -182,16 +183,18 @@ async fn remove(config: &Config) -> Result<ExitCode> {
     let clients = RegionClients::for_region(config, config.home(), Patience::DEPLOY).await;
     let deleted = delete(config, &clients.cloudwatch).await?;
     match config.output {
-        OutputFormat::Json => println!(
-            "{}",
+        OutputFormat::Json => super::write_stdout(&format!(
+            "{}\n",
             to_json(
                 &serde_json::json!({ "dashboard": name, "region": region, "deleted": deleted })
             )?
-        ),
-        OutputFormat::Text if deleted => println!("dashboard {name} in {region} deleted"),
-        OutputFormat::Text => {
-            println!("dashboard {name} in {region} does not exist; nothing to delete")
+        ))?,
+        OutputFormat::Text if deleted => {
+            super::write_stdout(&format!("dashboard {name} in {region} deleted\n"))?
         }
+        OutputFormat::Text => super::write_stdout(&format!(
+            "dashboard {name} in {region} does not exist; nothing to delete\n"
+        ))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -50,13 +50,13 @@ pub async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
     }
     let changes = previews.iter().any(|preview| preview.preview.has_changes());
     match config.output {
-        OutputFormat::Json => println!(
-            "{}",
+        OutputFormat::Json => crate::commands::write_stdout(&format!(
+            "{}\n",
             to_json(
                 &serde_json::json!({ "steps": plan.steps, "stacks": previews, "changes": changes })
             )?
-        ),
-        OutputFormat::Text => print!("{}", text(plan, &previews)),
+        ))?,
+        OutputFormat::Text => crate::commands::write_stdout(&text(plan, &previews))?,
     }
     Ok(if changes {
         ExitCode::from(1)
