@@ -45,7 +45,7 @@ pub enum Error {
 
     /// Building or pushing an image failed.
     #[error(transparent)]
-    Image(#[from] crate::image::ImageError),
+    Image(crate::image::ImageError),
 
     /// Local file or process IO failed.
     #[error("{what}: {source}")]
@@ -90,6 +90,24 @@ fn format_reasons(failures: &[ResourceFailure]) -> String {
             )
         })
         .collect()
+}
+
+/// A broken invariant of the image builder (a layer that cannot be written in memory, metadata the
+/// OCI types refuse) is an internal error like any other; every other image failure keeps its own
+/// message and fix.
+impl From<crate::image::ImageError> for Error {
+    fn from(error: crate::image::ImageError) -> Error {
+        use crate::image::ImageError;
+        match error {
+            ImageError::Layer { what, source } => {
+                Error::internal(format!("image builder: {what}: {source}"))
+            }
+            ImageError::Spec(what) => {
+                Error::internal(format!("image builder: invalid image metadata: {what}"))
+            }
+            other => Error::Image(other),
+        }
+    }
 }
 
 impl Error {
@@ -205,6 +223,24 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_builder_invariants_are_internal_errors_and_other_image_errors_keep_their_fix() {
+        let spec: Error = crate::image::ImageError::Spec("no media type".into()).into();
+        assert_eq!(spec.kind(), "internal");
+        assert!(
+            spec.to_string()
+                .contains("image builder: invalid image metadata: no media type"),
+            "{spec}"
+        );
+        let destination: Error = crate::image::ImageError::Destination {
+            what: "bad URI".into(),
+            fix: "check the outputs".into(),
+        }
+        .into();
+        assert_eq!(destination.kind(), "image");
+        assert!(destination.to_string().contains("fix: check the outputs"));
+    }
 
     #[test]
     fn machine_output_splits_message_and_fix_and_names_the_kind() {

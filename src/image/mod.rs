@@ -65,16 +65,16 @@ pub enum ImageError {
     )]
     SourceDateEpoch { value: String },
 
-    #[error("{what}: {source}\n  fix: this is a bug in mysfits' image builder; please report it")]
+    /// A broken invariant (the CLI reports it as an internal error, see `crate::Error`).
+    #[error("{what}: {source}")]
     Layer {
         what: String,
         #[source]
         source: std::io::Error,
     },
 
-    #[error(
-        "invalid image metadata: {0}\n  fix: this is a bug in mysfits' image builder; please report it"
-    )]
+    /// A broken invariant (the CLI reports it as an internal error, see `crate::Error`).
+    #[error("invalid image metadata: {0}")]
     Spec(String),
 
     #[error("{what}\n  fix: {fix}")]
