@@ -24,6 +24,7 @@ use super::{
     CallError, EntryDescription, EntryPoint, RegionTraffic, RegionalLoadBalancer, ShiftOutcome,
     TrafficSplit,
 };
+use crate::app::names;
 use crate::config::APP_TAG;
 use crate::error::Error;
 use crate::progress::{Events, elapsed_ms};
@@ -54,7 +55,7 @@ pub(super) async fn ensure(
     let mut changes = Vec::new();
     let mut replaced_health_checks = Vec::new();
     for balancer in load_balancers {
-        let set_identifier = set_identifier(&entry.app, &balancer.region);
+        let set_identifier = names::record_set_identifier(&entry.app, &balancer.region);
         let current = existing
             .iter()
             .find(|record| record.set_identifier() == Some(set_identifier.as_str()));
@@ -155,7 +156,7 @@ async fn wanted_record(
             "wait until the load balancer is active, then deploy again",
         ))
     })?;
-    let set_identifier = set_identifier(&entry.app, &balancer.region);
+    let set_identifier = names::record_set_identifier(&entry.app, &balancer.region);
     let wanted = record(
         domain,
         &set_identifier,
@@ -247,7 +248,7 @@ pub(super) async fn shift(
     wait_limit: Duration,
 ) -> Outcome<ShiftOutcome> {
     let records = our_records(entry, client, zone, domain).await?;
-    let target_identifier = set_identifier(&entry.app, to);
+    let target_identifier = names::record_set_identifier(&entry.app, to);
     let Some(target) = records
         .iter()
         .find(|record| record.set_identifier() == Some(target_identifier.as_str()))
@@ -339,10 +340,6 @@ impl RoleSwap {
             actions,
         })
     }
-}
-
-fn set_identifier(app: &str, region: &str) -> String {
-    crate::app::names::record_set_identifier(app, region)
 }
 
 /// DNS names as Route 53 returns them (trailing dot, maybe `dualstack.`) compared as written.

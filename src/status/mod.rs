@@ -89,7 +89,11 @@ impl StatusReport {
     /// that was skipped.
     pub fn text(&self) -> String {
         let mut rows = vec![self.row("", |facts| {
-            format!("{} ({})", facts.region, facts::standing(facts.home))
+            format!(
+                "{} ({})",
+                facts.region,
+                crate::app::region::standing(facts.home)
+            )
         })];
         rows.push(self.row("region", |facts| match &facts.unreachable {
             Some(_) => "NOT ANSWERING".into(),

@@ -148,8 +148,6 @@ pub struct Lookup<'a> {
     pub answer_limit: Duration,
 }
 
-pub use crate::app::region::standing;
-
 /// Tracks whether the region answers; once it has not, later calls are skipped.
 struct Recorder {
     facts: RegionFacts,
