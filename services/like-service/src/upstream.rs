@@ -101,12 +101,17 @@ impl Upstream {
             Err(error) => return self.transport_failure(error),
         };
         let json = serde_json::from_slice::<serde_json::Value>(&body).ok();
-        let upstream_message = json
-            .as_ref()
-            .and_then(|json| json.get("error"))
-            .and_then(|message| message.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+        let upstream_message = json.as_ref().and_then(error_message);
+        if status != StatusCode::OK && upstream_message.is_none() {
+            // A load balancer's or proxy's HTML page, say: logged for the operator, not handed
+            // to the caller, who can do nothing with it.
+            let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            tracing::warn!(url = %url, %status, body = %excerpt, "upstream answered without a JSON error");
+        }
+        let said = |upstream_message: Option<String>| match upstream_message {
+            Some(message) => format!(": {message}"),
+            None => " without a JSON error (its body is in like-service's log)".to_string(),
+        };
         match status {
             StatusCode::OK => match json {
                 Some(mysfit) => Attempt::Done(Ok(mysfit)),
@@ -114,38 +119,56 @@ impl Upstream {
                     "mysfits-service answered 200 without a JSON body",
                 ))),
             },
-            StatusCode::NOT_FOUND => Attempt::Done(Err(ApiError::not_found(upstream_message))),
+            StatusCode::NOT_FOUND => Attempt::Done(Err(match upstream_message {
+                Some(message) => ApiError::not_found(message),
+                None => ApiError::bad_gateway(format!(
+                    "mysfits-service answered {status}{}",
+                    said(None)
+                )),
+            })),
             StatusCode::SERVICE_UNAVAILABLE => Attempt::Retryable(ApiError::bad_gateway(format!(
-                "mysfits-service is unavailable: {upstream_message}"
+                "mysfits-service is unavailable{}",
+                said(upstream_message)
             ))),
             _ => Attempt::Done(Err(ApiError::bad_gateway(format!(
-                "mysfits-service answered {status}: {upstream_message}"
+                "mysfits-service answered {status}{}",
+                said(upstream_message)
             )))),
         }
     }
 
+    /// The caller is told what kind of failure it was; the upstream's address (internal) and the
+    /// library's wording of the cause go to the log only.
     fn transport_failure(&self, error: reqwest::Error) -> Attempt {
+        tracing::warn!(url = %self.base_url, error = %error_chain(&error), "calling mysfits-service failed");
         if error.is_connect() {
-            return Attempt::Retryable(ApiError::bad_gateway(format!(
-                "mysfits-service at {} cannot be reached: {}",
-                self.base_url,
-                error_chain(&error)
-            )));
+            return Attempt::Retryable(ApiError::bad_gateway(
+                "mysfits-service cannot be reached (no connection)",
+            ));
         }
         if error.is_timeout() {
             return Attempt::Done(Err(ApiError::gateway_timeout(format!(
-                "mysfits-service at {} did not answer within {} ms; the like may or may not have been counted",
-                self.base_url,
+                "mysfits-service did not answer within {} ms; the like may or may not have been counted",
                 self.attempt_timeout.as_millis()
             ))));
         }
-        Attempt::Done(Err(ApiError::bad_gateway(format!(
-            "calling mysfits-service at {} failed: {}",
-            self.base_url,
-            error_chain(&error)
-        ))))
+        Attempt::Done(Err(ApiError::bad_gateway(
+            "calling mysfits-service failed before it answered; the like may or may not have been counted",
+        )))
     }
 }
+
+/// The `error` of mysfits-service's JSON error body, when it is one line of at most
+/// [`MAX_UPSTREAM_MESSAGE`] characters (mysfits-service's own messages are).
+fn error_message(body: &serde_json::Value) -> Option<String> {
+    let message = body.get("error")?.as_str()?;
+    let plain =
+        message.chars().count() <= MAX_UPSTREAM_MESSAGE && !message.chars().any(char::is_control);
+    plain.then(|| message.to_string())
+}
+
+/// Longest upstream error message passed on to the caller.
+const MAX_UPSTREAM_MESSAGE: usize = 300;
 
 enum Attempt {
     Done(Result<serde_json::Value, ApiError>),

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use service_common::{ApiError, EdgeSettings, mysfit_id, with_edge_layers};
+use service_common::{ApiError, EdgeSettings, echo, mysfit_id, with_edge_layers};
 
 use crate::mysfit::{Alignment, Filter, Mysfit};
 use crate::table::MysfitsTable;
@@ -123,12 +123,15 @@ pub fn parse_filter(filter: Option<&str>, value: Option<&str>) -> Result<Option<
     let names = Alignment::ALL.map(Alignment::attribute).join(" or ");
     match (filter, value) {
         (None, None) => Ok(None),
-        (None, Some(value)) => Err(ApiError::bad_request(format!(
-            "value={value} was given without filter: add filter={names}"
+        (None, Some(_)) => Err(ApiError::bad_request(format!(
+            "value= was given without filter: add filter={names}"
         ))),
         (Some(name), value) => {
             let alignment = Alignment::from_name(name).ok_or_else(|| {
-                ApiError::bad_request(format!("unknown filter {name:?}: use filter={names}"))
+                ApiError::bad_request(format!(
+                    "unknown filter{}: use filter={names}",
+                    echo::quoted(name)
+                ))
             })?;
             let choices = alignment.values().join(", ");
             let value = value.ok_or_else(|| {
@@ -139,7 +142,8 @@ pub fn parse_filter(filter: Option<&str>, value: Option<&str>) -> Result<Option<
             })?;
             let value = alignment.canonical_value(value).ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "{value:?} is not a {} value: use one of {choices}",
+                    "the value{} is not a {} value: use one of {choices}",
+                    echo::quoted(value),
                     alignment.attribute()
                 ))
             })?;

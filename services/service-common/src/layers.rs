@@ -1,5 +1,6 @@
 //! The middleware every response of both services goes through, outermost first:
-//! request id (`x-request-id`, kept from the caller or made up, echoed back), a tracing span with
+//! request id (`x-request-id`, kept from the caller when it is a short token, else made up; echoed
+//! back), a tracing span with
 //! that id and the caller's `X-Amzn-Trace-Id` (echoed back), the region header and JSON error
 //! bodies, CORS, the request-body limit, and the request timeout.
 
@@ -20,6 +21,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::echo;
 use crate::error::ErrorMessage;
 
 /// Every response carries the region that served it: after a failover this is how a caller (and
@@ -97,6 +99,16 @@ pub fn with_edge_layers(router: Router, settings: &EdgeSettings) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(drop_unsafe_request_id))
+}
+
+/// A caller's request id is echoed in the response header, the error body and every log line:
+/// one that is not a short token (see [`echo::is_token`]) is dropped, and a fresh one is made.
+async fn drop_unsafe_request_id(mut request: Request, next: Next) -> Response {
+    if !echo::is_token(header_text(request.headers(), &REQUEST_ID_HEADER)) {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    next.run(request).await
 }
 
 /// The value of `name` in `headers`, or "" when absent or not text.
@@ -124,7 +136,7 @@ async fn shape_response(
 ) -> Response {
     let request_id = header_text(request.headers(), &REQUEST_ID_HEADER).to_string();
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
+    let path = echo::path(request.uri().path());
     let mut response = next.run(request).await;
     let status = response.status();
     let is_json = header_text(response.headers(), &CONTENT_TYPE).starts_with("application/json");
@@ -169,4 +181,80 @@ async fn json_error(response: Response, request_id: &str, fallback: String) -> R
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Response::from_parts(parts, Body::from(body.to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{ApiError, mysfit_id};
+
+    async fn checked(
+        axum::extract::Path(id): axum::extract::Path<String>,
+    ) -> Result<&'static str, ApiError> {
+        mysfit_id::check(&id)?;
+        Ok("ok")
+    }
+
+    fn router() -> Router {
+        let routes = Router::new().route("/mysfits/{id}", get(checked));
+        with_edge_layers(routes, &EdgeSettings::new("eu-west-1"))
+    }
+
+    /// The status, the `x-request-id` header and the whole body of the answer to GET `uri`.
+    async fn get_with_request_id(uri: &str, request_id: &str) -> (StatusCode, String, String) {
+        let request = http::Request::builder()
+            .uri(uri)
+            .header(REQUEST_ID_HEADER, request_id)
+            .body(Body::empty())
+            .unwrap();
+        let response = router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let echoed = header_text(response.headers(), &REQUEST_ID_HEADER).to_string();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, echoed, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_token_request_id_is_kept_and_echoed_in_the_error_body() {
+        let (status, echoed, body) = get_with_request_id("/mysfits/a%20b", "caller-1").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(echoed, "caller-1");
+        assert_eq!(
+            body,
+            r#"{"error":"the mysfit id in the path is not valid: use 1 to 64 letters, digits, '-' or '_'","request_id":"caller-1"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unsafe_request_id_is_replaced_not_echoed() {
+        for unsafe_id in ["x".repeat(65), "two words".to_string(), "a\"b".to_string()] {
+            let (status, echoed, body) = get_with_request_id("/nowhere", &unsafe_id).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+            assert_ne!(echoed, unsafe_id);
+            assert!(echo::is_token(&echoed), "a fresh id: {echoed:?}");
+            assert_eq!(
+                body,
+                format!(r#"{{"error":"no such endpoint: GET /nowhere","request_id":"{echoed}"}}"#)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_path_is_cut_in_the_error_body() {
+        let long = format!("/{}", "p".repeat(300));
+        let (_, _, body) = get_with_request_id(&long, "r1").await;
+        assert_eq!(
+            body,
+            format!(
+                r#"{{"error":"no such endpoint: GET /{}…","request_id":"r1"}}"#,
+                "p".repeat(127)
+            )
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! stack (request ids, `X-Amzn-Trace-Id`, region header, CORS, body limit, timeout, JSON error
 //! bodies) and a server loop that drains in-flight requests on SIGTERM.
 
+pub mod echo;
 pub mod env;
 pub mod error;
 pub mod layers;

@@ -48,29 +48,51 @@ async fn health_is_shallow_and_names_the_region_and_request_ids_travel() {
 #[tokio::test]
 async fn bad_input_gets_a_400_that_says_what_to_send() {
     let router = mysfits_router(dynamodb(&testbed::dead_endpoint()));
+    let invalid_id =
+        "the mysfit id in the path is not valid: use 1 to 64 letters, digits, '-' or '_'";
     let cases = [
-        ("/mysfits?filter=Species&value=Troll", "unknown filter"),
-        ("/mysfits?filter=GoodEvil", "needs a value"),
-        ("/mysfits?filter=GoodEvil&value=", "needs a value"),
-        ("/mysfits?value=Good", "without filter"),
+        (
+            "/mysfits?filter=Species&value=Troll",
+            "unknown filter \"Species\": use filter=GoodEvil or LawChaos",
+        ),
+        (
+            "/mysfits?filter=%3Cscript%3E&value=Troll",
+            "unknown filter: use filter=GoodEvil or LawChaos",
+        ),
+        (
+            "/mysfits?filter=GoodEvil",
+            "filter=GoodEvil needs a value: add value= one of Good, Neutral, Evil",
+        ),
+        (
+            "/mysfits?filter=GoodEvil&value=",
+            "filter=GoodEvil needs a value: add value= one of Good, Neutral, Evil",
+        ),
+        (
+            "/mysfits?value=Good",
+            "value= was given without filter: add filter=GoodEvil or LawChaos",
+        ),
         (
             "/mysfits?filter=GoodEvil&value=Purple",
-            "Good, Neutral, Evil",
+            "the value \"Purple\" is not a GoodEvil value: use one of Good, Neutral, Evil",
         ),
         (
             "/mysfits?filter=LawChaos&value=Good",
-            "Lawful, Neutral, Chaotic",
+            "the value \"Good\" is not a LawChaos value: use one of Lawful, Neutral, Chaotic",
         ),
-        ("/mysfits/not%20an%20id", "not valid"),
+        (
+            "/mysfits?filter=LawChaos&value=a%20very%20long%20value%20with%20spaces",
+            "the value is not a LawChaos value: use one of Lawful, Neutral, Chaotic",
+        ),
+        ("/mysfits/not%20an%20id", invalid_id),
         (
             "/mysfits/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-            "not valid",
+            invalid_id,
         ),
     ];
-    for (uri, needle) in cases {
+    for (uri, message) in cases {
         send(&router, "GET", uri)
             .await
-            .expect_error(StatusCode::BAD_REQUEST, needle);
+            .expect_error_body(StatusCode::BAD_REQUEST, message);
     }
     send(&router, "POST", "/mysfits/a%2Fb/adopt")
         .await
@@ -155,7 +177,16 @@ async fn website_pictures_and_cors() {
     }
     send(&router, "GET", "/images/huge/bramble.svg")
         .await
-        .expect_error(StatusCode::NOT_FOUND, "thumb or profile");
+        .expect_error_body(
+            StatusCode::NOT_FOUND,
+            "no picture size \"huge\": use thumb or profile",
+        );
+    send(&router, "GET", "/images/thumb/bramble.png")
+        .await
+        .expect_error_body(
+            StatusCode::NOT_FOUND,
+            "no such picture: pictures are named ID.svg",
+        );
 
     let preflight = send_request(
         &router,

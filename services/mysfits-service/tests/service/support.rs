@@ -81,6 +81,18 @@ impl Reply {
         assert_eq!(self.headers["x-request-id"], request_id);
         self
     }
+
+    /// An error body whose message is exactly `message`, and nothing but it and the request id.
+    #[track_caller]
+    pub fn expect_error_body(&self, status: StatusCode, message: &str) -> &Reply {
+        self.expect_error(status, message);
+        let request_id = self.body["request_id"].as_str().unwrap();
+        assert_eq!(
+            self.body,
+            serde_json::json!({ "error": message, "request_id": request_id })
+        );
+        self
+    }
 }
 
 pub fn dynamodb(endpoint: &str) -> Client {
