@@ -15,6 +15,9 @@ use http::{HeaderMap, Request, StatusCode};
 #[path = "../../mysfits-service/tests/service/support.rs"]
 mod support;
 
+#[path = "service/browser.rs"]
+mod browser;
+
 use support::*;
 
 /// Serves `router` on a free loopback port; returns its base URL. The server ends with the test's
