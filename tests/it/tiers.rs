@@ -13,11 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// The testbed calls that start an outside program, and the program each starts.
-const STARTERS: [(&str, &str); 3] = [
+/// The testbed calls that start an outside program, and the program each starts (the website's
+/// browser test starts chromedriver itself, services/like-service/tests/service/browser.rs).
+const STARTERS: [(&str, &str); 4] = [
     ("Moto::start", "moto_server"),
     ("Registry::start", "docker-registry"),
     ("Container::run", "podman"),
+    ("Chromedriver::start", "chromedriver"),
 ];
 
 /// How an emulator-tier test's `#[ignore]` reason begins.

@@ -267,7 +267,7 @@ async fn console(browser: &Client, driver: &Chromedriver) -> Vec<(String, String
 const CARDS: &str = "document.querySelectorAll('article.card').length";
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "emulator tier: needs chromium, chromedriver and moto"]
+#[ignore = "emulator tier: needs chromium, chromedriver and moto_server; run scripts/test"]
 async fn the_website_in_headless_chromium() {
     let (_moto, client) = seeded().await;
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
