@@ -46,8 +46,19 @@ pub fn router(state: AppState) -> Router {
         .route("/mysfits", get(list))
         .route("/mysfits/{id}", get(one))
         .route("/mysfits/{id}/adopt", post(adopt))
+        .route("/mysfits/{id}/like", post(like_elsewhere))
         .with_state(state);
     with_edge_layers(routes, &edge)
+}
+
+/// Likes are like-service's: the load balancer's path rule sends them there. One that reaches
+/// this service (the service run alone, or a rule missing) is told so, not "no such endpoint".
+async fn like_elsewhere() -> ApiError {
+    ApiError::not_found(
+        "likes are taken by like-service, which the load balancer's path rule /mysfits/*/like \
+         routes to; this is mysfits-service: open the app through its load balancer (locally: \
+         scripts/demo --keep)",
+    )
 }
 
 /// The internal API (`INTERNAL_PORT`): the like service's `POST /mysfits/{id}/fulfill-like`, and

@@ -115,6 +115,14 @@ async fn unknown_routes_wrong_methods_and_big_bodies_get_json_errors() {
     send(&router, "GET", "/mysfits/bramble/adopt")
         .await
         .expect_error(StatusCode::METHOD_NOT_ALLOWED, "GET");
+    send(&router, "POST", "/mysfits/bramble/like")
+        .await
+        .expect_error_body(
+            StatusCode::NOT_FOUND,
+            "likes are taken by like-service, which the load balancer's path rule /mysfits/*/like \
+             routes to; this is mysfits-service: open the app through its load balancer (locally: \
+             scripts/demo --keep)",
+        );
     send(&router, "DELETE", "/mysfits")
         .await
         .expect_error(StatusCode::METHOD_NOT_ALLOWED, "DELETE");
