@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = mysfits::cli::Cli::parse();
+    let cli = mysfits::cli::parse();
     mysfits::init_tracing(cli.global.verbose);
     let output = cli.global.output;
     let runtime = match tokio::runtime::Runtime::new() {

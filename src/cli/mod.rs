@@ -1,9 +1,16 @@
 //! Command-line definitions (clap). No IO here: [`crate::config`] validates what is parsed.
+//! Parse with [`parse`] / [`try_parse_from`] (not clap's own `Cli::parse`): they add each command's
+//! global options ([`global`]) and its examples ([`examples`]).
+
+mod examples;
+mod global;
+
+pub use global::{command, parse, try_parse_from};
 
 use crate::app::{SERVICES, Service, services};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -12,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Deploy and operate the Mythical Mysfits app on AWS in several regions",
     long_about = "Deploy the Mythical Mysfits adoption app to AWS (ECS Fargate behind ALBs, DynamoDB \
                   global table, ECR images built without Docker) in a home region and one or more \
-                  disaster-recovery regions, then fail over, watch and tear it down."
+                  disaster-recovery regions, then fail over, watch and tear it down.",
+    after_help = examples::MYSFITS
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -22,64 +30,70 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command understands. Each one also comes from the environment or the config file;
-/// the flag wins over the environment, which wins over the file.
+/// Global options: given before the command or after it, each offered only by the commands it means
+/// something to ([`global`]). Most also come from the environment or the config file; the flag
+/// wins over the environment, which wins over the file.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Home AWS region (e.g. us-east-1): the table's origin and the dashboard's region
     #[arg(
         long,
-        global = true,
         env = "MYSFITS_REGION",
-        conflicts_with = "regions"
+        conflicts_with = "regions",
+        value_parser = RegionNameParser,
+        hide_possible_values = true
     )]
     pub region: Option<String>,
 
     /// Disaster-recovery region (e.g. us-west-2); shorthand for a second entry of --regions
     #[arg(
         long,
-        global = true,
         env = "MYSFITS_SECONDARY_REGION",
-        conflicts_with = "regions"
+        conflicts_with = "regions",
+        value_name = "REGION",
+        value_parser = RegionNameParser,
+        hide_possible_values = true
     )]
     pub secondary_region: Option<String>,
 
     /// All the app's regions, home first (e.g. us-east-1,us-west-2,eu-west-1)
     #[arg(
         long,
-        global = true,
         env = "MYSFITS_REGIONS",
         value_delimiter = ',',
-        value_name = "REGION,..."
+        value_name = "REGION,...",
+        value_parser = RegionNameParser,
+        hide_possible_values = true
     )]
     pub regions: Vec<String>,
 
     /// Application name, used as the prefix of every resource name [default: mysfits]
-    #[arg(long, global = true, env = "MYSFITS_APP")]
+    #[arg(long, env = "MYSFITS_APP", value_name = "NAME")]
     pub app: Option<String>,
 
     /// AWS profile from ~/.aws/config
-    #[arg(long, global = true, env = "AWS_PROFILE")]
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
 
     /// Send every AWS call to this endpoint (an emulator); per-region endpoints go in the config file
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL", value_hint = ValueHint::Url)]
     pub endpoint_url: Option<String>,
 
     /// Config file [default: ./mysfits.yaml if present]
-    #[arg(long, global = true, env = "MYSFITS_CONFIG")]
+    #[arg(long, env = "MYSFITS_CONFIG", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub config: Option<PathBuf>,
 
     /// Result format on stdout; progress always goes to stderr
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// Answer yes to confirmation prompts
-    #[arg(long, short = 'y', global = true)]
+    /// Answer yes to the confirmation prompt (teardown, dashboard delete)
+    #[arg(long, short = 'y')]
     pub yes: bool,
 
     /// More detail on stderr (-v, -vv)
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
 
@@ -93,27 +107,37 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or update the whole app in every region
+    #[command(after_help = examples::DEPLOY)]
     Deploy(DeployArgs),
     /// Show what deploy would do: the steps and each stack's change set (exit 0 no changes, 1 changes, 2 error)
+    #[command(after_help = examples::PLAN)]
     Plan,
     /// Every region side by side: stacks, services, targets, replicas, replication, images, traffic
+    #[command(after_help = examples::STATUS)]
     Status,
     /// Move traffic to another region after checking it is ready
+    #[command(after_help = examples::FAILOVER)]
     Failover(FailoverArgs),
     /// The multi-region CloudWatch dashboard
-    #[command(subcommand)]
+    #[command(subcommand, after_help = examples::DASHBOARD)]
     Dashboard(DashboardCommand),
     /// Remove everything the app created in every region and verify nothing is left
+    #[command(after_help = examples::TEARDOWN)]
     Teardown(TeardownArgs),
     /// Build the service images (without Docker) and optionally push them to ECR
+    #[command(after_help = examples::BUILD)]
     Build(BuildArgs),
     /// Recent log lines of a service, from every region merged by time
+    #[command(after_help = examples::LOGS)]
     Logs(LogsArgs),
     /// Fail over and back under bounded load; report errors, latency and time to recover
+    #[command(after_help = examples::DRILL)]
     Drill(DrillArgs),
     /// Print the least-privilege IAM policy the operator running mysfits needs
+    #[command(after_help = examples::IAM_POLICY)]
     IamPolicy,
     /// Print a shell completion script
+    #[command(after_help = examples::COMPLETIONS)]
     Completions(CompletionsArgs),
 }
 
@@ -126,7 +150,7 @@ pub struct DeployArgs {
     #[arg(long)]
     pub no_seed: bool,
     /// Use prebuilt static service binaries from this directory instead of running cargo
-    #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES")]
+    #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES", value_hint = ValueHint::DirPath)]
     pub prebuilt_binaries: Option<PathBuf>,
 }
 
@@ -134,7 +158,7 @@ pub struct DeployArgs {
 pub struct FailoverArgs {
     /// Region to move traffic to [default: with two regions the one not serving now; with more,
     /// the home region (failback), and required while home serves]
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", value_parser = RegionNameParser, hide_possible_values = true)]
     pub to: Option<String>,
     /// Check readiness and print what would happen, change nothing
     #[arg(long)]
@@ -149,17 +173,20 @@ pub struct FailoverArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub timeout: u64,
     /// Probe this URL after the shift instead of the entry point (e.g. your own domain in front of it)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_hint = ValueHint::Url)]
     pub verify_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DashboardCommand {
     /// Create or update the dashboard
+    #[command(after_help = examples::DASHBOARD_CREATE)]
     Create,
     /// Print the current values of the key metrics of every region
+    #[command(after_help = examples::DASHBOARD_SHOW)]
     Show(DashboardShowArgs),
     /// Delete the dashboard
+    #[command(after_help = examples::DASHBOARD_DELETE)]
     Delete,
 }
 
@@ -183,7 +210,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub push: bool,
     /// Use prebuilt static service binaries from this directory instead of running cargo
-    #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES")]
+    #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES", value_hint = ValueHint::DirPath)]
     pub prebuilt_binaries: Option<PathBuf>,
 }
 
@@ -197,7 +224,9 @@ pub struct LogsArgs {
         long = "in",
         id = "in_regions",
         value_name = "REGION,...",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = RegionNameParser,
+        hide_possible_values = true
     )]
     pub in_regions: Vec<String>,
     /// Keep printing new lines until Ctrl-C
@@ -217,7 +246,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct DrillArgs {
     /// Region to fail over to and back from [default: the first region after home]
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", value_parser = RegionNameParser, hide_possible_values = true)]
     pub to: Option<String>,
     /// How long to keep the load running, in seconds
     #[arg(long, default_value_t = 60)]
@@ -226,7 +255,7 @@ pub struct DrillArgs {
     #[arg(long, default_value_t = 20)]
     pub rate: u32,
     /// Send the load here instead of the app's global entry point
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_hint = ValueHint::Url)]
     pub target: Option<String>,
     /// Fail over even if the target region is not ready
     #[arg(long)]
@@ -254,12 +283,37 @@ fn service_parser() -> impl clap::builder::TypedValueParser<Value = &'static Ser
     )
 }
 
+/// A region flag's value: any string here ([`crate::config`] checks its form), while shell
+/// completions offer AWS's commercial regions ([`crate::app::region::KNOWN_REGIONS`]), each with
+/// its location. Listed only in completions: `hide_possible_values` keeps them out of `--help`.
+#[derive(Debug, Clone, Copy)]
+struct RegionNameParser;
+
+impl clap::builder::TypedValueParser for RegionNameParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(command, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(crate::app::region::KNOWN_REGIONS.iter().map(
+            |(name, location)| clap::builder::PossibleValue::new(*name).help(*location),
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     #[test]
     fn clap_definition_is_consistent() {
-        super::Cli::command().debug_assert();
+        super::command().debug_assert();
     }
 }

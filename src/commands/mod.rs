@@ -14,8 +14,6 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::CommandFactory;
-
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, OutputFormat};
@@ -75,7 +73,7 @@ pub fn fail(output: OutputFormat, error: &Error) -> ExitCode {
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     // Completions need no config: they must work before anything is set up.
     if let Command::Completions(args) = &cli.command {
-        let mut command = Cli::command();
+        let mut command = crate::cli::command();
         // Rendered first: clap_complete panics when its writer fails (a closed pipe).
         let mut script = Vec::new();
         clap_complete::generate(args.shell, &mut command, "mysfits", &mut script);

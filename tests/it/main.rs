@@ -19,6 +19,7 @@ mod first_contact;
 mod fixtures;
 mod fresh_connections;
 mod golden;
+mod help;
 mod iam_policy;
 mod images;
 mod insights_logs;

@@ -74,7 +74,6 @@ impl RealAws {
                 &self.secondary,
                 "--output",
                 "json",
-                "--yes",
             ])
             .args(args)
             .output()
@@ -267,7 +266,7 @@ async fn real_aws_deploy_failover_failback_teardown_leaves_nothing() {
 
     // Teardown: the source table keeps its 24 h lock after adding the replica, so a same-day
     // teardown may have to wait; mysfits says so. Its own verification must pass.
-    let (code, report, stdout) = settings.mysfits(&["teardown"]);
+    let (code, report, stdout) = settings.mysfits(&["teardown", "--yes"]);
     let left = leftovers(&settings).await;
     let source_locked = stdout.contains("24 hours");
     if code == 0 {
