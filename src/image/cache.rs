@@ -115,7 +115,15 @@ fn load(directory: &Path, key: &str) -> Result<Option<Layer>, String> {
     let (data_path, entry_path) = entry_paths(directory, key);
     let entry_text = match std::fs::read(&entry_path) {
         Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // No entry, or no cache directory (a file in its place: the write says so).
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(error) => return Err(unusable(&entry_path, &error.to_string())),
     };
     let entry: Entry = serde_json::from_slice(&entry_text)
