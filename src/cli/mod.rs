@@ -152,6 +152,9 @@ pub struct DeployArgs {
     /// Use prebuilt static service binaries from this directory instead of running cargo
     #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES", value_hint = ValueHint::DirPath)]
     pub prebuilt_binaries: Option<PathBuf>,
+    /// Build the service binaries from this mysfits source checkout (needs Rust)
+    #[arg(long, value_name = "DIR")]
+    pub from_source: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +215,9 @@ pub struct BuildArgs {
     /// Use prebuilt static service binaries from this directory instead of running cargo
     #[arg(long, value_name = "DIR", env = "MYSFITS_PREBUILT_BINARIES", value_hint = ValueHint::DirPath)]
     pub prebuilt_binaries: Option<PathBuf>,
+    /// Build the service binaries from this mysfits source checkout (needs Rust)
+    #[arg(long, value_name = "DIR")]
+    pub from_source: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

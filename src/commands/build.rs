@@ -13,7 +13,7 @@ use crate::aws::{Patience, RegionClients};
 use crate::cli::BuildArgs;
 use crate::config::{Config, RegionSettings};
 use crate::error::{Error, Result};
-use crate::image::{self, Image, ImageSummary, PushReport, human_bytes};
+use crate::image::{self, BinaryRequest, Image, ImageSummary, PushReport, human_bytes};
 use crate::progress::Progress;
 use crate::progress::{Event, Events, elapsed_ms};
 
@@ -42,9 +42,12 @@ pub async fn run(config: &Config, args: &BuildArgs) -> Result<ExitCode> {
 
 async fn build_and_push(config: &Config, args: &BuildArgs, events: &Events) -> Result<BuildReport> {
     let step = "build service images";
+    let origin = image::source::choose_for_this_process(&BinaryRequest {
+        prebuilt: args.prebuilt_binaries.clone(),
+        from_source: args.from_source.clone(),
+    })?;
     let images = run_step(events, step, async {
-        let images =
-            image::build_service_images(args.prebuilt_binaries.as_deref(), events, step).await?;
+        let images = image::build_service_images(&origin, events, step).await?;
         let summary = images
             .iter()
             .map(|image| format!("{} {}", image.service, human_bytes(image.compressed_size())))

@@ -1,7 +1,6 @@
 //! `mysfits deploy` and `mysfits plan`: the deploy plan executed, or previewed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -52,7 +51,7 @@ struct DeployContext {
     config: Config,
     clients: BTreeMap<RegionName, RegionClients>,
     events: Events,
-    prebuilt_binaries: Option<PathBuf>,
+    binaries: crate::image::BinaryOrigin,
 }
 
 pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
@@ -63,6 +62,7 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     if args.dry_run {
         return preview::preview(config, &plan).await;
     }
+    let binaries = images::choose_binaries(args)?;
     let clients = RegionClients::for_regions(config, Patience::DEPLOY).await;
     let progress = Progress::start();
     let events = progress.events.clone();
@@ -70,7 +70,7 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         config: config.clone(),
         clients: clients.clone(),
         events: events.clone(),
-        prebuilt_binaries: args.prebuilt_binaries.clone(),
+        binaries,
     });
     let cancellation = Cancellation::new();
     let ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
@@ -127,7 +127,7 @@ impl DeployContext {
     }
 
     async fn build_images(&self, step: &str) -> Result<Finished> {
-        let built = images::build(self.prebuilt_binaries.as_deref(), &self.events, step).await?;
+        let built = images::build(&self.binaries, &self.events, step).await?;
         let summary = built.summary();
         Ok((StepOutput::Images(Arc::new(built)), summary))
     }

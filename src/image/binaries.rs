@@ -1,12 +1,16 @@
-//! Where the service binaries come from: a static `cargo build` of the services, or a directory of
-//! binaries built earlier (CI artifacts, tests). Both are checked to be static x86_64 Linux
-//! executables, because a dynamic one would fail in the image only at start, with "no such file".
+//! The service binaries: a static `cargo build` of the services, a directory of binaries built
+//! earlier (CI artifacts, tests), or the ones a dist build embedded (see [`super::source`] for
+//! which). All are checked to be static x86_64 Linux executables, because a dynamic one would fail
+//! in the image only at start, with "no such file".
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::progress::Events;
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+use crate::progress::{Event, Events};
 
 use super::{ImageError, SERVICES};
 
@@ -54,7 +58,8 @@ impl BinarySource for PrebuiltBinaries {
     }
 }
 
-/// `cargo build --release` of the services, static, from the workspace this CLI was built from.
+/// `cargo build` of the services, static, in a mysfits source checkout (`--from-source DIR`, or the
+/// checkout around the current directory).
 #[derive(Debug, Clone)]
 pub struct CargoBuild {
     pub workspace: PathBuf,
@@ -63,10 +68,10 @@ pub struct CargoBuild {
 }
 
 impl CargoBuild {
-    /// The workspace whose `services/` this binary was compiled next to.
-    pub fn from_source_tree() -> CargoBuild {
+    /// The release build of the services in `workspace`.
+    pub fn release(workspace: &Path) -> CargoBuild {
         CargoBuild {
-            workspace: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            workspace: workspace.to_path_buf(),
             profile: "release".to_string(),
         }
     }
@@ -87,25 +92,13 @@ impl CargoBuild {
         }
         arguments
     }
-}
 
-impl BinarySource for CargoBuild {
-    async fn binaries(
+    /// Runs cargo, turning its JSON messages into progress events; the executables it built.
+    async fn run_cargo(
         &self,
         events: &Events,
         step: &str,
-    ) -> Result<BTreeMap<&'static str, PathBuf>, ImageError> {
-        let manifest = self.workspace.join("Cargo.toml");
-        if !self.workspace.join("services").is_dir() || !manifest.is_file() {
-            return Err(ImageError::Binary {
-                path: self.workspace.join("services"),
-                problem: "the service sources are not where this mysfits binary was built".into(),
-                fix: format!(
-                    "run mysfits from its source checkout, or pass --prebuilt-binaries DIR with static builds of {} (MYSFITS_PREBUILT_BINARIES works too)",
-                    service_names()
-                ),
-            });
-        }
+    ) -> Result<BTreeMap<String, PathBuf>, ImageError> {
         let arguments = self.command_line();
         events.note(
             step,
@@ -114,27 +107,48 @@ impl BinarySource for CargoBuild {
                 arguments.join(" ")
             ),
         );
-        let output = tokio::process::Command::new("cargo")
+        let mut child = tokio::process::Command::new("cargo")
             .args(&arguments)
             .current_dir(&self.workspace)
             .env("RUSTFLAGS", STATIC_RUSTFLAGS)
             // Takes precedence over RUSTFLAGS: a caller's value would silently drop crt-static.
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .stdin(Stdio::null())
-            .output()
-            .await
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
             .map_err(|source| ImageError::Cargo {
                 problem: format!("could not run cargo: {source}"),
-                fix: "install Rust (https://rustup.rs) or pass --prebuilt-binaries DIR".into(),
+                fix: "install Rust (https://rustup.rs), or pass --prebuilt-binaries DIR".into(),
             })?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = child.stderr.take().map(read_all);
+        let mut progress = CargoProgress::default();
+        if let Some(stdout) = child.stdout.take() {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(message) = progress.observe(&line) {
+                    events.emit(Event::Progress {
+                        step: step.to_string(),
+                        message,
+                    });
+                }
+            }
+        }
+        let stderr = match stderr {
+            Some(task) => task.await.unwrap_or_default(),
+            None => String::new(),
+        };
+        let status = child.wait().await.map_err(|source| ImageError::Cargo {
+            problem: format!("cargo did not finish: {source}"),
+            fix: "run the cargo command above by hand to see why".into(),
+        })?;
+        if !status.success() {
             let tail: Vec<&str> = stderr.lines().rev().take(30).collect();
             return Err(ImageError::Cargo {
                 problem: format!(
-                    "cargo {} failed ({}):\n{}",
+                    "cargo {} failed ({status}):\n{}",
                     arguments.join(" "),
-                    output.status,
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 ),
                 fix: format!(
@@ -142,7 +156,22 @@ impl BinarySource for CargoBuild {
                 ),
             });
         }
-        let executables = executables_from_cargo_messages(&output.stdout);
+        Ok(progress.executables)
+    }
+}
+
+impl BinarySource for CargoBuild {
+    async fn binaries(
+        &self,
+        events: &Events,
+        step: &str,
+    ) -> Result<BTreeMap<&'static str, PathBuf>, ImageError> {
+        if !super::source::is_workspace(&self.workspace) {
+            return Err(ImageError::NotAWorkspace {
+                path: self.workspace.clone(),
+            });
+        }
+        let executables = self.run_cargo(events, step).await?;
         let mut found = BTreeMap::new();
         for service in &SERVICES {
             let path = executables
@@ -161,26 +190,42 @@ impl BinarySource for CargoBuild {
     }
 }
 
-/// Executables by target name, from cargo's `--message-format=json` artifact lines.
-fn executables_from_cargo_messages(stdout: &[u8]) -> BTreeMap<String, PathBuf> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .filter_map(|message| {
-            let name = message["target"]["name"].as_str()?.to_string();
-            let executable = message["executable"].as_str()?;
-            Some((name, PathBuf::from(executable)))
-        })
-        .collect()
+/// Collects a child's stderr in the background, so a chatty cargo never blocks on a full pipe.
+fn read_all(mut stream: tokio::process::ChildStderr) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes).await;
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
-fn service_names() -> String {
-    SERVICES
-        .iter()
-        .map(|service| service.name)
-        .collect::<Vec<_>>()
-        .join(" and ")
+/// What cargo's `--message-format=json` lines say: crates compiled so far, and executables.
+#[derive(Debug, Default)]
+pub struct CargoProgress {
+    pub crates: usize,
+    pub executables: BTreeMap<String, PathBuf>,
+}
+
+impl CargoProgress {
+    /// Takes one line of cargo's stdout; a progress message when it finished a crate.
+    pub fn observe(&mut self, line: &str) -> Option<String> {
+        let message = serde_json::from_str::<serde_json::Value>(line).ok()?;
+        if message["reason"] != "compiler-artifact" {
+            return None;
+        }
+        let name = message["target"]["name"].as_str()?;
+        // Build scripts are steps of a crate, not crates.
+        if message["target"]["kind"][0] == "custom-build" {
+            return None;
+        }
+        if let Some(executable) = message["executable"].as_str() {
+            self.executables
+                .insert(name.to_string(), PathBuf::from(executable));
+        }
+        self.crates += 1;
+        let crates = if self.crates == 1 { "crate" } else { "crates" };
+        Some(format!("compiling: {} {crates} built… {name}", self.crates))
+    }
 }
 
 /// Reads a binary and checks that it runs in an image with nothing else in it: an x86_64 Linux
@@ -191,6 +236,12 @@ pub fn read_static_binary(path: &Path) -> Result<Vec<u8>, ImageError> {
         problem: format!("cannot read it: {source}"),
         fix: "check the path given to --prebuilt-binaries".into(),
     })?;
+    check_static_binary(path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Checks that `bytes` (from `path`, for messages) are a static x86_64 Linux executable.
+pub fn check_static_binary(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
     let problem = |problem: &str| ImageError::Binary {
         path: path.to_path_buf(),
         problem: problem.to_string(),
@@ -198,7 +249,7 @@ pub fn read_static_binary(path: &Path) -> Result<Vec<u8>, ImageError> {
             "build it static for {TARGET}: RUSTFLAGS=\"{STATIC_RUSTFLAGS}\" cargo build --release --target {TARGET}"
         ),
     };
-    let elf = Elf64::parse(&bytes).ok_or_else(|| problem("not a 64-bit little-endian ELF file"))?;
+    let elf = Elf64::parse(bytes).ok_or_else(|| problem("not a 64-bit little-endian ELF file"))?;
     if elf.machine != ELF_MACHINE_X86_64 {
         return Err(problem("not an x86_64 executable"));
     }
@@ -207,7 +258,45 @@ pub fn read_static_binary(path: &Path) -> Result<Vec<u8>, ImageError> {
             "dynamically linked: it needs a loader and shared libraries the image does not have",
         ));
     }
-    Ok(bytes)
+    Ok(())
+}
+
+/// One service's executable, as the image build takes it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ServiceBinary {
+    /// A file: prebuilt, or just built by cargo.
+    File(PathBuf),
+    /// Embedded in this mysfits by a dist build.
+    Embedded(&'static [u8]),
+}
+
+/// The path, or the size of embedded bytes (never megabytes of them in a message).
+impl std::fmt::Debug for ServiceBinary {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceBinary::File(path) => write!(formatter, "File({})", path.display()),
+            ServiceBinary::Embedded(bytes) => write!(formatter, "Embedded({} bytes)", bytes.len()),
+        }
+    }
+}
+
+impl From<PathBuf> for ServiceBinary {
+    fn from(path: PathBuf) -> ServiceBinary {
+        ServiceBinary::File(path)
+    }
+}
+
+impl ServiceBinary {
+    /// The bytes of `service`'s executable, checked to run in an image with nothing else in it.
+    pub fn read_static(&self, service: &str) -> Result<Bytes, ImageError> {
+        match self {
+            ServiceBinary::File(path) => read_static_binary(path).map(Bytes::from),
+            ServiceBinary::Embedded(bytes) => {
+                check_static_binary(&Path::new("(embedded)").join(service), bytes)?;
+                Ok(Bytes::from_static(bytes))
+            }
+        }
+    }
 }
 
 const ELF_MACHINE_X86_64: u16 = 0x3e;
@@ -253,5 +342,40 @@ impl Elf64 {
             machine,
             has_interpreter,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_progress_counts_crates_skips_build_scripts_and_keeps_executables() {
+        let mut progress = CargoProgress::default();
+        let lines = [
+            r#"{"reason":"compiler-artifact","target":{"kind":["custom-build"],"name":"build-script-build"},"executable":null}"#,
+            r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"tokio"},"executable":null}"#,
+            r#"{"reason":"compiler-message","message":{}}"#,
+            "Compiling is not JSON",
+            r#"{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"like-service"},"executable":"/t/like-service"}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+        ];
+        let messages: Vec<Option<String>> =
+            lines.iter().map(|line| progress.observe(line)).collect();
+        assert_eq!(
+            messages,
+            [
+                None,
+                Some("compiling: 1 crate built… tokio".to_string()),
+                None,
+                None,
+                Some("compiling: 2 crates built… like-service".to_string()),
+                None,
+            ]
+        );
+        assert_eq!(
+            progress.executables,
+            BTreeMap::from([("like-service".to_string(), PathBuf::from("/t/like-service"))])
+        );
     }
 }

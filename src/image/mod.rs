@@ -6,16 +6,22 @@
 //! binary. Everything is reproducible: the same binaries, CA bundle and metadata give the same
 //! digests, so an unchanged service is never pushed twice and the app stack sees no change.
 //!
-//! - [`binaries`]: where the static service binaries come from (cargo, or a directory)
-//! - [`layer`]: reproducible tar + gzip layers
+//! - [`source`]: which service binaries a run uses (flags, embedded, the checkout around us)
+//! - [`binaries`]: the static service binaries (cargo, a directory, or [`embedded`] by build.rs)
+//! - [`layer`]: reproducible tar + gzip layers, kept between runs by [`cache`]
 //! - [`manifest`]: image config and manifest as canonical JSON
 //! - [`ecr`]: registry credentials and repository URIs from the ECR API
 //! - [`push`]: the registry push (oci-client), skipping what is already there
 
 pub mod binaries;
+pub mod cache;
+#[cfg(test)]
+mod embed_codegen;
+pub mod embedded;
 pub mod layer;
 pub mod manifest;
 pub mod push;
+pub mod source;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,9 +30,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Serialize;
 
-pub use binaries::{BinarySource, CargoBuild, PrebuiltBinaries};
+pub use binaries::{BinarySource, CargoBuild, PrebuiltBinaries, ServiceBinary};
+pub use cache::LayerCache;
 pub use push::{Destination, PushReport, push_images};
+pub use source::{BinaryOrigin, BinaryRequest};
 
+use cache::CachedLayer;
 use layer::Layer;
 
 /// The bundled services that become images (name = binary = entrypoint, port): the app's table.
@@ -50,6 +59,21 @@ pub enum ImageError {
 
     #[error("static build of the services failed: {problem}\n  fix: {fix}")]
     Cargo { problem: String, fix: String },
+
+    #[error(
+        "no service binaries to build the images from: this mysfits embeds none, and {current_dir} is not inside a mysfits source checkout\n  fix: pass --prebuilt-binaries DIR (static builds of mysfits-service and like-service; MYSFITS_PREBUILT_BINARIES works too), pass --from-source DIR (a mysfits source checkout; needs Rust with the x86_64-unknown-linux-gnu target), or use a mysfits built by scripts/dist, which embeds them"
+    )]
+    NoBinaries { current_dir: PathBuf },
+
+    #[error(
+        "{path} is not a mysfits source checkout: it needs a Cargo.toml and services/mysfits-service and services/like-service\n  fix: pass --from-source the directory of mysfits' own Cargo.toml (a clone of https://github.com/mysfits/mysfits)"
+    )]
+    NotAWorkspace { path: PathBuf },
+
+    #[error(
+        "this mysfits embeds the service binaries {embedded}, but its services are {expected}\n  fix: rebuild it with scripts/dist, which embeds every service"
+    )]
+    EmbeddedSet { embedded: String, expected: String },
 
     #[error(
         "cannot read the CA bundle {path}: {source}\n  fix: install the CA certificates (Debian/Ubuntu: apt-get install ca-certificates), the images need them for HTTPS to AWS"
@@ -187,9 +211,10 @@ pub struct ImageMetadata {
 }
 
 impl ImageMetadata {
-    /// From this build of mysfits, the git revision of the service sources (when they are a git
-    /// checkout) and `SOURCE_DATE_EPOCH` (the reproducible-builds convention; default 1970-01-01).
-    pub fn detect(source_tree: &Path) -> Result<ImageMetadata, ImageError> {
+    /// From this build of mysfits, the git revision of the service sources (when known, see
+    /// [`BinaryOrigin::revision`]) and `SOURCE_DATE_EPOCH` (the reproducible-builds convention;
+    /// default 1970-01-01).
+    pub fn detect(revision: Option<String>) -> Result<ImageMetadata, ImageError> {
         let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
             Ok(value) => value
                 .trim()
@@ -199,23 +224,12 @@ impl ImageMetadata {
         };
         Ok(ImageMetadata {
             source: env!("CARGO_PKG_REPOSITORY").to_string(),
-            revision: git_revision(source_tree).unwrap_or_else(|| "unknown".to_string()),
+            revision: revision.unwrap_or_else(|| "unknown".to_string()),
             version: env!("CARGO_PKG_VERSION").to_string(),
             created: rfc3339(mtime)?,
             mtime,
         })
     }
-}
-
-fn git_revision(source_tree: &Path) -> Option<String> {
-    let output = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(source_tree)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let revision = String::from_utf8(output.stdout).ok()?.trim().to_string();
-    (output.status.success() && !revision.is_empty()).then_some(revision)
 }
 
 fn rfc3339(seconds: u64) -> Result<String, ImageError> {
@@ -237,7 +251,7 @@ pub struct BuildInputs {
 
 impl BuildInputs {
     /// The build machine's CA bundle and the detected metadata.
-    pub fn detect(source_tree: &Path) -> Result<BuildInputs, ImageError> {
+    pub fn detect(revision: Option<String>) -> Result<BuildInputs, ImageError> {
         let path = Path::new(HOST_CA_BUNDLE);
         let ca_bundle = std::fs::read(path).map_err(|source| ImageError::CaBundle {
             path: path.to_path_buf(),
@@ -245,13 +259,13 @@ impl BuildInputs {
         })?;
         Ok(BuildInputs {
             ca_bundle: ca_bundle.into(),
-            metadata: ImageMetadata::detect(source_tree)?,
+            metadata: ImageMetadata::detect(revision)?,
         })
     }
 }
 
 /// The base layer every service image shares: CA bundle, users, `/tmp`, the user's home.
-pub fn base_layer(inputs: &BuildInputs) -> Result<Layer, ImageError> {
+pub fn base_layer(inputs: &BuildInputs, cache: &LayerCache) -> Result<CachedLayer, ImageError> {
     let passwd = format!(
         "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:{USER_ID}:{USER_ID}:nonroot:/home/nonroot:/sbin/nologin\n"
     );
@@ -262,7 +276,7 @@ pub fn base_layer(inputs: &BuildInputs) -> Result<Layer, ImageError> {
         mode: 0o644,
         owner: 0,
     };
-    layer::build(
+    cache.layer(
         &[
             file(manifest::CA_BUNDLE_PATH, inputs.ca_bundle.clone()),
             file("etc/passwd", passwd.into()),
@@ -285,8 +299,13 @@ pub fn base_layer(inputs: &BuildInputs) -> Result<Layer, ImageError> {
 }
 
 /// The layer with one service binary at `/<name>`.
-pub fn binary_layer(service: &Service, binary: Bytes, mtime: u64) -> Result<Layer, ImageError> {
-    layer::build(
+pub fn binary_layer(
+    service: &Service,
+    binary: Bytes,
+    mtime: u64,
+    cache: &LayerCache,
+) -> Result<CachedLayer, ImageError> {
+    cache.layer(
         &[layer::File {
             path: service.name.to_string(),
             contents: binary,
@@ -298,20 +317,31 @@ pub fn binary_layer(service: &Service, binary: Bytes, mtime: u64) -> Result<Laye
     )
 }
 
+/// Every service's image, and how many of their layers the cache supplied.
+#[derive(Debug)]
+pub struct ImageBuild {
+    pub images: Vec<Image>,
+    pub layers_from_cache: usize,
+    pub layers_built: usize,
+    /// Notes about a cache that could not be used (the build went on without it).
+    pub cache_problems: Vec<String>,
+}
+
 /// Builds every service's image from its binary. Compression (the slow part) runs on the
-/// blocking pool, one layer per thread.
+/// blocking pool, one layer per thread, unless the cache has the layer already.
 pub async fn build_images(
-    binaries: &BTreeMap<&'static str, PathBuf>,
+    binaries: &BTreeMap<&'static str, ServiceBinary>,
     inputs: &BuildInputs,
-) -> Result<Vec<Image>, ImageError> {
+    cache: &LayerCache,
+) -> Result<ImageBuild, ImageError> {
     let inputs = Arc::new(inputs.clone());
     let base = {
-        let inputs = inputs.clone();
-        tokio::task::spawn_blocking(move || base_layer(&inputs))
+        let (inputs, cache) = (inputs.clone(), cache.clone());
+        tokio::task::spawn_blocking(move || base_layer(&inputs, &cache))
     };
     let mut binary_layers = Vec::new();
     for service in &SERVICES {
-        let path = binaries
+        let binary = binaries
             .get(service.name)
             .cloned()
             .ok_or_else(|| ImageError::Binary {
@@ -319,19 +349,38 @@ pub async fn build_images(
                 problem: "no binary was supplied for this service".into(),
                 fix: "pass --prebuilt-binaries DIR holding both service binaries".into(),
             })?;
-        let mtime = inputs.metadata.mtime;
+        let (mtime, cache) = (inputs.metadata.mtime, cache.clone());
         binary_layers.push(tokio::task::spawn_blocking(move || {
-            let binary = binaries::read_static_binary(&path)?;
-            binary_layer(service, binary.into(), mtime)
+            let bytes = binary.read_static(service.name)?;
+            binary_layer(service, bytes, mtime, &cache)
         }));
     }
     let base = join_blocking(base).await?;
-    let mut images = Vec::new();
+    let mut build = ImageBuild {
+        images: Vec::new(),
+        layers_from_cache: 0,
+        layers_built: 0,
+        cache_problems: Vec::new(),
+    };
+    build.count(&base);
     for (service, binary_layer) in SERVICES.iter().zip(binary_layers) {
         let binary_layer = join_blocking(binary_layer).await?;
-        images.push(assemble(service, &base, &binary_layer, &inputs.metadata)?);
+        build.count(&binary_layer);
+        let image = assemble(service, &base.layer, &binary_layer.layer, &inputs.metadata)?;
+        build.images.push(image);
     }
-    Ok(images)
+    Ok(build)
+}
+
+impl ImageBuild {
+    fn count(&mut self, layer: &CachedLayer) {
+        if layer.from_cache {
+            self.layers_from_cache += 1;
+        } else {
+            self.layers_built += 1;
+        }
+        self.cache_problems.extend(layer.problems.iter().cloned());
+    }
 }
 
 /// Config and manifest around a service's layers.
@@ -374,26 +423,33 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Builds both service images: binaries from `prebuilt` when given, else a static cargo build of
-/// the services next to this CLI's sources.
+/// Builds both service images from the binaries of `origin` (see [`source::choose`]), telling
+/// `events` where they came from and what the layer cache saved.
 pub async fn build_service_images(
-    prebuilt: Option<&Path>,
+    origin: &BinaryOrigin,
     events: &crate::progress::Events,
     step: &str,
 ) -> Result<Vec<Image>, ImageError> {
-    let source_tree = CargoBuild::from_source_tree();
-    let binaries = match prebuilt {
-        Some(directory) => {
-            PrebuiltBinaries {
-                directory: directory.to_path_buf(),
-            }
-            .binaries(events, step)
-            .await?
-        }
-        None => source_tree.binaries(events, step).await?,
-    };
-    let inputs = BuildInputs::detect(&source_tree.workspace)?;
-    build_images(&binaries, &inputs).await
+    events.note(step, origin.describe());
+    let binaries = origin.binaries(events, step).await?;
+    let inputs = BuildInputs::detect(origin.revision())?;
+    let cache = LayerCache::from_environment();
+    let build = build_images(&binaries, &inputs, &cache).await?;
+    for problem in &build.cache_problems {
+        events.note(step, problem.clone());
+    }
+    if let Some(directory) = &cache.directory {
+        events.note(
+            step,
+            format!(
+                "layers: {} from the cache ({}), {} compressed",
+                build.layers_from_cache,
+                directory.display(),
+                build.layers_built
+            ),
+        );
+    }
+    Ok(build.images)
 }
 
 /// One line for a region's push: what went up and what was already there.

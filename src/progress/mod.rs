@@ -41,6 +41,11 @@ pub enum Event {
         step: String,
         message: String,
     },
+    /// How far a long step has got (cargo's crates): the step's status line on a terminal.
+    Progress {
+        step: String,
+        message: String,
+    },
 }
 
 /// A command's live progress: events rendered on stderr (tree on a terminal, lines otherwise)

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
@@ -38,6 +38,9 @@ pub fn terminal_styling(is_terminal: bool) -> bool {
 /// Consumes events until every sender is gone.
 pub struct Renderer;
 
+/// How often plain lines show a step's progress.
+const LINES_PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How many resource lines a stack shows at once in the tree, so a big stack stays readable.
 const RESOURCE_ROWS_PER_STEP: usize = 6;
 
@@ -45,7 +48,16 @@ impl Renderer {
     pub async fn run(kind: RendererKind, mut events: mpsc::UnboundedReceiver<Event>) {
         match kind {
             RendererKind::Lines => {
+                let mut progress_shown: HashMap<String, Instant> = HashMap::new();
                 while let Some(event) = events.recv().await {
+                    if let Event::Progress { step, .. } = &event {
+                        // A log gets a progress line now and then, not one per crate.
+                        let now = Instant::now();
+                        match progress_shown.get(step) {
+                            Some(shown) if now - *shown < LINES_PROGRESS_INTERVAL => continue,
+                            _ => progress_shown.insert(step.clone(), now),
+                        };
+                    }
                     let mut stderr = std::io::stderr().lock();
                     let _ = writeln!(stderr, "{}", line(&event));
                 }
@@ -85,6 +97,7 @@ pub fn line(event: &Event) -> String {
             }
         }
         Event::Note { step, message } => format!("[{step}] note: {message}"),
+        Event::Progress { step, message } => format!("[{step}] {message}"),
     }
 }
 
@@ -159,6 +172,11 @@ impl Tree {
             }
             Event::Note { .. } => {
                 let _ = self.multi.println(line(event));
+            }
+            Event::Progress { step, message } => {
+                if let Some(rows) = self.steps.get(step) {
+                    rows.bar.set_message(message.clone());
+                }
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_ecr::operation::describe_repositories::{
@@ -23,7 +23,7 @@ use mysfits::aws::ecr::{
 };
 use mysfits::image::{
     self, BinarySource, BuildInputs, CargoBuild, Destination, Image, ImageError, ImageMetadata,
-    SERVICES, build_images, push_images,
+    LayerCache, SERVICES, ServiceBinary, build_images, push_images,
 };
 use mysfits::progress::Events;
 use serde_json::Value;
@@ -70,11 +70,21 @@ fn binaries_directory(seed: u64) -> tempfile::TempDir {
     directory
 }
 
-fn binary_paths(directory: &Path) -> BTreeMap<&'static str, PathBuf> {
+fn binary_paths(directory: &Path) -> BTreeMap<&'static str, ServiceBinary> {
     SERVICES
         .iter()
-        .map(|service| (service.name, directory.join(service.name)))
+        .map(|service| (service.name, directory.join(service.name).into()))
         .collect()
+}
+
+/// The images of `binaries`, without the layer cache (tests/it/binary_sources.rs pins it).
+async fn build_uncached(
+    binaries: &BTreeMap<&'static str, ServiceBinary>,
+    inputs: &BuildInputs,
+) -> Result<Vec<Image>, ImageError> {
+    Ok(build_images(binaries, inputs, &LayerCache::disabled())
+        .await?
+        .images)
 }
 
 fn inputs() -> BuildInputs {
@@ -91,7 +101,7 @@ fn inputs() -> BuildInputs {
 }
 
 async fn build(directory: &Path) -> Vec<Image> {
-    build_images(&binary_paths(directory), &inputs())
+    build_uncached(&binary_paths(directory), &inputs())
         .await
         .unwrap()
 }
@@ -275,7 +285,7 @@ async fn layers_carry_fixed_metadata_and_a_non_root_user() {
     let binaries = binaries_directory(1);
     let mut inputs = inputs();
     inputs.metadata.mtime = 1_700_000_000;
-    let images = build_images(&binary_paths(binaries.path()), &inputs)
+    let images = build_uncached(&binary_paths(binaries.path()), &inputs)
         .await
         .unwrap();
     let service = image(&images, "mysfits-service");
@@ -387,7 +397,7 @@ async fn binaries_that_cannot_run_in_the_image_are_refused_with_a_fix() {
     let dynamic = std::env::current_exe().unwrap();
     std::fs::copy(&dynamic, directory.path().join("mysfits-service")).unwrap();
     std::fs::write(directory.path().join("like-service"), "#!/bin/sh\n").unwrap();
-    let error = build_images(&binary_paths(directory.path()), &inputs())
+    let error = build_uncached(&binary_paths(directory.path()), &inputs())
         .await
         .unwrap_err();
     let message = error.to_string();
@@ -421,7 +431,7 @@ async fn binaries_that_cannot_run_in_the_image_are_refused_with_a_fix() {
 
 #[test]
 fn the_static_cargo_build_targets_linux_gnu_with_both_services() {
-    let build = CargoBuild::from_source_tree();
+    let build = CargoBuild::release(&testbed::workspace_root());
     assert_eq!(build.profile, "release");
     let line = build.command_line().join(" ");
     assert!(
@@ -884,8 +894,8 @@ async fn an_image_runs_under_podman_as_the_non_root_user_with_the_ca_bundle() {
         directory.path().join("like-service"),
     )
     .unwrap();
-    let inputs = BuildInputs::detect(&testbed::workspace_root()).unwrap();
-    let images = build_images(&binary_paths(directory.path()), &inputs)
+    let inputs = BuildInputs::detect(None).unwrap();
+    let images = build_uncached(&binary_paths(directory.path()), &inputs)
         .await
         .unwrap();
     let (_, body) = run_with_podman(image(&images, "mysfits-service"), "/").await;
@@ -906,8 +916,12 @@ async fn the_mysfits_service_image_runs_under_podman_and_answers_health() {
         .binaries(&Events::discard(), "build")
         .await
         .unwrap_or_else(|error| panic!("{error}"));
-    let inputs = BuildInputs::detect(&workspace).unwrap();
-    let images = build_images(&binaries, &inputs).await.unwrap();
+    let inputs = BuildInputs::detect(image::source::git_revision(&workspace)).unwrap();
+    let binaries = binaries
+        .into_iter()
+        .map(|(name, path)| (name, ServiceBinary::File(path)))
+        .collect();
+    let images = build_uncached(&binaries, &inputs).await.unwrap();
     let (_, body) = run_with_podman(image(&images, "mysfits-service"), "/health").await;
     assert!(body.contains("us-east-1"), "{body}");
 }

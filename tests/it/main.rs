@@ -6,6 +6,7 @@
 mod app_model;
 mod aws_limits;
 mod aws_review_mocks;
+mod binary_sources;
 mod cli;
 mod dashboard;
 mod deploy_capacity;

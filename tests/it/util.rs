@@ -52,7 +52,9 @@ impl Mysfits {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // Layers cached by one test never reach the developer's own cache.
+            .env("MYSFITS_CACHE_DIR", directory.path().join(".cache"));
         Mysfits { command, directory }
     }
 

@@ -3,10 +3,11 @@
 
 use crate::app;
 use crate::aws::RegionClients;
+use crate::cli::DeployArgs;
 use crate::config::RegionSettings;
 use crate::error::{Error, Result};
 use crate::image::push::{Destination, push_images, short_digest};
-use crate::image::{self, Image, PushReport};
+use crate::image::{self, BinaryOrigin, BinaryRequest, Image, PushReport};
 use crate::progress::Events;
 use crate::stack::ServiceImages;
 use crate::stack::deploy::StackResult;
@@ -38,12 +39,17 @@ pub struct Pushed {
     pub summary: String,
 }
 
-pub async fn build(
-    prebuilt: Option<&std::path::Path>,
-    events: &Events,
-    step: &str,
-) -> Result<BuiltImages> {
-    let images = image::build_service_images(prebuilt, events, step).await?;
+/// Where this deploy's service binaries come from; decided before anything is deployed, so a
+/// machine with none refuses at once.
+pub fn choose_binaries(args: &DeployArgs) -> Result<BinaryOrigin> {
+    Ok(image::source::choose_for_this_process(&BinaryRequest {
+        prebuilt: args.prebuilt_binaries.clone(),
+        from_source: args.from_source.clone(),
+    })?)
+}
+
+pub async fn build(origin: &BinaryOrigin, events: &Events, step: &str) -> Result<BuiltImages> {
+    let images = image::build_service_images(origin, events, step).await?;
     Ok(BuiltImages { images })
 }
 
