@@ -119,7 +119,10 @@ impl CallFailure {
                 failure.detail = Some(cause_chain(error));
             }
             SdkError::DispatchFailure(dispatch) => {
-                failure.cause = if has_cause::<aws_credential_types::provider::error::CredentialsError>(error) {
+                failure.cause = if has_cause::<
+                    aws_credential_types::provider::error::CredentialsError,
+                >(error)
+                {
                     Cause::Credentials
                 } else if super::connection_refused(error) {
                     Cause::Refused
@@ -146,18 +149,32 @@ impl CallFailure {
         let status = self.status.unwrap_or_default();
         match code {
             "" => Cause::Unexpected,
-            "ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId"
-            | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidSignatureException"
-            | "AuthFailure" | "MissingAuthenticationToken" | "IncompleteSignature" => {
-                Cause::Credentials
-            }
-            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
-            | "AuthorizationError" | "UnauthorizedException" => Cause::AccessDenied {
+            "ExpiredToken"
+            | "ExpiredTokenException"
+            | "InvalidClientTokenId"
+            | "UnrecognizedClientException"
+            | "SignatureDoesNotMatch"
+            | "InvalidSignatureException"
+            | "AuthFailure"
+            | "MissingAuthenticationToken"
+            | "IncompleteSignature" => Cause::Credentials,
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "AuthorizationError"
+            | "UnauthorizedException" => Cause::AccessDenied {
                 action: self.denied_action::<E>(),
             },
-            "Throttling" | "ThrottlingException" | "ThrottledException" | "RequestLimitExceeded"
-            | "TooManyRequestsException" | "RequestThrottled" | "RequestThrottledException"
-            | "ProvisionedThroughputExceededException" | "SlowDown" | "PriorRequestNotComplete"
+            "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "ProvisionedThroughputExceededException"
+            | "SlowDown"
+            | "PriorRequestNotComplete"
             | "TransactionInProgressException" => Cause::Throttled,
             _ if status == 429 => Cause::Throttled,
             _ if code.ends_with("NotFound")
@@ -318,10 +335,8 @@ impl CallFailure {
                      check HTTPS_PROXY and the network), then run the command again"
                 ),
             },
-            _ => {
-                "fix what the message names and run the command again; -v shows every call"
-                    .to_string()
-            }
+            _ => "fix what the message names and run the command again; -v shows every call"
+                .to_string(),
         }
     }
 
@@ -333,6 +348,52 @@ impl CallFailure {
             operation: self.operation,
             region: self.region,
         }
+    }
+}
+
+/// The crate error for a generated waiter that failed other than by running out of time (which
+/// callers word themselves): the failed poll's call, the failure state it saw, or a waiter that
+/// could not run (a bug).
+pub fn waiter_error<O, E>(
+    operation: &str,
+    region: &str,
+    error: &aws_smithy_runtime_api::client::waiters::error::WaiterError<O, E>,
+) -> crate::error::Error
+where
+    O: std::fmt::Debug + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_runtime_api::client::waiters::error::WaiterError;
+    match error {
+        WaiterError::OperationFailed(failed) => {
+            CallFailure::new(operation, region, failed.error()).into_error()
+        }
+        WaiterError::FailureState(state) => {
+            let seen = match state.final_poll().as_result() {
+                Err(service_error) => match service_error.meta().code() {
+                    Some(code) => format!(
+                        ": {code}: {}",
+                        service_error.meta().message().unwrap_or_default()
+                    ),
+                    None => String::new(),
+                },
+                Ok(_) => String::new(),
+            };
+            crate::error::Error::Aws {
+                operation: operation.to_string(),
+                region: region.to_string(),
+                message: one_line(&format!(
+                    "the resource reached a state it cannot leave{seen}"
+                )),
+                fix: "see the resource's events in the AWS console or CLI (-v shows every call), \
+                      fix what they name, then run the command again"
+                    .to_string(),
+            }
+        }
+        other => crate::error::Error::internal(format!(
+            "the waiter for {operation} in {region} could not run: {}",
+            cause_chain(other)
+        )),
     }
 }
 
@@ -426,7 +487,10 @@ mod tests {
 
     #[test]
     fn one_line_drops_control_characters_and_folds_whitespace() {
-        assert_eq!(one_line("<html>\r\n\t<b>x</b>\u{1b}[0m  y\u{7}"), "<html> <b>x</b> [0m y");
+        assert_eq!(
+            one_line("<html>\r\n\t<b>x</b>\u{1b}[0m  y\u{7}"),
+            "<html> <b>x</b> [0m y"
+        );
         assert_eq!(bounded("abcdef", 3), "abc…");
         assert_eq!(bounded("abc", 3), "abc");
         assert_eq!(bounded("ééé", 2), "éé…");
@@ -442,7 +506,10 @@ mod tests {
             iam_prefix("aws_sdk_elasticloadbalancingv2::operation::x::XError"),
             Some("elasticloadbalancing")
         );
-        assert_eq!(iam_prefix("aws_sdk_cloudwatchlogs::operation::y::YError"), Some("logs"));
+        assert_eq!(
+            iam_prefix("aws_sdk_cloudwatchlogs::operation::y::YError"),
+            Some("logs")
+        );
         assert_eq!(iam_prefix("std::io::Error"), None);
     }
 }

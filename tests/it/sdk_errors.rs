@@ -165,11 +165,16 @@ const THROTTLED: &str = r#"<ErrorResponse xmlns="http://cloudformation.amazonaws
 /// A CloudFormation client as `RegionClients` builds it (refusal final, retry notes), over mocks.
 macro_rules! watched_cloudformation {
     ($rule:expr, $attempts:expr) => {
-        mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, [$rule], |config| config
-            .region(aws_types::region::Region::new("us-east-1"))
-            .retry_config(RetryConfig::standard().with_max_attempts($attempts))
-            .retry_classifier(mysfits::aws::retries::RefusedIsFinal)
-            .interceptor(mysfits::aws::retries::RetryNotes))
+        mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::Sequential,
+            [$rule],
+            |config| config
+                .region(aws_types::region::Region::new("us-east-1"))
+                .retry_config(RetryConfig::standard().with_max_attempts($attempts))
+                .retry_classifier(mysfits::aws::retries::RefusedIsFinal)
+                .interceptor(mysfits::aws::retries::RetryNotes)
+        )
     };
 }
 
