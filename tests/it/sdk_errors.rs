@@ -66,7 +66,7 @@ async fn ec2_unauthorized_operation_in_its_xml_shape_is_access_denied_too() {
         "DescribeVpcs in eu-west-1 failed: UnauthorizedOperation: You are not authorized to \
          perform this operation. User: arn:aws:iam::123456789012:user/dev is not authorized to \
          perform: ec2:DescribeVpcs because no identity-based policy allows the ec2:DescribeVpcs \
-         action (HTTP 403, request id 0c1d2e3f-4a5b-4c6d-8e7f-000000000002)\n  fix: the caller \
+         action (HTTP 403, request id 5f1c2d3e-0000-4000-8000-000000000001)\n  fix: the caller \
          may not call ec2:DescribeVpcs: grant it (`mysfits iam-policy` prints the policy the CLI \
          needs) or use a profile that has it"
     );
@@ -111,9 +111,15 @@ const PROXY_PAGE: &str = "<html>\r\n<head><title>503 Service Temporarily Unavail
 async fn a_proxys_html_page_is_quoted_short_on_one_line() {
     let rule = mock!(aws_sdk_dynamodb::Client::describe_table)
         .then_http_response(|| answer(503, "text/html", PROXY_PAGE));
-    let dynamodb = mock_client!(aws_sdk_dynamodb, [&rule], |config| config
-        .retry_config(RetryConfig::disabled()));
-    let error = dynamodb.describe_table().send().await.unwrap_err();
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], |config| {
+        config.retry_config(RetryConfig::disabled())
+    });
+    let error = dynamodb
+        .describe_table()
+        .table_name("demo-mysfits")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(
         report(aws_error("DescribeTable", "us-east-1", &error)),
         "DescribeTable in us-east-1 failed: an answer without an AWS error code (HTTP 503, \
@@ -130,9 +136,15 @@ async fn a_long_unexpected_body_is_cut_at_two_hundred_characters() {
     let page = format!("<html><body>{}</body></html>", "x".repeat(400));
     let rule = mock!(aws_sdk_dynamodb::Client::describe_table)
         .then_http_response(move || answer(502, "text/html", &page));
-    let dynamodb = mock_client!(aws_sdk_dynamodb, [&rule], |config| config
-        .retry_config(RetryConfig::disabled()));
-    let error = dynamodb.describe_table().send().await.unwrap_err();
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], |config| {
+        config.retry_config(RetryConfig::disabled())
+    });
+    let error = dynamodb
+        .describe_table()
+        .table_name("demo-mysfits")
+        .send()
+        .await
+        .unwrap_err();
     let message = mysfits::aws::error_message(&error);
     assert_eq!(
         message,
