@@ -4,7 +4,9 @@
 //! `--endpoint-url` / `AWS_ENDPOINT_URL`, then AWS itself. Every client gets explicit timeouts so
 //! a region that does not answer costs seconds, not minutes.
 
+pub mod describe;
 pub mod ecr;
+pub mod retries;
 
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use std::collections::BTreeMap;
 use crate::app::RegionName;
 use crate::config::{Config, RegionSettings};
 use crate::error::Error;
+use retries::watched_client;
 
 pub use crate::app::region::GLOBAL_ACCELERATOR_REGION;
 
@@ -84,7 +87,9 @@ pub async fn sdk_config_for(
     if let Some(endpoint) = endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
-    loader.load().await
+    let loaded = loader.load().await;
+    describe::remember_endpoint(region, loaded.endpoint_url());
+    loaded
 }
 
 /// Stops retries of an HTML error page from an endpoint override: an emulator without the
@@ -143,15 +148,15 @@ impl RegionClients {
         RegionClients {
             region,
             endpoint_url: sdk_config.endpoint_url().map(str::to_string),
-            cloudformation: aws_sdk_cloudformation::Client::new(sdk_config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk_config),
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk_config),
-            ecr: aws_sdk_ecr::Client::new(sdk_config),
-            ecs: aws_sdk_ecs::Client::new(sdk_config),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(sdk_config),
-            ec2: aws_sdk_ec2::Client::new(sdk_config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(sdk_config),
-            autoscaling: aws_sdk_applicationautoscaling::Client::new(sdk_config),
+            cloudformation: watched_client!(aws_sdk_cloudformation, sdk_config),
+            cloudwatch: watched_client!(aws_sdk_cloudwatch, sdk_config),
+            dynamodb: watched_client!(aws_sdk_dynamodb, sdk_config),
+            ecr: watched_client!(aws_sdk_ecr, sdk_config),
+            ecs: watched_client!(aws_sdk_ecs, sdk_config),
+            elbv2: watched_client!(aws_sdk_elasticloadbalancingv2, sdk_config),
+            ec2: watched_client!(aws_sdk_ec2, sdk_config),
+            logs: watched_client!(aws_sdk_cloudwatchlogs, sdk_config),
+            autoscaling: watched_client!(aws_sdk_applicationautoscaling, sdk_config),
         }
     }
 
@@ -190,30 +195,13 @@ where
     }
 }
 
-/// The service's own message of a failed call, or the transport failure.
-pub fn error_message<E, R>(error: &SdkError<E, R>) -> String
+/// What the endpoint answered (AWS error code and message, HTTP status, request id), or why
+/// there was no answer: [`describe::CallFailure::message`].
+pub fn error_message<E>(error: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    match error {
-        SdkError::ServiceError(service_error) => {
-            let inner = service_error.err();
-            match (inner.code(), inner.message()) {
-                (Some(code), Some(message)) => format!("{code}: {message}"),
-                (Some(code), None) => code.to_string(),
-                _ => aws_smithy_types::error::display::DisplayErrorContext(error).to_string(),
-            }
-        }
-        SdkError::TimeoutError(_) => "the call timed out".to_string(),
-        SdkError::DispatchFailure(_) if connection_refused(error) => {
-            "connection refused (nothing listens at the endpoint)".to_string()
-        }
-        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
-            "the endpoint did not answer (connection failed)".to_string()
-        }
-        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
-    }
+    describe::CallFailure::new("", "", error).message()
 }
 
 /// True when the endpoint's host turned the connection down (a dead port, an emulator that is
@@ -223,20 +211,7 @@ pub fn connection_refused<E, R>(error: &SdkError<E, R>) -> bool {
     let SdkError::DispatchFailure(failure) = error else {
         return false;
     };
-    let Some(connector_error) = failure.as_connector_error() else {
-        return false;
-    };
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(connector_error);
-    while let Some(current) = cause {
-        if current
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-        {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
+    failure.as_connector_error().is_some_and(retries::refused)
 }
 
 /// Why a region gave no answer, for the lines that list what was skipped because of it:
@@ -293,38 +268,11 @@ where
     }
 }
 
-/// Wraps a failed SDK call into the crate error with a fix that fits the failure.
-pub fn aws_error<E, R>(operation: &str, region: &str, error: &SdkError<E, R>) -> Error
+/// Wraps a failed SDK call into the crate error, with a fix chosen by the cause
+/// ([`describe::CallFailure`]).
+pub fn aws_error<E>(operation: &str, region: &str, error: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let fix = match error_code(error) {
-        Some(
-            "ExpiredToken"
-            | "ExpiredTokenException"
-            | "InvalidClientTokenId"
-            | "UnrecognizedClientException",
-        ) => "refresh your AWS credentials (e.g. `aws sso login`) or pick another --profile"
-            .to_string(),
-        Some("AccessDenied" | "AccessDeniedException") => {
-            "the caller lacks this permission; `mysfits iam-policy` prints the policy the CLI needs"
-                .to_string()
-        }
-        Some("ThrottlingException" | "Throttling" | "RequestLimitExceeded") => {
-            "AWS is throttling this account; wait a minute and run the command again".to_string()
-        }
-        _ if is_unreachable(error) => format!(
-            "check network access to {region} and any endpoint override (--endpoint-url, regions.{region}.endpoint_url)"
-        ),
-        _ => {
-            "fix what the message names and run the command again; -v shows every call".to_string()
-        }
-    };
-    Error::Aws {
-        operation: operation.to_string(),
-        region: region.to_string(),
-        message: error_message(error),
-        fix,
-    }
+    describe::CallFailure::new(operation, region, error).into_error()
 }

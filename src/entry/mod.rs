@@ -77,7 +77,9 @@ pub enum Control {
 pub fn global_accelerator_client(
     sdk_config: &aws_config::SdkConfig,
 ) -> aws_sdk_globalaccelerator::Client {
-    let mut builder = aws_sdk_globalaccelerator::config::Builder::from(sdk_config);
+    let mut builder = aws_sdk_globalaccelerator::config::Builder::from(sdk_config)
+        .retry_classifier(crate::aws::retries::RefusedIsFinal)
+        .interceptor(crate::aws::retries::RetryNotes);
     if sdk_config.endpoint_url().is_some() {
         builder = builder.retry_classifier(crate::aws::EmulatorLacksService);
     }
@@ -86,7 +88,9 @@ pub fn global_accelerator_client(
 
 /// A Route 53 client that does not retry an emulator's "no such service" page.
 pub fn route53_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_route53::Client {
-    let mut builder = aws_sdk_route53::config::Builder::from(sdk_config);
+    let mut builder = aws_sdk_route53::config::Builder::from(sdk_config)
+        .retry_classifier(crate::aws::retries::RefusedIsFinal)
+        .interceptor(crate::aws::retries::RetryNotes);
     if sdk_config.endpoint_url().is_some() {
         builder = builder.retry_classifier(crate::aws::EmulatorLacksService);
     }

@@ -4,7 +4,7 @@
 mod render;
 
 pub(crate) use render::first_line;
-pub use render::{Renderer, RendererKind, terminal_styling};
+pub use render::{Renderer, RendererKind, line, terminal_styling};
 
 use std::time::Duration;
 
@@ -46,6 +46,14 @@ pub enum Event {
         step: String,
         message: String,
     },
+    /// An AWS call failed and the SDK tries it again (`attempt` is the one about to start).
+    Retry {
+        operation: String,
+        region: String,
+        attempt: u32,
+        max_attempts: u32,
+        reason: String,
+    },
 }
 
 /// A command's live progress: events rendered on stderr (tree on a terminal, lines otherwise)
@@ -58,6 +66,7 @@ pub struct Progress {
 impl Progress {
     pub fn start() -> Progress {
         let (events, receiver) = Events::channel();
+        set_sdk_events(Some(events.clone()));
         Progress {
             events,
             renderer: tokio::spawn(Renderer::run(RendererKind::detect(), receiver)),
@@ -67,6 +76,7 @@ impl Progress {
     /// Waits until everything sent is rendered. Every clone of `events` (contexts, Ctrl-C
     /// listeners) must be dropped first: the renderer ends when the last sender goes.
     pub async fn finish(self) {
+        set_sdk_events(None);
         drop(self.events);
         let _ = self.renderer.await;
     }
@@ -105,6 +115,35 @@ impl Events {
             step: step.to_string(),
             message: message.into(),
         });
+    }
+}
+
+/// Where events from inside SDK calls go (retries, see `aws::retries`): the SDK's interceptors
+/// get no handle of their own, so the live [`Progress`] registers its events here.
+static SDK_EVENTS: std::sync::Mutex<Option<Events>> = std::sync::Mutex::new(None);
+
+/// Routes events from inside SDK calls to `events` (`None`: back to plain lines on stderr).
+/// [`Progress`] does this itself; library callers and tests that render differently call it.
+pub fn route_sdk_events(events: Option<Events>) {
+    set_sdk_events(events);
+}
+
+fn set_sdk_events(events: Option<Events>) {
+    if let Ok(mut sink) = SDK_EVENTS.lock() {
+        *sink = events;
+    }
+}
+
+/// Sends an event from inside an SDK call to the live progress, or, when no command shows
+/// progress (status, logs), writes its line on stderr, so a retry is never a silent wait.
+pub fn sdk_event(event: Event) {
+    let live = SDK_EVENTS.lock().ok().and_then(|sink| sink.clone());
+    match live {
+        Some(events) => events.emit(event),
+        None => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "{}", render::line(&event));
+        }
     }
 }
 

@@ -98,6 +98,15 @@ pub fn line(event: &Event) -> String {
         }
         Event::Note { step, message } => format!("[{step}] note: {message}"),
         Event::Progress { step, message } => format!("[{step}] {message}"),
+        Event::Retry {
+            operation,
+            region,
+            attempt,
+            max_attempts,
+            reason,
+        } => format!(
+            "retrying {operation} in {region} (attempt {attempt} of {max_attempts}): {reason}"
+        ),
     }
 }
 
@@ -170,7 +179,7 @@ impl Tree {
                 let message = resource_message(status, label, reason.as_deref());
                 self.resource_changed(step, logical_id, message);
             }
-            Event::Note { .. } => {
+            Event::Note { .. } | Event::Retry { .. } => {
                 let _ = self.multi.println(line(event));
             }
             Event::Progress { step, message } => {

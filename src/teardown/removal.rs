@@ -198,9 +198,11 @@ async fn wait_until_inactive(
                 "see `aws ecs describe-services --cluster {cluster} --services {service} --region {region}` (events), then run teardown again"
             ),
         }),
-        Some(Err(other)) => Err(Error::internal(format!(
-            "the services_inactive waiter for {service} could not run: {other:?}"
-        ))),
+        Some(Err(other)) => Err(crate::aws::describe::waiter_error(
+            "DescribeServices",
+            region,
+            &other,
+        )),
     }
 }
 
@@ -723,9 +725,11 @@ async fn wait_until_deleted(
             waited: limit,
             fix: stack_events_fix(stack_name, region),
         }),
-        Some(Err(other)) => Err(Error::internal(format!(
-            "the stack_delete_complete waiter for {stack_name} could not run: {other:?}"
-        ))),
+        Some(Err(other)) => Err(crate::aws::describe::waiter_error(
+            "DescribeStacks",
+            region,
+            &other,
+        )),
     }
 }
 

@@ -394,12 +394,11 @@ pub async fn delete_table(
         Some(Err(WaiterError::OperationFailed(failed))) => {
             Err(aws_error("DescribeTable", region, failed.error()))
         }
-        Some(Err(other)) => Err(Error::Aws {
-            operation: "DescribeTable (waiting for the table to be deleted)".into(),
-            region: region.to_string(),
-            message: format!("{other:?}"),
-            fix: "run teardown again: it picks up the waiting".into(),
-        }),
+        Some(Err(other)) => Err(crate::aws::describe::waiter_error(
+            "DescribeTable",
+            region,
+            &other,
+        )),
     }
 }
 

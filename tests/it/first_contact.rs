@@ -108,8 +108,11 @@ fn an_aws_failure_in_json_names_the_operation_and_region_and_the_refused_connect
     let document: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     let message =
         "FilterLogEvents in us-east-1 failed: connection refused (nothing listens at the endpoint)";
-    let fix = "check network access to us-east-1 and any endpoint override (--endpoint-url, \
-               regions.us-east-1.endpoint_url)";
+    let fix = format!(
+        "nothing accepts connections at {dead} (the endpoint for us-east-1): start the emulator \
+         or service there, or correct the override (regions.us-east-1.endpoint_url in \
+         mysfits.yaml, --endpoint-url, AWS_ENDPOINT_URL)"
+    );
     assert_eq!(
         document,
         json!({"error": {

@@ -29,6 +29,7 @@ mod real_aws;
 mod replica_mocks;
 mod route53_mocks;
 mod route53_teardown;
+mod sdk_errors;
 mod stack_mocks;
 mod status;
 mod teardown;

@@ -1,17 +1,20 @@
 //! `mysfits plan` and `deploy --dry-run`: the plan's steps, then the change set each stack would
 //! get, without changing anything.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::app::RegionName;
 use crate::aws::{Patience, RegionClients};
 use crate::cli::OutputFormat;
 use crate::commands::to_json;
 use crate::config::{Config, RegionSettings};
 use crate::error::Result;
 use crate::plan::Plan;
-use crate::progress::Events;
+use crate::progress::{Event, Events, Progress, elapsed_ms};
 use crate::stack::deploy::{Preview, ResourceChange, StackDeployer, stack_parameters};
 use crate::stack::{
     ServiceImages, StackKind, StackRequest, app_request_with, capacity, registry_request,
@@ -24,30 +27,15 @@ struct StackPreview {
     preview: Preview,
 }
 
-/// Prints the plan and every stack's preview. Exit 0 no changes, 1 changes.
+/// Prints the plan and every stack's preview. Exit 0 no changes, 1 changes. While it reads the
+/// change sets, each stack is a live step on stderr, as in deploy.
 pub async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
     plan.validate()?;
     let clients = RegionClients::for_regions(config, Patience::DEPLOY).await;
-    let mut previews = Vec::new();
-    for region in config.regions() {
-        for kind in StackKind::ALL {
-            let region_clients = &clients[&region.key()];
-            let request = preview_request(config, region, region_clients, kind).await;
-            let preview = StackDeployer::new(
-                &region_clients.cloudformation,
-                &request,
-                Events::discard(),
-                "plan",
-            )
-            .preview()
-            .await?;
-            previews.push(StackPreview {
-                stack: request.stack_name.clone(),
-                region: region.name.clone(),
-                preview,
-            });
-        }
-    }
+    let progress = Progress::start();
+    let previews = preview_stacks(config, &clients, &progress.events).await;
+    progress.finish().await;
+    let previews = previews?;
     let changes = previews.iter().any(|preview| preview.preview.has_changes());
     match config.output {
         OutputFormat::Json => crate::commands::write_stdout(&format!(
@@ -63,6 +51,63 @@ pub async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Every stack's preview, region by region, each shown as a step while CloudFormation computes it.
+async fn preview_stacks(
+    config: &Config,
+    clients: &BTreeMap<RegionName, RegionClients>,
+    events: &Events,
+) -> Result<Vec<StackPreview>> {
+    let mut previews = Vec::new();
+    for region in config.regions() {
+        for kind in StackKind::ALL {
+            let region_clients = &clients[&region.key()];
+            let step = format!("preview {} ({})", kind.stack_name(&config.app), region.name);
+            events.emit(Event::StepStarted { step: step.clone() });
+            let started = Instant::now();
+            let request = preview_request(config, region, region_clients, kind).await;
+            let preview = StackDeployer::new(
+                &region_clients.cloudformation,
+                &request,
+                events.clone(),
+                &step,
+            )
+            .preview()
+            .await;
+            let preview = match preview {
+                Ok(preview) => preview,
+                Err(error) => {
+                    events.emit(Event::StepFailed {
+                        step,
+                        error: error.to_string(),
+                    });
+                    return Err(error);
+                }
+            };
+            events.emit(Event::StepFinished {
+                summary: summary(&preview),
+                step,
+                elapsed_ms: elapsed_ms(started.elapsed()),
+            });
+            previews.push(StackPreview {
+                stack: request.stack_name.clone(),
+                region: region.name.clone(),
+                preview,
+            });
+        }
+    }
+    Ok(previews)
+}
+
+/// The step's one-line result.
+fn summary(preview: &Preview) -> String {
+    match preview {
+        Preview::Unchanged => "no changes".to_string(),
+        Preview::Recover { status, .. } => format!("recovers from {status}"),
+        Preview::Create { changes } => format!("create: {} resource change(s)", changes.len()),
+        Preview::Update { changes } => format!("update: {} resource change(s)", changes.len()),
+    }
 }
 
 /// The request a deploy would send. The app stack's real image digests are only known after a
