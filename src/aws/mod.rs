@@ -5,6 +5,7 @@
 //! a region that does not answer costs seconds, not minutes.
 
 pub mod ecr;
+pub mod identity;
 
 use std::time::Duration;
 
