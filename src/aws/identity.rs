@@ -19,7 +19,6 @@ use std::time::Duration;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -409,8 +408,15 @@ fn credentials_unavailable(
     provider_error: Option<&CredentialsError>,
     whole: &(dyn std::error::Error + 'static),
 ) -> Error {
+    // With no keys in the environment and none in the profile, any provider's failure (IMDS
+    // answering oddly off EC2, say) means the same: there are no credentials to use.
+    let nothing_configured = !setup.env_access_key
+        && matches!(
+            setup.profile_kind,
+            ProfileKind::Missing | ProfileKind::NoCredentials
+        );
     let nothing_found = matches!(provider_error, Some(CredentialsError::CredentialsNotLoaded(_)));
-    if nothing_found && setup.profile_kind != ProfileKind::Sso {
+    if nothing_configured || (nothing_found && setup.profile_kind != ProfileKind::Sso) {
         let tried: String = setup
             .sources_tried()
             .iter()
@@ -422,8 +428,8 @@ fn credentials_unavailable(
         };
     }
     let said = match provider_error {
-        Some(provider_error) => quote(&DisplayErrorContext(provider_error).to_string()),
-        None => quote(&DisplayErrorContext(whole).to_string()),
+        Some(provider_error) => quote(&causes(provider_error)),
+        None => quote(&causes(whole)),
     };
     let profile = &setup.profile;
     let (what, fix) = match setup.profile_kind {
@@ -496,6 +502,21 @@ fn refused(setup: &AwsSetup, answered: &str) -> Error {
         ),
         fix,
     }
+}
+
+/// An error and its causes, each once, joined by ": " (never the Debug form).
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let line = current.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = current.source();
+    }
+    text
 }
 
 /// The SDK's explanation on one line, bounded.

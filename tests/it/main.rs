@@ -20,6 +20,7 @@ mod fixtures;
 mod fresh_connections;
 mod golden;
 mod iam_policy;
+mod identity;
 mod images;
 mod insights_logs;
 mod quality;
