@@ -362,15 +362,20 @@ pub struct AmbientRegion {
 
 /// The region the AWS tools would use: `AWS_REGION`, then `AWS_DEFAULT_REGION` (the AWS CLI's),
 /// then the `region` of the profile in effect.
-pub fn ambient_region(env: impl Fn(&str) -> Option<String>, aws: &AwsSetup) -> Option<AmbientRegion> {
-    let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"].into_iter().find_map(|key| {
-        env(key)
-            .filter(|value| !value.is_empty())
-            .map(|name| AmbientRegion {
-                name,
-                source: key.to_string(),
-            })
-    });
+pub fn ambient_region(
+    env: impl Fn(&str) -> Option<String>,
+    aws: &AwsSetup,
+) -> Option<AmbientRegion> {
+    let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|key| {
+            env(key)
+                .filter(|value| !value.is_empty())
+                .map(|name| AmbientRegion {
+                    name,
+                    source: key.to_string(),
+                })
+        });
     from_env.or_else(|| {
         aws.profile_region.clone().map(|name| AmbientRegion {
             name,
@@ -425,7 +430,11 @@ fn region_names(
         let names = std::iter::once(home.clone()).chain(second).collect();
         (names, "--region", label)
     } else if !listed.is_empty() {
-        (listed, "regions", "the config file's regions: list".to_string())
+        (
+            listed,
+            "regions",
+            "the config file's regions: list".to_string(),
+        )
     } else if let Some(home) = &file.region {
         let names = std::iter::once(home.clone()).chain(secondary()).collect();
         (names, "region", "the config file's region:".to_string())

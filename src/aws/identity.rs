@@ -305,10 +305,17 @@ fn regions_to_ask(config: &Config, first: Option<&str>) -> Vec<(String, Option<S
     asked
 }
 
-async fn ask(config: &Config, (region, endpoint): (String, Option<String>)) -> (String, Result<Answer>) {
-    let sdk_config =
-        super::sdk_config_for(config.profile.as_deref(), &region, endpoint.as_deref(), PATIENCE)
-            .await;
+async fn ask(
+    config: &Config,
+    (region, endpoint): (String, Option<String>),
+) -> (String, Result<Answer>) {
+    let sdk_config = super::sdk_config_for(
+        config.profile.as_deref(),
+        &region,
+        endpoint.as_deref(),
+        PATIENCE,
+    )
+    .await;
     let client = aws_sdk_sts::Client::new(&sdk_config);
     let answer = caller_identity(&client, &region, &config.aws).await;
     (region, answer)
@@ -340,7 +347,11 @@ where
     if let SdkError::DispatchFailure(failure) = error
         && failure.is_other()
     {
-        return Err(credentials_unavailable(setup, credentials_error(error), error));
+        return Err(credentials_unavailable(
+            setup,
+            credentials_error(error),
+            error,
+        ));
     }
     let answered = || {
         format!(
@@ -391,7 +402,9 @@ where
 }
 
 /// The credential provider's own error in the failure's cause chain.
-fn credentials_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a CredentialsError> {
+fn credentials_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a CredentialsError> {
     let mut cause = Some(error);
     while let Some(current) = cause {
         if let Some(found) = current.downcast_ref::<CredentialsError>() {
@@ -415,7 +428,10 @@ fn credentials_unavailable(
             setup.profile_kind,
             ProfileKind::Missing | ProfileKind::NoCredentials
         );
-    let nothing_found = matches!(provider_error, Some(CredentialsError::CredentialsNotLoaded(_)));
+    let nothing_found = matches!(
+        provider_error,
+        Some(CredentialsError::CredentialsNotLoaded(_))
+    );
     if nothing_configured || (nothing_found && setup.profile_kind != ProfileKind::Sso) {
         let tried: String = setup
             .sources_tried()

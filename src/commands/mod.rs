@@ -83,12 +83,19 @@ pub(crate) enum Banner {
 /// Identity first: one STS GetCallerIdentity before the command's first AWS call (`first` is
 /// asked before the app's regions, e.g. failover's target). Bad credentials end the command
 /// here; regions that do not answer do not (the command reports them).
-pub(crate) async fn identity_first(config: &Config, first: Option<&str>, banner: Banner) -> Result<()> {
+pub(crate) async fn identity_first(
+    config: &Config,
+    first: Option<&str>,
+    banner: Banner,
+) -> Result<()> {
     use std::io::IsTerminal;
 
     let outcome = crate::aws::identity::check(config, first).await?;
     if let crate::aws::identity::Outcome::Unanswered(silent) = &outcome {
-        tracing::debug!("caller identity unknown, no region answered: {}", silent.join("; "));
+        tracing::debug!(
+            "caller identity unknown, no region answered: {}",
+            silent.join("; ")
+        );
     }
     let on_terminal = banner == Banner::AlsoOnTerminal && std::io::stderr().is_terminal();
     if config.verbose > 0 || on_terminal {
