@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::aws::identity::AwsSetup;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::{Error, Result};
 
@@ -201,12 +202,18 @@ pub struct Config {
     pub assume_yes: bool,
     pub config_file: Option<PathBuf>,
     pub entry_point: EntryPointSettings,
+    /// Where the region list came from (`--regions`, `AWS_REGION`, the config file, ...).
+    pub region_source: String,
+    /// Where the SDK will find credentials, and the profile in effect.
+    pub aws: AwsSetup,
+    /// `-v` count: 1 and more print the identity and settings before the work.
+    pub verbose: u8,
 }
 
 impl Config {
     /// Builds the config from parsed flags (which already include the environment) and the
     /// config file (`--config`, or `./mysfits.yaml` when it exists).
-    pub fn load(global: &GlobalArgs) -> Result<Config> {
+    pub async fn load(global: &GlobalArgs) -> Result<Config> {
         let (file, path) = match &global.config {
             Some(path) => (read_config_file(path)?, Some(path.clone())),
             None => {
@@ -218,13 +225,35 @@ impl Config {
                 }
             }
         };
-        let mut config = Config::resolve(global, file)?;
+        let named_profile = global.profile.as_deref().map(|name| {
+            let source = if std::env::var("AWS_PROFILE").is_ok_and(|value| value == name) {
+                "AWS_PROFILE"
+            } else {
+                "--profile"
+            };
+            (name, source)
+        });
+        let aws = AwsSetup::read(named_profile).await?;
+        let ambient = ambient_region(|key| std::env::var(key).ok(), &aws);
+        let mut config = Config::resolve_with(global, file, aws, ambient)?;
         config.config_file = path;
         Ok(config)
     }
 
-    /// Merges flags over the file and checks every value.
+    /// Merges flags over the file and checks every value, without looking at the environment's
+    /// AWS settings.
     pub fn resolve(global: &GlobalArgs, file: ConfigFile) -> Result<Config> {
+        Config::resolve_with(global, file, AwsSetup::default(), None)
+    }
+
+    /// [`Config::resolve`] with the AWS setup and the region the AWS environment names
+    /// (`AWS_REGION`, ...), which serves when neither flags nor the file name one.
+    pub fn resolve_with(
+        global: &GlobalArgs,
+        file: ConfigFile,
+        aws: AwsSetup,
+        ambient: Option<AmbientRegion>,
+    ) -> Result<Config> {
         let app = global
             .app
             .clone()
@@ -232,7 +261,7 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_APP.to_string());
         validate_app_name(&app)?;
 
-        let names = region_names(global, &file)?;
+        let (names, region_source) = region_names(global, &file, ambient)?;
         let shared_endpoint = global.endpoint_url.clone().or(file.endpoint_url.clone());
         if let Some(endpoint) = &shared_endpoint {
             validate_url(endpoint, "--endpoint-url")?;
@@ -273,6 +302,9 @@ impl Config {
             assume_yes: global.yes,
             config_file: None,
             entry_point,
+            region_source,
+            aws,
+            verbose: global.verbose,
         })
     }
 
@@ -320,10 +352,57 @@ impl Config {
     }
 }
 
-/// The app's regions, home first: `--regions`, else `--region` (+ `--secondary-region`), else the
-/// file's `regions:` list, else its `region:` (+ `secondary_region:`). Flags replace the file's
-/// list; the file's settings per region still apply by name.
-fn region_names(global: &GlobalArgs, file: &ConfigFile) -> Result<Vec<String>> {
+/// A region named by the AWS environment rather than by mysfits' own flags or file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmbientRegion {
+    pub name: String,
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION` or the profile it came from.
+    pub source: String,
+}
+
+/// The region the AWS tools would use: `AWS_REGION`, then `AWS_DEFAULT_REGION` (the AWS CLI's),
+/// then the `region` of the profile in effect.
+pub fn ambient_region(
+    env: impl Fn(&str) -> Option<String>,
+    aws: &AwsSetup,
+) -> Option<AmbientRegion> {
+    let from_env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|key| {
+            env(key)
+                .filter(|value| !value.is_empty())
+                .map(|name| AmbientRegion {
+                    name,
+                    source: key.to_string(),
+                })
+        });
+    from_env.or_else(|| {
+        aws.profile_region.clone().map(|name| AmbientRegion {
+            name,
+            source: format!("profile {} in {}", aws.profile, aws.config_path.display()),
+        })
+    })
+}
+
+/// The flag's name, or its environment variable's when that holds the same value (clap reads
+/// both into one field, so this is the best guess at what the user wrote).
+fn flag_or_env(flag: &str, variable: &str, value: &str) -> String {
+    if std::env::var(variable).is_ok_and(|set| set == value) {
+        variable.to_string()
+    } else {
+        flag.to_string()
+    }
+}
+
+/// The app's regions, home first, and where they came from: `--regions`, else `--region`
+/// (+ `--secondary-region`), else the file's `regions:` list, else its `region:`
+/// (+ `secondary_region:`), else the AWS environment's region (+ the secondary one). Flags
+/// replace the file's list; the file's settings per region still apply by name.
+fn region_names(
+    global: &GlobalArgs,
+    file: &ConfigFile,
+    ambient: Option<AmbientRegion>,
+) -> Result<(Vec<String>, String)> {
     let listed = file.regions.listed()?;
     if !listed.is_empty() && (file.region.is_some() || file.secondary_region.is_some()) {
         return Err(Error::config(
@@ -331,8 +410,15 @@ fn region_names(global: &GlobalArgs, file: &ConfigFile) -> Result<Vec<String>> {
             "keep one: the regions: list (first is home), or region: and secondary_region:",
         ));
     }
-    let (names, source) = if !global.regions.is_empty() {
-        (global.regions.clone(), "--regions")
+    let secondary = || {
+        global
+            .secondary_region
+            .clone()
+            .or(file.secondary_region.clone())
+    };
+    let (names, source, label) = if !global.regions.is_empty() {
+        let label = flag_or_env("--regions", "MYSFITS_REGIONS", &global.regions.join(","));
+        (global.regions.clone(), "--regions", label)
     } else if let Some(home) = &global.region {
         let second = global.secondary_region.clone().or_else(|| {
             listed
@@ -340,21 +426,21 @@ fn region_names(global: &GlobalArgs, file: &ConfigFile) -> Result<Vec<String>> {
                 .then(|| file.secondary_region.clone())
                 .flatten()
         });
-        (
-            std::iter::once(home.clone()).chain(second).collect(),
-            "--region",
-        )
+        let label = flag_or_env("--region", "MYSFITS_REGION", home);
+        let names = std::iter::once(home.clone()).chain(second).collect();
+        (names, "--region", label)
     } else if !listed.is_empty() {
-        (listed, "regions")
-    } else if let Some(home) = &file.region {
-        let second = global
-            .secondary_region
-            .clone()
-            .or(file.secondary_region.clone());
         (
-            std::iter::once(home.clone()).chain(second).collect(),
-            "region",
+            listed,
+            "regions",
+            "the config file's regions: list".to_string(),
         )
+    } else if let Some(home) = &file.region {
+        let names = std::iter::once(home.clone()).chain(secondary()).collect();
+        (names, "region", "the config file's region:".to_string())
+    } else if let Some(ambient) = ambient {
+        let names = std::iter::once(ambient.name).chain(secondary()).collect();
+        (names, "ambient", ambient.source)
     } else {
         return Err(Error::config(
             "no region given",
@@ -364,7 +450,8 @@ fn region_names(global: &GlobalArgs, file: &ConfigFile) -> Result<Vec<String>> {
     for (index, name) in names.iter().enumerate() {
         let flag = match (source, index) {
             ("--region", 0) => "--region",
-            ("--region", _) => "--secondary-region",
+            ("ambient", 0) => label.as_str(),
+            ("--region" | "ambient", _) => "--secondary-region",
             ("region", 0) => "region",
             ("region", _) => "secondary_region",
             (other, _) => other,
@@ -377,7 +464,7 @@ fn region_names(global: &GlobalArgs, file: &ConfigFile) -> Result<Vec<String>> {
             ));
         }
     }
-    Ok(names)
+    Ok((names, label))
 }
 
 /// The region whose endpoint manages the entry point (its settings are not an app region's).

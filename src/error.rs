@@ -16,6 +16,10 @@ pub enum Error {
     #[error("{what}\n  fix: {fix}")]
     Config { what: String, fix: String },
 
+    /// No usable AWS credentials (none found, expired, refused) or an unknown profile.
+    #[error("{what}\n  fix: {fix}")]
+    Credentials { what: String, fix: String },
+
     /// An AWS API call failed.
     #[error("{operation} in {region} failed: {message}\n  fix: {fix}")]
     Aws {
@@ -153,6 +157,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Config { .. } => "config",
+            Error::Credentials { .. } => "credentials",
             Error::Aws { .. } => "aws",
             Error::Stack { .. } => "stack",
             Error::Timeout { .. } => "timeout",

@@ -54,7 +54,9 @@ pub fn init_tracing(verbosity: u8) {
     use std::io::IsTerminal;
 
     let default_level = match verbosity {
-        0 => "warn",
+        // The SDK's credential chain logs each provider's failure at WARN with a Debug dump; the
+        // identity check reports the outcome in words instead.
+        0 => "warn,aws_config=error",
         1 => "info,mysfits=debug",
         _ => "debug",
     };

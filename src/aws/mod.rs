@@ -6,6 +6,7 @@
 
 pub mod describe;
 pub mod ecr;
+pub mod identity;
 pub mod retries;
 
 use std::time::Duration;

@@ -32,6 +32,10 @@ struct RegionPush {
 }
 
 pub async fn run(config: &Config, args: &BuildArgs) -> Result<ExitCode> {
+    if args.push {
+        // Before the build, which can take minutes: credentials that cannot push fail now.
+        super::identity_first(config, None, super::Banner::Verbose).await?;
+    }
     let progress = Progress::start();
     let result = build_and_push(config, args, &progress.events).await;
     progress.finish().await;

@@ -23,6 +23,9 @@ use crate::error::{Error, Result};
 use crate::stack::StackKind;
 
 pub async fn run(config: &Config, command: &DashboardCommand) -> Result<ExitCode> {
+    if !matches!(command, DashboardCommand::Delete) {
+        super::identity_first(config, None, super::Banner::Verbose).await?;
+    }
     match command {
         DashboardCommand::Create => create(config).await,
         DashboardCommand::Show(args) => show(config, args.minutes).await,
@@ -180,6 +183,7 @@ async fn remove(config: &Config) -> Result<ExitCode> {
     if !config.assume_yes {
         confirm(&format!("Delete dashboard {name} in {region}?")).await?;
     }
+    super::identity_first(config, None, super::Banner::Verbose).await?;
     let clients = RegionClients::for_region(config, config.home(), Patience::DEPLOY).await;
     let deleted = delete(config, &clients.cloudwatch).await?;
     match config.output {

@@ -59,6 +59,7 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         seed: !args.no_seed,
     };
     let plan = deploy_plan(config, options);
+    super::identity_first(config, None, super::Banner::AlsoOnTerminal).await?;
     if args.dry_run {
         return preview::preview(config, &plan).await;
     }
@@ -99,6 +100,7 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
 /// `mysfits plan`: the steps, then each stack's change set. Exit 0 no changes, 1 changes.
 pub async fn plan(config: &Config) -> Result<ExitCode> {
     let plan = deploy_plan(config, DeployOptions { seed: true });
+    super::identity_first(config, None, super::Banner::Verbose).await?;
     preview::preview(config, &plan).await
 }
 

@@ -48,6 +48,7 @@ pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
             ),
         ));
     }
+    super::identity_first(config, Some(away), super::Banner::Verbose).await?;
     let entry = EntryPoint::new(config, CONTROL_PATIENCE).await;
     let url = match &args.target {
         Some(url) => {

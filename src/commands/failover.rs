@@ -22,6 +22,7 @@ pub async fn run(config: &Config, args: &FailoverArgs) -> Result<ExitCode> {
     if let Some(url) = &args.verify_url {
         validate_http_url(url, "--verify-url")?;
     }
+    super::identity_first(config, args.to.as_deref(), super::Banner::Verbose).await?;
     let entry = EntryPoint::new(config, CONTROL_PATIENCE).await;
     // Two regions and --to: the source is the other one, so the readiness phase reads the entry
     // point, alongside the regions' facts (its control plane may be slow to say it is gone).

@@ -203,8 +203,11 @@ pub fn chosen_regions<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'
 pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
     let group = crate::app::names::log_group(&config.app, args.service);
     // Impatient clients: a region that is down must not stall the other regions' lines.
+    let chosen = chosen_regions(config, &args.in_regions)?;
+    let first = chosen.first().map(|region| region.name.as_str());
+    super::identity_first(config, first, super::Banner::Verbose).await?;
     let mut regions = Vec::new();
-    for region in chosen_regions(config, &args.in_regions)? {
+    for region in chosen {
         regions.push(RegionClients::for_region(config, region, Patience::IMPATIENT).await);
     }
     let since = now_millis() - i64::from(args.since) * 60_000;

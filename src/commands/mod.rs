@@ -70,6 +70,38 @@ pub fn fail(output: OutputFormat, error: &Error) -> ExitCode {
     ExitCode::from(error.exit_code())
 }
 
+/// Whether a command shows who it acts as even without `-v`: deploy and teardown on a terminal,
+/// where a wrong account is expensive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Banner {
+    Verbose,
+    AlsoOnTerminal,
+}
+
+/// Identity first: one STS GetCallerIdentity before the command's first AWS call (`first` is
+/// asked before the app's regions, e.g. failover's target). Bad credentials end the command
+/// here; regions that do not answer do not (the command reports them).
+pub(crate) async fn identity_first(
+    config: &Config,
+    first: Option<&str>,
+    banner: Banner,
+) -> Result<()> {
+    use std::io::IsTerminal;
+
+    let outcome = crate::aws::identity::check(config, first).await?;
+    if let crate::aws::identity::Outcome::Unanswered(silent) = &outcome {
+        tracing::debug!(
+            "caller identity unknown, no region answered: {}",
+            silent.join("; ")
+        );
+    }
+    let on_terminal = banner == Banner::AlsoOnTerminal && std::io::stderr().is_terminal();
+    if config.verbose > 0 || on_terminal {
+        eprint!("{}", crate::aws::identity::banner(config, &outcome));
+    }
+    Ok(())
+}
+
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     // Completions need no config: they must work before anything is set up.
     if let Command::Completions(args) = &cli.command {
@@ -80,7 +112,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         write_stdout(&String::from_utf8_lossy(&script))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let config = Config::load(&cli.global)?;
+    let config = Config::load(&cli.global).await?;
     match &cli.command {
         Command::Deploy(args) => deploy::deploy(&config, args).await,
         Command::Plan => deploy::plan(&config).await,

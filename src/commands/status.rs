@@ -10,6 +10,7 @@ use crate::error::{EXIT_ERROR, Result};
 use crate::status::StatusReport;
 
 pub async fn run(config: &Config) -> Result<ExitCode> {
+    super::identity_first(config, None, super::Banner::Verbose).await?;
     let report = crate::status::collect(config).await;
     print_report(config.output, &report, StatusReport::text)?;
     match no_region_answered(&report) {

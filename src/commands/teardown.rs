@@ -17,6 +17,9 @@ pub async fn run(config: &Config, args: &TeardownArgs) -> Result<ExitCode> {
     let options = TeardownOptions {
         keep_data: args.keep_data,
     };
+    refuse_without_terminal(config, options)?;
+    // Who is about to delete, shown before the prompt asks for the app's name.
+    super::identity_first(config, None, super::Banner::AlsoOnTerminal).await?;
     confirm(config, options).await?;
     let progress = Progress::start();
     let cancellation = Cancellation::new();
@@ -96,12 +99,9 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-/// Asks for the app's name on a terminal; refuses without a terminal unless --yes was given.
-async fn confirm(config: &Config, options: TeardownOptions) -> Result<()> {
-    if config.assume_yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
+/// Without --yes the confirmation needs a terminal: refused before anything else happens.
+fn refuse_without_terminal(config: &Config, options: TeardownOptions) -> Result<()> {
+    if !config.assume_yes && !std::io::stdin().is_terminal() {
         return Err(Error::config(
             "teardown needs a confirmation, and stdin is not a terminal to ask on",
             format!(
@@ -114,6 +114,14 @@ async fn confirm(config: &Config, options: TeardownOptions) -> Result<()> {
                 }
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Asks for the app's name on a terminal (unless --yes was given).
+async fn confirm(config: &Config, options: TeardownOptions) -> Result<()> {
+    if config.assume_yes {
+        return Ok(());
     }
     let prompt = format!(
         "{}Type the app name ({}) to confirm: ",

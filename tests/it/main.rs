@@ -22,6 +22,7 @@ mod fresh_connections;
 mod golden;
 mod help;
 mod iam_policy;
+mod identity;
 mod images;
 mod insights_logs;
 mod quality;
