@@ -45,6 +45,7 @@ pub fn binaries_from_table(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::embed_codegen::{SERVICE_BINARY_NAMES, generate};
     use super::*;
