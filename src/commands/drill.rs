@@ -48,6 +48,9 @@ pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
             ),
         ));
     }
+    if let Some(url) = &args.target {
+        validate_http_url(url, "--target")?;
+    }
     super::identity_first(config, Some(away), super::Banner::Verbose).await?;
     let entry = EntryPoint::new(config, CONTROL_PATIENCE).await;
     let url = match &args.target {
