@@ -244,18 +244,17 @@ fn region_flags_complete_from_the_known_regions_and_files_complete_as_files() {
         .iter()
         .map(|(name, location)| format!("{name}\\:\"{location}\""))
         .collect();
-    let zsh_list = format!(":REGION:(({}))'", zsh_values.join(" "));
-    for option in ["--region=", "--to="] {
-        let lines: Vec<&str> = zsh
+    // zsh lists one `value\:"help"` per line.
+    let zsh_list = format!(":REGION:(({}))' \\\n", zsh_values.join("\n"));
+    for option in ["--region=[", "--to=["] {
+        let cases: Vec<&str> = zsh
             .lines()
-            .filter(|line| line.starts_with(&format!("'{option}")))
+            .filter(|line| line.starts_with('\'') && line.contains(option))
             .collect();
-        assert!(!lines.is_empty(), "zsh has no {option}");
-        for line in lines {
-            assert!(
-                line.trim_end_matches(" \\").ends_with(&zsh_list),
-                "zsh {option}: {line}"
-            );
+        assert!(!cases.is_empty(), "zsh has no {option}");
+        for case in cases {
+            let from = zsh.find(case).unwrap() + case.find(":REGION:").expect("a REGION value");
+            assert!(zsh[from..].starts_with(&zsh_list), "zsh {option}: {case}");
         }
     }
     assert!(
