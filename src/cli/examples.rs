@@ -10,7 +10,7 @@ macro_rules! examples {
 }
 
 pub const MYSFITS: &str = examples!(
-    "mysfits deploy --region us-east-1 --secondary-region us-west-2  # the app in two regions",
+    "mysfits deploy --region us-east-1 --secondary-region us-west-2  # home region and one DR region",
     "mysfits status                                                  # every region side by side",
     "mysfits failover --to us-west-2                                 # move traffic, checked first",
     "mysfits teardown                                                # everything gone, verified",

@@ -59,11 +59,13 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         seed: !args.no_seed,
     };
     let plan = deploy_plan(config, options);
-    super::identity_first(config, None, super::Banner::AlsoOnTerminal).await?;
     if args.dry_run {
+        super::identity_first(config, None, super::Banner::AlsoOnTerminal).await?;
         return preview::preview(config, &plan).await;
     }
+    // Inputs first: a missing binary source is refused before any AWS call.
     let binaries = images::choose_binaries(args)?;
+    super::identity_first(config, None, super::Banner::AlsoOnTerminal).await?;
     let clients = RegionClients::for_regions(config, Patience::DEPLOY).await;
     let progress = Progress::start();
     let events = progress.events.clone();

@@ -54,7 +54,7 @@ async fn an_expired_sso_session_says_aws_sso_login_for_the_profile() {
     assert_eq!(
         failure(&client, &profile_setup(ProfileKind::Sso)).await,
         "the AWS credentials from profile dev have expired: GetCallerIdentity in us-east-1 \
-         answered ExpiredToken: The security token included in the request is expired\n  \
+         answered ExpiredToken: The security token included in the request is expired (HTTP 400)\n  \
          fix: run `aws sso login --profile dev`, then the command again"
     );
     let environment = AwsSetup {
@@ -66,7 +66,7 @@ async fn an_expired_sso_session_says_aws_sso_login_for_the_profile() {
         failure(&client, &environment).await,
         "the AWS credentials from the environment (AWS_ACCESS_KEY_ID) have expired: \
          GetCallerIdentity in us-east-1 answered ExpiredToken: The security token included in \
-         the request is expired\n  fix: the session in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY \
+         the request is expired (HTTP 400)\n  fix: the session in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY \
          / AWS_SESSION_TOKEN is over: export fresh ones, or unset them to use a profile"
     );
 }
@@ -81,7 +81,7 @@ async fn an_unknown_access_key_is_refused_with_how_to_store_working_keys() {
     assert_eq!(
         failure(&client, &profile_setup(ProfileKind::Keys)).await,
         "AWS does not accept the credentials from profile dev: GetCallerIdentity in us-east-1 \
-         answered InvalidClientTokenId: The security token included in the request is invalid.\n  \
+         answered InvalidClientTokenId: The security token included in the request is invalid. (HTTP 403)\n  \
          fix: store working keys with `aws configure --profile dev` (a deleted, deactivated or \
          mistyped key is refused), or use another profile with --profile"
     );
@@ -100,7 +100,7 @@ async fn access_denied_names_a_policy_beyond_the_principal() {
         "AWS denies the credentials from profile dev even GetCallerIdentity: GetCallerIdentity \
          in us-east-1 answered AccessDenied: User: arn:aws:iam::123456789012:user/ops is not \
          authorized to perform: sts:GetCallerIdentity with an explicit deny in a service control \
-         policy\n  fix: GetCallerIdentity needs no IAM permission, so a policy beyond the \
+         policy (HTTP 403)\n  fix: GetCallerIdentity needs no IAM permission, so a policy beyond the \
          principal's own (a service control policy, a VPC endpoint policy) denies it: ask the \
          account's administrator, or use another profile with --profile"
     );
