@@ -444,7 +444,7 @@ fn region_names(
     } else {
         return Err(Error::config(
             "no region given",
-            "pass --region (e.g. --region us-east-1 --secondary-region us-west-2) or --regions us-east-1,us-west-2, set MYSFITS_REGION, or list `regions:` in mysfits.yaml",
+            "pass --region (e.g. --region us-east-1 --secondary-region us-west-2) or --regions us-east-1,us-west-2, set MYSFITS_REGION or AWS_REGION, list `regions:` in mysfits.yaml, or give the AWS profile a region (`aws configure set region us-east-1`)",
         ));
     };
     for (index, name) in names.iter().enumerate() {

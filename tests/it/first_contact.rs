@@ -75,7 +75,8 @@ fn a_failure_with_output_json_is_one_error_document_on_stdout_and_text_on_stderr
     let run = Mysfits::new().run(&["--output", "json", "deploy"]);
     assert_eq!(run.code(), 2);
     let fix = "pass --region (e.g. --region us-east-1 --secondary-region us-west-2) or --regions \
-               us-east-1,us-west-2, set MYSFITS_REGION, or list `regions:` in mysfits.yaml";
+               us-east-1,us-west-2, set MYSFITS_REGION or AWS_REGION, list `regions:` in mysfits.yaml, \
+               or give the AWS profile a region (`aws configure set region us-east-1`)";
     let document: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(
         document,
