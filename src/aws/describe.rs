@@ -419,14 +419,21 @@ fn iam_prefix(type_name: &str) -> Option<&'static str> {
 
 /// True when some error in the chain is a `T`.
 fn has_cause<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    find_cause::<T>(error).is_some()
+}
+
+/// The first error in the chain (the error itself, then its sources) that is a `T`.
+pub(crate) fn find_cause<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut cause = Some(error);
     while let Some(current) = cause {
-        if current.is::<T>() {
-            return true;
+        if let Some(found) = current.downcast_ref::<T>() {
+            return Some(found);
         }
         cause = current.source();
     }
-    false
+    None
 }
 
 /// The Display texts of an error's causes joined with ": ", leaving out the SDK's generic
@@ -474,7 +481,7 @@ pub(crate) fn one_line(text: &str) -> String {
 }
 
 /// At most `limit` characters, "…" marking a cut.
-fn bounded(text: &str, limit: usize) -> String {
+pub(crate) fn bounded(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),

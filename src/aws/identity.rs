@@ -349,7 +349,7 @@ where
     {
         return Err(credentials_unavailable(
             setup,
-            credentials_error(error),
+            super::describe::find_cause::<CredentialsError>(error),
             error,
         ));
     }
@@ -390,29 +390,13 @@ fn silence<E>(error: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    if connection_refused(error) {
-        "refused the connection".to_string()
-    } else if no_answer(error) || matches!(error, SdkError::TimeoutError(_)) {
-        format!("did not answer within {} s", PATIENCE.operation.as_secs())
+    if connection_refused(error) || no_answer(error) || matches!(error, SdkError::TimeoutError(_)) {
+        super::silence(error, PATIENCE.operation)
     } else if let Some(answer) = service_missing(error) {
         format!("no STS at this endpoint ({answer})")
     } else {
         error_message(error)
     }
-}
-
-/// The credential provider's own error in the failure's cause chain.
-fn credentials_error<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a CredentialsError> {
-    let mut cause = Some(error);
-    while let Some(current) = cause {
-        if let Some(found) = current.downcast_ref::<CredentialsError>() {
-            return Some(found);
-        }
-        cause = current.source();
-    }
-    None
 }
 
 /// The credentials could not be loaded at all.
@@ -537,11 +521,7 @@ fn causes(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// The SDK's explanation on one line, bounded.
 fn quote(text: &str) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match line.char_indices().nth(QUOTE_LIMIT) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line,
-    }
+    super::describe::bounded(&super::describe::one_line(text), QUOTE_LIMIT)
 }
 
 /// The lines `-v` (and deploy/teardown on a terminal) print before the work starts.
