@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use like_service::{AppState, Settings, Upstream, router};
 use service_common::env::process_env;
 
-#[tokio::main]
+// One thread: a Fargate task of 0.25 vCPU gains nothing from more workers, and one thread saves
+// the cross-thread wake-ups (futex, park/unpark) of each request (scripts/bench-services).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     service_common::logging::init();
     let settings = match Settings::from_env(&process_env()) {

@@ -1,7 +1,9 @@
 //! like-service's HTTP API.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -52,17 +54,17 @@ async fn like(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     mysfit_id::check(&id)?;
     let forwarded = Forwarded {
         request_id: header_text(&headers, &REQUEST_ID_HEADER).to_string(),
         trace_id: header_text(&headers, &TRACE_HEADER).to_string(),
     };
     let mysfit = state.upstream.fulfill_like(&id, &forwarded).await?;
-    tracing::info!(
-        mysfit = %id,
-        likes = mysfit.get("likes").and_then(serde_json::Value::as_u64),
-        "like processed"
-    );
-    Ok(Json(mysfit))
+    tracing::debug!(mysfit = %id, "like processed");
+    // The mysfit with its new count, as mysfits-service serialized it.
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        mysfit,
+    ))
 }

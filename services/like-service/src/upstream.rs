@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use http::StatusCode;
 use service_common::ApiError;
 use service_common::layers::{REQUEST_ID_HEADER, TRACE_HEADER};
@@ -56,11 +57,7 @@ impl Upstream {
 
     /// Records one like on mysfit `id` (already validated) and returns the mysfit as
     /// mysfits-service answered it, with its new like count.
-    pub async fn fulfill_like(
-        &self,
-        id: &str,
-        forwarded: &Forwarded,
-    ) -> Result<serde_json::Value, ApiError> {
+    pub async fn fulfill_like(&self, id: &str, forwarded: &Forwarded) -> Result<Bytes, ApiError> {
         let url = format!("{}/mysfits/{id}/fulfill-like", self.base_url);
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
@@ -100,6 +97,17 @@ impl Upstream {
             Ok(body) => body,
             Err(error) => return self.transport_failure(error),
         };
+        if status == StatusCode::OK {
+            // Passed on as it came: checked to be JSON, not rebuilt.
+            return Attempt::Done(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+                    Ok(_) => Ok(body),
+                    Err(_) => Err(ApiError::bad_gateway(
+                        "mysfits-service answered 200 without a JSON body",
+                    )),
+                },
+            );
+        }
         let json = serde_json::from_slice::<serde_json::Value>(&body).ok();
         let upstream_message = json.as_ref().and_then(error_message);
         if status != StatusCode::OK && upstream_message.is_none() {
@@ -113,12 +121,6 @@ impl Upstream {
             None => " without a JSON error (its body is in like-service's log)".to_string(),
         };
         match status {
-            StatusCode::OK => match json {
-                Some(mysfit) => Attempt::Done(Ok(mysfit)),
-                None => Attempt::Done(Err(ApiError::bad_gateway(
-                    "mysfits-service answered 200 without a JSON body",
-                ))),
-            },
             StatusCode::NOT_FOUND => Attempt::Done(Err(match upstream_message {
                 Some(message) => ApiError::not_found(message),
                 None => ApiError::bad_gateway(format!(
@@ -171,7 +173,7 @@ fn error_message(body: &serde_json::Value) -> Option<String> {
 const MAX_UPSTREAM_MESSAGE: usize = 300;
 
 enum Attempt {
-    Done(Result<serde_json::Value, ApiError>),
+    Done(Result<Bytes, ApiError>),
     /// Nothing was recorded upstream; another attempt is safe.
     Retryable(ApiError),
 }

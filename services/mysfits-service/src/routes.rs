@@ -120,10 +120,16 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = parse_filter(query.filter.as_deref(), query.value.as_deref())?;
     let mysfits = state.table.list(filter).await?;
-    Ok(Json(json!({ "mysfits": mysfits })))
+    // Serialized straight from the mysfits: no intermediate JSON tree of copies.
+    Ok(Json(ListBody { mysfits: &mysfits }).into_response())
+}
+
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    mysfits: &'a [Mysfit],
 }
 
 /// `filter` and `value` come together or not at all; both are checked against the known
@@ -188,6 +194,6 @@ async fn fulfill_like(
 ) -> Result<Json<Mysfit>, ApiError> {
     mysfit_id::check(&id)?;
     let mysfit = state.table.like(&id).await?;
-    tracing::info!(mysfit = %id, likes = mysfit.likes, "like fulfilled");
+    tracing::debug!(mysfit = %id, likes = mysfit.likes, "like fulfilled");
     Ok(Json(mysfit))
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::Region;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -51,7 +52,10 @@ pub async fn dynamodb_client(region: &str, endpoint_url: Option<&str>) -> Client
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        // Its per-body throughput watch costs CPU on every call, and ATTEMPT_TIMEOUT already ends
+        // a stalled answer (the bodies are a few kB).
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     if let Some(endpoint_url) = endpoint_url {
         loader = loader.endpoint_url(endpoint_url);
     }

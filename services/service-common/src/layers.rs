@@ -80,7 +80,8 @@ pub fn with_edge_layers(router: Router, settings: &EdgeSettings) -> Router {
         .on_request(())
         .on_response(
             DefaultOnResponse::new()
-                .level(tracing::Level::INFO)
+                // Per request: off at the default level (RUST_LOG=debug shows it), off the hot path.
+                .level(tracing::Level::DEBUG)
                 .latency_unit(LatencyUnit::Micros),
         );
     // Innermost first: each `Router::layer` wraps everything added before it.
