@@ -93,8 +93,8 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     drop(events);
     drop(context);
     progress.finish().await;
-    let outputs = result?;
-    let report = DeployReport::new(config, &clients, &outputs).await;
+    let executed = result?;
+    let report = DeployReport::new(config, &clients, &executed.outputs, executed.timeline).await;
     print_report(config.output, &report, DeployReport::text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,10 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
 
+use super::timeline::{StepSpan, Timeline};
 use super::{Plan, StepId};
 pub use crate::cancel::Cancellation;
 use crate::error::{Error, Result};
@@ -63,6 +65,17 @@ pub struct Outcome<Id, O> {
     /// Steps stopped by Ctrl-C while running.
     pub stopped: Vec<Id>,
     pub interrupted: bool,
+    /// When each step that ended (done or failed) ran, from the start of the run.
+    pub spans: BTreeMap<Id, StepSpan>,
+    /// From the start of the run to its end.
+    pub wall: Duration,
+}
+
+/// A deploy plan that ran through: every step's output, and when each ran.
+#[derive(Debug)]
+pub struct Executed<O> {
+    pub outputs: BTreeMap<StepId, O>,
+    pub timeline: Timeline,
 }
 
 /// Runs the deploy `plan`, calling `run_step(id, outputs_so_far)` for each step once its
@@ -72,7 +85,7 @@ pub async fn execute<O, F, Fut>(
     events: &Events,
     cancellation: &Cancellation,
     run_step: F,
-) -> Result<BTreeMap<StepId, O>>
+) -> Result<Executed<O>>
 where
     O: Clone + Send + Sync + 'static,
     F: Fn(StepId, Arc<BTreeMap<StepId, O>>) -> Fut,
@@ -84,7 +97,10 @@ where
         return Err(Error::Interrupted);
     }
     match outcome.failures.len() {
-        0 => Ok(outcome.outputs),
+        0 => Ok(Executed {
+            timeline: Timeline::new(&nodes, &outcome.spans, outcome.wall),
+            outputs: outcome.outputs,
+        }),
         1 => Err(outcome.failures.remove(0).1),
         _ => Err(Error::Many(
             outcome
@@ -128,14 +144,14 @@ where
         };
         match joined {
             None => break,
-            Some(Ok((task, (result, elapsed)))) => state.finished(task, result, elapsed),
+            Some(Ok((task, (result, ended)))) => state.finished(task, result, ended),
             Some(Err(join_error)) => state.ended_without_result(&join_error)?,
         }
     }
     Ok(state.outcome(cancellation))
 }
 
-/// What a step's task gives back: its result and how long it ran.
+/// What a step's task gives back: its result and when it ended (from the start of the run).
 type Finished<O> = (StepResult<O>, Duration);
 
 /// A running step: its id, label, what Ctrl-C does to it, and how to abort it.
@@ -154,6 +170,10 @@ struct RunState<'a, Id, O> {
     running: JoinSet<Finished<O>>,
     handles: HashMap<tokio::task::Id, RunningStep<Id>>,
     interrupted: bool,
+    /// The start of the run: step spans are offsets from it.
+    origin: Instant,
+    began: BTreeMap<Id, Duration>,
+    spans: BTreeMap<Id, StepSpan>,
 }
 
 impl<'a, Id, O> RunState<'a, Id, O>
@@ -173,6 +193,9 @@ where
             running: JoinSet::new(),
             handles: HashMap::new(),
             interrupted,
+            origin: Instant::now(),
+            began: BTreeMap::new(),
+            spans: BTreeMap::new(),
         }
     }
 
@@ -231,10 +254,11 @@ where
             cancellation.clone(),
             run_step(node.id, Arc::new(self.outputs.clone())),
         );
-        let clock = Instant::now();
+        let origin = self.origin;
+        self.began.insert(node.id, origin.elapsed());
         let handle = self
             .running
-            .spawn(async move { (future.await, clock.elapsed()) });
+            .spawn(async move { (future.await, origin.elapsed()) });
         self.handles.insert(
             handle.id(),
             (node.id, node.label.clone(), node.on_cancel, handle),
@@ -251,10 +275,13 @@ where
         }
     }
 
-    fn finished(&mut self, task: tokio::task::Id, result: StepResult<O>, elapsed: Duration) {
+    fn finished(&mut self, task: tokio::task::Id, result: StepResult<O>, ended: Duration) {
         let Some((id, label, _, _)) = self.handles.remove(&task) else {
             return;
         };
+        let started = self.began.get(&id).copied().unwrap_or_default();
+        self.spans.insert(id, StepSpan { started, ended });
+        let elapsed = ended.saturating_sub(started);
         match result {
             Ok((output, summary)) => {
                 self.events.emit(Event::StepFinished {
@@ -317,6 +344,8 @@ where
             skipped,
             stopped: self.stopped,
             interrupted,
+            wall: self.origin.elapsed(),
+            spans: self.spans,
         }
     }
 }
@@ -450,13 +479,48 @@ mod tests {
             },
         )
         .await
-        .expect("plan runs");
+        .expect("plan runs")
+        .outputs;
         assert_eq!(outputs[&c()], 3);
         assert_eq!(
             in_flight.lock().expect("lock").1,
             2,
             "A and B must run at the same time"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_timeline_has_each_step_on_the_run_clock_and_the_chain_that_bounded_it() {
+        // A 12 s and B 20 s run side by side; C (3 s) waits for both: B bounded it, not A.
+        let plan = Plan {
+            steps: vec![step(A, vec![]), step(B, vec![]), step(c(), vec![A, B])],
+        };
+        let executed = execute(
+            &plan,
+            &Events::discard(),
+            &Cancellation::new(),
+            |id, _done: Arc<BTreeMap<StepId, ()>>| async move {
+                let seconds = match id {
+                    A => 12,
+                    B => 20,
+                    _ => 3,
+                };
+                tokio::time::sleep(Duration::from_secs(seconds)).await;
+                Ok(((), String::new()))
+            },
+        )
+        .await
+        .expect("plan runs");
+        let timeline = executed.timeline;
+        assert_eq!(timeline.wall_ms, 23_000);
+        let chain: Vec<(&str, u64, u64)> = timeline
+            .bounded_by
+            .iter()
+            .map(|step| (step.label.as_str(), step.started_ms, step.ended_ms))
+            .collect();
+        let label = |id| plan.step(id).expect("in the plan").label.as_str();
+        assert_eq!(chain, [(label(B), 0, 20_000), (label(c()), 20_000, 23_000)]);
+        assert_eq!(timeline.steps.len(), 3);
     }
 
     #[tokio::test]

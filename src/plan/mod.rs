@@ -2,8 +2,12 @@
 //! be printed (`mysfits plan`) and tested without any IO. [`execute`] runs it concurrently.
 
 mod executor;
+mod timeline;
 
-pub use executor::{Cancellation, Node, OnCancel, OnFailure, Outcome, execute, run, write_nodes};
+pub use executor::{
+    Cancellation, Executed, Node, OnCancel, OnFailure, Outcome, execute, run, write_nodes,
+};
+pub use timeline::{StepSpan, TimedStep, Timeline, bounding_chain, human};
 
 use std::fmt;
 

@@ -10,7 +10,7 @@ use crate::aws::{RegionClients, aws_error};
 use crate::config::{Config, RegionSettings};
 use crate::dashboard::DashboardReport;
 use crate::entry::EntryReport;
-use crate::plan::StepId;
+use crate::plan::{StepId, Timeline};
 use crate::stack::deploy::StackResult;
 use crate::stack::{ServiceImages, StackKind};
 use crate::table::ReplicaReport;
@@ -28,6 +28,8 @@ pub struct DeployReport {
     pub seed: Option<SeedReport>,
     pub entry_point: Option<EntryReport>,
     pub dashboard: Option<DashboardReport>,
+    /// When each step ran, and the chain of steps that bounded the wall time.
+    pub timeline: Timeline,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,6 +61,7 @@ impl DeployReport {
         config: &Config,
         clients: &BTreeMap<RegionName, RegionClients>,
         outputs: &BTreeMap<StepId, StepOutput>,
+        timeline: Timeline,
     ) -> DeployReport {
         let mut regions = Vec::new();
         for region in config.regions() {
@@ -110,6 +113,7 @@ impl DeployReport {
             seed,
             entry_point,
             dashboard,
+            timeline,
         }
     }
 
@@ -145,6 +149,9 @@ impl DeployReport {
         }
         if let Some(dashboard) = &self.dashboard {
             text.push_str(&format!("  dashboard: {}\n", dashboard.url));
+        }
+        if let Some(line) = self.timeline.bounded_by_line() {
+            text.push_str(&format!("  {line}\n"));
         }
         text
     }
