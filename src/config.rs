@@ -30,6 +30,74 @@ pub struct ConfigFile {
     pub regions: RegionsFile,
     /// How users reach the app: `mode: global-accelerator` (default) or `mode: route53`.
     pub entry_point: Option<EntryPointFile>,
+    /// Distributed tracing of the services (OpenTelemetry → X-Ray).
+    pub tracing: Option<TracingFile>,
+}
+
+/// The `tracing:` section of the config file.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracingFile {
+    pub enabled: Option<bool>,
+    pub sample_ratio: Option<f64>,
+}
+
+/// Tracing of the services, validated: a collector sidecar in every task and the share of
+/// requests that start a trace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TracingSettings {
+    pub enabled: bool,
+    /// 0 to 1, at most [`TracingSettings::RATIO_DECIMALS`] decimals.
+    pub sample_ratio: f64,
+}
+
+impl TracingSettings {
+    /// On, one request in ten: a few traces a minute even at demo traffic, a small X-Ray bill
+    /// and CPU cost under load. Requests arriving with a sampled trace header are always traced.
+    pub const DEFAULT: TracingSettings = TracingSettings {
+        enabled: true,
+        sample_ratio: 0.1,
+    };
+    /// What the template's TraceSampleRatio pattern takes.
+    pub const RATIO_DECIMALS: usize = 6;
+
+    fn from_file(file: Option<&TracingFile>) -> Result<TracingSettings> {
+        let file = file.cloned().unwrap_or_default();
+        let sample_ratio = file
+            .sample_ratio
+            .unwrap_or(TracingSettings::DEFAULT.sample_ratio);
+        let scaled = sample_ratio * 10f64.powi(TracingSettings::RATIO_DECIMALS as i32);
+        if !sample_ratio.is_finite() || !(0.0..=1.0).contains(&sample_ratio) {
+            return Err(Error::config(
+                format!("tracing.sample_ratio is {sample_ratio}: it must be a number from 0 to 1"),
+                "write the share of requests to trace, e.g. `sample_ratio: 0.1` for one in ten (0 traces only requests that arrive with a sampled trace header)",
+            ));
+        }
+        if (scaled - scaled.round()).abs() > 1e-6 {
+            return Err(Error::config(
+                format!(
+                    "tracing.sample_ratio is {sample_ratio}: it has more than {} decimals",
+                    TracingSettings::RATIO_DECIMALS
+                ),
+                "round it, e.g. `sample_ratio: 0.000001` is the smallest share above 0",
+            ));
+        }
+        Ok(TracingSettings {
+            enabled: file.enabled.unwrap_or(TracingSettings::DEFAULT.enabled),
+            sample_ratio,
+        })
+    }
+
+    /// The ratio as the template's TraceSampleRatio takes it (`0.1`, `1`, `0`: no exponent).
+    pub fn sample_ratio_parameter(&self) -> String {
+        let text = format!("{:.*}", TracingSettings::RATIO_DECIMALS, self.sample_ratio);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text.is_empty() {
+            "0".to_string()
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 /// The `entry_point:` section of the config file.
@@ -202,6 +270,7 @@ pub struct Config {
     pub assume_yes: bool,
     pub config_file: Option<PathBuf>,
     pub entry_point: EntryPointSettings,
+    pub tracing: TracingSettings,
     /// Where the region list came from (`--regions`, `AWS_REGION`, the config file, ...).
     pub region_source: String,
     /// Where the SDK will find credentials, and the profile in effect.
@@ -293,6 +362,7 @@ impl Config {
             .collect::<Result<Vec<_>>>()?;
         let entry_point =
             entry_point_settings(entry_file, &per_region, shared_endpoint.as_deref())?;
+        let tracing = TracingSettings::from_file(file.tracing.as_ref())?;
 
         Ok(Config {
             app,
@@ -302,6 +372,7 @@ impl Config {
             assume_yes: global.yes,
             config_file: None,
             entry_point,
+            tracing,
             region_source,
             aws,
             verbose: global.verbose,
@@ -788,6 +859,67 @@ mod tests {
             )
             .is_err(),
             "unknown keys in entry_point are errors"
+        );
+    }
+
+    fn tracing_of(yaml: &str) -> Result<TracingSettings> {
+        let file: ConfigFile = serde_yaml::from_str(yaml).expect("valid yaml");
+        Config::resolve(&global(Some("us-east-1"), None), file).map(|config| config.tracing)
+    }
+
+    #[test]
+    fn tracing_defaults_on_at_one_in_ten_and_the_ratio_reaches_the_template_without_exponent() {
+        let default = tracing_of("app: a1\n").expect("valid");
+        assert_eq!(default, TracingSettings::DEFAULT);
+        assert_eq!(default.sample_ratio_parameter(), "0.1");
+        let off = tracing_of("tracing:\n  enabled: false\n").expect("valid");
+        assert!(!off.enabled);
+        for (ratio, parameter) in [
+            ("0", "0"),
+            ("1", "1"),
+            ("1.0", "1"),
+            ("0.25", "0.25"),
+            ("0.000001", "0.000001"),
+            ("1e-6", "0.000001"),
+        ] {
+            let tracing = tracing_of(&format!("tracing:\n  sample_ratio: {ratio}\n")).expect(ratio);
+            assert_eq!(tracing.sample_ratio_parameter(), parameter, "{ratio}");
+        }
+    }
+
+    #[test]
+    fn a_sample_ratio_out_of_range_or_too_fine_is_refused_with_the_fix() {
+        for (ratio, says) in [
+            (
+                "1.5",
+                "tracing.sample_ratio is 1.5: it must be a number from 0 to 1",
+            ),
+            (
+                "-0.1",
+                "tracing.sample_ratio is -0.1: it must be a number from 0 to 1",
+            ),
+            (
+                ".nan",
+                "tracing.sample_ratio is NaN: it must be a number from 0 to 1",
+            ),
+            (
+                "0.1234567",
+                "tracing.sample_ratio is 0.1234567: it has more than 6 decimals",
+            ),
+        ] {
+            let error = tracing_of(&format!("tracing:\n  sample_ratio: {ratio}\n"))
+                .expect_err(ratio)
+                .to_string();
+            assert!(error.contains(says), "{ratio}: {error}");
+            assert!(error.contains("fix:"), "{ratio}: {error}");
+        }
+        assert!(
+            serde_yaml::from_str::<ConfigFile>("tracing:\n  enable: true\n").is_err(),
+            "unknown keys in tracing are errors"
+        );
+        assert!(
+            serde_yaml::from_str::<ConfigFile>("tracing:\n  sample_ratio: often\n").is_err(),
+            "a ratio that is not a number is an error"
         );
     }
 

@@ -14,8 +14,11 @@ pub mod parameter {
     pub const AVAILABILITY_ZONE_1: &str = "AvailabilityZone1";
     pub const AVAILABILITY_ZONE_2: &str = "AvailabilityZone2";
     pub const CERTIFICATE_ARN: &str = "CertificateArn";
+    /// `true`: the collector sidecar in every task (`tracing.enabled`).
+    pub const TRACING_ENABLED: &str = "TracingEnabled";
+    pub const TRACE_SAMPLE_RATIO: &str = "TraceSampleRatio";
 
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 10] = [
         APP_NAME,
         IS_SECONDARY,
         TABLE_NAME,
@@ -24,6 +27,8 @@ pub mod parameter {
         AVAILABILITY_ZONE_1,
         AVAILABILITY_ZONE_2,
         CERTIFICATE_ARN,
+        TRACING_ENABLED,
+        TRACE_SAMPLE_RATIO,
     ];
 }
 

@@ -146,6 +146,14 @@ pub fn app_request_with(
             parameter::MAX_COUNT.to_string(),
             running.max_count(region).to_string(),
         ),
+        (
+            parameter::TRACING_ENABLED.to_string(),
+            config.tracing.enabled.to_string(),
+        ),
+        (
+            parameter::TRACE_SAMPLE_RATIO.to_string(),
+            config.tracing.sample_ratio_parameter(),
+        ),
     ]);
     for service in &SERVICES {
         parameters.insert(

@@ -98,6 +98,30 @@ async fn two_region_deploy_creates_everything_and_a_second_deploy_changes_nothin
             "{region}: {:?}",
             services.failures()
         );
+        // Tracing is on by default: each registered task definition has the service and the
+        // collector sidecar, which the service waits for (the template's Fn::If lists resolved).
+        for service in services.services() {
+            let definition = ecs
+                .describe_task_definition()
+                .task_definition(service.task_definition().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let containers = definition
+                .task_definition()
+                .unwrap()
+                .container_definitions();
+            let names: Vec<&str> = containers.iter().filter_map(|c| c.name()).collect();
+            assert_eq!(names.len(), 2, "{region}: {names:?}");
+            assert_eq!(names[1], "otel-collector", "{region}: {names:?}");
+            assert_eq!(containers[1].essential(), Some(false), "{region}");
+            let endpoint = containers[0]
+                .environment()
+                .iter()
+                .find(|variable| variable.name() == Some("OTEL_EXPORTER_OTLP_ENDPOINT"))
+                .and_then(|variable| variable.value());
+            assert_eq!(endpoint, Some("http://127.0.0.1:4318"), "{region}");
+        }
 
         let ecr = aws_sdk_ecr::Client::new(&sdk);
         let repositories = ecr

@@ -360,6 +360,7 @@ fn choose_branches(value: &Value, holds: &BTreeMap<String, bool>) -> Value {
                 mapping
                     .iter()
                     .map(|(key, value)| (key.clone(), choose_branches(value, holds)))
+                    .filter(|(_, value)| !is_no_value(value))
                     .collect(),
             )
         }
@@ -367,10 +368,16 @@ fn choose_branches(value: &Value, holds: &BTreeMap<String, bool>) -> Value {
             items
                 .iter()
                 .map(|item| choose_branches(item, holds))
+                .filter(|item| !is_no_value(item))
                 .collect(),
         ),
         other => other.clone(),
     }
+}
+
+/// `Ref: AWS::NoValue`: CloudFormation drops the list item or property that holds it.
+fn is_no_value(value: &Value) -> bool {
+    value.get("Ref").and_then(Value::as_str) == Some("AWS::NoValue")
 }
 
 /// Logical ids a value refers to (Ref, GetAtt, `${X}` / `${X.Attr}` in Sub), parameters and
@@ -502,6 +509,110 @@ fn each_service_waits_for_what_attaches_its_target_groups_in_both_modes() {
                      to the load balancer (it waits for {waits_for:?})"
                 );
             }
+        }
+    }
+}
+
+// ---------- tracing: the collector sidecar ----------
+
+/// Fargate's task sizes for 0.25 vCPU (the app's): 512, 1024 or 2048 MiB.
+const FARGATE_256_MEMORY: [&str; 3] = ["512", "1024", "2048"];
+
+/// With tracing on, every task runs the ADOT collector beside the service: pinned to an exact
+/// version, not essential (a collector that stops never stops the service), started before the
+/// service (DependsOn START, not HEALTHY: a collector that never turns healthy must not keep the
+/// service from starting), its memory capped inside a valid Fargate size, and the service told
+/// where to send OTLP; the task role may then write trace segments and nothing more. With
+/// tracing off none of it exists.
+#[test]
+fn tracing_adds_a_pinned_non_essential_collector_and_the_xray_write_permission_only_when_on() {
+    for enabled in ["true", "false"] {
+        let rendered = render_app(&[("TracingEnabled", enabled), ("TraceSampleRatio", "0.25")]);
+        let policies = &rendered.resources["TaskRole"]["Properties"]["Policies"];
+        let trace_policy = policies
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|policy| policy["PolicyName"].as_str() == Some("write-traces"));
+        for task in ["MysfitsTaskDefinition", "LikeTaskDefinition"] {
+            let properties = &rendered.resources[task]["Properties"];
+            let containers = properties["ContainerDefinitions"].as_sequence().unwrap();
+            let service = &containers[0];
+            let environment: BTreeMap<&str, &Value> = service["Environment"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|variable| (variable["Name"].as_str().unwrap(), &variable["Value"]))
+                .collect();
+            if enabled == "false" {
+                assert_eq!(containers.len(), 1, "{task}: no sidecar with tracing off");
+                assert!(
+                    !environment.contains_key("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                    "{task}"
+                );
+                assert!(service.get("DependsOn").is_none(), "{task}");
+                assert!(
+                    trace_policy.is_none(),
+                    "no X-Ray permission with tracing off"
+                );
+                continue;
+            }
+            assert_eq!(containers.len(), 2, "{task}");
+            let collector = &containers[1];
+            let image = collector["Image"].as_str().unwrap();
+            let (repository, version) = image.rsplit_once(':').unwrap();
+            assert_eq!(
+                repository,
+                "public.ecr.aws/aws-observability/aws-otel-collector"
+            );
+            assert!(
+                version.starts_with('v')
+                    && version[1..].split('.').count() == 3
+                    && version[1..]
+                        .split('.')
+                        .all(|part| part.parse::<u32>().is_ok()),
+                "{task}: the collector is pinned to an exact version, not {version}"
+            );
+            assert_eq!(collector["Essential"].as_bool(), Some(false), "{task}");
+            assert_eq!(
+                service["DependsOn"][0]["ContainerName"], collector["Name"],
+                "{task}"
+            );
+            assert_eq!(service["DependsOn"][0]["Condition"].as_str(), Some("START"));
+            assert_eq!(collector["HealthCheck"]["Command"][0].as_str(), Some("CMD"));
+            assert_eq!(
+                environment["OTEL_EXPORTER_OTLP_ENDPOINT"].as_str(),
+                Some("http://127.0.0.1:4318"),
+                "{task}: the collector's OTLP/HTTP port on the task's own loopback"
+            );
+            assert_eq!(
+                environment["MYSFITS_TRACE_SAMPLE_RATIO"]["Ref"].as_str(),
+                Some("TraceSampleRatio")
+            );
+            assert_eq!(properties["Cpu"].as_str(), Some("256"));
+            let memory = properties["Memory"].as_str().unwrap();
+            assert!(FARGATE_256_MEMORY.contains(&memory), "{task}: {memory}");
+            let collector_memory = collector["Memory"].as_u64().unwrap();
+            assert!(
+                collector_memory * 2 <= memory.parse::<u64>().unwrap(),
+                "{task}: the collector may take at most half of the task's {memory} MiB"
+            );
+            let log_group = &collector["LogConfiguration"]["Options"]["awslogs-group"];
+            assert_eq!(
+                log_group, &service["LogConfiguration"]["Options"]["awslogs-group"],
+                "{task}: the collector logs where the execution role may write"
+            );
+        }
+        if enabled == "true" {
+            let statements =
+                trace_policy.expect("write-traces policy")["PolicyDocument"]["Statement"]
+                    .as_sequence()
+                    .unwrap();
+            assert_eq!(statements.len(), 1);
+            assert_eq!(
+                statements[0]["Action"].as_str(),
+                Some("xray:PutTraceSegments")
+            );
         }
     }
 }
