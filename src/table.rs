@@ -17,8 +17,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use aws_sdk_dynamodb::types::{
-    CreateReplicationGroupMemberAction, PointInTimeRecoverySpecification, ReplicaStatus,
-    ReplicationGroupUpdate, StreamViewType, TableDescription, TableStatus, Tag,
+    CreateReplicationGroupMemberAction, PointInTimeRecoverySpecification,
+    PointInTimeRecoveryStatus, ReplicaStatus, ReplicationGroupUpdate, StreamViewType,
+    TableDescription, TableStatus, Tag,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -281,7 +282,7 @@ async fn replica_settings(
     limit: Duration,
 ) -> Result<()> {
     let region = clients.replica_region;
-    enable_point_in_time_recovery(clients, table, started, limit).await?;
+    ensure_point_in_time_recovery(clients, table, started, limit).await?;
     report.point_in_time_recovery = true;
 
     let replica_described = send_retrying(
@@ -303,8 +304,15 @@ async fn replica_settings(
             "deploy again",
         ));
     };
-    let tags = primary_tags(clients, primary_arn).await?;
-    for chunk in tags.chunks(TAGS_PER_CALL) {
+    let tags = copyable_tags(clients.primary, clients.primary_region, primary_arn).await?;
+    // Only what the replica lacks: a redeploy with everything in place writes nothing.
+    let present = copyable_tags(clients.replica, region, replica_arn).await?;
+    let missing: Vec<Tag> = tags
+        .iter()
+        .filter(|tag| !present.contains(tag))
+        .cloned()
+        .collect();
+    for chunk in missing.chunks(TAGS_PER_CALL) {
         send_retrying(
             "TagResource (replica)",
             region,
@@ -348,20 +356,23 @@ async fn replica_settings(
     Ok(())
 }
 
-/// The primary table's tags that may be copied (not the reserved aws:* ones).
-async fn primary_tags(clients: &ReplicaClients<'_>, primary_arn: &str) -> Result<Vec<Tag>> {
+/// A table's tags that may be copied (not the reserved aws:* ones).
+async fn copyable_tags(
+    client: &aws_sdk_dynamodb::Client,
+    region: &str,
+    table_arn: &str,
+) -> Result<Vec<Tag>> {
     // ListTagsOfResource pages with NextToken (the SDK has no paginator for it).
     let mut tags: Vec<Tag> = Vec::new();
     let mut next_token: Option<String> = None;
     loop {
-        let listed = clients
-            .primary
+        let listed = client
             .list_tags_of_resource()
-            .resource_arn(primary_arn)
+            .resource_arn(table_arn)
             .set_next_token(next_token.take())
             .send()
             .await
-            .map_err(|error| aws_error("ListTagsOfResource", clients.primary_region, &error))?;
+            .map_err(|error| aws_error("ListTagsOfResource", region, &error))?;
         // aws:* tags (CloudFormation's) are reserved: TagResource refuses them.
         tags.extend(
             listed
@@ -378,14 +389,32 @@ async fn primary_tags(clients: &ReplicaClients<'_>, primary_arn: &str) -> Result
     Ok(tags)
 }
 
-/// Point-in-time recovery in the replica's region (it is per replica).
-async fn enable_point_in_time_recovery(
+/// Point-in-time recovery in the replica's region (it is per replica), switched on unless
+/// DescribeContinuousBackups says it is on already (a redeploy writes nothing then).
+async fn ensure_point_in_time_recovery(
     clients: &ReplicaClients<'_>,
     table: &str,
     started: Instant,
     limit: Duration,
 ) -> Result<()> {
     let region = clients.replica_region;
+    // Any failure here (the replica still settling, no permission to read) leaves it to the
+    // update below, which retries what is transient and reports the rest.
+    if let Ok(described) = clients
+        .replica
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+    {
+        let status = described
+            .continuous_backups_description()
+            .and_then(|backups| backups.point_in_time_recovery_description())
+            .and_then(|pitr| pitr.point_in_time_recovery_status());
+        if status == Some(&PointInTimeRecoveryStatus::Enabled) {
+            return Ok(());
+        }
+    }
     // Refused with ContinuousBackupsUnavailable (or TableNotFound) while the replica is still
     // settling in its region: retried until the limit.
     let pitr = PointInTimeRecoverySpecification::builder()

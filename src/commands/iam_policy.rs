@@ -136,6 +136,7 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("dynamodb:CreateBackup", Table),
     sdk("dynamodb:DeleteTable", Table),
     sdk("dynamodb:DescribeBackup", Table),
+    sdk("dynamodb:DescribeContinuousBackups", Table),
     sdk("dynamodb:DescribeTable", Table),
     sdk("dynamodb:ListTagsOfResource", Table),
     sdk("dynamodb:TagResource", Table),

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::describe_continuous_backups::DescribeContinuousBackupsOutput;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
 use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceOutput;
 use aws_sdk_dynamodb::operation::update_continuous_backups::UpdateContinuousBackupsOutput;
@@ -78,7 +79,16 @@ fn replica_region(region: &str) -> Client {
     });
     let pitr = mock!(Client::update_continuous_backups)
         .then_output(|| UpdateContinuousBackupsOutput::builder().build());
-    mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&describe, &pitr])
+    let no_tags = mock!(Client::list_tags_of_resource)
+        .then_output(|| ListTagsOfResourceOutput::builder().build());
+    // A new replica: point-in-time recovery not on yet.
+    let backups = mock!(Client::describe_continuous_backups)
+        .then_output(|| DescribeContinuousBackupsOutput::builder().build());
+    mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&describe, &pitr, &no_tags, &backups]
+    )
 }
 
 /// The home table through both replica additions. DescribeTable answers in this order:

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::describe_continuous_backups::DescribeContinuousBackupsOutput;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
 use aws_sdk_dynamodb::operation::list_tags_of_resource::ListTagsOfResourceOutput;
 use aws_sdk_dynamodb::operation::tag_resource::TagResourceOutput;
@@ -19,8 +20,9 @@ use aws_sdk_dynamodb::types::error::{
     ContinuousBackupsUnavailableException, ResourceInUseException,
 };
 use aws_sdk_dynamodb::types::{
-    ContinuousBackupsDescription, ContinuousBackupsStatus, ReplicaDescription, ReplicaStatus,
-    StreamSpecification, StreamViewType, TableDescription, TableStatus, Tag,
+    ContinuousBackupsDescription, ContinuousBackupsStatus, PointInTimeRecoveryDescription,
+    PointInTimeRecoveryStatus, ReplicaDescription, ReplicaStatus, StreamSpecification,
+    StreamViewType, TableDescription, TableStatus, Tag,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
@@ -148,9 +150,48 @@ struct ReplicaRegion {
     describe: Rule,
     tag: Rule,
     tagged: Tagged,
+    /// DescribeContinuousBackups and ListTagsOfResource of the replica: what is in place.
+    backups: Rule,
+    listed: Rule,
 }
 
+/// DescribeContinuousBackups' answer: backups on, point-in-time recovery `status`.
+fn backups_with(status: PointInTimeRecoveryStatus) -> DescribeContinuousBackupsOutput {
+    DescribeContinuousBackupsOutput::builder()
+        .continuous_backups_description(
+            ContinuousBackupsDescription::builder()
+                .continuous_backups_status(ContinuousBackupsStatus::Enabled)
+                .point_in_time_recovery_description(
+                    PointInTimeRecoveryDescription::builder()
+                        .point_in_time_recovery_status(status)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// A new replica: point-in-time recovery off, no tags yet.
 fn replica_region(pitr: Rule) -> ReplicaRegion {
+    replica_region_with(pitr, PointInTimeRecoveryStatus::Disabled, Vec::new())
+}
+
+fn replica_region_with(
+    pitr: Rule,
+    pitr_status: PointInTimeRecoveryStatus,
+    present_tags: Vec<Tag>,
+) -> ReplicaRegion {
+    let backups = mock!(Client::describe_continuous_backups)
+        .match_requests(|request| request.table_name() == Some(TABLE))
+        .then_output(move || backups_with(pitr_status.clone()));
+    let listed = mock!(Client::list_tags_of_resource)
+        .match_requests(|request| request.resource_arn() == Some(WEST_ARN))
+        .then_output(move || {
+            ListTagsOfResourceOutput::builder()
+                .set_tags(Some(present_tags.clone()))
+                .build()
+        });
     let describe = mock!(Client::describe_table).then_output(|| {
         DescribeTableOutput::builder()
             .table(
@@ -182,6 +223,8 @@ fn replica_region(pitr: Rule) -> ReplicaRegion {
         describe,
         tag,
         tagged,
+        backups,
+        listed,
     }
 }
 
@@ -258,7 +301,13 @@ async fn a_new_replica_is_read_from_update_tables_answer_waited_for_and_given_pi
     let replica = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        &[&west.pitr, &west.describe, &west.tag]
+        &[
+            &west.pitr,
+            &west.describe,
+            &west.tag,
+            &west.backups,
+            &west.listed
+        ]
     );
     let report = ensure(&primary, &replica, false, &Events::discard(), LIMIT)
         .await
@@ -354,7 +403,13 @@ async fn a_table_still_updating_is_waited_for_before_the_replica_is_requested() 
     let replica = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        &[&west.pitr, &west.describe, &west.tag]
+        &[
+            &west.pitr,
+            &west.describe,
+            &west.tag,
+            &west.backups,
+            &west.listed
+        ]
     );
     let report = ensure(&primary, &replica, false, &Events::discard(), LIMIT)
         .await
@@ -392,7 +447,14 @@ async fn an_active_replica_is_not_requested_again_but_gets_pitr_tags_and_deletio
     let replica = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
-        &[&west.pitr, &west.describe, &west.tag, &protect]
+        &[
+            &west.pitr,
+            &west.describe,
+            &west.tag,
+            &west.backups,
+            &west.listed,
+            &protect
+        ]
     );
     let report = ensure(&primary, &replica, false, &Events::discard(), LIMIT)
         .await
@@ -470,4 +532,60 @@ async fn a_replica_stuck_creating_gives_up_at_the_limit() {
         error.to_string().contains("run deploy again later"),
         "{error}"
     );
+}
+
+/// A redeploy where the replica is ACTIVE with point-in-time recovery on and every tag of the
+/// primary: reads only, no UpdateContinuousBackups, no TagResource, no UpdateTable. A replica
+/// missing one tag (or with another value) gets just that one.
+#[tokio::test]
+async fn a_replica_with_everything_in_place_is_not_written_and_a_missing_tag_is_the_only_write() {
+    for (present, expected_writes) in [
+        (vec![tag("mysfits:app", "demo"), tag("team", "mysfits")], 0),
+        (vec![tag("mysfits:app", "demo"), tag("team", "other")], 1),
+    ] {
+        let describe =
+            mock!(Client::describe_table).then_output(|| table(Some(ReplicaStatus::Active)));
+        let create = mock!(Client::update_table).then_output(replica_requested);
+        let tags = primary_tags();
+        let primary = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            &[&describe, &create, &tags]
+        );
+        let west = replica_region_with(
+            mock!(Client::update_continuous_backups).then_output(pitr_enabled),
+            PointInTimeRecoveryStatus::Enabled,
+            present,
+        );
+        let replica = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            &[
+                &west.pitr,
+                &west.describe,
+                &west.tag,
+                &west.backups,
+                &west.listed
+            ]
+        );
+        let report = ensure(&primary, &replica, false, &Events::discard(), LIMIT)
+            .await
+            .unwrap();
+        assert!(!report.created && report.point_in_time_recovery);
+        assert_eq!(
+            report.tags_copied, 2,
+            "the primary's two copyable tags are on the replica"
+        );
+        assert_eq!(create.num_calls(), 0);
+        assert_eq!(west.pitr.num_calls(), 0, "PITR already on: not written");
+        assert_eq!(west.backups.num_calls(), 1);
+        assert_eq!(west.tag.num_calls(), expected_writes);
+        if expected_writes == 1 {
+            assert_eq!(
+                west.tagged.lock().unwrap()[0].1,
+                vec![("team".to_string(), "mysfits".to_string())],
+                "only the tag whose value differs"
+            );
+        }
+    }
 }
