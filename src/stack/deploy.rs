@@ -184,8 +184,9 @@ impl<'a> StackDeployer<'a> {
         if let Some(existing) = &existing
             && self.matches_deployed(existing).await?
         {
+            // Just described and settled: no second DescribeStacks for the unchanged stack.
             return Ok(Prepared::Done(Box::new(
-                self.result(&existing.stack_id, false).await?,
+                self.result_of(existing.clone(), "", false).await?,
             )));
         }
         let creating = match &existing {
@@ -417,6 +418,16 @@ impl<'a> StackDeployer<'a> {
             failures: Vec::new(),
             fix: "the stack vanished right after deploy; deploy again".into(),
         })?;
+        self.result_of(existing, stack_id, changed).await
+    }
+
+    /// The result from a description of the stack as it is now, and its resources.
+    async fn result_of(
+        &self,
+        existing: Existing,
+        stack_id: &str,
+        changed: bool,
+    ) -> Result<StackResult> {
         let resources = self
             .cloudformation
             .describe_stack_resources()

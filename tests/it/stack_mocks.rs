@@ -279,6 +279,11 @@ async fn identical_template_and_parameters_make_no_writes() {
     let request = request();
     let deployer = StackDeployer::new(&client, &request, Events::discard(), "registry");
     assert!(!deployer.deploy().await.unwrap().changed);
+    assert_eq!(
+        (describe.num_calls(), template.num_calls()),
+        (1, 1),
+        "an unchanged stack is described once and its template read once"
+    );
     assert_eq!(deployer.preview().await.unwrap(), Preview::Unchanged);
     assert_eq!(create.num_calls(), 0, "no change set may be created");
 }
