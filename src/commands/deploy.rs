@@ -8,7 +8,7 @@ use super::print_report;
 use crate::app::RegionName;
 use crate::aws::{Patience, RegionClients};
 use crate::cli::DeployArgs;
-use crate::config::{Config, EntryPointMode, RegionSettings};
+use crate::config::{Config, RegionSettings};
 use crate::dashboard::DashboardReport;
 use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::error::{Error, Result};
@@ -35,7 +35,12 @@ pub enum StepOutput {
     Stack(Box<StackResult>),
     Pushed(ServiceImages),
     Replica(ReplicaReport),
-    Seeded { inserted: usize, existing: usize },
+    Seeded {
+        inserted: usize,
+        existing: usize,
+    },
+    /// The accelerator and listener made ahead (`None`: Route 53 mode or no such service).
+    Accelerator(Option<crate::entry::accelerator::Prepared>),
     EntryPoint(EntryReport),
     Dashboard(DashboardReport),
 }
@@ -124,6 +129,7 @@ impl DeployContext {
                 kind: StackKind::App,
             } => self.deploy_app_stack(region, step, done).await,
             StepId::Replica { region } => self.add_replica(region, step).await,
+            StepId::Accelerator => self.prepare_accelerator(step, done).await,
             StepId::EntryPoint => self.ensure_entry_point(step, done).await,
             StepId::Dashboard => self.ensure_dashboard(step, done).await,
             StepId::SeedTable => self.seed_table().await,
@@ -221,8 +227,13 @@ impl DeployContext {
             );
         }
         let entry = EntryPoint::new(&self.config, Patience::DEPLOY).await;
-        let report = crate::entry::ensure(
+        let prepared = match done.get(&StepId::Accelerator) {
+            Some(StepOutput::Accelerator(prepared)) => prepared.clone(),
+            _ => None,
+        };
+        let report = crate::entry::ensure_prepared(
             &entry,
+            prepared,
             &load_balancers,
             &self.events,
             step,
@@ -233,19 +244,32 @@ impl DeployContext {
         Ok((StepOutput::EntryPoint(report), summary))
     }
 
+    async fn prepare_accelerator(&self, step: &str, done: &Done) -> Result<Finished> {
+        let home = self.config.home().key();
+        let Some(StepOutput::Stack(registry)) = done.get(&StepId::Stack {
+            region: home,
+            kind: StackKind::Registry,
+        }) else {
+            return Err(missing_input(step, "home registry stack"));
+        };
+        let entry = EntryPoint::new(&self.config, Patience::DEPLOY).await;
+        let prepared =
+            crate::entry::prepare(&entry, &registry.stack_id, &self.events, step).await?;
+        let summary = match &prepared {
+            Some(prepared) if prepared.actions().is_empty() => {
+                format!("accelerator {} in place", self.config.app)
+            }
+            Some(prepared) => prepared.actions().join(", "),
+            None => "not available here".to_string(),
+        };
+        Ok((StepOutput::Accelerator(prepared), summary))
+    }
+
     async fn ensure_dashboard(&self, step: &str, done: &Done) -> Result<Finished> {
         let app_stacks = app_stacks(&self.config, done, step)?;
-        let accelerator = match done.get(&StepId::EntryPoint) {
-            Some(StepOutput::EntryPoint(entry))
-                if matches!(
-                    self.config.entry_point.mode,
-                    EntryPointMode::GlobalAccelerator
-                ) =>
-            {
-                entry
-                    .state
-                    .description()
-                    .map(|description| description.id.clone())
+        let accelerator = match done.get(&StepId::Accelerator) {
+            Some(StepOutput::Accelerator(Some(prepared))) => {
+                Some(prepared.accelerator_arn().to_string())
             }
             _ => None,
         };

@@ -54,11 +54,26 @@ impl Existing {
     }
 }
 
-/// Creates or completes the accelerator, its listener and one endpoint group per load balancer.
-/// Every write is followed by one wait until the accelerator is DEPLOYED: its status covers the
-/// listener and endpoint groups too (it is IN_PROGRESS until every change is deployed), and
-/// Global Accelerator accepts a listener or group on an accelerator still IN_PROGRESS, so one
-/// wait after the last write is all that is needed.
+/// The accelerator and its listener as [`prepare`] left them, with what it wrote.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    accelerator: Accelerator,
+    listener: Listener,
+    actions: Vec<String>,
+}
+
+impl Prepared {
+    pub fn accelerator_arn(&self) -> &str {
+        self.accelerator.accelerator_arn().unwrap_or_default()
+    }
+
+    pub fn actions(&self) -> &[String] {
+        &self.actions
+    }
+}
+
+/// Creates or completes the accelerator, its listener and one endpoint group per load balancer
+/// ([`prepare`] then [`complete`]), the home load balancer making the creation unique.
 pub(super) async fn ensure(
     entry: &EntryPoint,
     client: &Client,
@@ -67,8 +82,38 @@ pub(super) async fn ensure(
     step: &str,
     wait_limit: Duration,
 ) -> Outcome<(EntryDescription, Vec<String>)> {
+    let home = load_balancers
+        .iter()
+        .find(|balancer| balancer.home)
+        .map(|balancer| balancer.arn.as_str())
+        .unwrap_or_default();
+    let prepared = prepare(entry, client, home, events, step).await?;
+    complete(
+        entry,
+        client,
+        prepared,
+        load_balancers,
+        events,
+        step,
+        wait_limit,
+    )
+    .await
+}
+
+/// The accelerator (created if missing, enabled if disabled) and its listener, which need no
+/// load balancer: deploy makes them while the app stacks are still building, so that the
+/// accelerator's first deployment to the edge runs beside them. Nothing is waited for here:
+/// Global Accelerator takes a listener or endpoint group on an accelerator still IN_PROGRESS.
+/// `creation` makes the creation's idempotency token unique (something new with every app).
+pub(super) async fn prepare(
+    entry: &EntryPoint,
+    client: &Client,
+    creation: &str,
+    events: &Events,
+    step: &str,
+) -> Outcome<Prepared> {
     let mut actions = Vec::new();
-    let accelerator = ensure_accelerator(entry, client, load_balancers, &mut actions).await?;
+    let accelerator = ensure_accelerator(entry, client, creation, &mut actions).await?;
     if !actions.is_empty() {
         events.note(step, format!("{} {}", actions.join(", "), entry.app));
     }
@@ -77,6 +122,34 @@ pub(super) async fn ensure(
         .unwrap_or_default()
         .to_string();
     let listener = ensure_listener(entry, client, &accelerator_arn, &mut actions).await?;
+    Ok(Prepared {
+        accelerator,
+        listener,
+        actions,
+    })
+}
+
+/// One endpoint group per load balancer on the [`prepare`]d listener, then one wait until the
+/// accelerator is DEPLOYED if anything was written (here or by `prepare`): its status covers the
+/// listener and endpoint groups too (IN_PROGRESS until every change is deployed).
+pub(super) async fn complete(
+    entry: &EntryPoint,
+    client: &Client,
+    prepared: Prepared,
+    load_balancers: &[RegionalLoadBalancer],
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<(EntryDescription, Vec<String>)> {
+    let Prepared {
+        accelerator,
+        listener,
+        mut actions,
+    } = prepared;
+    let accelerator_arn = accelerator
+        .accelerator_arn()
+        .unwrap_or_default()
+        .to_string();
     let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
     let groups = list_groups(entry, client, &listener_arn).await?;
     let initial = TrafficSplit::initial(load_balancers);
@@ -122,25 +195,20 @@ pub(super) async fn ensure(
 async fn ensure_accelerator(
     entry: &EntryPoint,
     client: &Client,
-    load_balancers: &[RegionalLoadBalancer],
+    creation: &str,
     actions: &mut Vec<String>,
 ) -> Outcome<Accelerator> {
     let accelerator = match find_accelerator(entry, client).await? {
         Some(accelerator) => accelerator,
         None => {
-            let home = load_balancers
-                .iter()
-                .find(|balancer| balancer.home)
-                .map(|balancer| balancer.arn.as_str())
-                .unwrap_or_default();
             let created = client
                 .create_accelerator()
                 .name(&entry.app)
                 .ip_address_type(IpAddressType::Ipv4)
                 .enabled(true)
-                // Unique to this creation (the home load balancer is new with every app stack),
-                // the same for every retry of it.
-                .idempotency_token(idempotency_token("accelerator", &[&entry.app, home]))
+                // Unique to this creation (`creation` is new with every app: its home load
+                // balancer, or its home registry stack), the same for every retry of it.
+                .idempotency_token(idempotency_token("accelerator", &[&entry.app, creation]))
                 .tags(tag(APP_TAG, &entry.app)?)
                 .tags(tag("Name", &entry.app)?)
                 .send()

@@ -495,16 +495,7 @@ pub async fn ensure(
     step: &str,
     wait_limit: Duration,
 ) -> Result<EntryReport> {
-    let homes = load_balancers
-        .iter()
-        .filter(|balancer| balancer.home)
-        .count();
-    if homes != 1 {
-        return Err(Error::internal(format!(
-            "the entry point was handed {homes} home load balancers of {} (exactly one expected)",
-            load_balancers.len()
-        )));
-    }
+    check_one_home(load_balancers)?;
     let outcome = match &entry.control {
         Control::GlobalAccelerator(client) => {
             accelerator::ensure(entry, client, load_balancers, events, step, wait_limit).await
@@ -527,6 +518,83 @@ pub async fn ensure(
             .await
         }
     };
+    entry_report(entry, outcome, events, step)
+}
+
+/// The part of the entry point that needs no load balancer, made first (Global Accelerator
+/// mode: the accelerator and its listener, see [`accelerator::prepare`]); `None` in Route 53 mode
+/// (its records need the load balancers) and from an endpoint without the service (said as a
+/// note, like [`ensure`]). `creation` is unique to this app's creation (its home registry stack
+/// id), so a rerun after a crash finds the accelerator its first try created.
+pub async fn prepare(
+    entry: &EntryPoint,
+    creation: &str,
+    events: &Events,
+    step: &str,
+) -> Result<Option<accelerator::Prepared>> {
+    let Control::GlobalAccelerator(client) = &entry.control else {
+        return Ok(None);
+    };
+    match accelerator::prepare(entry, client, creation, events, step).await {
+        Ok(prepared) => Ok(Some(prepared)),
+        Err(error) => {
+            let state = error.into_state()?;
+            events.note(step, state.summary(entry.mode()));
+            Ok(None)
+        }
+    }
+}
+
+/// [`ensure`] on what [`prepare`] made: the endpoint groups on its listener and the wait (by ARN,
+/// never by listing: ListAccelerators may not list an accelerator created a moment ago). Without
+/// a prepared accelerator it is [`ensure`].
+pub async fn ensure_prepared(
+    entry: &EntryPoint,
+    prepared: Option<accelerator::Prepared>,
+    load_balancers: &[RegionalLoadBalancer],
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Result<EntryReport> {
+    match (&entry.control, prepared) {
+        (Control::GlobalAccelerator(client), Some(prepared)) => {
+            check_one_home(load_balancers)?;
+            let outcome = accelerator::complete(
+                entry,
+                client,
+                prepared,
+                load_balancers,
+                events,
+                step,
+                wait_limit,
+            )
+            .await;
+            entry_report(entry, outcome, events, step)
+        }
+        _ => ensure(entry, load_balancers, events, step, wait_limit).await,
+    }
+}
+
+fn check_one_home(load_balancers: &[RegionalLoadBalancer]) -> Result<()> {
+    let homes = load_balancers
+        .iter()
+        .filter(|balancer| balancer.home)
+        .count();
+    if homes != 1 {
+        return Err(Error::internal(format!(
+            "the entry point was handed {homes} home load balancers of {} (exactly one expected)",
+            load_balancers.len()
+        )));
+    }
+    Ok(())
+}
+
+fn entry_report(
+    entry: &EntryPoint,
+    outcome: std::result::Result<(EntryDescription, Vec<String>), CallError>,
+    events: &Events,
+    step: &str,
+) -> Result<EntryReport> {
     match outcome {
         Ok((description, actions)) => Ok(EntryReport {
             mode: entry.mode().to_string(),

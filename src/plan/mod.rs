@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::app::RegionName;
-use crate::config::{Config, RegionSettings};
+use crate::config::{Config, EntryPointMode, RegionSettings};
 use crate::error::Result;
 use crate::stack::StackKind;
 
@@ -32,6 +32,9 @@ pub enum StepId {
     Replica { region: RegionName },
     /// Load the seed catalogue into the table (in the home region).
     SeedTable,
+    /// Create the accelerator and its listener (Global Accelerator mode), which need no load
+    /// balancer: its minutes-long first deployment then runs beside the app stacks.
+    Accelerator,
     /// Create or align the global traffic entry point with every region's load balancer.
     EntryPoint,
     /// Create or update the multi-region CloudWatch dashboard (in the home region).
@@ -99,21 +102,42 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
             depends_on: vec![app_stack(home.key())],
         });
     }
+    let app_stacks: Vec<StepId> = config
+        .regions()
+        .map(|region| app_stack(region.key()))
+        .collect();
+    // The accelerator's creation token comes from the home registry stack (new with every app).
+    let accelerator = matches!(config.entry_point.mode, EntryPointMode::GlobalAccelerator);
+    if accelerator {
+        steps.push(Step {
+            id: StepId::Accelerator,
+            label: "accelerator and listener".to_string(),
+            region: None,
+            depends_on: vec![StepId::Stack {
+                region: home.key(),
+                kind: StackKind::Registry,
+            }],
+        });
+    }
+    let with_accelerator = |mut depends_on: Vec<StepId>| {
+        if accelerator {
+            depends_on.push(StepId::Accelerator);
+        }
+        depends_on
+    };
     steps.push(Step {
         id: StepId::EntryPoint,
         label: format!("global entry point ({})", config.entry_point.mode.label()),
         region: None,
-        depends_on: config
-            .regions()
-            .map(|region| app_stack(region.key()))
-            .collect(),
+        depends_on: with_accelerator(app_stacks.clone()),
     });
-    // After the entry point: the dashboard shows the accelerator's flows when there is one.
+    // Beside the entry point's endpoint groups, not after them: the dashboard needs the
+    // accelerator's id (for its flow graphs), not its endpoint groups.
     steps.push(Step {
         id: StepId::Dashboard,
         label: format!("dashboard {}", home.name),
         region: Some(home.name.clone()),
-        depends_on: vec![StepId::EntryPoint],
+        depends_on: with_accelerator(app_stacks),
     });
     Plan { steps }
 }
@@ -229,7 +253,7 @@ mod tests {
             DeployOptions { seed: true },
         );
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 11);
+        assert_eq!(plan.steps.len(), 12);
         let app_west = plan.step(app_stack(key("us-west-2"))).expect("app stack");
         assert_eq!(
             app_west.depends_on,
@@ -244,10 +268,26 @@ mod tests {
             })
             .expect("replica");
         assert_eq!(replica.depends_on, vec![app_stack(key("us-east-1"))]);
+        // The accelerator and listener start as soon as the home registry stack is there (its
+        // stack id makes the creation token), long before any load balancer exists.
+        let accelerator = plan.step(StepId::Accelerator).expect("accelerator");
+        assert_eq!(
+            accelerator.depends_on,
+            vec![StepId::Stack {
+                region: key("us-east-1"),
+                kind: StackKind::Registry
+            }]
+        );
         let entry = plan.step(StepId::EntryPoint).expect("entry point");
-        assert_eq!(entry.depends_on.len(), 2, "after both app stacks");
+        let after_stacks_and_accelerator = vec![
+            app_stack(key("us-east-1")),
+            app_stack(key("us-west-2")),
+            StepId::Accelerator,
+        ];
+        assert_eq!(entry.depends_on, after_stacks_and_accelerator);
+        // Beside the endpoint groups, not after them.
         let dashboard = plan.step(StepId::Dashboard).expect("dashboard");
-        assert_eq!(dashboard.depends_on, vec![StepId::EntryPoint]);
+        assert_eq!(dashboard.depends_on, after_stacks_and_accelerator);
         assert_eq!(dashboard.region.as_deref(), Some("us-east-1"));
         let text = plan.to_string();
         assert!(
@@ -265,8 +305,8 @@ mod tests {
             DeployOptions { seed: true },
         );
         plan.validate().expect("valid DAG");
-        // build + 3 × (registry, push, app) + 2 replicas + seed + entry + dashboard
-        assert_eq!(plan.steps.len(), 15);
+        // build + 3 × (registry, push, app) + 2 replicas + seed + accelerator + entry + dashboard
+        assert_eq!(plan.steps.len(), 16);
         for region in ["us-east-1", "us-west-2", "eu-west-1"] {
             for kind in StackKind::ALL {
                 let stack = plan
@@ -301,14 +341,19 @@ mod tests {
         let entry = plan.step(StepId::EntryPoint).expect("entry point");
         assert_eq!(
             entry.depends_on,
-            ["us-east-1", "us-west-2", "eu-west-1"].map(|region| app_stack(key(region)))
+            [
+                app_stack(key("us-east-1")),
+                app_stack(key("us-west-2")),
+                app_stack(key("eu-west-1")),
+                StepId::Accelerator
+            ]
         );
         let seed = plan.step(StepId::SeedTable).expect("seed");
         assert_eq!(seed.region.as_deref(), Some("us-east-1"));
         let text = plan.to_string();
         assert!(
             text.contains(
-                "15. dashboard us-east-1  (after: global entry point (global-accelerator))"
+                "16. dashboard us-east-1  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)"
             ),
             "{text}"
         );
@@ -322,12 +367,35 @@ mod tests {
     fn single_region_plan_has_no_replica_and_seed_is_optional() {
         let plan = deploy_plan(&config(&["us-east-1"]), DeployOptions { seed: false });
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 6);
+        assert_eq!(plan.steps.len(), 7);
         assert!(
             plan.steps
                 .iter()
                 .all(|step| !matches!(step.id, StepId::Replica { .. } | StepId::SeedTable))
         );
+    }
+
+    #[test]
+    fn route53_mode_has_nothing_to_make_ahead_and_the_dashboard_waits_only_for_the_app_stacks() {
+        let global = GlobalArgs {
+            regions: vec!["us-east-1".into(), "us-west-2".into()],
+            ..GlobalArgs::default()
+        };
+        let file: ConfigFile = serde_yaml::from_str(
+            "entry_point:\n  mode: route53\n  hosted_zone_id: Z0ABC\n  domain: mysfits.example.com\n",
+        )
+        .expect("valid yaml");
+        let plan = deploy_plan(
+            &Config::resolve(&global, file).expect("valid config"),
+            DeployOptions { seed: true },
+        );
+        plan.validate().expect("valid DAG");
+        assert!(plan.step(StepId::Accelerator).is_none());
+        let app_stacks = vec![app_stack(key("us-east-1")), app_stack(key("us-west-2"))];
+        let entry = plan.step(StepId::EntryPoint).expect("entry point");
+        assert_eq!(entry.depends_on, app_stacks);
+        let dashboard = plan.step(StepId::Dashboard).expect("dashboard");
+        assert_eq!(dashboard.depends_on, app_stacks);
     }
 
     #[test]

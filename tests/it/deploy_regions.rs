@@ -230,8 +230,9 @@ fn the_three_region_plan_reads_region_by_region() {
 11. table replica us-west-2  (after: app stack us-east-1)
 12. table replica eu-west-1  (after: table replica us-west-2)
 13. seed catalogue us-east-1  (after: app stack us-east-1)
-14. global entry point (global-accelerator)  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1)
-15. dashboard us-east-1  (after: global entry point (global-accelerator))
+14. accelerator and listener  (after: registry stack us-east-1)
+15. global entry point (global-accelerator)  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)
+16. dashboard us-east-1  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)
 ";
     assert_eq!(text, expected);
     let json = serde_json::to_value(&plan).unwrap();

@@ -27,7 +27,8 @@ use aws_sdk_globalaccelerator::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use mysfits::dashboard::{AcceleratorLookup, find_accelerator};
 use mysfits::entry::{
-    Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome, describe, ensure, shift,
+    Control, EntryPoint, EntryState, RegionalLoadBalancer, ShiftOutcome,
+    accelerator::idempotency_token, describe, ensure, ensure_prepared, prepare, shift,
 };
 use mysfits::teardown::entry::{GlobalClients, Removal, remove_entry_point};
 
@@ -1316,4 +1317,115 @@ async fn a_shift_out_of_a_split_lowers_every_serving_region_after_raising_the_ta
             "DEPLOYED"
         ]
     );
+}
+
+/// Deploy's split: the accelerator and listener are made while the app stacks build (no load
+/// balancer yet, nothing waited for, the creation token from the home registry stack), then the
+/// endpoint groups go onto that listener once the load balancers exist, and one wait covers it
+/// all. The second half never lists accelerators (ListAccelerators may not show one created a
+/// moment ago; listing would then create a second one): it works from what the first returned.
+#[tokio::test]
+async fn the_accelerator_made_ahead_gets_its_endpoint_groups_later_without_being_looked_up_again() {
+    const REGISTRY_STACK: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/demo-registry/0a1b2c3d-1111-2222-3333-444455556666";
+    let list = mock!(Client::list_accelerators).then_output(|| accelerators(vec![]));
+    let token = idempotency_token("accelerator", &["demo", REGISTRY_STACK]);
+    let expected_token = token.clone();
+    let create = mock!(Client::create_accelerator)
+        .match_requests(move |request| request.idempotency_token() == Some(expected_token.as_str()))
+        .then_output(|| {
+            CreateAcceleratorOutput::builder()
+                .accelerator(accelerator(AcceleratorStatus::InProgress, true))
+                .build()
+        });
+    let list_listeners = mock!(Client::list_listeners)
+        .sequence()
+        .output(|| listeners(vec![]))
+        .output(|| listeners(vec![listener()]))
+        .repeatedly()
+        .build();
+    let create_listener = mock!(Client::create_listener)
+        .then_output(|| CreateListenerOutput::builder().listener(listener()).build());
+    let list_groups = mock!(Client::list_endpoint_groups)
+        .sequence()
+        .output(|| groups(vec![]))
+        .output(|| {
+            groups(vec![
+                group("us-east-1", 100.0, EAST_ALB),
+                group("us-west-2", 0.0, WEST_ALB),
+            ])
+        })
+        .repeatedly()
+        .build();
+    let create_group = mock!(Client::create_endpoint_group)
+        .match_requests(|request| request.listener_arn() == Some(LISTENER_ARN))
+        .then_output(|| CreateEndpointGroupOutput::builder().build());
+    let describe_accelerator = describe_sequence(&[AcceleratorStatus::InProgress]);
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &accelerator::tags("demo"),
+            &create,
+            &list_listeners,
+            &create_listener,
+            &list_groups,
+            &create_group,
+            &describe_accelerator,
+        ]
+    );
+    let entry = entry(client, None);
+    let prepared = prepare(&entry, REGISTRY_STACK, &Events::discard(), "accelerator")
+        .await
+        .unwrap()
+        .expect("Global Accelerator mode prepares an accelerator");
+    assert_eq!(prepared.accelerator_arn(), ACCELERATOR_ARN);
+    assert_eq!(
+        (create.num_calls(), create_listener.num_calls()),
+        (1, 1),
+        "accelerator and listener made ahead"
+    );
+    assert_eq!(
+        create_group.num_calls(),
+        0,
+        "no endpoint group before the load balancers"
+    );
+    assert_eq!(
+        describe_accelerator.num_calls(),
+        0,
+        "nothing waited for ahead"
+    );
+
+    let report = ensure_prepared(
+        &entry,
+        Some(prepared),
+        &load_balancers(WEST_ALB),
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    assert!(report.changed);
+    assert_eq!(create_group.num_calls(), 2);
+    assert_eq!(
+        list.num_calls(),
+        1,
+        "accelerators listed once, ahead, never after the create"
+    );
+    assert_eq!(create.num_calls(), 1, "never a second accelerator");
+    assert_eq!(
+        describe_accelerator.num_calls(),
+        3,
+        "one wait through IN_PROGRESS until DEPLOYED, then read back by ARN"
+    );
+    assert!(
+        report.summary().contains("created accelerator"),
+        "the report tells what the first half did too: {}",
+        report.summary()
+    );
+    let EntryState::Present(description) = &report.state else {
+        panic!("{report:?}");
+    };
+    assert_eq!(description.serving_region(), Some("us-east-1"));
 }
