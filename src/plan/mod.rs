@@ -2,6 +2,8 @@
 //! be printed (`mysfits plan`) and tested without any IO. [`execute`] runs it concurrently.
 
 mod executor;
+#[cfg(test)]
+mod simulation;
 mod timeline;
 
 pub use executor::{
