@@ -27,10 +27,10 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, IdGenerator, Sampler, SamplingResult,
     SdkTracerProvider, ShouldSample,
 };
+use tracing::Dispatch;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::env::{ConfigError, Env};
 use crate::logging;
@@ -102,6 +102,7 @@ pub fn enabled() -> bool {
 #[must_use = "call shutdown() when the server has stopped, to flush the buffered spans"]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    dispatch: Dispatch,
 }
 
 #[derive(Debug)]
@@ -116,16 +117,32 @@ impl std::fmt::Display for TelemetryError {
 impl std::error::Error for TelemetryError {}
 
 /// Sets up the JSON logs and, when `settings` has an endpoint, the trace export of `service`
-/// (its `service.name`) in `region` (`cloud.region`). A second call in one process (tests that
-/// start several routers) keeps the first subscriber.
+/// (its `service.name`) in `region` (`cloud.region`), for the whole process. A second call in one
+/// process keeps the first subscriber.
 pub fn init(
     service: &'static str,
     region: &str,
     settings: &TracingSettings,
 ) -> Result<Telemetry, TelemetryError> {
+    let telemetry = build(service, region, settings)?;
+    let _ = tracing::dispatcher::set_global_default(telemetry.dispatch.clone());
+    Ok(telemetry)
+}
+
+/// What [`init`] installs, not installed: the subscriber is [`Telemetry::dispatch`]. Tests run
+/// both services in one process, each under its own (`WithSubscriber::with_subscriber`).
+pub fn build(
+    service: &'static str,
+    region: &str,
+    settings: &TracingSettings,
+) -> Result<Telemetry, TelemetryError> {
     let Some(endpoint) = settings.endpoint.as_deref() else {
-        logging::init();
-        return Ok(Telemetry { provider: None });
+        let subscriber = tracing_subscriber::registry()
+            .with(logging::json_layer(false).with_filter(logging::env_filter()));
+        return Ok(Telemetry {
+            provider: None,
+            dispatch: Dispatch::new(subscriber),
+        });
     };
     let traces_url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -169,16 +186,13 @@ pub fn init(
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service))
         .with_filter(tracing_subscriber::filter::filter_fn(exported));
-    let installed = tracing_subscriber::registry()
+    let subscriber = tracing_subscriber::registry()
         .with(logging::json_layer(true).with_filter(logging::env_filter()))
-        .with(otel_layer)
-        .try_init()
-        .is_ok();
-    if installed {
-        ENABLED.store(true, Ordering::Relaxed);
-    }
+        .with(otel_layer);
+    ENABLED.store(true, Ordering::Relaxed);
     Ok(Telemetry {
         provider: Some(provider),
+        dispatch: Dispatch::new(subscriber),
     })
 }
 
@@ -201,6 +215,11 @@ impl Telemetry {
     /// Whether traces are exported.
     pub fn is_exporting(&self) -> bool {
         self.provider.is_some()
+    }
+
+    /// The logs and, when exporting, the OpenTelemetry layer, as one subscriber.
+    pub fn dispatch(&self) -> &Dispatch {
+        &self.dispatch
     }
 
     /// Exports what is buffered, waiting at most [`SHUTDOWN_WAIT`]: the server has stopped, so
@@ -387,7 +406,7 @@ mod tests {
                 .should_sample(Some(context), trace_id, "x", &SpanKind::Server, &[], &[])
                 .decision
         };
-        use opentelemetry::trace::SamplingDecision::{Drop, RecordAndSample};
+        use opentelemetry_sdk::trace::SamplingDecision::{Drop, RecordAndSample};
         let root = "Root=1-5f0a0000-000000000000000000001234;Parent=53995c3f42cd8ad8";
         assert_eq!(decide(&always, &parent(root)), RecordAndSample);
         assert_eq!(decide(&never, &parent(root)), Drop);
