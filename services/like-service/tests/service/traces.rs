@@ -99,13 +99,14 @@ async fn a_like_is_one_trace_through_both_services_down_to_dynamodb() {
 #[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn a_like_is_one_trace_through_both_services_down_to_dynamodb_in_moto() {
     let (_moto, client) = seeded().await;
-    // moto answers no ConsumedCapacity: the span then has none.
+    // moto reports a figure of its own (0.5 units for this write, where DynamoDB counts at least
+    // one write unit): only that one is reported is checked.
     one_trace_through_both_services(client, None).await;
 }
 
 /// A like through like-service and mysfits-service (over `dynamodb`, where pollen has no like
 /// yet) under a caller's sampled X-Ray context: one trace, four spans, each the child of the one
-/// before. `capacity` is what DynamoDB's answer says the write consumed.
+/// before. `capacity` is what DynamoDB's answer says the write consumed (`None`: any figure).
 async fn one_trace_through_both_services(dynamodb: DynamoDb, capacity: Option<&str>) {
     let receiver = Receiver::start().await;
     // The default ratio (0.1): the caller's "Sampled=1" decides, not the ratio.
@@ -176,13 +177,10 @@ async fn one_trace_through_both_services(dynamodb: DynamoDb, capacity: Option<&s
     assert_eq!(dynamodb.attributes["rpc.service"], "DynamoDB");
     assert_eq!(dynamodb.attributes["rpc.method"], "UpdateItem");
     assert_eq!(dynamodb.attributes["aws.dynamodb.table_names"], TABLE);
-    assert_eq!(
-        dynamodb
-            .attributes
-            .get("aws.dynamodb.consumed_capacity")
-            .map(String::as_str),
-        capacity
-    );
+    let reported = &dynamodb.attributes["aws.dynamodb.consumed_capacity"];
+    if let Some(capacity) = capacity {
+        assert_eq!(reported, capacity);
+    }
     assert!(spans.iter().all(|span| span.status != 2), "no errors");
 }
 
