@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use service_common::env::{ConfigError, Env};
+use service_common::telemetry::TracingSettings;
 
 /// Default limit on one attempt of the upstream call.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_millis(2000);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`): reported in `x-mysfits-region`.
     pub region: String,
@@ -18,6 +19,9 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// `PORT`, default 8080.
     pub port: u16,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` and `MYSFITS_TRACE_SAMPLE_RATIO`: trace export, off when
+    /// the endpoint is unset.
+    pub tracing: TracingSettings,
 }
 
 impl Settings {
@@ -35,6 +39,7 @@ impl Settings {
                 DEFAULT_UPSTREAM_TIMEOUT.as_millis() as u64,
             )?,
             port: env.port()?,
+            tracing: TracingSettings::from_env(env)?,
         })
     }
 }

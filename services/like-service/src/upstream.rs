@@ -12,6 +12,8 @@ use axum::body::Bytes;
 use http::StatusCode;
 use service_common::ApiError;
 use service_common::layers::{REQUEST_ID_HEADER, TRACE_HEADER};
+use service_common::telemetry;
+use tracing::Instrument;
 
 /// Attempts per like, including the first.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -81,17 +83,46 @@ impl Upstream {
     }
 
     async fn attempt(&self, url: &str, forwarded: &Forwarded) -> Attempt {
+        // The client span of this attempt (off, at no cost, unless traces are exported): its
+        // context goes upstream as `traceparent` and `X-Amzn-Trace-Id`.
+        let span = tracing::debug_span!(
+            "upstream",
+            otel.name = "POST /mysfits/{id}/fulfill-like",
+            otel.kind = "client",
+            http.request.method = "POST",
+            url.full = %url,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            error.r#type = tracing::field::Empty,
+        );
+        let attempt = self
+            .attempt_in(url, forwarded, &span)
+            .instrument(span.clone())
+            .await;
+        if let Attempt::Done(Err(error)) | Attempt::Retryable(error) = &attempt {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", error.status.as_str());
+        }
+        attempt
+    }
+
+    async fn attempt_in(&self, url: &str, forwarded: &Forwarded, span: &tracing::Span) -> Attempt {
         let mut request = self.client.post(url).timeout(self.attempt_timeout);
         if !forwarded.request_id.is_empty() {
             request = request.header(REQUEST_ID_HEADER, &forwarded.request_id);
         }
-        if !forwarded.trace_id.is_empty() {
+        if telemetry::enabled() {
+            let mut headers = http::HeaderMap::new();
+            telemetry::inject(span, &mut headers);
+            request = request.headers(headers);
+        } else if !forwarded.trace_id.is_empty() {
             request = request.header(TRACE_HEADER, &forwarded.trace_id);
         }
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => return self.transport_failure(error),
         };
+        span.record("http.response.status_code", response.status().as_u16());
         let status = response.status();
         let body = match response.bytes().await {
             Ok(body) => body,

@@ -18,6 +18,12 @@ mod support;
 #[path = "service/browser.rs"]
 mod browser;
 
+#[path = "service/otlp.rs"]
+mod otlp;
+
+#[path = "service/traces.rs"]
+mod traces;
+
 use support::*;
 
 /// Serves `router` on a free loopback port; returns its base URL. The server ends with the test's

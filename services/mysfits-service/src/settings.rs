@@ -1,8 +1,9 @@
 //! mysfits-service's settings, from the environment the task definition sets.
 
 use service_common::env::{ConfigError, Env};
+use service_common::telemetry::TracingSettings;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `DDB_TABLE_NAME`: the catalogue table (`{app}-mysfits`).
     pub table: String,
@@ -15,6 +16,9 @@ pub struct Settings {
     /// `INTERNAL_PORT`, default 8081: fulfill-like, for the like service only (the security group
     /// opens it to the service tasks; no load balancer forwards to it).
     pub internal_port: u16,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` and `MYSFITS_TRACE_SAMPLE_RATIO`: trace export, off when
+    /// the endpoint is unset.
+    pub tracing: TracingSettings,
 }
 
 impl Settings {
@@ -49,6 +53,7 @@ impl Settings {
             endpoint_url: env.url("AWS_ENDPOINT_URL")?,
             port,
             internal_port,
+            tracing: TracingSettings::from_env(env)?,
         })
     }
 }

@@ -23,12 +23,13 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
 use service_common::ApiError;
+use tracing::Instrument;
 
 use crate::mysfit::{self, Alignment, Filter, Mysfit};
 
@@ -158,6 +159,8 @@ impl MysfitsTable {
 
     /// Every mysfit, or those of one alignment (a query on that alignment's index), ordered by id.
     pub async fn list(&self, filter: Option<Filter>) -> Result<Vec<Mysfit>, StoreError> {
+        let operation = if filter.is_some() { "Query" } else { "Scan" };
+        let span = self.call_span(operation);
         let items = match filter {
             None => self
                 .client
@@ -167,8 +170,9 @@ impl MysfitsTable {
                 .items()
                 .send()
                 .collect::<Result<Vec<_>, _>>()
+                .instrument(span.clone())
                 .await
-                .map_err(|error| self.failure("Scan", error))?,
+                .map_err(|error| self.failure(&span, "Scan", error))?,
             Some(filter) => self
                 .client
                 .query()
@@ -181,8 +185,9 @@ impl MysfitsTable {
                 .items()
                 .send()
                 .collect::<Result<Vec<_>, _>>()
+                .instrument(span.clone())
                 .await
-                .map_err(|error| self.failure("Query", error))?,
+                .map_err(|error| self.failure(&span, "Query", error))?,
         };
         let mut mysfits = items
             .iter()
@@ -193,14 +198,18 @@ impl MysfitsTable {
     }
 
     pub async fn get(&self, id: &str) -> Result<Mysfit, StoreError> {
+        let span = self.call_span("GetItem");
         let output = self
             .client
             .get_item()
             .table_name(&self.name)
             .key(mysfit::ID, AttributeValue::S(id.into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
+            .instrument(span.clone())
             .await
-            .map_err(|error| self.failure("GetItem", error))?;
+            .map_err(|error| self.failure(&span, "GetItem", error))?;
+        record_capacity(&span, output.consumed_capacity());
         match output.item() {
             Some(item) => self.read(item),
             None => Err(StoreError::NotFound { id: id.into() }),
@@ -209,6 +218,7 @@ impl MysfitsTable {
 
     /// Marks a mysfit adopted, once: a second adoption is `AlreadyAdopted`.
     pub async fn adopt(&self, id: &str) -> Result<Mysfit, StoreError> {
+        let span = self.call_span("UpdateItem");
         let result = self
             .client
             .update_item()
@@ -224,10 +234,15 @@ impl MysfitsTable {
             .expression_attribute_values(":available", AttributeValue::Bool(false))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
+            .instrument(span.clone())
             .await;
         match result {
-            Ok(output) => self.read(output.attributes().unwrap_or(&Default::default())),
+            Ok(output) => {
+                record_capacity(&span, output.consumed_capacity());
+                self.read(output.attributes().unwrap_or(&Default::default()))
+            }
             Err(SdkError::ServiceError(failure)) => match failure.err() {
                 UpdateItemError::ConditionalCheckFailedException(check) => {
                     if check.item().is_some_and(|item| !item.is_empty()) {
@@ -236,14 +251,15 @@ impl MysfitsTable {
                         Err(StoreError::NotFound { id: id.into() })
                     }
                 }
-                _ => Err(self.failure("UpdateItem", SdkError::ServiceError(failure))),
+                _ => Err(self.failure(&span, "UpdateItem", SdkError::ServiceError(failure))),
             },
-            Err(error) => Err(self.failure("UpdateItem", error)),
+            Err(error) => Err(self.failure(&span, "UpdateItem", error)),
         }
     }
 
     /// Adds one like, atomically, to an existing mysfit.
     pub async fn like(&self, id: &str) -> Result<Mysfit, StoreError> {
+        let span = self.call_span("UpdateItem");
         let result = self
             .client
             .update_item()
@@ -255,29 +271,36 @@ impl MysfitsTable {
             .expression_attribute_names("#likes", mysfit::LIKES)
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
+            .instrument(span.clone())
             .await;
         match result {
-            Ok(output) => self.read(output.attributes().unwrap_or(&Default::default())),
+            Ok(output) => {
+                record_capacity(&span, output.consumed_capacity());
+                self.read(output.attributes().unwrap_or(&Default::default()))
+            }
             Err(SdkError::ServiceError(failure))
                 if failure.err().is_conditional_check_failed_exception() =>
             {
                 Err(StoreError::NotFound { id: id.into() })
             }
-            Err(error) => Err(self.failure("UpdateItem", error)),
+            Err(error) => Err(self.failure(&span, "UpdateItem", error)),
         }
     }
 
     /// The table's status when it exists and can serve requests (ACTIVE, or UPDATING — e.g. while
     /// a replica is being added).
     pub async fn check_ready(&self) -> Result<String, StoreError> {
+        let span = self.call_span("DescribeTable");
         let output = self
             .client
             .describe_table()
             .table_name(&self.name)
             .send()
+            .instrument(span.clone())
             .await
-            .map_err(|error| self.failure("DescribeTable", error))?;
+            .map_err(|error| self.failure(&span, "DescribeTable", error))?;
         let status = output
             .table()
             .and_then(|table| table.table_status())
@@ -306,12 +329,39 @@ impl MysfitsTable {
         })
     }
 
-    /// Classifies and logs a failed call (see the module documentation).
-    fn failure<E, R>(&self, operation: &str, error: SdkError<E, R>) -> StoreError
+    /// The client span of one DynamoDB call (`debug`: off, at no cost, unless traces are
+    /// exported), with the attributes the X-Ray exporter turns into a DynamoDB subsegment. The
+    /// SDK's own operation span has the operation but neither the table nor the consumed
+    /// capacity, so it is not exported (see `service_common::telemetry`).
+    fn call_span(&self, operation: &'static str) -> tracing::Span {
+        tracing::debug_span!(
+            "dynamodb",
+            otel.name = %format_args!("DynamoDB.{operation}"),
+            otel.kind = "client",
+            rpc.system = "aws-api",
+            rpc.service = "DynamoDB",
+            rpc.method = operation,
+            db.system.name = "aws.dynamodb",
+            aws.dynamodb.table_names = %self.name,
+            aws.dynamodb.consumed_capacity = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            error.r#type = tracing::field::Empty,
+        )
+    }
+
+    /// Classifies and logs a failed call (see the module documentation), and marks its span.
+    fn failure<E, R>(
+        &self,
+        span: &tracing::Span,
+        operation: &str,
+        error: SdkError<E, R>,
+    ) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
+        span.record("otel.status_code", "ERROR");
+        span.record("error.type", error_kind(&error));
         tracing::error!(
             table = %self.name,
             operation,
@@ -348,5 +398,24 @@ impl MysfitsTable {
                 DisplayErrorContext(&error)
             )),
         }
+    }
+}
+
+/// The capacity units a call consumed (asked for with `ReturnConsumedCapacity: TOTAL`), on its
+/// span as `aws.dynamodb.consumed_capacity`.
+fn record_capacity(span: &tracing::Span, capacity: Option<&ConsumedCapacity>) {
+    if let Some(units) = capacity.and_then(ConsumedCapacity::capacity_units) {
+        span.record("aws.dynamodb.consumed_capacity", units);
+    }
+}
+
+/// The error's DynamoDB code, or what kind of failure it was when DynamoDB did not answer.
+fn error_kind<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> String {
+    match error {
+        SdkError::ServiceError(failure) => failure.err().code().unwrap_or("unknown").to_string(),
+        SdkError::DispatchFailure(_) => "DispatchFailure".into(),
+        SdkError::TimeoutError(_) => "TimeoutError".into(),
+        SdkError::ResponseError(_) => "ResponseError".into(),
+        _ => "SdkError".into(),
     }
 }

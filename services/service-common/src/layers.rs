@@ -1,14 +1,15 @@
 //! The middleware every response of both services goes through, outermost first:
 //! request id (`x-request-id`, kept from the caller when it is a short token, else made up; echoed
 //! back), a tracing span with
-//! that id and the caller's `X-Amzn-Trace-Id` (echoed back), the region header and JSON error
+//! that id and the caller's `X-Amzn-Trace-Id` (echoed back; when traces are exported, the
+//! OpenTelemetry server span, continuing the caller's trace), the region header and JSON error
 //! bodies, CORS, the request-body limit, and the request timeout.
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -21,8 +22,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::echo;
 use crate::error::ErrorMessage;
+use crate::{echo, telemetry};
 
 /// Every response carries the region that served it: after a failover this is how a caller (and
 /// the website) sees which region answered.
@@ -121,13 +122,37 @@ pub fn header_text<'a>(headers: &'a http::HeaderMap, name: &HeaderName) -> &'a s
 }
 
 fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
-    tracing::info_span!(
+    if !telemetry::enabled() {
+        return tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            request_id = header_text(request.headers(), &REQUEST_ID_HEADER),
+            trace_id = header_text(request.headers(), &TRACE_HEADER),
+        );
+    }
+    // The server span: named by route template (`/mysfits/{id}`, never the id itself, so spans
+    // group by endpoint), with the OpenTelemetry HTTP attributes X-Ray maps to its segment.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let span = tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
         request_id = header_text(request.headers(), &REQUEST_ID_HEADER),
         trace_id = header_text(request.headers(), &TRACE_HEADER),
-    )
+        otel.name = %format_args!("{} {}", request.method(), route.unwrap_or("unmatched")),
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        http.route = route,
+        url.path = %request.uri().path(),
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    telemetry::continue_trace(&span, request.headers());
+    span
 }
 
 async fn shape_response(
@@ -140,6 +165,15 @@ async fn shape_response(
     let path = echo::path(request.uri().path());
     let mut response = next.run(request).await;
     let status = response.status();
+    if telemetry::enabled() {
+        // Inside the request span (the trace layer is outside this one); after the timeout and
+        // body-limit layers, so their 503 and 413 are recorded too.
+        let span = tracing::Span::current();
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
     let is_json = header_text(response.headers(), &CONTENT_TYPE).starts_with("application/json");
     if (status.is_client_error() || status.is_server_error()) && !is_json {
         let fallback = match status {

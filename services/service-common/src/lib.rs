@@ -10,6 +10,7 @@ pub mod layers;
 pub mod logging;
 pub mod mysfit_id;
 pub mod server;
+pub mod telemetry;
 
 pub use error::ApiError;
 pub use layers::{EdgeSettings, with_edge_layers};

@@ -1,18 +1,33 @@
 //! JSON logs, one object per line on stdout (what CloudWatch Logs and `awslogs` expect), with the
-//! request's span fields (request id, trace id, method, path) on every line logged inside it.
-//! `RUST_LOG` overrides the default level (info).
+//! request's span fields (request id, X-Amzn-Trace-Id, method, path) on every line logged inside
+//! it and, when traces are exported ([`crate::telemetry`]), the OpenTelemetry trace and span ids
+//! (`"openTelemetry": {"traceId", "spanId"}`). `RUST_LOG` overrides the default level (info).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
+/// The logs alone (no trace export).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second initialisation (tests that start several routers) is harmless: keep the first.
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
+    let _ = tracing_subscriber::registry()
+        .with(json_layer(false).with_filter(env_filter()))
+        .try_init();
+}
+
+pub(crate) fn env_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+pub(crate) fn json_layer<S>(opentelemetry_ids: bool) -> json_subscriber::fmt::Layer<S>
+where
+    S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
+{
+    json_subscriber::fmt::layer()
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
+        .with_opentelemetry_ids(opentelemetry_ids)
         .with_writer(std::io::stdout)
-        .try_init();
 }

@@ -1,7 +1,8 @@
 //! TIMING FIXTURE ONLY — never used by a test of behaviour. A loopback stand-in for DynamoDB that
 //! answers the catalogue service's calls (Scan, Query, GetItem, UpdateItem, DescribeTable, picked
 //! by `X-Amz-Target`) with answers recorded once at start-up from the seed catalogue, in DynamoDB's
-//! JSON 1.0 wire form, over keep-alive HTTP/1. It does no conditions, no counting and no checks of
+//! JSON 1.0 wire form (item answers with the `ConsumedCapacity` the service asks for), over
+//! keep-alive HTTP/1. It does no conditions, no counting and no checks of
 //! the signature: it exists so that scripts/bench-services can load the services at rates the
 //! real emulator (moto, ~30 req/s, closing every connection) cannot serve, and measure the
 //! services' own CPU per request. Its own cost is a lookup and a copy of pre-built bytes.
@@ -55,6 +56,8 @@ fn record(table: &str) -> Recorded {
         })
         .collect();
     let bytes = |value: Value| Bytes::from(value.to_string());
+    // The service asks for `ReturnConsumedCapacity: TOTAL` on item calls (for its trace spans).
+    let capacity = json!({ "TableName": table, "CapacityUnits": 1.0 });
     let page = |selected: Vec<&Value>| {
         let count = selected.len();
         bytes(json!({ "Items": selected, "Count": count, "ScannedCount": count }))
@@ -78,11 +81,17 @@ fn record(table: &str) -> Recorded {
         query,
         get: items
             .iter()
-            .map(|(id, item)| (id.clone(), bytes(json!({ "Item": item }))))
+            .map(|(id, item)| {
+                let answer = json!({ "Item": item, "ConsumedCapacity": capacity });
+                (id.clone(), bytes(answer))
+            })
             .collect(),
         update: items
             .iter()
-            .map(|(id, item)| (id.clone(), bytes(json!({ "Attributes": item }))))
+            .map(|(id, item)| {
+                let answer = json!({ "Attributes": item, "ConsumedCapacity": capacity });
+                (id.clone(), bytes(answer))
+            })
             .collect(),
         describe: bytes(json!({ "Table": { "TableName": table, "TableStatus": "ACTIVE" } })),
         not_found: bytes(json!({

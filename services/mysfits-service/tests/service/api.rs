@@ -249,6 +249,7 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
             endpoint_url: None,
             port: 8080,
             internal_port: 8081,
+            tracing: service_common::telemetry::TracingSettings::OFF,
         }
     );
     let settings = Settings::from_env(&env(&[
@@ -256,8 +257,15 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
         ("AWS_DEFAULT_REGION", "eu-central-1"),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000/"),
         ("PORT", "9000"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+        ("MYSFITS_TRACE_SAMPLE_RATIO", "0.25"),
     ]))
     .unwrap();
+    assert_eq!(
+        settings.tracing.endpoint.as_deref(),
+        Some("http://127.0.0.1:4318")
+    );
+    assert_eq!(settings.tracing.sample_ratio, 0.25);
     assert_eq!(settings.region, "eu-central-1");
     assert_eq!(
         settings.endpoint_url.as_deref(),
@@ -315,6 +323,14 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
                 ("AWS_ENDPOINT_URL", "localhost:5000"),
             ],
             "not an http:// or https:// URL",
+        ),
+        (
+            vec![
+                ("DDB_TABLE_NAME", "t-1"),
+                ("AWS_REGION", "us-east-1"),
+                ("MYSFITS_TRACE_SAMPLE_RATIO", "2"),
+            ],
+            "MYSFITS_TRACE_SAMPLE_RATIO is \"2\", not a number from 0 to 1",
         ),
     ];
     for (pairs, needle) in failures {
