@@ -16,7 +16,7 @@ pub const MOST_SPANS: usize = 40;
 /// Characters of the bar column.
 const BAR_WIDTH: usize = 30;
 /// Characters of a span's label (indentation included).
-const LABEL_WIDTH: usize = 48;
+const LABEL_WIDTH: usize = 36;
 
 /// One trace, its spans in waterfall order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
