@@ -130,7 +130,7 @@ pub enum Command {
     /// Recent log lines of a service, from every region merged by time
     #[command(after_help = examples::LOGS)]
     Logs(LogsArgs),
-    /// Traced requests of every region: the service map side by side, and the slowest traces as waterfalls
+    /// Every region's X-Ray service map side by side, and the slowest traces as waterfalls
     #[command(after_help = examples::TRACES)]
     Traces(TracesArgs),
     /// Fail over and back under bounded load; report errors, latency and time to recover
