@@ -77,9 +77,9 @@ impl Since {
     /// "15m", "90s", "2h": as short as the value allows.
     pub fn label(self) -> String {
         let seconds = self.0.as_secs();
-        if seconds % 3600 == 0 {
+        if seconds.is_multiple_of(3600) {
             format!("{}h", seconds / 3600)
-        } else if seconds % 60 == 0 {
+        } else if seconds.is_multiple_of(60) {
             format!("{}m", seconds / 60)
         } else {
             format!("{seconds}s")
@@ -513,6 +513,7 @@ impl TracesReport {
 pub(crate) const SUMMARY_TIME_RANGE: TimeRangeType = TimeRangeType::TraceId;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

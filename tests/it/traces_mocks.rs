@@ -98,7 +98,10 @@ fn service(
 }
 
 /// us-east-1's map in two pages: like-service and mysfits-service, then DynamoDB.
-fn east_graph(requests: Arc<Mutex<Vec<(i64, i64, Option<String>)>>>) -> Rule {
+/// GetServiceGraph requests as seen: StartTime, EndTime (seconds) and NextToken.
+type GraphRequests = Arc<Mutex<Vec<(i64, i64, Option<String>)>>>;
+
+fn east_graph(requests: GraphRequests) -> Rule {
     mock!(Client::get_service_graph)
         .match_requests(move |request| {
             requests.lock().unwrap().push((
