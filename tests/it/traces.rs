@@ -104,3 +104,79 @@ fn regions_that_do_not_answer_are_shown_and_the_command_fails() {
         serde_json::json!([])
     );
 }
+
+/// moto (5.2) takes PutTraceSegments, but its GetServiceGraph is a stub that lists no services
+/// and its GetTraceSummaries answer is unreadable by the SDK (`"Users": {}` where the model has
+/// a list): through the real binary that is a region without a map and a note naming the call
+/// and the endpoint, not a failure. The waterfalls are checked against modeled answers
+/// (traces_mocks.rs).
+#[tokio::test]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
+async fn on_the_emulator_an_unreadable_trace_summary_is_a_note_and_the_map_is_empty() {
+    use testbed::moto::Moto;
+
+    let moto = Moto::start();
+    let xray = aws_sdk_xray::Client::new(&moto.sdk_config("us-east-1"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let start = (now - 120.0).floor();
+    let mut documents = Vec::new();
+    for (index, seconds) in [(1, 3.0), (2, 1.0)] {
+        let trace_id = format!("1-{:08x}-{index:024}", start as u64);
+        documents.push(
+            serde_json::json!({
+                "id": format!("{index:016x}"), "trace_id": trace_id, "name": "like-service",
+                "start_time": start, "end_time": start + seconds,
+                "http": {"response": {"status": 200}},
+                "subsegments": [{
+                    "id": format!("{:016x}", index + 100), "name": "mysfits-service",
+                    "start_time": start + 0.5, "end_time": start + seconds - 0.25,
+                }],
+            })
+            .to_string(),
+        );
+    }
+    xray.put_trace_segments()
+        .set_trace_segment_documents(Some(documents))
+        .send()
+        .await
+        .unwrap();
+
+    let config = format!(
+        "app: traced\nregions:\n  - name: us-east-1\nendpoint_url: {}\n",
+        moto.endpoint()
+    );
+    let mysfits = Mysfits::new();
+    let path = mysfits.file("mysfits.yaml", &config);
+    let run = mysfits.envs(moto.client_env()).run(&[
+        "--config",
+        path.to_str().unwrap(),
+        "traces",
+        "--slowest",
+        "1",
+        "--output",
+        "json",
+    ]);
+    run.assert_success();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(
+        report["regions"]["us-east-1"]["services"],
+        serde_json::json!([])
+    );
+    assert_eq!(report["slowest"], serde_json::json!([]), "{report:#}");
+    let notes = report["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{report:#}");
+    let note = notes[0].as_str().unwrap();
+    assert!(
+        note.starts_with(
+            "GetTraceSummaries in us-east-1 failed: an answer without an AWS error code"
+        ) && note.contains(&format!(
+            "fix: {} did not answer like AWS: check that the override for us-east-1 points \
+                 at the AWS API or an emulator that implements GetTraceSummaries",
+            moto.endpoint()
+        )),
+        "{note}"
+    );
+}
