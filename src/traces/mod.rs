@@ -289,12 +289,18 @@ fn tree(services: &[aws_sdk_xray::types::Service]) -> Vec<ServiceNode> {
         called.dedup_by(|a, b| a.reference_id == b.reference_id);
         called
     };
+    // X-Ray lists the callers from outside as a node of type "client": the text draws it as the
+    // tree's top, so it is no node of its own and what it calls are the roots.
+    let is_client =
+        |service: &aws_sdk_xray::types::Service| service.r#type.as_deref() == Some("client");
     let called_by_someone: Vec<i32> = services
         .iter()
+        .filter(|service| !is_client(service))
         .flat_map(|service| service.edges().iter().filter_map(|edge| edge.reference_id))
         .collect();
     let mut roots: Vec<&aws_sdk_xray::types::Service> = services
         .iter()
+        .filter(|service| !is_client(service))
         .filter(|service| {
             service.root == Some(true)
                 || service

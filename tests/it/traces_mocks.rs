@@ -114,6 +114,14 @@ fn east_graph(requests: GraphRequests) -> Rule {
         .sequence()
         .output(|| {
             GetServiceGraphOutput::builder()
+                // The callers from outside, as X-Ray lists them: drawn as the tree's top.
+                .services(
+                    Service::builder()
+                        .reference_id(0)
+                        .r#type("client")
+                        .edges(Edge::builder().reference_id(1).build())
+                        .build(),
+                )
                 .services(service(
                     1,
                     "like-service",
