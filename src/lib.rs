@@ -15,6 +15,7 @@
 //! - [`failover`]: readiness checks, scale-up, traffic shift, verification, drill.
 //! - [`teardown`]: removal in dependency order and verification that nothing is left.
 //! - [`dashboard`]: the multi-region CloudWatch dashboard.
+//! - [`traces`]: X-Ray's service map of every region and the slowest traces as waterfalls.
 //! - [`wait`]: the one poller (backoff on tokio's clock) and the bound for SDK waiters.
 //! - [`cancel`]: Ctrl-C for one run (tokio-util's CancellationToken), shared by executor and steps.
 //! - [`app`]: the app model: the services table, resource names, region keys.
@@ -37,6 +38,7 @@ pub mod stack;
 pub mod status;
 pub mod table;
 pub mod teardown;
+pub mod traces;
 pub mod wait;
 
 use std::process::ExitCode;

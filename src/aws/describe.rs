@@ -413,6 +413,7 @@ fn iam_prefix(type_name: &str) -> Option<&'static str> {
         "globalaccelerator" => "globalaccelerator",
         "route53" => "route53",
         "sts" => "sts",
+        "xray" => "xray",
         _ => return None,
     })
 }

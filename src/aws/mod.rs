@@ -138,6 +138,8 @@ pub struct RegionClients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Application Auto Scaling: the services' scalable targets (failover raises their minimum).
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    /// X-Ray: the service map and traces the services' collector sidecars send (`mysfits traces`).
+    pub xray: aws_sdk_xray::Client,
 }
 
 impl RegionClients {
@@ -158,6 +160,7 @@ impl RegionClients {
             ec2: watched_client!(aws_sdk_ec2, sdk_config),
             logs: watched_client!(aws_sdk_cloudwatchlogs, sdk_config),
             autoscaling: watched_client!(aws_sdk_applicationautoscaling, sdk_config),
+            xray: watched_client!(aws_sdk_xray, sdk_config),
         }
     }
 

@@ -77,6 +77,12 @@ pub const LOGS: &str = examples!(
     "mysfits logs --since 60 --limit 50 --output json",
 );
 
+pub const TRACES: &str = examples!(
+    "mysfits traces                         # the last 15 minutes' service map of every region",
+    "mysfits traces --since 1h --slowest 3  # and the 3 slowest traces as waterfalls",
+    "mysfits traces --output json",
+);
+
 pub const DRILL: &str = examples!(
     "mysfits drill                                  # 60 s of 20 requests/s, failover and back",
     "mysfits drill --rate 50 --duration 120 --to eu-west-1",

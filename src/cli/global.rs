@@ -44,6 +44,7 @@ pub(super) const GLOBAL_OPTIONS: &[(&[&str], &[&[&str]])] = &[
     (&["teardown"], &[APP, AWS, OUTPUT, CONFIRM]),
     (&["build"], &[APP, AWS, OUTPUT]),
     (&["logs"], &[APP, AWS, OUTPUT]),
+    (&["traces"], &[APP, AWS, OUTPUT]),
     (&["drill"], &[APP, AWS, OUTPUT]),
     (&["iam-policy"], &[APP]),
     (&["completions"], &[]),

@@ -130,6 +130,9 @@ pub enum Command {
     /// Recent log lines of a service, from every region merged by time
     #[command(after_help = examples::LOGS)]
     Logs(LogsArgs),
+    /// Every region's X-Ray service map side by side, and the slowest traces as waterfalls
+    #[command(after_help = examples::TRACES)]
+    Traces(TracesArgs),
     /// Fail over and back under bounded load; report errors, latency and time to recover
     #[command(after_help = examples::DRILL)]
     Drill(DrillArgs),
@@ -247,6 +250,16 @@ pub struct LogsArgs {
     /// Seconds between polls with --follow
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub interval: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TracesArgs {
+    /// How far back to look: a number and a unit, s, m or h (1m to 6h)
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = crate::traces::Since::parse)]
+    pub since: crate::traces::Since,
+    /// Also show this many of the slowest traces (1 to 20), across regions, as waterfalls
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::traces::MOST_SLOWEST as i64))]
+    pub slowest: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -197,6 +197,11 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("route53:ListHostedZones", GlobalListings),
     sdk("route53:ListResourceRecordSets", Route53),
     sdk("route53:ListTagsForResources", Route53),
+    // X-Ray's reads take no resource (resource-level permissions are for groups and sampling
+    // rules only).
+    sdk("xray:BatchGetTraces", AnyInAppRegions),
+    sdk("xray:GetServiceGraph", AnyInAppRegions),
+    sdk("xray:GetTraceSummaries", AnyInAppRegions),
     // --- checked behind other calls -------------------------------------------------------
     implied(
         "UpdateTable ReplicaUpdates creates the replica with the caller's rights",

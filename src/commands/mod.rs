@@ -9,6 +9,7 @@ pub mod iam_policy;
 pub mod logs;
 pub mod status;
 pub mod teardown;
+pub mod traces;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -123,6 +124,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Dashboard(command) => dashboard::run(&config, command).await,
         Command::Teardown(args) => teardown::run(&config, args).await,
         Command::Logs(args) => logs::run(&config, args).await,
+        Command::Traces(args) => traces::run(&config, args).await,
         Command::IamPolicy => iam_policy::run(&config).await,
         Command::Completions(_) => unreachable!("handled above"),
     }

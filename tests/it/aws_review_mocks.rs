@@ -418,6 +418,7 @@ mod logs {
             ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
             logs,
             autoscaling,
+            xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
         }
     }
 

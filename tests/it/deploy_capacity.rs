@@ -46,6 +46,7 @@ mod mocked {
                 RuleMode::MatchAny,
                 autoscaling
             ),
+            xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
         }
     }
 

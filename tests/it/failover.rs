@@ -290,6 +290,7 @@ mod mocked {
                 RuleMode::MatchAny,
                 &rules.rules[7..9]
             ),
+            xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
         }
     }
 

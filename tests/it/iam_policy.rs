@@ -31,6 +31,7 @@ const IAM_PREFIXES: &[(&str, &str)] = &[
     ("globalaccelerator", "globalaccelerator"),
     ("route53", "route53"),
     ("sts", "sts"),
+    ("xray", "xray"),
 ];
 
 /// Receiver names that say which client a call is on (the fields of `RegionClients`).
@@ -47,6 +48,7 @@ const CLIENT_FIELDS: &[(&str, &str)] = &[
     ("globalaccelerator", "globalaccelerator"),
     ("route53", "route53"),
     ("sts", "sts"),
+    ("xray", "xray"),
 ];
 
 /// The source directory of every AWS SDK crate the workspace depends on, by service.

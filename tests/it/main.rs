@@ -39,4 +39,6 @@ mod teardown_regions;
 mod template_rules;
 mod three_regions;
 mod tiers;
+mod traces;
+mod traces_mocks;
 mod util;

@@ -634,6 +634,7 @@ fn region_clients(
         ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
         logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[]),
         autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
+        xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
     }
 }
 

@@ -368,6 +368,7 @@ fn empty_region(region: &str, presence: Presence) -> RegionClients {
         ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &ec2_rules),
         logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[&log_groups]),
         autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
+        xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
     }
 }
 
