@@ -8,6 +8,7 @@
 //! `routes` (handlers), `website` (the embedded page and its pictures).
 
 pub mod catalogue;
+pub mod list_cache;
 pub mod mysfit;
 pub mod routes;
 pub mod settings;

@@ -34,7 +34,8 @@ async fn main() -> ExitCode {
         "starting"
     );
     let client = dynamodb_client(&settings.region, settings.endpoint_url.as_deref()).await;
-    let state = AppState::new(MysfitsTable::new(client, &settings.table), &settings.region);
+    let state = AppState::new(MysfitsTable::new(client, &settings.table), &settings.region)
+        .with_list_cache(settings.list_cache);
     let exit = service_common::server::run_all(
         vec![
             (router(state.clone()), settings.port, "PORT"),

@@ -2,6 +2,7 @@
 //! table call and shape the answer; failures map to status codes in [`crate::table::StoreError`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use service_common::{ApiError, EdgeSettings, echo, mysfit_id, with_edge_layers};
 
+use crate::list_cache::ListCache;
 use crate::mysfit::{Alignment, Filter, Mysfit};
 use crate::table::MysfitsTable;
 use crate::website;
@@ -22,6 +24,8 @@ const SERVICE: &str = "mysfits-service";
 pub struct AppState {
     pub table: Arc<MysfitsTable>,
     pub edge: EdgeSettings,
+    /// Kept `GET /mysfits` answers (none unless [`AppState::with_list_cache`]).
+    pub lists: Arc<ListCache>,
 }
 
 impl AppState {
@@ -29,7 +33,15 @@ impl AppState {
         AppState {
             table: Arc::new(table),
             edge: EdgeSettings::new(region),
+            lists: Arc::new(ListCache::new(Duration::ZERO)),
         }
+    }
+
+    /// Keeps list answers for `time_to_live` (see [`crate::list_cache`]); the state the public
+    /// and internal routers share, so a like on one drops what the other keeps.
+    pub fn with_list_cache(mut self, time_to_live: Duration) -> AppState {
+        self.lists = Arc::new(ListCache::new(time_to_live));
+        self
     }
 }
 
@@ -122,9 +134,32 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let filter = parse_filter(query.filter.as_deref(), query.value.as_deref())?;
+    if let Some(body) = state.lists.get(filter) {
+        return Ok(json_body(body));
+    }
+    let generation = state.lists.generation();
     let mysfits = state.table.list(filter).await?;
     // Serialized straight from the mysfits: no intermediate JSON tree of copies.
-    Ok(Json(ListBody { mysfits: &mysfits }).into_response())
+    let body = serde_json::to_vec(&ListBody { mysfits: &mysfits }).map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the list could not be written as JSON: {error}"),
+        )
+    })?;
+    let body = bytes::Bytes::from(body);
+    state.lists.keep(filter, generation, body.clone());
+    Ok(json_body(body))
+}
+
+fn json_body(body: bytes::Bytes) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 #[derive(serde::Serialize)]
@@ -183,6 +218,7 @@ async fn adopt(
 ) -> Result<Json<Mysfit>, ApiError> {
     mysfit_id::check(&id)?;
     let mysfit = state.table.adopt(&id).await?;
+    state.lists.forget();
     tracing::info!(mysfit = %id, "adopted");
     Ok(Json(mysfit))
 }
@@ -194,6 +230,7 @@ async fn fulfill_like(
 ) -> Result<Json<Mysfit>, ApiError> {
     mysfit_id::check(&id)?;
     let mysfit = state.table.like(&id).await?;
+    state.lists.forget();
     tracing::debug!(mysfit = %id, likes = mysfit.likes, "like fulfilled");
     Ok(Json(mysfit))
 }

@@ -19,7 +19,14 @@ pub struct Settings {
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` and `MYSFITS_TRACE_SAMPLE_RATIO`: trace export, off when
     /// the endpoint is unset.
     pub tracing: TracingSettings,
+    /// `CATALOGUE_CACHE_MS`, default 1000, 0 to 60000: how long a `GET /mysfits` answer is kept
+    /// (0: never); writes through this task drop it at once.
+    pub list_cache: std::time::Duration,
 }
+
+/// The default time a list answer is kept, and the most `CATALOGUE_CACHE_MS` may ask for.
+pub const LIST_CACHE_DEFAULT_MS: u64 = 1_000;
+pub const LIST_CACHE_MAX_MS: u64 = 60_000;
 
 impl Settings {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Settings, ConfigError> {
@@ -54,6 +61,29 @@ impl Settings {
             port,
             internal_port,
             tracing: TracingSettings::from_env(env)?,
+            list_cache: list_cache(env)?,
         })
+    }
+}
+
+fn list_cache<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> Result<std::time::Duration, ConfigError> {
+    let Some(text) = env.optional("CATALOGUE_CACHE_MS") else {
+        return Ok(std::time::Duration::from_millis(LIST_CACHE_DEFAULT_MS));
+    };
+    match text.trim().parse::<u64>() {
+        Ok(milliseconds) if milliseconds <= LIST_CACHE_MAX_MS => {
+            Ok(std::time::Duration::from_millis(milliseconds))
+        }
+        _ => Err(ConfigError {
+            variable: "CATALOGUE_CACHE_MS",
+            problem: format!(
+                "is {text:?}, not a number of milliseconds from 0 to {LIST_CACHE_MAX_MS}"
+            ),
+            fix: format!(
+                "set CATALOGUE_CACHE_MS to e.g. {LIST_CACHE_DEFAULT_MS} (0 keeps no list answers), or unset it"
+            ),
+        }),
     }
 }

@@ -250,8 +250,33 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
             port: 8080,
             internal_port: 8081,
             tracing: service_common::telemetry::TracingSettings::OFF,
+            list_cache: Duration::from_millis(1000),
         }
     );
+    for (value, kept) in [("0", 0), ("250", 250), ("60000", 60_000)] {
+        let settings = Settings::from_env(&env(&[
+            ("DDB_TABLE_NAME", "t-1"),
+            ("AWS_REGION", "us-east-1"),
+            ("CATALOGUE_CACHE_MS", value),
+        ]))
+        .unwrap();
+        assert_eq!(settings.list_cache, Duration::from_millis(kept), "{value}");
+    }
+    for value in ["-1", "60001", "1s"] {
+        let error = Settings::from_env(&env(&[
+            ("DDB_TABLE_NAME", "t-1"),
+            ("AWS_REGION", "us-east-1"),
+            ("CATALOGUE_CACHE_MS", value),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains(&format!(
+                "CATALOGUE_CACHE_MS is {value:?}, not a number of milliseconds from 0 to 60000"
+            )),
+            "{error}"
+        );
+    }
     let settings = Settings::from_env(&env(&[
         ("DDB_TABLE_NAME", "t-1"),
         ("AWS_DEFAULT_REGION", "eu-central-1"),
@@ -515,6 +540,75 @@ async fn a_missing_table_is_not_ready_and_reads_say_so() {
 /// fulfill-like counts a like without the like service: the public router (what the load
 /// balancer reaches) answers it 404 and writes nothing; the internal router (the internal port,
 /// open to the service tasks only) serves it and nothing of the public API.
+/// With the list cache on (as the binary runs), a second list is answered without the table (a
+/// write made behind the service's back is not seen within the time to live), while a like or an
+/// adoption through this task shows in the very next list, on either router of the shared state.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
+async fn kept_list_answers_are_dropped_by_this_tasks_writes() {
+    let (_moto, client) = seeded().await;
+    let state = AppState::new(MysfitsTable::new(client.clone(), TABLE), REGION)
+        .with_list_cache(Duration::from_secs(60));
+    let public = mysfits_service::router(state.clone());
+    let internal = mysfits_service::internal_router(state);
+    let likes_of = |reply: &Reply, id: &str| {
+        reply.body["mysfits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|mysfit| mysfit["mysfitId"] == id)
+            .map(|mysfit| mysfit["likes"].as_i64().unwrap())
+            .unwrap()
+    };
+    let first = send(&public, "GET", "/mysfits").await;
+    first.expect(StatusCode::OK);
+    assert_eq!(first.headers["content-type"], "application/json");
+    assert_eq!(likes_of(&first, "gloam"), 0);
+
+    // Behind the service's back: the kept answer still says 0.
+    client
+        .update_item()
+        .table_name(TABLE)
+        .key(
+            "MysfitId",
+            aws_sdk_dynamodb::types::AttributeValue::S("gloam".into()),
+        )
+        .update_expression("ADD Likes :one")
+        .expression_attribute_values(
+            ":one",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        likes_of(&send(&public, "GET", "/mysfits").await, "gloam"),
+        0
+    );
+
+    // A like through this task: the next list reads the table (1 behind the back + this one).
+    send(&internal, "POST", "/mysfits/gloam/fulfill-like")
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        likes_of(&send(&public, "GET", "/mysfits").await, "gloam"),
+        2
+    );
+    let evil = send(&public, "GET", "/mysfits?filter=GoodEvil&value=Evil").await;
+    evil.expect(StatusCode::OK);
+    let adopted = send(&public, "POST", "/mysfits/gloam/adopt").await;
+    adopted.expect(StatusCode::OK);
+    let after = send(&public, "GET", "/mysfits").await;
+    let gloam = after.body["mysfits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|mysfit| mysfit["mysfitId"] == "gloam")
+        .unwrap()
+        .clone();
+    assert_eq!(gloam["adopted"], true, "an adoption shows in the next list");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn fulfill_like_is_served_on_the_internal_port_only() {
