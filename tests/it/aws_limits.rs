@@ -35,6 +35,9 @@ fn configs() -> Vec<Config> {
                 "regions:\n  us-east-1:\n    certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-1111-2222-333344445555\n    availability_zones: [us-east-1a, us-east-1b]\n",
                 Some("us-west-2"),
             ),
+            // The ratios at the ends of what the config takes, as TraceSampleRatio must accept.
+            ("tracing:\n  sample_ratio: 0.000001\n", Some("us-west-2")),
+            ("tracing:\n  enabled: false\n  sample_ratio: 1\n", None),
         ] {
             let global = GlobalArgs {
                 region: Some("us-east-1".into()),
