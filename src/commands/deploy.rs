@@ -57,6 +57,8 @@ struct DeployContext {
     clients: BTreeMap<RegionName, RegionClients>,
     events: Events,
     binaries: crate::image::BinaryOrigin,
+    /// The entry point's client, made by the first step that needs it (accelerator or entry point).
+    entry_point: tokio::sync::OnceCell<EntryPoint>,
 }
 
 pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
@@ -79,6 +81,7 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
         clients: clients.clone(),
         events: events.clone(),
         binaries,
+        entry_point: tokio::sync::OnceCell::new(),
     });
     let cancellation = Cancellation::new();
     let ctrl_c = cancellation.on_ctrl_c(&events, "deploy");
@@ -226,13 +229,13 @@ impl DeployContext {
                     .await?,
             );
         }
-        let entry = EntryPoint::new(&self.config, Patience::DEPLOY).await;
+        let entry = self.entry_point().await;
         let prepared = match done.get(&StepId::Accelerator) {
             Some(StepOutput::Accelerator(prepared)) => prepared.clone(),
             _ => None,
         };
         let report = crate::entry::ensure_prepared(
-            &entry,
+            entry,
             prepared,
             &load_balancers,
             &self.events,
@@ -252,9 +255,8 @@ impl DeployContext {
         }) else {
             return Err(missing_input(step, "home registry stack"));
         };
-        let entry = EntryPoint::new(&self.config, Patience::DEPLOY).await;
-        let prepared =
-            crate::entry::prepare(&entry, &registry.stack_id, &self.events, step).await?;
+        let entry = self.entry_point().await;
+        let prepared = crate::entry::prepare(entry, &registry.stack_id, &self.events, step).await?;
         let summary = match &prepared {
             Some(prepared) if prepared.actions().is_empty() => {
                 format!("accelerator {} in place", self.config.app)
@@ -343,6 +345,12 @@ impl DeployContext {
             format!("{} unchanged", result.stack_name)
         };
         Ok((StepOutput::Stack(Box::new(result)), summary))
+    }
+
+    async fn entry_point(&self) -> &EntryPoint {
+        self.entry_point
+            .get_or_init(|| EntryPoint::new(&self.config, Patience::DEPLOY))
+            .await
     }
 
     fn region(&self, region: RegionName) -> Result<&RegionSettings> {
