@@ -67,6 +67,45 @@ pub fn record_set_identifier(app: &str, region: &str) -> String {
     format!("{app}-{region}")
 }
 
+/// What each of the app's X-Ray groups collects (one per kind in every region, with tracing on):
+/// X-Ray publishes each group's trace count to CloudWatch, which the dashboard graphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceGroup {
+    /// Every trace through the two services.
+    Traces,
+    /// Traces with a fault (a 5xx) in either service.
+    Faults,
+    /// Traces where a service took longer than half a second.
+    Slow,
+}
+
+impl TraceGroup {
+    pub const ALL: [TraceGroup; 3] = [TraceGroup::Traces, TraceGroup::Faults, TraceGroup::Slow];
+
+    /// How graphs and `dashboard show` name the group's count.
+    pub fn label(self) -> &'static str {
+        match self {
+            TraceGroup::Traces => "traced requests",
+            TraceGroup::Faults => "traced faults",
+            TraceGroup::Slow => "traced slow (> 0.5 s)",
+        }
+    }
+
+    /// The suffix of the group's name.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            TraceGroup::Traces => "traces",
+            TraceGroup::Faults => "faults",
+            TraceGroup::Slow => "slow",
+        }
+    }
+}
+
+/// An X-Ray group of the app (`{app}-traces`, `{app}-faults`, `{app}-slow`).
+pub fn trace_group(app: &str, group: TraceGroup) -> String {
+    format!("{app}-{}", group.suffix())
+}
+
 /// The managed policies `mysfits iam-policy` prints, numbered from 1.
 pub fn operator_policy(app: &str, number: usize) -> String {
     format!("{app}-operator-{number}")
@@ -92,5 +131,6 @@ mod tests {
             "service/demo/demo-mysfits-service"
         );
         assert_eq!(table_backup("demo", 7), "demo-teardown-7");
+        assert_eq!(trace_group("demo", TraceGroup::Faults), "demo-faults");
     }
 }

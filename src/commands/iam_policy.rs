@@ -76,6 +76,9 @@ pub enum Scope {
     /// Global Accelerator: a global service whose control plane is in us-west-2; accelerator
     /// ARNs are generated ids and Create/List take no resource.
     Accelerators,
+    /// The app's X-Ray groups (`{app}-traces`, `-faults`, `-slow`) in every region; their ARNs
+    /// end in a generated id.
+    TraceGroups,
 }
 
 /// One IAM action the operator needs, by hand: an SDK call or a check behind one.
@@ -545,6 +548,9 @@ pub fn template_scope(action: &str) -> Scope {
         // the listings take no resource.
         "route53" if name == "GetHostedZone" => Route53,
         "route53" => GlobalListings,
+        // GetGroups lists every group: it takes no resource.
+        "xray" if name == "GetGroups" => AnyInAppRegions,
+        "xray" => TraceGroups,
         _ => AnyInAppRegions,
     }
 }
@@ -584,6 +590,7 @@ impl Scope {
             GlobalListings => "GlobalServiceListings",
             AnyInAppRegions => "NoResourceLevelPermissionsInAppRegions",
             Accelerators => "GlobalAccelerator",
+            TraceGroups => "TraceGroups",
         }
     }
 
@@ -638,6 +645,15 @@ impl Scope {
                 "arn:aws:route53:::healthcheck/*".to_string(),
                 "arn:aws:route53:::change/*".to_string(),
             ],
+            TraceGroups => per_region(&|region| {
+                crate::app::names::TraceGroup::ALL
+                    .into_iter()
+                    .map(|group| {
+                        let name = crate::app::names::trace_group(app, group);
+                        format!("arn:aws:xray:{region}:*:group/{name}/*")
+                    })
+                    .collect()
+            }),
             AnyInAppRegions | Accelerators | GlobalListings => vec!["*".to_string()],
         }
     }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::targets::{Accelerator, RegionTargets, ServiceTargets};
+use crate::app::names::{self, TraceGroup};
 use crate::aws::GLOBAL_ACCELERATOR_REGION;
 
 /// The grid CloudWatch lays widgets on is 24 units wide.
@@ -269,6 +270,19 @@ impl Metric {
         )
     }
 
+    /// Sampled traces of one of the app's X-Ray groups in one region: X-Ray publishes each
+    /// group's count every minute, the only trace-derived metric CloudWatch has on its own.
+    pub fn trace_count(app: &str, region: &str, group: TraceGroup) -> Metric {
+        Metric::new(
+            "AWS/X-Ray",
+            "ApproximateTraceCount",
+            vec![("GroupName", names::trace_group(app, group))],
+            region,
+            format!("{region} {}", group.label()),
+            "Sum",
+        )
+    }
+
     /// The metric as the CloudWatch SDK names it (for GetMetricData).
     pub fn to_sdk(&self) -> aws_sdk_cloudwatch::types::Metric {
         aws_sdk_cloudwatch::types::Metric::builder()
@@ -297,6 +311,8 @@ pub struct DashboardInput {
     pub table: String,
     pub regions: Vec<RegionTargets>,
     pub accelerator: Option<Accelerator>,
+    /// Whether the services are traced (the app stacks then hold the X-Ray groups it graphs).
+    pub tracing: bool,
 }
 
 impl DashboardInput {
@@ -323,6 +339,7 @@ pub fn build(input: &DashboardInput) -> DashboardBody {
             rows.health(),
             rows.ecs(),
             rows.table(),
+            rows.traces(),
         ]),
     }
 }
@@ -476,6 +493,37 @@ impl Rows<'_> {
             ));
         }
         row
+    }
+
+    /// With tracing on: sampled traces per region, and those with a fault or slower than half a
+    /// second (the X-Ray groups' counts; a share of the sampled requests, not every request).
+    fn traces(&self) -> Vec<WidgetContent> {
+        if !self.input.tracing {
+            return Vec::new();
+        }
+        let app = &self.input.app;
+        let counts = |groups: &[TraceGroup]| {
+            self.per_region(|targets| {
+                groups
+                    .iter()
+                    .map(|group| Metric::trace_count(app, &targets.region, *group))
+                    .collect()
+            })
+        };
+        vec![
+            self.graph(
+                "Traced requests per region (sampled, X-Ray)",
+                "Sum",
+                false,
+                counts(&[TraceGroup::Traces]),
+            ),
+            self.graph(
+                "Traces with a fault / slower than 0.5 s (X-Ray)",
+                "Sum",
+                false,
+                counts(&[TraceGroup::Faults, TraceGroup::Slow]),
+            ),
+        ]
     }
 
     /// Latency is published by the region the write came from, per receiving region: every

@@ -86,6 +86,7 @@ pub fn input_from_stacks(
         table: config.table_name(),
         regions,
         accelerator,
+        tracing: config.tracing.enabled,
     })
 }
 

@@ -153,6 +153,18 @@ pub fn key_metrics(targets: &RegionTargets, table: &str, other_regions: &[&str])
     metrics
 }
 
+/// The sampled trace counts of one region's X-Ray groups (with tracing on).
+pub fn trace_metrics(app: &str, region: &str) -> Vec<KeyMetric> {
+    crate::app::names::TraceGroup::ALL
+        .into_iter()
+        .map(|group| KeyMetric {
+            metric: Metric::trace_count(app, region, group),
+            label: group.label().to_string(),
+            unit: "",
+        })
+        .collect()
+}
+
 /// Reads one region: its stack for the names, then all key metrics in one GetMetricData call.
 pub async fn region_view(
     config: &Config,
@@ -194,7 +206,10 @@ async fn read_region(
         .filter(|other| other.name != region.name)
         .map(|other| other.name.as_str())
         .collect();
-    let metrics = key_metrics(&targets, &config.table_name(), &other_regions);
+    let mut metrics = key_metrics(&targets, &config.table_name(), &other_regions);
+    if config.tracing.enabled {
+        metrics.extend(trace_metrics(&config.app, &region.name));
+    }
     read_series(&clients.cloudwatch, &region.name, &metrics, window)
         .await
         .map_err(|error| error.to_string())

@@ -185,6 +185,45 @@ fn names_and_ports_are_spelled_as_the_templates_build_them() {
     );
 }
 
+/// The X-Ray groups the dashboard graphs exist in the app template under the names it reads, only
+/// with tracing on, and each one's filter covers every bundled service (a service added later
+/// would otherwise be missing from the traced view without any error).
+#[test]
+fn trace_groups_are_named_as_the_dashboard_reads_them_and_cover_every_service() {
+    let app = template(StackKind::App);
+    let app_name = "demo";
+    let mut found = BTreeSet::new();
+    for (logical_id, resource) in section(&app, "Resources") {
+        if resource["Type"].as_str() != Some("AWS::XRay::Group") {
+            continue;
+        }
+        let logical_id = logical_id.as_str().unwrap_or_default();
+        assert_eq!(
+            resource["Condition"].as_str(),
+            Some("TracingOn"),
+            "{logical_id}"
+        );
+        let name = substituted(&resource["Properties"]["GroupName"], app_name)
+            .unwrap_or_else(|| panic!("{logical_id}: GroupName"));
+        let filter = resource["Properties"]["FilterExpression"]
+            .as_str()
+            .unwrap_or_default();
+        for service in &SERVICES {
+            assert!(
+                filter.contains(&format!("service(\"{}\")", service.name)),
+                "{logical_id}: the filter {filter:?} leaves out {}",
+                service.name
+            );
+        }
+        found.insert(name);
+    }
+    let expected: BTreeSet<String> = names::TraceGroup::ALL
+        .into_iter()
+        .map(|group| names::trace_group(app_name, group))
+        .collect();
+    assert_eq!(found, expected);
+}
+
 /// The reverse direction: a service added to the templates but not to the table would be built,
 /// pushed, watched and torn down by nobody.
 #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use mysfits::app::names::TraceGroup;
 use mysfits::cli::GlobalArgs;
 use mysfits::config::{Config, ConfigFile};
 use mysfits::dashboard::{build, input_from_stacks};
@@ -206,6 +207,43 @@ fn dashboard_body_golden_one_region() {
         "ConsumedWriteCapacityUnits",
     ] {
         assert!(names.contains(&expected), "{expected} missing");
+    }
+}
+
+/// With tracing on, both regions' X-Ray group counts are graphed (each read in its own region, by
+/// the group names the template creates); with tracing off there are no such groups and no graphs.
+#[test]
+fn dashboard_graphs_the_trace_groups_of_every_region_only_with_tracing_on() {
+    let mut config = config(Some("us-west-2"));
+    let primary = app_stack("us-east-1", "1111111111111111", true);
+    let secondary = app_stack("us-west-2", "2222222222222222", true);
+    for enabled in [true, false] {
+        config.tracing.enabled = enabled;
+        let input = input_from_stacks(&config, &[&primary, &secondary], None).unwrap();
+        let body = serde_json::to_value(build(&input)).unwrap();
+        let traced: Vec<(String, String)> = metric_lines(&body)
+            .iter()
+            .filter(|line| line[0] == "AWS/X-Ray")
+            .map(|line| {
+                assert_eq!(line[1], "ApproximateTraceCount");
+                assert_eq!(line[2], "GroupName");
+                let region = line.last().unwrap()["region"].as_str().unwrap();
+                (region.to_string(), line[3].as_str().unwrap().to_string())
+            })
+            .collect();
+        if !enabled {
+            assert!(traced.is_empty(), "{traced:?}");
+            continue;
+        }
+        for region in ["us-east-1", "us-west-2"] {
+            for group in TraceGroup::ALL {
+                let name = mysfits::app::names::trace_group("demo", group);
+                assert!(
+                    traced.contains(&(region.to_string(), name.clone())),
+                    "{region} {name} missing from {traced:?}"
+                );
+            }
+        }
     }
 }
 

@@ -223,6 +223,13 @@ fn name_rules() -> Vec<NameRule> {
             reference: "Cloud Map CreateService Name (one DNS label for A records)",
         },
         NameRule {
+            resource_type: "AWS::XRay::Group",
+            property: "GroupName",
+            max: 32,
+            allowed: alnum_hyphen,
+            reference: "X-Ray CreateGroup GroupName",
+        },
+        NameRule {
             resource_type: "AWS::IAM::Role",
             property: "Description",
             max: 1000,
