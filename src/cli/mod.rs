@@ -241,6 +241,9 @@ pub struct LogsArgs {
     /// Keep printing new lines until Ctrl-C
     #[arg(long)]
     pub follow: bool,
+    /// The service's tracing collector's lines (the OpenTelemetry sidecar) instead of its own
+    #[arg(long)]
+    pub collector: bool,
     /// Start this many minutes back
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10080))]
     pub since: u32,

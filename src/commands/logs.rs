@@ -113,18 +113,60 @@ impl Cursor {
     }
 }
 
+/// Which lines of a service's log group: its own container's, or its tracing collector's. Both
+/// write to the same group; ECS names each stream `prefix/container/task-id` with the prefix of
+/// the container's log configuration (templates/app.yaml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSource {
+    pub group: String,
+    /// Only streams whose name starts with this (`None`: every stream).
+    pub stream_prefix: Option<String>,
+}
+
+/// The `awslogs-stream-prefix` of the tracing collector sidecar.
+pub const COLLECTOR_STREAM_PREFIX: &str = "otel-collector";
+
+impl LogSource {
+    /// The service's own lines (`--collector`: its collector's instead).
+    pub fn of(app: &str, service: &crate::app::Service, collector: bool) -> LogSource {
+        let prefix = if collector {
+            COLLECTOR_STREAM_PREFIX
+        } else {
+            service.name
+        };
+        LogSource {
+            group: crate::app::names::log_group(app, service),
+            stream_prefix: Some(format!("{prefix}/")),
+        }
+    }
+
+    /// Every stream of `group`.
+    pub fn whole_group(group: &str) -> LogSource {
+        LogSource {
+            group: group.to_string(),
+            stream_prefix: None,
+        }
+    }
+
+    fn takes(&self, stream: &str) -> bool {
+        self.stream_prefix
+            .as_deref()
+            .is_none_or(|prefix| stream.starts_with(prefix))
+    }
+}
+
 /// Follows one log group in several regions: which lines are new, where each poll starts.
 pub struct Follower {
-    group: String,
+    source: LogSource,
     since: i64,
     cursors: BTreeMap<String, Cursor>,
 }
 
 impl Follower {
-    /// Follows `group` from `since` (milliseconds since the epoch) in no region yet.
-    pub fn new(group: &str, since: i64) -> Self {
+    /// Follows `source` from `since` (milliseconds since the epoch) in no region yet.
+    pub fn new(source: LogSource, since: i64) -> Self {
         Follower {
-            group: group.to_string(),
+            source,
             since,
             cursors: BTreeMap::new(),
         }
@@ -164,7 +206,7 @@ impl Follower {
     pub async fn poll(&mut self, regions: &[RegionClients]) -> Vec<LogLine> {
         let polls = futures::future::join_all(regions.iter().filter_map(|clients| {
             let start = self.cursors.get(&clients.region)?.start(self.since);
-            Some(read_region(clients, &self.group, start, None))
+            Some(read_region(clients, &self.source, start, None))
         }))
         .await;
         let mut fresh = Vec::new();
@@ -201,7 +243,7 @@ pub fn chosen_regions<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'
 }
 
 pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
-    let group = crate::app::names::log_group(&config.app, args.service);
+    let source = LogSource::of(&config.app, args.service, args.collector);
     // Impatient clients: a region that is down must not stall the other regions' lines.
     let chosen = chosen_regions(config, &args.in_regions)?;
     let first = chosen.first().map(|region| region.name.as_str());
@@ -213,11 +255,10 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
     let since = now_millis() - i64::from(args.since) * 60_000;
     let limit = args.limit as usize;
 
-    let mut follower = Follower::new(&group, since);
     let reads = futures::future::join_all(
         regions
             .iter()
-            .map(|clients| read_region(clients, &group, since, Some(limit))),
+            .map(|clients| read_region(clients, &source, since, Some(limit))),
     )
     .await;
     let (mut lines, watched) = first_read(&regions, reads)?;
@@ -229,6 +270,7 @@ pub async fn run(config: &Config, args: &LogsArgs) -> Result<ExitCode> {
         Some(first) if skip > 0 || lines.len() >= limit => first.timestamp,
         _ => since,
     };
+    let mut follower = Follower::new(source, since);
     for region in &watched {
         follower.watch(region, floor);
     }
@@ -301,19 +343,23 @@ fn print_lines(output: OutputFormat, lines: &[LogLine]) -> Result<()> {
         .map_err(|error| Error::io("writing to stdout", error))
 }
 
-/// Events of the group from `start` on, oldest first, from every page (a page may be empty and
-/// still carry a nextToken: the search goes on); with `keep_last`, only that many newest.
+/// Events of the source from `start` on, oldest first, from every page (a page may be empty and
+/// still carry a nextToken: the search goes on); with `keep_last`, only that many newest. The
+/// stream prefix is sent (CloudWatch Logs then searches only those streams) and applied again
+/// here, because an emulator may ignore it.
 async fn read_region(
     clients: &RegionClients,
-    group: &str,
+    source: &LogSource,
     start: i64,
     keep_last: Option<usize>,
 ) -> std::result::Result<Vec<LogLine>, RegionProblem> {
+    let group = source.group.as_str();
     let mut lines = VecDeque::new();
     let mut pages = clients
         .logs
         .filter_log_events()
         .log_group_name(group)
+        .set_log_stream_name_prefix(source.stream_prefix.clone())
         .start_time(start)
         .into_paginator()
         .send();
@@ -336,6 +382,9 @@ async fn read_region(
             }
         })?;
         for event in page.events() {
+            if !source.takes(event.log_stream_name().unwrap_or_default()) {
+                continue;
+            }
             lines.push_back(LogLine {
                 region: clients.region.clone(),
                 timestamp: event.timestamp().unwrap_or_default(),
@@ -376,7 +425,7 @@ mod tests {
 
     #[test]
     fn lines_already_printed_are_dropped_even_at_the_same_millisecond() {
-        let mut follower = Follower::new("/ecs/demo/mysfits-service", 0);
+        let mut follower = Follower::new(LogSource::whole_group("/ecs/demo/mysfits-service"), 0);
         follower.watch("us-east-1", 0);
         let taken = follower.take_new(vec![line(5, "a"), line(5, "b")]);
         assert_eq!(taken.len(), 2);
@@ -393,7 +442,7 @@ mod tests {
     fn a_late_older_event_is_printed_once_and_in_time_order() {
         // Task A's line at 100 s was printed; task B's line of 70 s (and one of 130 s) arrive
         // only now, after the driver's next batch.
-        let mut follower = Follower::new("/ecs/demo/mysfits-service", 0);
+        let mut follower = Follower::new(LogSource::whole_group("/ecs/demo/mysfits-service"), 0);
         follower.watch("us-east-1", 0);
         assert_eq!(follower.take_new(vec![line(100_000, "a")]).len(), 1);
         let start = follower.cursors["us-east-1"].start(0);
@@ -418,7 +467,7 @@ mod tests {
 
     #[test]
     fn ids_outside_the_overlap_are_forgotten_and_the_limit_floor_holds() {
-        let mut follower = Follower::new("/ecs/demo/mysfits-service", 0);
+        let mut follower = Follower::new(LogSource::whole_group("/ecs/demo/mysfits-service"), 0);
         follower.watch("us-east-1", 50);
         assert!(follower.take_new(vec![line(40, "skipped")]).is_empty());
         let many: Vec<LogLine> = (0..1000)

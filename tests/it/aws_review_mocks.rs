@@ -386,7 +386,7 @@ mod logs {
     use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use mysfits::aws::RegionClients;
-    use mysfits::commands::logs::{Follower, OVERLAP_MS};
+    use mysfits::commands::logs::{Follower, LogSource, OVERLAP_MS};
 
     use super::{Arc, Mutex};
 
@@ -467,7 +467,7 @@ mod logs {
             mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
             mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[]),
         )];
-        let mut follower = Follower::new("/ecs/demo/mysfits-service", 0);
+        let mut follower = Follower::new(LogSource::whole_group("/ecs/demo/mysfits-service"), 0);
         follower.watch("us-east-1", 0);
         let first: Vec<String> = follower
             .poll(&regions)

@@ -683,10 +683,23 @@ async fn dashboard_create_show_delete_against_moto() {
     );
 }
 
+/// Lines of the service whose group this is, in a stream of its container named as ECS names
+/// it: `prefix/container/task-id`, the prefix being the service's name.
 async fn put_log_lines(moto: &Moto, region: &str, group: &str, lines: &[(&str, Duration)]) {
+    let service = group.rsplit('/').next().unwrap();
+    let stream = format!("{service}/{service}/0123456789abcdef0123456789abcdef");
+    put_stream_lines(moto, region, group, &stream, lines).await;
+}
+
+async fn put_stream_lines(
+    moto: &Moto,
+    region: &str,
+    group: &str,
+    stream: &str,
+    lines: &[(&str, Duration)],
+) {
     let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config(region));
     let _ = logs.create_log_group().log_group_name(group).send().await;
-    let stream = "ecs/mysfits-service/0123456789abcdef0123456789abcdef";
     let _ = logs
         .create_log_stream()
         .log_group_name(group)
@@ -727,6 +740,24 @@ async fn logs_merge_both_regions_and_name_missing_groups() {
     )
     .await;
     put_log_lines(&moto, "us-west-2", group, &[("west second", 45 * second)]).await;
+    // The tracing collector writes to the same group, in streams of its own prefix.
+    put_stream_lines(
+        &moto,
+        "us-east-1",
+        group,
+        "otel-collector/otel-collector/fedcba9876543210fedcba9876543210",
+        &[("collector started", 50 * second)],
+    )
+    .await;
+
+    let collector = run(&moto, &["logs", "--collector"]);
+    collector.assert_success();
+    let collector: Vec<String> = collector.stdout().lines().map(str::to_string).collect();
+    assert_eq!(collector.len(), 1, "{collector:?}");
+    assert!(
+        collector[0].contains(" fedcba98 ") && collector[0].ends_with("collector started"),
+        "{collector:?}"
+    );
 
     let listed = run(&moto, &["logs"]);
     listed.assert_success();
