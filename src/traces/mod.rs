@@ -23,15 +23,16 @@ use serde::ser::{SerializeMap, Serializer};
 use crate::aws::{aws_error, error_message};
 pub use waterfall::{Span, TraceView};
 
-/// The widest window: GetTraceSummaries takes at most 6 hours between StartTime and EndTime,
-/// and one window serves both the map and the slowest traces.
+/// The widest window: six hours, the X-Ray console's documented maximum for a custom range (the
+/// GetTraceSummaries reference states none), and one window serves both the map and the slowest
+/// traces.
 pub const LONGEST_SINCE: Duration = Duration::from_secs(6 * 3600);
 /// The narrowest window: X-Ray aggregates the service graph by the minute.
 pub const SHORTEST_SINCE: Duration = Duration::from_secs(60);
 /// The most traces `--slowest` prints: each is a waterfall of up to [`waterfall::MOST_SPANS`]
 /// lines.
 pub const MOST_SLOWEST: u32 = 20;
-/// BatchGetTraces takes at most 5 trace ids per call.
+/// BatchGetTraces takes 1 to 5 trace ids per call (API reference, TraceIds).
 pub const TRACE_IDS_PER_CALL: usize = 5;
 /// GetTraceSummaries pages read per region for `--slowest` (the first page holds the most
 /// recent traces): a busy region's window can hold thousands of traces; past this the slowest
