@@ -303,17 +303,17 @@ impl DeployContext {
     async fn seed_table(&self) -> Result<Finished> {
         let table = self.config.table_name();
         let home = self.config.home();
-        let report =
-            mysfits_service::catalogue::seed_catalogue(&self.clients(home.key())?.dynamodb, &table)
-                .await
-                .map_err(|error| Error::Aws {
-                    operation: "seeding the catalogue".into(),
-                    region: home.name.clone(),
-                    message: error.to_string(),
-                    fix: format!(
-                        "check that table {table} exists and is ACTIVE, then deploy again"
-                    ),
-                })?;
+        let report = mysfits_catalogue::catalogue::seed_catalogue(
+            &self.clients(home.key())?.dynamodb,
+            &table,
+        )
+        .await
+        .map_err(|error| Error::Aws {
+            operation: "seeding the catalogue".into(),
+            region: home.name.clone(),
+            message: error.to_string(),
+            fix: format!("check that table {table} exists and is ACTIVE, then deploy again"),
+        })?;
         let summary = format!(
             "{} mysfits added, {} already there",
             report.inserted, report.already_present

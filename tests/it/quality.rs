@@ -143,7 +143,7 @@ async fn deploy_and_teardown_survive_throttling_unavailable_and_slow_calls() {
         .unwrap();
     assert_eq!(
         items.count() as usize,
-        mysfits_service::catalogue::seed_items().len(),
+        mysfits_catalogue::catalogue::seed_items().len(),
         "the seed catalogue is complete despite the faults"
     );
     let counts = proxy.counts();

@@ -7,14 +7,14 @@
 //! `table` (every DynamoDB call and how its failures map to HTTP), `catalogue` (seed data),
 //! `routes` (handlers), `website` (the embedded page and its pictures).
 
-pub mod catalogue;
 pub mod list_cache;
-pub mod mysfit;
 pub mod routes;
 pub mod settings;
 pub mod table;
 pub mod website;
 
+// The item and the seed catalogue live in mysfits-catalogue (the CLI links that crate only).
+pub use mysfits_catalogue::{catalogue, mysfit};
 pub use routes::{AppState, internal_router, router};
 pub use settings::Settings;
 pub use table::{MysfitsTable, dynamodb_client};
