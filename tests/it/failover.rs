@@ -814,6 +814,7 @@ mod emulator {
                 hosted_zone_id: zone.clone(),
                 domain: "shop.example.test".into(),
             },
+            traffic: Default::default(),
         };
         let balancers = [balancer("us-east-1", true), balancer("us-west-2", false)];
 
@@ -951,6 +952,7 @@ mod emulator {
                 hosted_zone_id: zone.clone(),
                 domain: domain.into(),
             },
+            traffic: Default::default(),
         };
         let balancers = [balancer("us-east-1", true)];
         let outside = ensure(
