@@ -459,6 +459,7 @@ mod mocked {
                 app: "demo".into(),
                 endpoint: None,
                 control: Control::GlobalAccelerator(client),
+                traffic: Default::default(),
             },
             dial_writes,
             writes,

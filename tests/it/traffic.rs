@@ -22,11 +22,13 @@ use aws_sdk_globalaccelerator::types::{
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput;
 use aws_sdk_route53::operation::get_change::GetChangeOutput;
 use aws_sdk_route53::operation::get_health_check::GetHealthCheckOutput;
+use aws_sdk_route53::operation::get_health_check_status::GetHealthCheckStatusOutput;
 use aws_sdk_route53::operation::get_hosted_zone::GetHostedZoneOutput;
 use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
 use aws_sdk_route53::types::{
     AliasTarget, ChangeAction, ChangeInfo, ChangeStatus, HealthCheck, HealthCheckConfig,
-    HealthCheckType, HostedZone, ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    HealthCheckObservation, HealthCheckType, HostedZone, ResourceRecordSet,
+    ResourceRecordSetFailover, RrType, StatusReport,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
@@ -271,11 +273,11 @@ async fn several_rising_dials_share_one_wait() {
     assert_eq!(
         writes,
         [
-            "us-west-2 -> Some(100.0)",
             "eu-west-1 -> Some(100.0)",
+            "us-west-2 -> Some(100.0)",
             "DEPLOYED"
         ],
-        "us-east-1 is not named: its dial stays"
+        "both rising dials (in region name order), one wait; us-east-1 is not named: its dial stays"
     );
 }
 
@@ -496,6 +498,20 @@ fn route53_entry(
                 )
                 .build()
         });
+    let health_status = mock!(aws_sdk_route53::Client::get_health_check_status).then_output(|| {
+        GetHealthCheckStatusOutput::builder()
+            .health_check_observations(
+                HealthCheckObservation::builder()
+                    .status_report(
+                        StatusReport::builder()
+                            .status("Success: HTTP Status Code 200, OK")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    });
     let captured = sent.clone();
     let change = mock!(aws_sdk_route53::Client::change_resource_record_sets)
         .match_requests(move |request| {
@@ -536,7 +552,7 @@ fn route53_entry(
     let client = mock_client!(
         aws_sdk_route53,
         RuleMode::MatchAny,
-        &[&list, &zone, &health_check, &change, &get_change]
+        &[&list, &zone, &health_check, &health_status, &change, &get_change]
     );
     let entry = EntryPoint {
         app: "demo".into(),
