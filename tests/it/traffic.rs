@@ -552,7 +552,14 @@ fn route53_entry(
     let client = mock_client!(
         aws_sdk_route53,
         RuleMode::MatchAny,
-        &[&list, &zone, &health_check, &health_status, &change, &get_change]
+        &[
+            &list,
+            &zone,
+            &health_check,
+            &health_status,
+            &change,
+            &get_change
+        ]
     );
     let entry = EntryPoint {
         app: "demo".into(),
@@ -969,7 +976,7 @@ async fn route53_failover_records_become_weighted_and_take_a_split_on_moto() {
             canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
         })
         .collect();
-    let events = Events::discard();
+    let (events, mut receiver) = Events::channel();
     let passive = ensure(
         &entry(TrafficPolicy::ActivePassive),
         &balancers,
@@ -987,6 +994,12 @@ async fn route53_failover_records_become_weighted_and_take_a_split_on_moto() {
     let converted = ensure(&active, &balancers, &events, "entry", LIMIT)
         .await
         .unwrap();
+    // The one batch of DELETEs and CREATEs went through as it is (no UPSERT fallback).
+    let notes = crate::util::notes(&mut receiver);
+    assert!(
+        !notes.iter().any(|note| note.contains("UPSERTs instead")),
+        "{notes:?}"
+    );
     let description = converted.state.description().unwrap();
     assert!(
         description
@@ -1037,5 +1050,175 @@ async fn route53_failover_records_become_weighted_and_take_a_split_on_moto() {
         a_records,
         [(Some(50), false), (Some(50), false)],
         "no failover record left beside the weighted ones"
+    );
+}
+
+// ---- the real binary, end to end on moto (Route 53 mode) ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "emulator tier: needs moto_server, docker-registry and a static build of the services; run scripts/test"]
+async fn deploy_active_active_then_traffic_set_and_failover_through_the_real_binary() {
+    use crate::fixtures::emulator::static_service_binaries;
+    use testbed::moto::Moto;
+    use testbed::registry::Registry;
+
+    let binaries = static_service_binaries().await;
+    let moto = Moto::start_with_env(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let registries = (Registry::start(), Registry::start());
+    let route53 = aws_sdk_route53::Client::new(&moto.sdk_config("us-east-1"));
+    let zone = route53
+        .create_hosted_zone()
+        .name("example.test")
+        .caller_reference("traffic-e2e")
+        .send()
+        .await
+        .unwrap()
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
+    let config = format!(
+        "app: tr\nregion: us-east-1\nsecondary_region: us-west-2\nendpoint_url: {}\n\
+         entry_point:\n  mode: route53\n  hosted_zone_id: {zone}\n  domain: shop.example.test\n\
+         \x20 traffic: active-active\n  weights: {{us-east-1: 100, us-west-2: 0}}\n\
+         regions:\n  us-east-1:\n    registry_url: {}\n    availability_zones: [us-east-1a, us-east-1b]\n    desired_count: 2\n\
+         \x20 us-west-2:\n    registry_url: {}\n    availability_zones: [us-west-2a, us-west-2b]\n    desired_count: 1\n",
+        moto.endpoint(),
+        registries.0.url(),
+        registries.1.url()
+    );
+    let run = |args: &[&str]| {
+        let mysfits = Mysfits::new();
+        let path = mysfits.file("mysfits.yaml", &config);
+        let mut full = vec!["--config", path.to_str().unwrap()];
+        full.extend_from_slice(args);
+        mysfits.envs(moto.client_env()).run(&full)
+    };
+    let json = |run: &crate::util::Run| -> serde_json::Value {
+        serde_json::from_str(&run.stdout()).unwrap_or_else(|error| {
+            panic!("no JSON ({error}):\n{}\n{}", run.stdout(), run.stderr())
+        })
+    };
+    let weights = || async {
+        let listed = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .resource_record_sets()
+            .iter()
+            .filter(|record| record.r#type() == &RrType::A)
+            .map(|record| {
+                assert!(record.failover().is_none(), "{record:?}");
+                (
+                    record.set_identifier().unwrap_or_default().to_string(),
+                    record.weight(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+
+    run(&["deploy", "--prebuilt-binaries", binaries.to_str().unwrap()]).assert_success();
+    assert_eq!(
+        weights().await,
+        [
+            ("tr-us-east-1".to_string(), Some(100)),
+            ("tr-us-west-2".to_string(), Some(0))
+        ],
+        "a new entry point has the configured weights, as weighted records"
+    );
+
+    let shown = run(&["traffic", "--output", "json"]);
+    shown.assert_success();
+    let shown = json(&shown);
+    assert_eq!(shown["policy"], "active-active", "{shown:#}");
+    assert_eq!(shown["split"]["weights"]["us-west-2"], 0, "{shown:#}");
+    let text = run(&["traffic"]);
+    text.assert_success();
+    assert!(text.stdout().contains("weight 100"), "{}", text.stdout());
+
+    // moto does not replicate tables: us-west-2 (rising) is not ready, nothing changes.
+    let refused = run(&["traffic", "set", "us-east-1=50", "us-west-2=50"]);
+    assert_eq!(
+        refused.code(),
+        2,
+        "{}{}",
+        refused.stdout(),
+        refused.stderr()
+    );
+    assert!(
+        refused
+            .stdout()
+            .contains("readiness of us-west-2 (capacity of us-east-1)"),
+        "{}",
+        refused.stdout()
+    );
+    assert!(refused.stderr().contains("--force"), "{}", refused.stderr());
+    assert_eq!(weights().await[1].1, Some(0));
+
+    // Forced: scaled, weights moved in one batch, verified through a server answering from both.
+    let both = alternating_server(&["us-east-1", "us-west-2"]).await;
+    let moved = run(&[
+        "--output",
+        "json",
+        "traffic",
+        "set",
+        "us-east-1=50",
+        "us-west-2=50",
+        "--force",
+        "--timeout",
+        "5",
+        "--verify-url",
+        &both,
+    ]);
+    moved.assert_success();
+    let report = json(&moved);
+    assert_eq!(report["outcome"], "completed", "{report:#}");
+    assert_eq!(report["verification"]["result"], "verified", "{report:#}");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|phase| phase["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        ["readiness us-west-2", "scale us-west-2", "shift", "verify"],
+        "{report:#}"
+    );
+    assert_eq!(
+        weights().await,
+        [
+            ("tr-us-east-1".to_string(), Some(50)),
+            ("tr-us-west-2".to_string(), Some(50))
+        ]
+    );
+
+    // A redeploy keeps the moved weights.
+    run(&["deploy", "--prebuilt-binaries", binaries.to_str().unwrap()]).assert_success();
+    assert_eq!(weights().await[0].1, Some(50));
+
+    // failover --to us-west-2 evacuates us-east-1: 0 / 100.
+    let west = alternating_server(&["us-west-2"]).await;
+    run(&[
+        "failover",
+        "--to",
+        "us-west-2",
+        "--force",
+        "--timeout",
+        "5",
+        "--verify-url",
+        &west,
+    ])
+    .assert_success();
+    assert_eq!(
+        weights().await,
+        [
+            ("tr-us-east-1".to_string(), Some(0)),
+            ("tr-us-west-2".to_string(), Some(100))
+        ]
     );
 }
