@@ -1017,11 +1017,11 @@ mod tests {
     #[test]
     fn traffic_is_active_passive_by_default_and_active_active_weighs_every_region() {
         assert_eq!(
-            traffic_of("app: demo\n").unwrap(),
+            traffic_of("app: demo\n").expect("valid"),
             TrafficPolicy::ActivePassive
         );
         assert_eq!(
-            traffic_of("entry_point:\n  mode: global-accelerator\n").unwrap(),
+            traffic_of("entry_point:\n  mode: global-accelerator\n").expect("valid"),
             TrafficPolicy::ActivePassive
         );
         let weights = |pairs: &[(&str, u8)]| TrafficPolicy::ActiveActive {
@@ -1032,7 +1032,7 @@ mod tests {
         };
         assert_eq!(
             traffic_of("entry_point:\n  mode: global-accelerator\n  traffic: active-active\n")
-                .unwrap(),
+                .expect("valid"),
             weights(&[("us-east-1", 100), ("us-west-2", 100)]),
             "a region without a weight keeps all the traffic that reaches it"
         );
@@ -1040,14 +1040,14 @@ mod tests {
             traffic_of(
                 "entry_point:\n  mode: route53\n  hosted_zone_id: Z1\n  domain: a.example.com\n  traffic: active-active\n  weights: {us-east-1: 70, us-west-2: 0}\n"
             )
-            .unwrap(),
+            .expect("valid"),
             weights(&[("us-east-1", 70), ("us-west-2", 0)])
         );
     }
 
     #[test]
     fn bad_traffic_weights_name_the_setting_and_the_fix() {
-        let error = |yaml: &str| traffic_of(yaml).unwrap_err().to_string();
+        let error = |yaml: &str| traffic_of(yaml).expect_err("refused").to_string();
         let active = "entry_point:\n  mode: global-accelerator\n  traffic: active-active\n";
         let stranger = error(&format!("{active}  weights: {{eu-west-1: 50}}\n"));
         assert!(

@@ -780,7 +780,7 @@ async fn failover_records_take_a_one_region_split_and_refuse_an_even_one_with_th
         matches!(outcome, ShiftOutcome::Shifted { .. }),
         "{outcome:?}"
     );
-    let batches = sent.lock().unwrap();
+    let batches = sent.lock().unwrap().clone();
     let roles: Vec<(String, Option<String>)> = batches[0]
         .iter()
         .map(|(action, record)| {
@@ -800,7 +800,6 @@ async fn failover_records_take_a_one_region_split_and_refuse_an_even_one_with_th
         ],
         "the failover role swap"
     );
-    drop(batches);
     // describe reads failover records as before.
     let state = describe(&entry).await;
     assert_eq!(
