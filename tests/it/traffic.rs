@@ -368,6 +368,110 @@ async fn failover_from_an_even_split_raises_the_target_then_evacuates_the_other(
     );
 }
 
+/// Deploy of a new accelerator under `traffic: active-active`: each endpoint group is created
+/// with its configured dial (70 and 30 here), not the active-passive 100 / 0.
+#[tokio::test]
+async fn a_new_accelerator_gets_its_groups_with_the_configured_dials() {
+    use aws_sdk_globalaccelerator::Client;
+    use aws_sdk_globalaccelerator::operation::create_accelerator::CreateAcceleratorOutput;
+    use aws_sdk_globalaccelerator::operation::create_endpoint_group::CreateEndpointGroupOutput;
+    use aws_sdk_globalaccelerator::operation::create_listener::CreateListenerOutput;
+    let listener = || {
+        Listener::builder()
+            .listener_arn(LISTENER_ARN)
+            .protocol(Protocol::Tcp)
+            .port_ranges(PortRange::builder().from_port(80).to_port(80).build())
+            .port_ranges(PortRange::builder().from_port(443).to_port(443).build())
+            .build()
+    };
+    let list =
+        mock!(Client::list_accelerators).then_output(|| ListAcceleratorsOutput::builder().build());
+    let create = mock!(Client::create_accelerator).then_output(|| {
+        CreateAcceleratorOutput::builder()
+            .accelerator(deployed_accelerator())
+            .build()
+    });
+    let list_listeners = mock!(Client::list_listeners)
+        .sequence()
+        .output(|| ListListenersOutput::builder().build())
+        .output(move || ListListenersOutput::builder().listeners(listener()).build())
+        .repeatedly()
+        .build();
+    let create_listener = mock!(Client::create_listener)
+        .then_output(move || CreateListenerOutput::builder().listener(listener()).build());
+    let list_groups = mock!(Client::list_endpoint_groups)
+        .sequence()
+        .output(|| ListEndpointGroupsOutput::builder().build())
+        .output(|| {
+            ListEndpointGroupsOutput::builder()
+                .endpoint_groups(group("us-east-1", 70.0))
+                .endpoint_groups(group("us-west-2", 30.0))
+                .build()
+        })
+        .repeatedly()
+        .build();
+    let created: Log = Arc::default();
+    let create_group = {
+        let created = created.clone();
+        mock!(Client::create_endpoint_group)
+            .match_requests(move |request| {
+                created.lock().unwrap().push(format!(
+                    "{} {:?}",
+                    request.endpoint_group_region().unwrap_or_default(),
+                    request.traffic_dial_percentage()
+                ));
+                true
+            })
+            .then_output(|| CreateEndpointGroupOutput::builder().build())
+    };
+    let describe_accelerator = mock!(Client::describe_accelerator).then_output(|| {
+        DescribeAcceleratorOutput::builder()
+            .accelerator(deployed_accelerator())
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_globalaccelerator,
+        RuleMode::MatchAny,
+        &[
+            &list,
+            &accelerator::tags("demo"),
+            &create,
+            &list_listeners,
+            &create_listener,
+            &list_groups,
+            &create_group,
+            &describe_accelerator,
+        ]
+    );
+    let entry = EntryPoint {
+        app: "demo".into(),
+        endpoint: None,
+        control: Control::GlobalAccelerator(client),
+        traffic: active_active(&[("us-east-1", 70), ("us-west-2", 30)]),
+    };
+    let balancers: Vec<RegionalLoadBalancer> = ["us-east-1", "us-west-2"]
+        .iter()
+        .map(|region| RegionalLoadBalancer {
+            region: region.to_string(),
+            home: *region == "us-east-1",
+            arn: alb(region),
+            dns_name: format!("demo-{region}.{region}.elb.amazonaws.com"),
+            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
+        })
+        .collect();
+    let report = ensure(&entry, &balancers, &Events::discard(), "entry", LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        created.lock().unwrap().clone(),
+        ["us-east-1 Some(70.0)", "us-west-2 Some(30.0)"]
+    );
+    assert_eq!(
+        report.state.description().unwrap().split().text(),
+        "us-east-1=70 us-west-2=30"
+    );
+}
+
 #[test]
 fn a_new_entry_point_starts_with_the_configured_split() {
     let balancers: Vec<RegionalLoadBalancer> = ["us-east-1", "us-west-2"]
