@@ -560,7 +560,7 @@ async fn verify_phase(
 
 /// The region traffic left goes back to its configured minimum (it was raised when traffic came
 /// to it). Best effort: the failover itself is done.
-async fn restore_source_minimums(
+pub(crate) async fn restore_source_minimums(
     failover: &Failover,
     source_facts: &RegionFacts,
     events: &Events,

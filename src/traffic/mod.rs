@@ -9,7 +9,9 @@
 //! 3. shift: [`crate::entry::set_split`], rising weights first, then falling ones;
 //! 4. verify: the entry point probed until every region with a weight above 0 has answered.
 //!
-//! Regions whose share does not rise are not checked or scaled: they keep what they run.
+//! Regions whose share does not rise are not checked or scaled: they keep what they run. A
+//! measure region whose weight falls to 0 gets its configured autoscaling minimum back after the
+//! change, as the region a failover leaves does.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,7 +23,7 @@ use crate::entry::{EntryPoint, EntryState, ShiftOutcome, TrafficSplit};
 use crate::error::{Error, Result};
 use crate::failover::probe::{Answer, Prober};
 use crate::failover::readiness::{self, Check, Verdict};
-use crate::failover::scale::{ScalePlan, ScaleReport};
+use crate::failover::scale::{MinimumChange, ScalePlan, ScaleReport};
 use crate::failover::{
     self, Failover, FailoverOptions, FailoverReport, Outcome, Phase, PhaseClock,
 };
@@ -282,6 +284,8 @@ pub struct TrafficReport {
     pub entry_point: EntryState,
     pub shift: Option<ShiftOutcome>,
     pub verification: Option<SplitVerification>,
+    /// Autoscaling minimums of regions whose weight fell to 0, returned to their configured count.
+    pub restored_minimums: Vec<MinimumChange>,
     pub phases: Vec<Phase>,
     pub skipped: Vec<String>,
     pub warnings: Vec<String>,
@@ -356,6 +360,12 @@ impl TrafficReport {
                 self.total_ms as f64 / 1000.0
             ));
         }
+        for change in &self.restored_minimums {
+            text.push_str(&format!(
+                "autoscaling minimum of {} in {}: {} -> {} (restored), maximum {}\n",
+                change.service, change.region, change.from, change.to, change.max_to
+            ));
+        }
         for skipped in &self.skipped {
             text.push_str(&format!("skipped: {skipped}\n"));
         }
@@ -383,6 +393,7 @@ pub async fn run(
         entry_point: change.entry_state.clone(),
         shift: None,
         verification: None,
+        restored_minimums: Vec::new(),
         phases: Vec::new(),
         skipped: Vec::new(),
         warnings: Vec::new(),
@@ -392,7 +403,7 @@ pub async fn run(
     let mut failovers = Vec::new();
     for failover in &change.rising {
         let mut part = FailoverReport::new(failover, options);
-        failover::readiness_phase(failover, options, events, &mut part).await;
+        let source_facts = failover::readiness_phase(failover, options, events, &mut part).await;
         report.rising.push(RisingRegion {
             region: part.target.clone(),
             capacity_from: part.source.clone(),
@@ -401,7 +412,7 @@ pub async fn run(
             scale: None,
         });
         collect(&mut report, &mut part, "readiness");
-        failovers.push((failover, part));
+        failovers.push((failover, part, source_facts));
     }
     let not_ready = !report.not_ready().is_empty();
     if options.dry_run || (not_ready && !options.force) {
@@ -414,7 +425,7 @@ pub async fn run(
         return Ok(report);
     }
     // Phase 2: failover's scale phase for each rising region.
-    for (index, (failover, part)) in failovers.iter_mut().enumerate() {
+    for (index, (failover, part, _)) in failovers.iter_mut().enumerate() {
         let scaled = failover::scale_phase(failover, options, events, part).await;
         report.rising[index].scale = part.scale.clone();
         collect(&mut report, part, "scale");
@@ -477,6 +488,19 @@ pub async fn run(
     };
     report.verification = Some(verification);
     report.phases.push(phase.finish(events, summary));
+    // Measure regions that no longer serve: their configured minimum back (best effort).
+    let mut restored = Vec::new();
+    for (failover, part, source_facts) in &mut failovers {
+        let source = failover.source.settings.name.clone();
+        if change.to.weight(&source) > 0 || restored.contains(&source) {
+            continue;
+        }
+        failover::restore_source_minimums(failover, source_facts, events, part).await;
+        report.restored_minimums.append(&mut part.restored_minimums);
+        report.skipped.append(&mut part.skipped);
+        report.warnings.append(&mut part.warnings);
+        restored.push(source);
+    }
     report.total_ms = elapsed_ms(started.elapsed());
     Ok(report)
 }

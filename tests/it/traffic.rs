@@ -1324,4 +1324,38 @@ async fn deploy_active_active_then_traffic_set_and_failover_through_the_real_bin
             ("tr-us-west-2".to_string(), Some(100))
         ]
     );
+
+    // Back with traffic set: us-east-1 rises (checked and scaled against us-west-2), us-west-2
+    // falls to 0 and gets its configured autoscaling minimum back (moto's CloudFormation makes
+    // no scalable targets, so there is nothing to lower here: the list is empty).
+    let east = alternating_server(&["us-east-1"]).await;
+    let back = run(&[
+        "--output",
+        "json",
+        "traffic",
+        "set",
+        "us-east-1=100",
+        "us-west-2=0",
+        "--force",
+        "--timeout",
+        "5",
+        "--verify-url",
+        &east,
+    ]);
+    back.assert_success();
+    let report = json(&back);
+    assert_eq!(report["outcome"], "completed", "{report:#}");
+    assert_eq!(report["rising"][0]["region"], "us-east-1", "{report:#}");
+    assert_eq!(
+        report["rising"][0]["capacity_from"], "us-west-2",
+        "{report:#}"
+    );
+    assert!(report["restored_minimums"].is_array(), "{report:#}");
+    assert_eq!(
+        weights().await,
+        [
+            ("tr-us-east-1".to_string(), Some(100)),
+            ("tr-us-west-2".to_string(), Some(0))
+        ]
+    );
 }
