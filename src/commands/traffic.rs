@@ -40,25 +40,19 @@ impl TrafficView {
             self.entry_point.summary(&self.mode),
             self.policy
         );
-        if let Some(description) = self.entry_point.description() {
-            let rows: Vec<Vec<String>> = description
-                .regions
-                .iter()
-                .map(|region| {
-                    vec![
-                        region.region.clone(),
-                        region.share(),
-                        region.health.clone().unwrap_or_else(|| "-".into()),
-                        region.target.clone(),
-                    ]
-                })
-                .collect();
-            for row in rows {
-                text.push_str(&format!(
-                    "  {:<16} {:<18} {:<10} {}\n",
-                    row[0], row[1], row[2], row[3]
-                ));
-            }
+        for region in self
+            .entry_point
+            .description()
+            .into_iter()
+            .flat_map(|description| &description.regions)
+        {
+            text.push_str(&format!(
+                "  {:<16} {:<18} {:<10} {}\n",
+                region.region,
+                region.share(),
+                region.health.as_deref().unwrap_or("-"),
+                region.target
+            ));
         }
         text
     }
