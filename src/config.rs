@@ -105,19 +105,102 @@ impl TracingSettings {
 #[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum EntryPointFile {
     /// AWS Global Accelerator: two static anycast IPs, traffic dials per region.
-    GlobalAccelerator,
-    /// Route 53 failover records (with health checks) in a hosted zone the user owns.
+    GlobalAccelerator {
+        #[serde(default)]
+        traffic: Option<TrafficPolicyName>,
+        #[serde(default)]
+        weights: Option<BTreeMap<String, serde_yaml::Value>>,
+    },
+    /// Route 53 failover records (with health checks) in a hosted zone the user owns; weighted
+    /// records with `traffic: active-active`.
     #[serde(rename = "route53")]
     Route53 {
         hosted_zone_id: String,
         domain: String,
+        #[serde(default)]
+        traffic: Option<TrafficPolicyName>,
+        #[serde(default)]
+        weights: Option<BTreeMap<String, serde_yaml::Value>>,
     },
 }
+
+impl EntryPointFile {
+    /// No `entry_point:` section: Global Accelerator, active-passive.
+    pub const DEFAULT: EntryPointFile = EntryPointFile::GlobalAccelerator {
+        traffic: None,
+        weights: None,
+    };
+
+    fn traffic(
+        &self,
+    ) -> (
+        Option<TrafficPolicyName>,
+        Option<&BTreeMap<String, serde_yaml::Value>>,
+    ) {
+        match self {
+            EntryPointFile::GlobalAccelerator { traffic, weights }
+            | EntryPointFile::Route53 {
+                traffic, weights, ..
+            } => (*traffic, weights.as_ref()),
+        }
+    }
+}
+
+/// `entry_point.traffic:` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrafficPolicyName {
+    ActivePassive,
+    ActiveActive,
+}
+
+/// How a new entry point shares traffic among the app's regions, validated.
+///
+/// - `ActivePassive` (default): the home region takes everything, every other region stands by
+///   (Global Accelerator dials 100 and 0; Route 53 PRIMARY and SECONDARY failover records).
+/// - `ActiveActive`: every region serves, with a weight of 0-100 each (default 100 for every
+///   region). With Global Accelerator the weight is the region's traffic dial: the share of the
+///   traffic that *arrives at that region's endpoint group* (clients go to the nearest healthy
+///   group first) which the group keeps; the rest goes on to the other groups. It is not a
+///   share of all traffic: 100 everywhere means every region serves the clients nearest to it.
+///   With Route 53 the weights are weighted records: each region gets weight / sum of all
+///   weights of the DNS answers.
+///
+/// Only a new entry point starts with this split: a redeploy keeps the split that failover or
+/// `mysfits traffic set` left (Route 53 records that change from failover to weighted, or back,
+///  start with it too).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TrafficPolicy {
+    #[default]
+    ActivePassive,
+    ActiveActive {
+        /// One weight per app region, 0-100, at least one above 0.
+        weights: BTreeMap<String, u8>,
+    },
+}
+
+impl TrafficPolicy {
+    pub fn label(&self) -> &'static str {
+        match self {
+            TrafficPolicy::ActivePassive => "active-passive",
+            TrafficPolicy::ActiveActive { .. } => "active-active",
+        }
+    }
+
+    pub fn is_active_active(&self) -> bool {
+        matches!(self, TrafficPolicy::ActiveActive { .. })
+    }
+}
+
+/// The weight every region gets under `traffic: active-active` when `weights:` does not name it:
+/// each region keeps all the traffic that reaches it.
+pub const DEFAULT_ACTIVE_WEIGHT: u8 = 100;
 
 /// The global entry point in front of both regions' load balancers, resolved and validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryPointSettings {
     pub mode: EntryPointMode,
+    pub traffic: TrafficPolicy,
     /// Where the entry point's control-plane calls go: the config file's endpoint for the control
     /// region (us-west-2 for Global Accelerator, us-east-1 for Route 53), else the shared one.
     pub control_endpoint: Option<String>,
@@ -335,10 +418,7 @@ impl Config {
         if let Some(endpoint) = &shared_endpoint {
             validate_url(endpoint, "--endpoint-url")?;
         }
-        let entry_file = file
-            .entry_point
-            .clone()
-            .unwrap_or(EntryPointFile::GlobalAccelerator);
+        let entry_file = file.entry_point.clone().unwrap_or(EntryPointFile::DEFAULT);
         if matches!(entry_file, EntryPointFile::Route53 { .. }) && names.len() > 2 {
             return Err(Error::config(
                 format!(
@@ -361,7 +441,7 @@ impl Config {
             })
             .collect::<Result<Vec<_>>>()?;
         let entry_point =
-            entry_point_settings(entry_file, &per_region, shared_endpoint.as_deref())?;
+            entry_point_settings(entry_file, &names, &per_region, shared_endpoint.as_deref())?;
         let tracing = TracingSettings::from_file(file.tracing.as_ref())?;
 
         Ok(Config {
@@ -542,7 +622,7 @@ fn region_names(
 fn entry_control_region(entry: &EntryPointFile) -> &'static str {
     match entry {
         EntryPointFile::Route53 { .. } => ROUTE53_CONTROL_REGION,
-        EntryPointFile::GlobalAccelerator => crate::app::region::GLOBAL_ACCELERATOR_REGION,
+        EntryPointFile::GlobalAccelerator { .. } => crate::app::region::GLOBAL_ACCELERATOR_REGION,
     }
 }
 
@@ -624,14 +704,18 @@ fn region_settings(
 
 fn entry_point_settings(
     file: EntryPointFile,
+    names: &[String],
     regions: &BTreeMap<String, RegionFile>,
     shared_endpoint: Option<&str>,
 ) -> Result<EntryPointSettings> {
+    let (traffic, weights) = file.traffic();
+    let traffic = traffic_policy(traffic, weights, names)?;
     let mode = match file {
-        EntryPointFile::GlobalAccelerator => EntryPointMode::GlobalAccelerator,
+        EntryPointFile::GlobalAccelerator { .. } => EntryPointMode::GlobalAccelerator,
         EntryPointFile::Route53 {
             hosted_zone_id,
             domain,
+            ..
         } => EntryPointMode::Route53 {
             hosted_zone_id: validate_hosted_zone_id(&hosted_zone_id)?,
             domain: validate_domain(&domain)?,
@@ -643,8 +727,69 @@ fn entry_point_settings(
         .or(shared_endpoint.map(str::to_string));
     Ok(EntryPointSettings {
         mode,
+        traffic,
         control_endpoint,
     })
+}
+
+/// `entry_point.traffic` and `entry_point.weights`, checked against the app's regions.
+fn traffic_policy(
+    traffic: Option<TrafficPolicyName>,
+    weights: Option<&BTreeMap<String, serde_yaml::Value>>,
+    names: &[String],
+) -> Result<TrafficPolicy> {
+    match (traffic.unwrap_or(TrafficPolicyName::ActivePassive), weights) {
+        (TrafficPolicyName::ActivePassive, None) => Ok(TrafficPolicy::ActivePassive),
+        (TrafficPolicyName::ActivePassive, Some(_)) => Err(Error::config(
+            "entry_point.weights is set, but entry_point.traffic is active-passive (the home region takes everything)",
+            "add `traffic: active-active` to entry_point:, or remove weights:",
+        )),
+        (TrafficPolicyName::ActiveActive, weights) => {
+            let mut chosen: BTreeMap<String, u8> = names
+                .iter()
+                .map(|name| (name.clone(), DEFAULT_ACTIVE_WEIGHT))
+                .collect();
+            for (region, value) in weights.into_iter().flatten() {
+                if !names.contains(region) {
+                    return Err(Error::config(
+                        format!(
+                            "entry_point.weights names {region}, which is not one of the app's regions ({})",
+                            names.join(", ")
+                        ),
+                        "give weights only to the app's regions (regions: in mysfits.yaml, or --regions)",
+                    ));
+                }
+                let weight = value
+                    .as_u64()
+                    .filter(|weight| *weight <= u64::from(crate::entry::TrafficSplit::ALL))
+                    .and_then(|weight| u8::try_from(weight).ok())
+                    .ok_or_else(|| {
+                        Error::config(
+                            format!(
+                                "entry_point.weights.{region} is {}: a weight is a whole number from 0 to 100",
+                                yaml_value_text(value)
+                            ),
+                            format!("write e.g. `{region}: 50`"),
+                        )
+                    })?;
+                chosen.insert(region.clone(), weight);
+            }
+            if chosen.values().all(|weight| *weight == 0) {
+                return Err(Error::config(
+                    "entry_point.weights are all 0: no region would take traffic",
+                    "give at least one region a weight above 0",
+                ));
+            }
+            Ok(TrafficPolicy::ActiveActive { weights: chosen })
+        }
+    }
+}
+
+/// A YAML scalar as the user wrote it, for an error message.
+fn yaml_value_text(value: &serde_yaml::Value) -> String {
+    serde_yaml::to_string(value)
+        .map(|text| text.trim().to_string())
+        .unwrap_or_else(|_| format!("{value:?}"))
 }
 
 /// Accepts `Z0123456789ABC` or `/hostedzone/Z0123456789ABC` (as the console and CLI show it).
@@ -860,6 +1005,81 @@ mod tests {
             .is_err(),
             "unknown keys in entry_point are errors"
         );
+    }
+
+    fn traffic_of(yaml: &str) -> Result<TrafficPolicy> {
+        let file: ConfigFile = serde_yaml::from_str(yaml)
+            .map_err(|error| Error::config(format!("not valid: {error}"), "fix the yaml"))?;
+        Config::resolve(&global(Some("us-east-1"), Some("us-west-2")), file)
+            .map(|config| config.entry_point.traffic)
+    }
+
+    #[test]
+    fn traffic_is_active_passive_by_default_and_active_active_weighs_every_region() {
+        assert_eq!(
+            traffic_of("app: demo\n").expect("valid"),
+            TrafficPolicy::ActivePassive
+        );
+        assert_eq!(
+            traffic_of("entry_point:\n  mode: global-accelerator\n").expect("valid"),
+            TrafficPolicy::ActivePassive
+        );
+        let weights = |pairs: &[(&str, u8)]| TrafficPolicy::ActiveActive {
+            weights: pairs
+                .iter()
+                .map(|(region, weight)| (region.to_string(), *weight))
+                .collect(),
+        };
+        assert_eq!(
+            traffic_of("entry_point:\n  mode: global-accelerator\n  traffic: active-active\n")
+                .expect("valid"),
+            weights(&[("us-east-1", 100), ("us-west-2", 100)]),
+            "a region without a weight keeps all the traffic that reaches it"
+        );
+        assert_eq!(
+            traffic_of(
+                "entry_point:\n  mode: route53\n  hosted_zone_id: Z1\n  domain: a.example.com\n  traffic: active-active\n  weights: {us-east-1: 70, us-west-2: 0}\n"
+            )
+            .expect("valid"),
+            weights(&[("us-east-1", 70), ("us-west-2", 0)])
+        );
+    }
+
+    #[test]
+    fn bad_traffic_weights_name_the_setting_and_the_fix() {
+        let error = |yaml: &str| traffic_of(yaml).expect_err("refused").to_string();
+        let active = "entry_point:\n  mode: global-accelerator\n  traffic: active-active\n";
+        let stranger = error(&format!("{active}  weights: {{eu-west-1: 50}}\n"));
+        assert!(
+            stranger.contains("entry_point.weights names eu-west-1, which is not one of the app's regions (us-east-1, us-west-2)"),
+            "{stranger}"
+        );
+        for (written, shown) in [
+            ("101", "101"),
+            ("-1", "-1"),
+            ("50.5", "50.5"),
+            ("half", "half"),
+        ] {
+            let message = error(&format!("{active}  weights: {{us-west-2: {written}}}\n"));
+            assert!(
+                message.contains(&format!(
+                    "entry_point.weights.us-west-2 is {shown}: a weight is a whole number from 0 to 100"
+                )),
+                "{message}"
+            );
+        }
+        let all_zero = error(&format!(
+            "{active}  weights: {{us-east-1: 0, us-west-2: 0}}\n"
+        ));
+        assert!(all_zero.contains("are all 0"), "{all_zero}");
+        let passive =
+            error("entry_point:\n  mode: global-accelerator\n  weights: {us-east-1: 50}\n");
+        assert!(
+            passive.contains("add `traffic: active-active`"),
+            "{passive}"
+        );
+        let unknown = error("entry_point:\n  mode: global-accelerator\n  traffic: active-ish\n");
+        assert!(unknown.contains("active-ish"), "{unknown}");
     }
 
     fn tracing_of(yaml: &str) -> Result<TracingSettings> {

@@ -10,9 +10,10 @@
 //! - [`image`]: OCI images of the bundled services, built without Docker, pushed to ECR.
 //! - [`progress`]: renderers fed by events (terminal tree, plain lines, JSON).
 //! - [`table`]: the catalogue table's replicas (global table).
-//! - [`entry`]: the global traffic entry point (Global Accelerator, or Route 53 failover records).
+//! - [`entry`]: the global traffic entry point (Global Accelerator, or Route 53 failover or weighted records).
 //! - [`status`]: what is deployed and how healthy it is, every region side by side.
 //! - [`failover`]: readiness checks, scale-up, traffic shift, verification, drill.
+//! - [`traffic`]: moving the split between regions (active-active weights), checked like failover.
 //! - [`teardown`]: removal in dependency order and verification that nothing is left.
 //! - [`dashboard`]: the multi-region CloudWatch dashboard.
 //! - [`traces`]: X-Ray's service map of every region and the slowest traces as waterfalls.
@@ -39,6 +40,7 @@ pub mod status;
 pub mod table;
 pub mod teardown;
 pub mod traces;
+pub mod traffic;
 pub mod wait;
 
 use std::process::ExitCode;

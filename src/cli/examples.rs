@@ -42,6 +42,18 @@ pub const FAILOVER: &str = examples!(
     "mysfits failover --to us-west-2 --force      # even if us-west-2 is not ready",
 );
 
+pub const TRAFFIC: &str = examples!(
+    "mysfits traffic                                # each region's dial (or record) and health",
+    "mysfits traffic --output json",
+    "mysfits traffic set us-east-1=50 us-west-2=50  # both serve, checked and scaled first",
+);
+
+pub const TRAFFIC_SET: &str = examples!(
+    "mysfits traffic set us-east-1=50 us-west-2=50            # both regions serve",
+    "mysfits traffic set us-west-2=100 --dry-run              # readiness of us-west-2 only",
+    "mysfits traffic set us-east-1=100 us-west-2=0 --timeout 300",
+);
+
 pub const DASHBOARD: &str = examples!(
     "mysfits dashboard create",
     "mysfits dashboard show --minutes 30",

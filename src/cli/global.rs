@@ -38,6 +38,8 @@ pub(super) const GLOBAL_OPTIONS: &[(&[&str], &[&[&str]])] = &[
     (&["plan"], &[APP, AWS, OUTPUT]),
     (&["status"], &[APP, AWS, OUTPUT]),
     (&["failover"], &[APP, AWS, OUTPUT]),
+    (&["traffic"], &[APP, AWS, OUTPUT]),
+    (&["traffic", "set"], &[APP, AWS, OUTPUT]),
     (&["dashboard", "create"], &[APP, AWS, OUTPUT]),
     (&["dashboard", "show"], &[APP, AWS, OUTPUT]),
     (&["dashboard", "delete"], &[APP, AWS, OUTPUT, CONFIRM]),
@@ -200,8 +202,12 @@ mod tests {
     fn every_command_says_which_global_options_it_takes() {
         fn leaves(command: &clap::Command, path: Vec<String>, found: &mut Vec<Vec<String>>) {
             let subcommands: Vec<_> = command.get_subcommands().collect();
+            // A command that runs without a subcommand too (`traffic`) takes options itself.
+            let runs_alone = !command.is_subcommand_required_set() && !path.is_empty();
+            if subcommands.is_empty() || runs_alone {
+                found.push(path.clone());
+            }
             if subcommands.is_empty() {
-                found.push(path);
                 return;
             }
             for sub in subcommands {

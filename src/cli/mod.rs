@@ -118,6 +118,9 @@ pub enum Command {
     /// Move traffic to another region after checking it is ready
     #[command(after_help = examples::FAILOVER)]
     Failover(FailoverArgs),
+    /// Show the entry point's traffic split between regions, or move it (`traffic set`)
+    #[command(after_help = examples::TRAFFIC)]
+    Traffic(TrafficArgs),
     /// The multi-region CloudWatch dashboard
     #[command(subcommand, after_help = examples::DASHBOARD)]
     Dashboard(DashboardCommand),
@@ -179,6 +182,45 @@ pub struct FailoverArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     pub timeout: u64,
     /// Probe this URL after the shift instead of the entry point (e.g. your own domain in front of it)
+    #[arg(long, value_name = "URL", value_hint = ValueHint::Url)]
+    pub verify_url: Option<String>,
+}
+
+/// `mysfits traffic`: the split as it is; `mysfits traffic set`: move it.
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    #[command(subcommand)]
+    pub command: Option<TrafficCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Give regions new weights, after the same readiness checks and scale-up as failover for
+    /// every region whose share rises
+    #[command(after_help = examples::TRAFFIC_SET)]
+    Set(TrafficSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrafficSetArgs {
+    /// A region's new weight, 0-100 (regions not named keep theirs). Global Accelerator: the
+    /// region's traffic dial, the share of the traffic arriving at that region that it keeps (the
+    /// rest goes to the other regions); Route 53: weighted records, each region gets weight / sum
+    #[arg(value_name = "REGION=WEIGHT", required = true, num_args = 1..)]
+    pub weights: Vec<String>,
+    /// Check readiness and print what would happen, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go on even if a region whose share rises is not ready
+    #[arg(long)]
+    pub force: bool,
+    /// Most replication latency (CloudWatch ReplicationLatency) that counts as ready
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub max_replication_latency_ms: u32,
+    /// Longest wait, in seconds, for the scale-up, the entry point change and the verification
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Probe this URL after the change instead of the entry point (e.g. your own domain in front of it)
     #[arg(long, value_name = "URL", value_hint = ValueHint::Url)]
     pub verify_url: Option<String>,
 }

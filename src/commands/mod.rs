@@ -10,6 +10,7 @@ pub mod logs;
 pub mod status;
 pub mod teardown;
 pub mod traces;
+pub mod traffic;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -120,6 +121,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Build(args) => build::run(&config, args).await,
         Command::Status => status::run(&config).await,
         Command::Failover(args) => failover::run(&config, args).await,
+        Command::Traffic(args) => traffic::run(&config, args).await,
         Command::Drill(args) => drill::run(&config, args).await,
         Command::Dashboard(command) => dashboard::run(&config, command).await,
         Command::Teardown(args) => teardown::run(&config, args).await,

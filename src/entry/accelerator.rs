@@ -152,7 +152,8 @@ pub(super) async fn complete(
         .to_string();
     let listener_arn = listener.listener_arn().unwrap_or_default().to_string();
     let groups = list_groups(entry, client, &listener_arn).await?;
-    let initial = TrafficSplit::initial(load_balancers);
+    // Groups created now start with the configured split; existing ones keep their dials.
+    let initial = TrafficSplit::configured(&entry.traffic, load_balancers);
     for balancer in load_balancers {
         let existing = groups
             .iter()
@@ -290,7 +291,7 @@ async fn ensure_listener(
 struct GroupTarget<'a> {
     listener_arn: &'a str,
     balancer: &'a RegionalLoadBalancer,
-    /// The dial of a group created now (from [`TrafficSplit::initial`]).
+    /// The dial of a group created now (from [`TrafficSplit::configured`]).
     initial_dial: f32,
 }
 
@@ -424,6 +425,81 @@ pub(super) async fn shift(
             dial_of(group)
         ));
         events.note(step, format!("{region} dial at {dial:.0}%, DEPLOYED"));
+    }
+    Ok(ShiftOutcome::Shifted {
+        actions,
+        control_plane_ms: elapsed_ms(started.elapsed()),
+    })
+}
+
+/// Sets every group's dial to its weight in `split` (groups of regions it does not name keep
+/// theirs): the rising dials first, one UpdateEndpointGroup per group, then one wait until the
+/// accelerator is DEPLOYED (its status covers every group's change); then the falling dials and
+/// a second wait. Groups whose dial does not change are not written.
+pub(super) async fn set_split(
+    entry: &EntryPoint,
+    client: &Client,
+    split: &TrafficSplit,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<ShiftOutcome> {
+    let existing = load(entry, client).await?.ok_or_else(|| {
+        CallError::failed(Error::config(
+            format!("there is no accelerator named {}", entry.app),
+            "run `mysfits deploy` to create the entry point",
+        ))
+    })?;
+    for (region, _) in split.weights() {
+        if existing.group(region.as_str()).is_none() {
+            return Err(CallError::failed(Error::config(
+                format!(
+                    "accelerator {} has no endpoint group in {region}",
+                    entry.app
+                ),
+                "run `mysfits deploy` so every region gets an endpoint group",
+            )));
+        }
+    }
+    let mut rising = Vec::new();
+    let mut falling = Vec::new();
+    for (region, weight) in split.weights() {
+        let Some(group) = existing.group(region.as_str()) else {
+            continue;
+        };
+        let wanted = f32::from(weight);
+        let current = dial_of(group);
+        if wanted > current {
+            rising.push((group, current, wanted));
+        } else if wanted < current {
+            falling.push((group, current, wanted));
+        }
+    }
+    if rising.is_empty() && falling.is_empty() {
+        return Ok(ShiftOutcome::AlreadyServing);
+    }
+    let started = tokio::time::Instant::now();
+    let mut actions = Vec::new();
+    // Up first, down after: the regions that take more are serving before the others take less.
+    for moves in [rising, falling] {
+        if moves.is_empty() {
+            continue;
+        }
+        for (group, _, dial) in &moves {
+            set_dial(entry, client, group, *dial).await?;
+        }
+        let waited = wait_deployed(entry, client, existing.arn(), wait_limit).await?;
+        for (group, from, to) in &moves {
+            let region = group.endpoint_group_region().unwrap_or_default();
+            actions.push(format!("{region} dial {from:.0}% -> {to:.0}%"));
+            events.note(
+                step,
+                format!(
+                    "{region} dial at {to:.0}%, DEPLOYED after {:.1}s",
+                    waited.as_secs_f64()
+                ),
+            );
+        }
     }
     Ok(ShiftOutcome::Shifted {
         actions,
@@ -860,6 +936,7 @@ fn description(existing: &Existing) -> EntryDescription {
                     .to_string(),
                 traffic_dial: Some(group.traffic_dial_percentage().unwrap_or(DIAL_SERVING)),
                 failover: None,
+                weight: None,
                 health: endpoint
                     .and_then(|endpoint| endpoint.health_state())
                     .map(|state| state.as_str().to_string()),

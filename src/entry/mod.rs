@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::app::RegionName;
 use crate::aws::{Patience, RegionClients, aws_error, error_message};
-use crate::config::{Config, EntryPointMode};
+use crate::config::{Config, EntryPointMode, TrafficPolicy};
 use crate::error::{Error, Result};
 use crate::progress::Events;
 use crate::stack::deploy::StackResult;
@@ -61,6 +61,9 @@ pub struct EntryPoint {
     /// The endpoint override in effect, if any (an emulator, a dead port in a test).
     pub endpoint: Option<String>,
     pub control: Control,
+    /// How a new entry point shares traffic (`entry_point.traffic`); Route 53 records follow it
+    /// on every deploy (failover or weighted records).
+    pub traffic: TrafficPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +129,7 @@ impl EntryPoint {
             app: config.app.clone(),
             endpoint: settings.control_endpoint.clone(),
             control,
+            traffic: settings.traffic.clone(),
         }
     }
 
@@ -375,6 +379,9 @@ pub struct RegionTraffic {
     pub traffic_dial: Option<f32>,
     /// Route 53 failover role: PRIMARY or SECONDARY.
     pub failover: Option<String>,
+    /// Route 53 weighted record: its weight (0-100 as mysfits writes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u8>,
     /// What the entry point's own health checking says (HEALTHY, UNHEALTHY, INITIAL, ...).
     pub health: Option<String>,
     pub health_check_id: Option<String>,
@@ -383,19 +390,21 @@ pub struct RegionTraffic {
 impl RegionTraffic {
     /// The share of new connections this region is configured to get, 0-100.
     fn weight(&self) -> u8 {
-        match (self.traffic_dial, self.failover.as_deref()) {
-            (Some(dial), _) => dial.clamp(0.0, 100.0).round() as u8,
-            (None, Some("PRIMARY")) => TrafficSplit::ALL,
+        match (self.traffic_dial, self.weight, self.failover.as_deref()) {
+            (Some(dial), _, _) => dial.clamp(0.0, 100.0).round() as u8,
+            (None, Some(weight), _) => weight.min(TrafficSplit::ALL),
+            (None, None, Some("PRIMARY")) => TrafficSplit::ALL,
             _ => 0,
         }
     }
 
-    /// "dial 100%" or "PRIMARY record".
+    /// "dial 100%", "weight 50" or "PRIMARY record".
     pub fn share(&self) -> String {
-        match (&self.traffic_dial, &self.failover) {
-            (Some(dial), _) => format!("dial {dial:.0}%"),
-            (None, Some(failover)) => format!("{failover} record"),
-            (None, None) => "-".to_string(),
+        match (&self.traffic_dial, &self.weight, &self.failover) {
+            (Some(dial), _, _) => format!("dial {dial:.0}%"),
+            (None, Some(weight), _) => format!("weight {weight}"),
+            (None, None, Some(failover)) => format!("{failover} record"),
+            (None, None, None) => "-".to_string(),
         }
     }
 }
@@ -422,6 +431,51 @@ impl TrafficSplit {
                 })
                 .collect(),
         }
+    }
+
+    /// A new entry point under `policy`: [`TrafficSplit::initial`] for active-passive, the
+    /// configured weights for active-active (a region the weights do not name: 0).
+    pub fn configured(
+        policy: &TrafficPolicy,
+        load_balancers: &[RegionalLoadBalancer],
+    ) -> TrafficSplit {
+        match policy {
+            TrafficPolicy::ActivePassive => TrafficSplit::initial(load_balancers),
+            TrafficPolicy::ActiveActive { weights } => TrafficSplit {
+                weights: load_balancers
+                    .iter()
+                    .map(|balancer| {
+                        let weight = weights.get(&balancer.region).copied().unwrap_or(0);
+                        (RegionName::new(&balancer.region), weight)
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// A split from weights per region (0-100 each, larger values are taken as 100).
+    pub fn from_weights(weights: impl IntoIterator<Item = (RegionName, u8)>) -> TrafficSplit {
+        TrafficSplit {
+            weights: weights
+                .into_iter()
+                .map(|(region, weight)| (region, weight.min(TrafficSplit::ALL)))
+                .collect(),
+        }
+    }
+
+    /// Every region's weight, in name order.
+    pub fn weights(&self) -> impl Iterator<Item = (RegionName, u8)> + '_ {
+        self.weights
+            .iter()
+            .map(|(region, weight)| (*region, *weight))
+    }
+
+    /// "us-east-1=50 us-west-2=50".
+    pub fn text(&self) -> String {
+        self.weights()
+            .map(|(region, weight)| format!("{region}={weight}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The weight of `region`; 0 for a region the split does not know.
@@ -635,6 +689,60 @@ pub async fn describe(entry: &EntryPoint) -> EntryState {
         Err(CallError::Failed(error)) => EntryState::Unreachable {
             reason: error.to_string(),
         },
+    }
+}
+
+/// Moves the entry point to `split` (every region it names; the others keep their weight): the
+/// regions whose weight rises first, then those whose weight falls, so capacity never dips.
+///
+/// Global Accelerator: one UpdateEndpointGroup per group whose dial changes (dial and endpoints
+/// together), the rising ones, one wait until DEPLOYED, then the falling ones and a second wait.
+/// Route 53: weighted records get their new weights in one atomic change batch (UPSERT), waited
+/// for until INSYNC; failover records can only say "one region takes everything", so another
+/// split is refused with the way to get weighted records.
+///
+/// A control plane that does not answer or lacks the service gives [`ShiftOutcome::Skipped`],
+/// as [`shift`] does.
+pub async fn set_split(
+    entry: &EntryPoint,
+    split: &TrafficSplit,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Result<ShiftOutcome> {
+    let outcome = match &entry.control {
+        Control::GlobalAccelerator(client) => {
+            accelerator::set_split(entry, client, split, events, step, wait_limit).await
+        }
+        Control::Route53 {
+            client,
+            hosted_zone_id,
+            domain,
+        } => {
+            route53::set_split(
+                entry,
+                client,
+                hosted_zone_id,
+                domain,
+                split,
+                events,
+                step,
+                wait_limit,
+            )
+            .await
+        }
+    };
+    match outcome {
+        Ok(outcome) => Ok(outcome),
+        Err(CallError::Unavailable { endpoint, reason }) => Ok(ShiftOutcome::Skipped {
+            reason: format!("{} is unavailable at {endpoint}: {reason}", entry.mode()),
+        }),
+        Err(CallError::Unreachable { reason, .. }) => Ok(ShiftOutcome::Skipped {
+            reason: format!(
+                "{reason}; the split was not changed (health-driven routing still moves traffic away from a region that fails)"
+            ),
+        }),
+        Err(CallError::Failed(error)) => Err(*error),
     }
 }
 

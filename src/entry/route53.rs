@@ -3,6 +3,13 @@
 //! HTTP health check of its ALB's `/health`. Which region serves is the PRIMARY record; when its
 //! health check fails, Route 53 answers with the SECONDARY by itself. A failover pair has exactly
 //! two members: more regions are refused (the config refuses them first; this is the last guard).
+//!
+//! With `entry_point.traffic: active-active` the records are weighted instead (same set
+//! identifiers, health checks and aliases with EvaluateTargetHealth): each region gets weight /
+//! sum of weights of the answers, and a record whose health check fails is left out. Route 53
+//! refuses failover and weighted records side by side at one name, so a deploy that changes the
+//! policy replaces every record in ONE change batch (the DELETEs of the old records, then the
+//! CREATEs of the new), which Route 53 applies atomically.
 
 use std::time::Duration;
 
@@ -14,6 +21,8 @@ use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig,
     HealthCheckType, ResourceRecordSet, ResourceRecordSetFailover, RrType, Tag, TagResourceType,
 };
+
+use crate::app::RegionName;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::waiters::error::WaiterError;
@@ -50,25 +59,60 @@ pub(super) async fn ensure(
     refuse_more_than_a_pair(load_balancers)?;
     check_zone(entry, client, zone, domain).await?;
     let existing = our_records(entry, client, zone, domain).await?;
-    let initial = TrafficSplit::initial(load_balancers);
+    let initial = TrafficSplit::configured(&entry.traffic, load_balancers);
+    let kind = RecordKind::of_policy(entry);
+    // Records of the other kind (the policy changed) are all replaced in one batch.
+    let converting = existing
+        .iter()
+        .any(|record| RecordKind::of_record(record) != Some(kind));
     let mut actions = Vec::new();
+    let mut deletes = Vec::new();
     let mut changes = Vec::new();
+    let mut upserts = Vec::new();
     let mut replaced_health_checks = Vec::new();
+    if converting {
+        for record in &existing {
+            deletes.push(change(ChangeAction::Delete, record.clone())?);
+        }
+        actions.push(format!(
+            "replaced {} record(s) by {} records",
+            existing.len(),
+            kind.label()
+        ));
+    }
     for balancer in load_balancers {
         let set_identifier = names::record_set_identifier(&entry.app, &balancer.region);
         let current = existing
             .iter()
             .find(|record| record.set_identifier() == Some(set_identifier.as_str()));
-        let wanted = wanted_record(entry, client, domain, balancer, current, &initial).await?;
+        let wanted =
+            wanted_record(entry, client, domain, balancer, current, kind, &initial).await?;
         actions.extend(wanted.actions);
         replaced_health_checks.extend(wanted.replaced_health_check);
         if let Some(record) = wanted.write {
-            changes.push(change(ChangeAction::Upsert, record)?);
+            upserts.push(change(ChangeAction::Upsert, record.clone())?);
+            let action = if converting {
+                ChangeAction::Create
+            } else {
+                ChangeAction::Upsert
+            };
+            changes.push(change(action, record)?);
         }
+    }
+    if converting {
+        deletes.extend(changes);
+        changes = deletes;
     }
     if !changes.is_empty() {
         let comment = format!("mysfits deploy of {}", entry.app);
-        let waited = submit(entry, client, zone, changes, &comment, wait_limit).await?;
+        let waited = if converting {
+            submit_replacing(
+                entry, client, zone, changes, upserts, &comment, events, step, wait_limit,
+            )
+            .await?
+        } else {
+            submit(entry, client, zone, changes, &comment, wait_limit).await?
+        };
         events.note(
             step,
             format!("Route 53 records INSYNC after {:.1}s", waited.as_secs_f64()),
@@ -108,6 +152,67 @@ fn refuse_more_than_a_pair(load_balancers: &[RegionalLoadBalancer]) -> Outcome<(
     )))
 }
 
+/// Which routing policy the app's records use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecordKind {
+    /// PRIMARY and SECONDARY (`traffic: active-passive`).
+    Failover,
+    /// A weight per region (`traffic: active-active`).
+    Weighted,
+}
+
+impl RecordKind {
+    fn of_policy(entry: &EntryPoint) -> RecordKind {
+        if entry.traffic.is_active_active() {
+            RecordKind::Weighted
+        } else {
+            RecordKind::Failover
+        }
+    }
+
+    fn of_record(record: &ResourceRecordSet) -> Option<RecordKind> {
+        if record.failover().is_some() {
+            Some(RecordKind::Failover)
+        } else if record.weight().is_some() {
+            Some(RecordKind::Weighted)
+        } else {
+            None
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            RecordKind::Failover => "failover",
+            RecordKind::Weighted => "weighted",
+        }
+    }
+}
+
+/// One record's routing: its failover role or its weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Routing {
+    Failover(ResourceRecordSetFailover),
+    Weighted(i64),
+}
+
+impl Routing {
+    fn of_record(record: &ResourceRecordSet) -> Option<Routing> {
+        match (record.failover(), record.weight()) {
+            (Some(role), _) => Some(Routing::Failover(role.clone())),
+            (None, Some(weight)) => Some(Routing::Weighted(weight)),
+            (None, None) => None,
+        }
+    }
+
+    /// "PRIMARY", "SECONDARY", "weight 50".
+    fn label(&self) -> String {
+        match self {
+            Routing::Failover(role) => role.as_str().to_string(),
+            Routing::Weighted(weight) => format!("weight {weight}"),
+        }
+    }
+}
+
 /// What one region's record should be, and what it takes to get there.
 struct WantedRecord {
     /// The record to UPSERT, if it differs from what is there.
@@ -123,6 +228,7 @@ async fn wanted_record(
     domain: &str,
     balancer: &RegionalLoadBalancer,
     current: Option<&ResourceRecordSet>,
+    kind: RecordKind,
     initial: &TrafficSplit,
 ) -> Outcome<WantedRecord> {
     let mut actions = Vec::new();
@@ -139,14 +245,19 @@ async fn wanted_record(
             id
         }
     };
-    // An existing record keeps its role, so a deploy after a failover does not fail back.
-    let failover = current
-        .and_then(|record| record.failover().cloned())
-        .unwrap_or(if initial.weight(&balancer.region) > 0 {
-            ResourceRecordSetFailover::Primary
-        } else {
-            ResourceRecordSetFailover::Secondary
-        });
+    // An existing record of the wanted kind keeps its role or weight, so a deploy after a
+    // failover (or `mysfits traffic set`) does not move traffic back.
+    let kept = current
+        .filter(|record| RecordKind::of_record(record) == Some(kind))
+        .and_then(Routing::of_record);
+    let initial_weight = initial.weight(&balancer.region);
+    let routing = kept.unwrap_or(match kind {
+        RecordKind::Failover if initial_weight > 0 => {
+            Routing::Failover(ResourceRecordSetFailover::Primary)
+        }
+        RecordKind::Failover => Routing::Failover(ResourceRecordSetFailover::Secondary),
+        RecordKind::Weighted => Routing::Weighted(i64::from(initial_weight)),
+    });
     let zone_id = balancer.canonical_hosted_zone_id.as_deref().ok_or_else(|| {
         CallError::failed(Error::config(
             format!(
@@ -160,7 +271,7 @@ async fn wanted_record(
     let wanted = record(
         domain,
         &set_identifier,
-        failover,
+        &routing,
         zone_id,
         &balancer.dns_name,
         &health_check_id,
@@ -179,7 +290,7 @@ async fn wanted_record(
         } else {
             "created"
         },
-        wanted.failover().map(|role| role.as_str()).unwrap_or("?"),
+        routing.label(),
         balancer.region
     ));
     Ok(WantedRecord {
@@ -219,6 +330,9 @@ pub(super) async fn describe(
                 .unwrap_or_default(),
             traffic_dial: None,
             failover: record.failover().map(|role| role.as_str().to_string()),
+            weight: record
+                .weight()
+                .map(|weight| u8::try_from(weight.clamp(0, 255)).unwrap_or(u8::MAX)),
             health,
             health_check_id,
         });
@@ -249,6 +363,25 @@ pub(super) async fn shift(
 ) -> Outcome<ShiftOutcome> {
     let records = our_records(entry, client, zone, domain).await?;
     let target_identifier = names::record_set_identifier(&entry.app, to);
+    if records
+        .iter()
+        .any(|record| RecordKind::of_record(record) == Some(RecordKind::Weighted))
+    {
+        // Weighted records: the target's weight to 100, every other region's to 0.
+        let prefix = format!("{}-", entry.app);
+        let split = TrafficSplit::from_weights(records.iter().map(|record| {
+            let region = record
+                .set_identifier()
+                .unwrap_or_default()
+                .trim_start_matches(&prefix);
+            let weight = if region == to { TrafficSplit::ALL } else { 0 };
+            (RegionName::new(region), weight)
+        }));
+        return set_weights(
+            entry, client, zone, &records, &split, events, step, wait_limit,
+        )
+        .await;
+    }
     let Some(target) = records
         .iter()
         .find(|record| record.set_identifier() == Some(target_identifier.as_str()))
@@ -288,6 +421,118 @@ pub(super) async fn shift(
     events.note(step, format!("{to} record is PRIMARY, INSYNC"));
     Ok(ShiftOutcome::Shifted {
         actions: swap.actions,
+        control_plane_ms: elapsed_ms(started.elapsed()),
+    })
+}
+
+/// Moves the records to `split`: weighted records get their new weights (one UPSERT each, in
+/// one batch); failover records can only send everything to one region, so a split with exactly
+/// one serving region becomes a failover to it and any other split is refused.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn set_split(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    domain: &str,
+    split: &TrafficSplit,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<ShiftOutcome> {
+    let records = our_records(entry, client, zone, domain).await?;
+    if records.is_empty() {
+        return Err(CallError::failed(Error::config(
+            format!("{domain} has no records of {}", entry.app),
+            "run `mysfits deploy` to create the entry point's records",
+        )));
+    }
+    let weighted = records
+        .iter()
+        .all(|record| RecordKind::of_record(record) == Some(RecordKind::Weighted));
+    if weighted {
+        return set_weights(
+            entry, client, zone, &records, split, events, step, wait_limit,
+        )
+        .await;
+    }
+    let serving = split.serving();
+    match serving.as_slice() {
+        [only] if split.weight(only.as_str()) == TrafficSplit::ALL => {
+            shift(
+                entry,
+                client,
+                zone,
+                domain,
+                only.as_str(),
+                events,
+                step,
+                wait_limit,
+            )
+            .await
+        }
+        _ => Err(CallError::failed(Error::config(
+            format!(
+                "{domain} has failover records, which send all traffic to one region; {} needs weighted records",
+                split.text()
+            ),
+            "set `traffic: active-active` under entry_point: in mysfits.yaml and run `mysfits deploy` (it replaces the failover records by weighted ones in one change batch), or give one region 100 and the others 0",
+        ))),
+    }
+}
+
+/// UPSERTs the weighted records whose weight differs from `split` (regions it does not name keep
+/// theirs), in one change batch (atomic: no answer ever sees half the change), waited for until
+/// INSYNC.
+#[allow(clippy::too_many_arguments)]
+async fn set_weights(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    records: &[ResourceRecordSet],
+    split: &TrafficSplit,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<ShiftOutcome> {
+    let mut changes = Vec::new();
+    let mut actions = Vec::new();
+    for (region, weight) in split.weights() {
+        let identifier = names::record_set_identifier(&entry.app, region.as_str());
+        let Some(record) = records
+            .iter()
+            .find(|record| record.set_identifier() == Some(identifier.as_str()))
+        else {
+            return Err(CallError::failed(Error::config(
+                format!("the entry point has no weighted record for {region}"),
+                "run `mysfits deploy` to create the entry point's records",
+            )));
+        };
+        let wanted = i64::from(weight);
+        let current = record.weight().unwrap_or_default();
+        if current == wanted {
+            continue;
+        }
+        let mut changed = record.clone();
+        changed.weight = Some(wanted);
+        changes.push(change(ChangeAction::Upsert, changed)?);
+        actions.push(format!("{region} weight {current} -> {wanted}"));
+    }
+    if changes.is_empty() {
+        return Ok(ShiftOutcome::AlreadyServing);
+    }
+    let started = tokio::time::Instant::now();
+    let comment = format!("mysfits traffic of {}: {}", entry.app, split.text());
+    let waited = submit(entry, client, zone, changes, &comment, wait_limit).await?;
+    events.note(
+        step,
+        format!(
+            "weights {}, INSYNC after {:.1}s",
+            split.text(),
+            waited.as_secs_f64()
+        ),
+    );
+    Ok(ShiftOutcome::Shifted {
+        actions,
         control_plane_ms: elapsed_ms(started.elapsed()),
     })
 }
@@ -427,7 +672,7 @@ async fn our_records(
 fn record(
     domain: &str,
     set_identifier: &str,
-    failover: ResourceRecordSetFailover,
+    routing: &Routing,
     zone_id: &str,
     dns_name: &str,
     health_check_id: &str,
@@ -438,11 +683,15 @@ fn record(
         .evaluate_target_health(true)
         .build()
         .map_err(build_error)?;
-    ResourceRecordSet::builder()
+    let builder = ResourceRecordSet::builder()
         .name(domain)
         .r#type(RrType::A)
-        .set_identifier(set_identifier)
-        .failover(failover)
+        .set_identifier(set_identifier);
+    let builder = match routing {
+        Routing::Failover(role) => builder.failover(role.clone()),
+        Routing::Weighted(weight) => builder.weight(*weight),
+    };
+    builder
         .alias_target(alias)
         .health_check_id(health_check_id)
         .build()
@@ -460,6 +709,7 @@ fn same_record(current: &ResourceRecordSet, wanted: &ResourceRecordSet) -> bool 
         })
     };
     current.failover() == wanted.failover()
+        && current.weight() == wanted.weight()
         && current.health_check_id() == wanted.health_check_id()
         && alias(current) == alias(wanted)
 }
@@ -484,6 +734,42 @@ async fn submit(
     let submitted = send_batch(client, zone, changes, comment)
         .await?
         .map_err(|error| batch_error(entry, zone, &error))?;
+    wait_for_change(entry, client, &submitted, wait_limit).await
+}
+
+/// Sends a batch that DELETEs records and CREATEs their replacements (another routing policy at
+/// the same name) and waits until INSYNC. moto refuses a CREATE of a set identifier it has
+/// journaled even when the same batch deletes it first (AWS applies the batch in order and
+/// accepts it): only behind an endpoint override, the new records are sent again as UPSERTs.
+#[allow(clippy::too_many_arguments)]
+async fn submit_replacing(
+    entry: &EntryPoint,
+    client: &Client,
+    zone: &str,
+    changes: Vec<Change>,
+    upserts: Vec<Change>,
+    comment: &str,
+    events: &Events,
+    step: &str,
+    wait_limit: Duration,
+) -> Outcome<Duration> {
+    let mut sent = send_batch(client, zone, changes, comment).await?;
+    if let (Some(endpoint), Err(error)) = (&entry.endpoint, &sent)
+        && matches!(
+            error.as_service_error(),
+            Some(ChangeResourceRecordSetsError::InvalidChangeBatch(_))
+        )
+    {
+        events.note(
+            step,
+            format!(
+                "the endpoint at {endpoint} refused replacing the records in one batch, which Route 53 accepts; \
+                 sent the new records as UPSERTs instead (emulator only)"
+            ),
+        );
+        sent = send_batch(client, zone, upserts, comment).await?;
+    }
+    let submitted = sent.map_err(|error| batch_error(entry, zone, &error))?;
     wait_for_change(entry, client, &submitted, wait_limit).await
 }
 

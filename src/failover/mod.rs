@@ -116,7 +116,7 @@ pub struct FailoverReport {
 }
 
 impl FailoverReport {
-    fn new(failover: &Failover, options: &FailoverOptions) -> FailoverReport {
+    pub(crate) fn new(failover: &Failover, options: &FailoverOptions) -> FailoverReport {
         FailoverReport {
             source: failover.source.settings.name.clone(),
             target: failover.target.settings.name.clone(),
@@ -407,7 +407,7 @@ pub async fn run(
 
 /// Phase 1: the source's and the target's facts and the entry point, judged; the scale plan. Returns the
 /// source's facts (the restore at the end needs them).
-async fn readiness_phase(
+pub(crate) async fn readiness_phase(
     failover: &Failover,
     options: &FailoverOptions,
     events: &Events,
@@ -445,7 +445,7 @@ async fn readiness_phase(
 
 /// Phase 2: the target's services to the planned counts, waited for until healthy. Not settled
 /// is an error (traffic not shifted) unless forced.
-async fn scale_phase(
+pub(crate) async fn scale_phase(
     failover: &Failover,
     options: &FailoverOptions,
     events: &Events,
@@ -560,7 +560,7 @@ async fn verify_phase(
 
 /// The region traffic left goes back to its configured minimum (it was raised when traffic came
 /// to it). Best effort: the failover itself is done.
-async fn restore_source_minimums(
+pub(crate) async fn restore_source_minimums(
     failover: &Failover,
     source_facts: &RegionFacts,
     events: &Events,
@@ -633,13 +633,13 @@ async fn gather(failover: &Failover, side: &Side, other: &Side) -> RegionFacts {
 }
 
 /// Times one phase and reports it as a progress step.
-struct PhaseClock {
+pub(crate) struct PhaseClock {
     name: &'static str,
     started: Instant,
 }
 
 impl PhaseClock {
-    fn start(events: &Events, name: &'static str) -> PhaseClock {
+    pub(crate) fn start(events: &Events, name: &'static str) -> PhaseClock {
         events.emit(Event::StepStarted {
             step: name.to_string(),
         });
@@ -649,7 +649,7 @@ impl PhaseClock {
         }
     }
 
-    fn finish(self, events: &Events, result: String) -> Phase {
+    pub(crate) fn finish(self, events: &Events, result: String) -> Phase {
         let elapsed = elapsed_ms(self.started.elapsed());
         events.emit(Event::StepFinished {
             step: self.name.to_string(),
@@ -663,7 +663,7 @@ impl PhaseClock {
         }
     }
 
-    fn fail(self, events: &Events, error: &str) -> Phase {
+    pub(crate) fn fail(self, events: &Events, error: &str) -> Phase {
         events.emit(Event::StepFailed {
             step: self.name.to_string(),
             error: error.to_string(),

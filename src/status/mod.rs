@@ -348,6 +348,7 @@ mod tests {
             target: format!("arn:aws:elasticloadbalancing:{region}:1:loadbalancer/app/demo/1"),
             traffic_dial: Some(dial),
             failover: None,
+            weight: None,
             health: Some("HEALTHY".into()),
             health_check_id: None,
         };

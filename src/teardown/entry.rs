@@ -274,6 +274,7 @@ async fn remove_accelerators(
         app: app.to_string(),
         endpoint: clients.globalaccelerator_endpoint.clone(),
         control: Control::GlobalAccelerator(clients.globalaccelerator.clone()),
+        traffic: Default::default(),
     };
     let mut names = Vec::new();
     for (arn, name) in found {

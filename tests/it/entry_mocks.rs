@@ -134,6 +134,7 @@ fn entry(client: Client, endpoint: Option<&str>) -> EntryPoint {
         app: "demo".into(),
         endpoint: endpoint.map(str::to_string),
         control: Control::GlobalAccelerator(client),
+        traffic: Default::default(),
     }
 }
 
@@ -841,6 +842,7 @@ async fn dashboard_create_graphs_only_the_accelerator_tagged_as_ours() {
             hosted_zone_id: "Z0ABC".into(),
             domain: "shop.example.test".into(),
         },
+        traffic: Default::default(),
     };
     assert_eq!(find_accelerator(&route53).await, AcceleratorLookup::Absent);
 }

@@ -459,6 +459,7 @@ mod mocked {
                 app: "demo".into(),
                 endpoint: None,
                 control: Control::GlobalAccelerator(client),
+                traffic: Default::default(),
             },
             dial_writes,
             writes,
@@ -814,6 +815,7 @@ mod emulator {
                 hosted_zone_id: zone.clone(),
                 domain: "shop.example.test".into(),
             },
+            traffic: Default::default(),
         };
         let balancers = [balancer("us-east-1", true), balancer("us-west-2", false)];
 
@@ -951,6 +953,7 @@ mod emulator {
                 hosted_zone_id: zone.clone(),
                 domain: domain.into(),
             },
+            traffic: Default::default(),
         };
         let balancers = [balancer("us-east-1", true)];
         let outside = ensure(

@@ -41,4 +41,5 @@ mod three_regions;
 mod tiers;
 mod traces;
 mod traces_mocks;
+mod traffic;
 mod util;

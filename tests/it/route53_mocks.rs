@@ -73,6 +73,7 @@ fn entry(client: Client) -> EntryPoint {
             hosted_zone_id: ZONE.into(),
             domain: "shop.example.com".into(),
         },
+        traffic: Default::default(),
     }
 }
 

@@ -635,6 +635,7 @@ async fn deploy_failover_records(moto: &Moto, client: &Client, zone_id: &str, do
             hosted_zone_id: zone_id.into(),
             domain: domain.into(),
         },
+        traffic: Default::default(),
     };
     let balancers: Vec<RegionalLoadBalancer> = REGIONS
         .iter()
