@@ -726,7 +726,8 @@ fn iam_policy_fits_managed_policies_and_is_scoped() {
     }
     assert_eq!(
         by_sid("PassStackRolesToTasks")["Condition"]["StringEquals"]["iam:PassedToService"],
-        "ecs-tasks.amazonaws.com"
+        // The tasks' roles, and auto failover's plan role to ARC Region switch.
+        serde_json::json!(["ecs-tasks.amazonaws.com", "arc-region-switch.amazonaws.com"])
     );
     assert_eq!(
         by_sid("PassStackRolesToTasks")["Action"],
