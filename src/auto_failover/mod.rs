@@ -8,6 +8,8 @@
 //! requests of its stacks: templates/alarms.yaml in every region (after its app stack), and
 //! templates/recovery.yaml in the home region (after both alarm stacks).
 
+pub mod status;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

@@ -113,6 +113,9 @@ pub const PERMISSIONS: &[Permission] = &[
     // Failover raises (and later restores) the services' autoscaling minimum.
     sdk("application-autoscaling:DescribeScalableTargets", AnyInAppRegions),
     sdk("application-autoscaling:RegisterScalableTarget", AnyInAppRegions),
+    // Status reads auto failover's plan from ARC's data plane in the home region.
+    sdk("arc-region-switch:GetPlanEvaluationStatus", AnyInAppRegions),
+    sdk("arc-region-switch:ListPlanExecutions", AnyInAppRegions),
     sdk("cloudformation:CancelUpdateStack", Stacks),
     sdk("cloudformation:ContinueUpdateRollback", Stacks),
     sdk("cloudformation:CreateChangeSet", Stacks),

@@ -551,3 +551,168 @@ async fn the_entry_point_reports_global_accelerators_own_endpoint_health_with_it
     assert_eq!(health("us-east-1").as_deref(), Some("UNHEALTHY: Failed"));
     assert_eq!(health("us-west-2").as_deref(), Some("HEALTHY"));
 }
+
+// ---------- status: the plan ----------
+
+const PLAN_ARN: &str = "arn:aws:arc-region-switch::123456789012:plan/shop-recovery:abc123";
+
+fn recovery_stack_described() -> aws_smithy_mocks::Rule {
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+    use aws_sdk_cloudformation::types::{Output, Stack, StackStatus};
+    aws_smithy_mocks::mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .match_requests(|request| request.stack_name() == Some("shop-recovery"))
+        .then_output(|| {
+            DescribeStacksOutput::builder()
+                .stacks(
+                    Stack::builder()
+                        .stack_name("shop-recovery")
+                        .stack_status(StackStatus::CreateComplete)
+                        .outputs(
+                            Output::builder()
+                                .output_key("PlanArn")
+                                .output_value(PLAN_ARN)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// Status reads the plan's ARN from the recovery stack, its evaluation and its newest execution
+/// (by start time: the API reference gives no order) from ARC's data plane, and says what it
+/// could not read instead of hiding the line.
+#[tokio::test]
+async fn status_shows_the_plans_evaluation_and_newest_execution() {
+    use aws_sdk_arcregionswitch::operation::get_plan_evaluation_status::GetPlanEvaluationStatusOutput;
+    use aws_sdk_arcregionswitch::operation::list_plan_executions::ListPlanExecutionsOutput;
+    use aws_sdk_arcregionswitch::types::{
+        AbbreviatedExecution, EvaluationStatus, ExecutionAction, ExecutionMode, ExecutionState,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::DateTime;
+
+    let execution = |id: &str, seconds: i64, state: ExecutionState| {
+        AbbreviatedExecution::builder()
+            .plan_arn(PLAN_ARN)
+            .execution_id(id)
+            .start_time(DateTime::from_secs(seconds))
+            .mode(ExecutionMode::Ungraceful)
+            .execution_state(state)
+            .execution_action(ExecutionAction::Activate)
+            .execution_region("us-west-2")
+            .build()
+            .unwrap()
+    };
+    let evaluation = mock!(aws_sdk_arcregionswitch::Client::get_plan_evaluation_status)
+        .match_requests(|request| request.plan_arn() == Some(PLAN_ARN))
+        .then_output(|| {
+            GetPlanEvaluationStatusOutput::builder()
+                .plan_arn(PLAN_ARN)
+                .evaluation_state(EvaluationStatus::Passed)
+                .build()
+                .unwrap()
+        });
+    let executions = mock!(aws_sdk_arcregionswitch::Client::list_plan_executions)
+        .match_requests(|request| request.plan_arn() == Some(PLAN_ARN))
+        .then_output(move || {
+            ListPlanExecutionsOutput::builder()
+                .items(execution("older", 1_790_000_000, ExecutionState::Failed))
+                .items(execution("newer", 1_790_000_600, ExecutionState::Completed))
+                .build()
+        });
+    let stack = recovery_stack_described();
+    let cloudformation = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&stack]);
+    let arc = mock_client!(
+        aws_sdk_arcregionswitch,
+        RuleMode::MatchAny,
+        &[&evaluation, &executions]
+    );
+    let status = mysfits::auto_failover::status::read(&cloudformation, &arc, "shop").await;
+    assert_eq!(status.plan_arn.as_deref(), Some(PLAN_ARN));
+    assert_eq!(status.stack_status, "CREATE_COMPLETE");
+    assert_eq!(status.evaluation.as_deref(), Some("passed"));
+    let last = status.last_execution.as_ref().unwrap();
+    assert_eq!(
+        (last.id.as_str(), last.state.as_str(), last.region.as_str()),
+        ("newer", "completed", "us-west-2")
+    );
+    assert_eq!(
+        status.text(),
+        format!(
+            "auto failover: plan {PLAN_ARN} (stack CREATE_COMPLETE, evaluation passed), last execution activate us-west-2 completed (ungraceful, 2026-09-21T14:23:20Z)\n"
+        )
+    );
+}
+
+#[tokio::test]
+async fn status_says_when_the_plan_is_missing_or_cannot_be_read() {
+    use aws_sdk_arcregionswitch::operation::get_plan_evaluation_status::GetPlanEvaluationStatusError;
+    use aws_sdk_arcregionswitch::operation::list_plan_executions::ListPlanExecutionsError;
+    use aws_sdk_arcregionswitch::types::error::AccessDeniedException;
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    // No recovery stack: DescribeStacks answers ValidationError; ARC is never asked.
+    let missing = mock!(aws_sdk_cloudformation::Client::describe_stacks).then_error(|| {
+        DescribeStacksError::generic(
+            ErrorMetadata::builder()
+                .code("ValidationError")
+                .message("Stack with id shop-recovery does not exist")
+                .build(),
+        )
+    });
+    let cloudformation = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&missing]);
+    let arc = mock_client!(aws_sdk_arcregionswitch, RuleMode::MatchAny, &[]);
+    let status = mysfits::auto_failover::status::read(&cloudformation, &arc, "shop").await;
+    assert!(status.problems.is_empty(), "{status:?}");
+    assert_eq!(
+        status.text(),
+        "auto failover: no plan (stack shop-recovery NOT FOUND)\n"
+    );
+
+    // The plan exists, but the operator may not read it.
+    let denied = |operation: &str| {
+        let message = format!("User is not authorized to perform arc-region-switch:{operation}");
+        AccessDeniedException::builder()
+            .message(message.clone())
+            .meta(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message(message)
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    let evaluation =
+        mock!(aws_sdk_arcregionswitch::Client::get_plan_evaluation_status).then_error(move || {
+            GetPlanEvaluationStatusError::AccessDeniedException(denied("GetPlanEvaluationStatus"))
+        });
+    let executions =
+        mock!(aws_sdk_arcregionswitch::Client::list_plan_executions).then_error(move || {
+            ListPlanExecutionsError::AccessDeniedException(denied("ListPlanExecutions"))
+        });
+    let stack = recovery_stack_described();
+    let cloudformation = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&stack]);
+    let arc = mock_client!(
+        aws_sdk_arcregionswitch,
+        RuleMode::MatchAny,
+        &[&evaluation, &executions]
+    );
+    let status = mysfits::auto_failover::status::read(&cloudformation, &arc, "shop").await;
+    let text = status.text();
+    assert!(
+        text.starts_with(&format!(
+            "auto failover: plan {PLAN_ARN} (stack CREATE_COMPLETE, evaluation unknown)\n  could not read: "
+        )),
+        "{text}"
+    );
+    assert_eq!(status.problems.len(), 2, "{text}");
+    assert!(
+        text.contains("could not read: GetPlanEvaluationStatus: "),
+        "{text}"
+    );
+    assert!(text.contains("AccessDeniedException"), "{text}");
+}

@@ -20,6 +20,7 @@ use crate::util::Mysfits;
 /// SDK crate (without `aws-sdk-`) → IAM service prefix. A new SDK crate needs a line here.
 const IAM_PREFIXES: &[(&str, &str)] = &[
     ("applicationautoscaling", "application-autoscaling"),
+    ("arcregionswitch", "arc-region-switch"),
     ("cloudformation", "cloudformation"),
     ("cloudwatch", "cloudwatch"),
     ("cloudwatchlogs", "logs"),
@@ -37,6 +38,8 @@ const IAM_PREFIXES: &[(&str, &str)] = &[
 /// Receiver names that say which client a call is on (the fields of `RegionClients`).
 const CLIENT_FIELDS: &[(&str, &str)] = &[
     ("autoscaling", "applicationautoscaling"),
+    // auto failover's status: the ARC Region switch client.
+    ("arc", "arcregionswitch"),
     ("cloudformation", "cloudformation"),
     ("cloudwatch", "cloudwatch"),
     ("logs", "cloudwatchlogs"),
