@@ -32,6 +32,8 @@ pub struct ConfigFile {
     pub entry_point: Option<EntryPointFile>,
     /// Distributed tracing of the services (OpenTelemetry → X-Ray).
     pub tracing: Option<TracingFile>,
+    /// Alarms and an ARC Region switch plan that fail over without a human.
+    pub auto_failover: Option<crate::auto_failover::AutoFailoverFile>,
 }
 
 /// The `tracing:` section of the config file.
@@ -354,6 +356,7 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     pub entry_point: EntryPointSettings,
     pub tracing: TracingSettings,
+    pub auto_failover: crate::auto_failover::AutoFailoverSettings,
     /// Where the region list came from (`--regions`, `AWS_REGION`, the config file, ...).
     pub region_source: String,
     /// Where the SDK will find credentials, and the profile in effect.
@@ -443,6 +446,10 @@ impl Config {
         let entry_point =
             entry_point_settings(entry_file, &names, &per_region, shared_endpoint.as_deref())?;
         let tracing = TracingSettings::from_file(file.tracing.as_ref())?;
+        let auto_failover = crate::auto_failover::AutoFailoverSettings::from_file(
+            file.auto_failover.as_ref(),
+            &names,
+        )?;
 
         Ok(Config {
             app,
@@ -453,6 +460,7 @@ impl Config {
             config_file: None,
             entry_point,
             tracing,
+            auto_failover,
             region_source,
             aws,
             verbose: global.verbose,

@@ -12,6 +12,7 @@
 //! - [`table`]: the catalogue table's replicas (global table).
 //! - [`entry`]: the global traffic entry point (Global Accelerator, or Route 53 failover or weighted records).
 //! - [`status`]: what is deployed and how healthy it is, every region side by side.
+//! - [`auto_failover`]: alarms and the ARC Region switch plan that fail over without a human.
 //! - [`failover`]: readiness checks, scale-up, traffic shift, verification, drill.
 //! - [`traffic`]: moving the split between regions (active-active weights), checked like failover.
 //! - [`teardown`]: removal in dependency order and verification that nothing is left.
@@ -23,6 +24,7 @@
 //! - [`commands`]: one file per subcommand, gluing the above together.
 
 pub mod app;
+pub mod auto_failover;
 pub mod aws;
 pub mod cancel;
 pub mod cli;

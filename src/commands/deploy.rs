@@ -131,6 +131,27 @@ impl DeployContext {
                 region,
                 kind: StackKind::App,
             } => self.deploy_app_stack(region, step, done).await,
+            StepId::Stack {
+                region,
+                kind: StackKind::Alarms,
+            } => {
+                let Some(StepOutput::Stack(app)) = done.get(&app_stack(region)) else {
+                    return Err(missing_input(step, "app stack"));
+                };
+                let request = crate::auto_failover::alarms_request(
+                    &self.config,
+                    self.region(region)?,
+                    &app.app_outputs()?,
+                )?;
+                self.deploy_stack(region, &request, step).await
+            }
+            StepId::Stack {
+                region,
+                kind: StackKind::Recovery,
+            } => {
+                let request = crate::auto_failover::recovery_request(&self.config);
+                self.deploy_stack(region, &request, step).await
+            }
             StepId::Replica { region } => self.add_replica(region, step).await,
             StepId::Accelerator => self.prepare_accelerator(step, done).await,
             StepId::EntryPoint => self.ensure_entry_point(step, done).await,

@@ -116,6 +116,9 @@ pub const PERMISSIONS: &[Permission] = &[
     // Failover raises (and later restores) the services' autoscaling minimum.
     sdk("application-autoscaling:DescribeScalableTargets", AnyInAppRegions),
     sdk("application-autoscaling:RegisterScalableTarget", AnyInAppRegions),
+    // Status reads auto failover's plan from ARC's data plane in the home region.
+    sdk("arc-region-switch:GetPlanEvaluationStatus", AnyInAppRegions),
+    sdk("arc-region-switch:ListPlanExecutions", AnyInAppRegions),
     sdk("cloudformation:CancelUpdateStack", Stacks),
     sdk("cloudformation:ContinueUpdateRollback", Stacks),
     sdk("cloudformation:CreateChangeSet", Stacks),
@@ -442,7 +445,11 @@ pub fn handler_permissions() -> Result<HandlerPermissions> {
 /// The resource types of the embedded templates.
 pub fn template_resource_types() -> Result<BTreeSet<String>> {
     let mut types = BTreeSet::new();
-    for kind in StackKind::ALL {
+    // Auto failover's stacks are not in every app, but the policy must allow them.
+    for kind in StackKind::ALL
+        .into_iter()
+        .chain([StackKind::Alarms, StackKind::Recovery])
+    {
         let template: serde_yaml::Value =
             serde_yaml::from_str(kind.template()).map_err(|error| {
                 bug(format!(
@@ -551,6 +558,9 @@ pub fn template_scope(action: &str) -> Scope {
         // GetGroups lists every group: it takes no resource.
         "xray" if name == "GetGroups" => AnyInAppRegions,
         "xray" => TraceGroups,
+        // ARC Region switch plans are global: their control plane (what CloudFormation's
+        // handler calls) is in us-east-1 whatever the app's regions (the SDK's endpoint rules).
+        "arc-region-switch" => GlobalListings,
         _ => AnyInAppRegions,
     }
 }
@@ -638,7 +648,11 @@ impl Scope {
                     format!("arn:aws:ecs:{region}:*:task-definition/{app}-*:*"),
                 ]
             }),
-            Roles | PassRolesToTasks => vec![format!("arn:aws:iam::*:role/{app}-app-*")],
+            // The app stacks' roles, and the recovery stack's (auto failover's plan role).
+            Roles | PassRolesToTasks => vec![
+                format!("arn:aws:iam::*:role/{app}-app-*"),
+                format!("arn:aws:iam::*:role/{app}-recovery-*"),
+            ],
             ServiceLinkedRoles => vec!["arn:aws:iam::*:role/aws-service-role/*".to_string()],
             Route53 => vec![
                 "arn:aws:route53:::hostedzone/*".to_string(),
@@ -679,7 +693,7 @@ impl Scope {
                 "StringEquals": { "aws:RequestedRegion": crate::config::ROUTE53_CONTROL_REGION }
             })),
             PassRolesToTasks => Some(serde_json::json!({
-                "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" }
+                "StringEquals": { "iam:PassedToService": ["ecs-tasks.amazonaws.com", "arc-region-switch.amazonaws.com"] }
             })),
             ServiceLinkedRoles => Some(serde_json::json!({
                 "StringEquals": { "iam:AWSServiceName": service_linked_roles }

@@ -918,6 +918,20 @@ async fn load_by_arn(entry: &EntryPoint, client: &Client, arn: &str) -> Outcome<
     }))
 }
 
+/// The health Global Accelerator itself sees for an endpoint (for an ALB: the load balancer's
+/// target health), with its reason when it is not healthy (e.g. `UNHEALTHY: ...`).
+fn endpoint_health(
+    endpoint: &aws_sdk_globalaccelerator::types::EndpointDescription,
+) -> Option<String> {
+    let state = endpoint.health_state()?.as_str().to_string();
+    match endpoint.health_reason() {
+        Some(reason) if state != "HEALTHY" && !reason.is_empty() => {
+            Some(format!("{state}: {reason}"))
+        }
+        _ => Some(state),
+    }
+}
+
 fn description(existing: &Existing) -> EntryDescription {
     let accelerator = &existing.accelerator;
     let mut regions: Vec<RegionTraffic> = existing
@@ -937,9 +951,7 @@ fn description(existing: &Existing) -> EntryDescription {
                 traffic_dial: Some(group.traffic_dial_percentage().unwrap_or(DIAL_SERVING)),
                 failover: None,
                 weight: None,
-                health: endpoint
-                    .and_then(|endpoint| endpoint.health_state())
-                    .map(|state| state.as_str().to_string()),
+                health: endpoint.and_then(endpoint_health),
                 health_check_id: None,
             }
         })

@@ -78,6 +78,22 @@ pub fn app_stack(region: RegionName) -> StepId {
     }
 }
 
+/// A region's alarms stack step (auto failover).
+pub fn alarms_stack(region: RegionName) -> StepId {
+    StepId::Stack {
+        region,
+        kind: StackKind::Alarms,
+    }
+}
+
+/// The recovery stack step (auto failover), in the home region.
+pub fn recovery_stack(home: RegionName) -> StepId {
+    StepId::Stack {
+        region: home,
+        kind: StackKind::Recovery,
+    }
+}
+
 /// The steps of `mysfits deploy` for this config.
 ///
 /// Per region: registry stack → image push → app stack. The image build is shared. The table
@@ -133,6 +149,29 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
         region: None,
         depends_on: with_accelerator(app_stacks.clone()),
     });
+    // Auto failover: each region's alarms watch its app stack's load balancer; the Region
+    // switch plan names both regions' services and alarms, so it comes after every alarm stack.
+    // Beside the entry point, which neither touches.
+    if config.auto_failover.enabled {
+        let alarm_stacks: Vec<StepId> = config
+            .regions()
+            .map(|region| alarms_stack(region.key()))
+            .collect();
+        for region in config.regions() {
+            steps.push(Step {
+                id: alarms_stack(region.key()),
+                label: format!("{} stack {}", StackKind::Alarms.label(), region.name),
+                region: Some(region.name.clone()),
+                depends_on: vec![app_stack(region.key())],
+            });
+        }
+        steps.push(Step {
+            id: recovery_stack(home.key()),
+            label: format!("{} stack {}", StackKind::Recovery.label(), home.name),
+            region: Some(home.name.clone()),
+            depends_on: alarm_stacks,
+        });
+    }
     // Beside the entry point's endpoint groups, not after them: the dashboard needs the
     // accelerator's id (for its flow graphs), not its endpoint groups.
     steps.push(Step {
@@ -215,10 +254,7 @@ impl Plan {
                 label: step.label.clone(),
                 depends_on: step.depends_on.clone(),
                 on_cancel: match step.id {
-                    StepId::Stack {
-                        kind: StackKind::Registry | StackKind::App,
-                        ..
-                    } => OnCancel::WindDown,
+                    StepId::Stack { .. } => OnCancel::WindDown,
                     _ => OnCancel::Abort,
                 },
             })
@@ -246,6 +282,41 @@ mod tests {
 
     fn key(name: &str) -> RegionName {
         RegionName::new(name)
+    }
+
+    #[test]
+    fn auto_failover_adds_alarms_per_region_and_the_recovery_stack_at_home_after_them() {
+        let off = deploy_plan(
+            &config(&["us-east-1", "us-west-2"]),
+            DeployOptions { seed: true },
+        );
+        assert!(off.step(recovery_stack(key("us-east-1"))).is_none());
+        let file: ConfigFile = serde_yaml::from_str(
+            "regions: [us-east-1, us-west-2]\nauto_failover: {enabled: true}\n",
+        )
+        .expect("yaml");
+        let on = deploy_plan(
+            &Config::resolve(&GlobalArgs::default(), file).expect("valid config"),
+            DeployOptions { seed: true },
+        );
+        on.validate().expect("valid DAG");
+        let recovery = on
+            .step(recovery_stack(key("us-east-1")))
+            .expect("recovery stack");
+        assert_eq!(recovery.region.as_deref(), Some("us-east-1"));
+        assert_eq!(
+            recovery.depends_on,
+            vec![
+                alarms_stack(key("us-east-1")),
+                alarms_stack(key("us-west-2"))
+            ]
+        );
+        for region in ["us-east-1", "us-west-2"] {
+            let alarms = on.step(alarms_stack(key(region))).expect("alarms stack");
+            assert_eq!(alarms.region.as_deref(), Some(region));
+            assert_eq!(alarms.depends_on, vec![app_stack(key(region))]);
+        }
+        assert_eq!(on.steps.len(), off.steps.len() + 3);
     }
 
     #[test]

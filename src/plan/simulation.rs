@@ -127,8 +127,9 @@ async fn run_step(id: StepId, model: Model, accelerator: &Mutex<Accelerator>, ma
     let sleep = tokio::time::sleep;
     match id {
         StepId::BuildImages => sleep(model.build_images).await,
+        // Auto failover's stacks (alarms; a role and a plan) are about the registry stack's size.
         StepId::Stack {
-            kind: StackKind::Registry,
+            kind: StackKind::Registry | StackKind::Alarms | StackKind::Recovery,
             ..
         } => sleep(model.registry_stack).await,
         StepId::Stack {
@@ -173,7 +174,7 @@ fn longest_chain(plan: &Plan, model: Model, made_ahead: bool) -> Duration {
     let duration = |id: StepId| match id {
         StepId::BuildImages => model.build_images,
         StepId::Stack {
-            kind: StackKind::Registry,
+            kind: StackKind::Registry | StackKind::Alarms | StackKind::Recovery,
             ..
         } => model.registry_stack,
         StepId::Stack {

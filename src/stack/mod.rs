@@ -25,6 +25,11 @@ pub enum StackKind {
     Registry,
     /// Network, load balancer, ECS services, table (home region only) and IAM.
     App,
+    /// Auto failover's CloudWatch alarms (every region, when enabled).
+    Alarms,
+    /// Auto failover's ARC Region switch plan (home region only, when enabled). Neither it nor
+    /// [`StackKind::Alarms`] is in [`StackKind::ALL`], which lists the stacks every app has.
+    Recovery,
 }
 
 impl StackKind {
@@ -34,6 +39,8 @@ impl StackKind {
         match self {
             StackKind::Registry => "registry",
             StackKind::App => "app",
+            StackKind::Alarms => "alarms",
+            StackKind::Recovery => "recovery",
         }
     }
 
@@ -42,6 +49,8 @@ impl StackKind {
         match self {
             StackKind::Registry => include_str!("../../templates/registry.yaml"),
             StackKind::App => include_str!("../../templates/app.yaml"),
+            StackKind::Alarms => include_str!("../../templates/alarms.yaml"),
+            StackKind::Recovery => include_str!("../../templates/recovery.yaml"),
         }
     }
 

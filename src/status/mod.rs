@@ -28,6 +28,9 @@ pub struct StatusReport {
     /// Home first; in JSON an object keyed by region name, in the same order.
     #[serde(serialize_with = "keyed_by_region")]
     pub regions: Vec<RegionFacts>,
+    /// Auto failover's Region switch plan (only when `auto_failover` is on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_failover: Option<crate::auto_failover::status::RecoveryStatus>,
 }
 
 fn keyed_by_region<S: Serializer>(
@@ -69,16 +72,33 @@ pub async fn collect(config: &Config) -> StatusReport {
             .await
         }
     });
-    let (regions, entry_point) = tokio::join!(
+    let (regions, entry_point, auto_failover) = tokio::join!(
         futures::future::join_all(region_futures),
-        crate::entry::describe(&entry)
+        crate::entry::describe(&entry),
+        recovery_plan(config, patience)
     );
     StatusReport {
         app: config.app.clone(),
         entry_point_mode: entry.mode().to_string(),
         entry_point,
         regions,
+        auto_failover,
     }
+}
+
+/// Auto failover's plan, read in the home region (its stack is there; ARC's data plane answers
+/// in every region of the plan). `None` when auto failover is off.
+async fn recovery_plan(
+    config: &Config,
+    patience: Patience,
+) -> Option<crate::auto_failover::status::RecoveryStatus> {
+    if !config.auto_failover.enabled {
+        return None;
+    }
+    let sdk_config = crate::aws::sdk_config(config, config.home(), patience).await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&sdk_config);
+    let arc = aws_sdk_arcregionswitch::Client::new(&sdk_config);
+    Some(crate::auto_failover::status::read(&cloudformation, &arc, &config.app).await)
 }
 
 /// One line of the table: a label and one cell per region.
@@ -109,6 +129,9 @@ impl StatusReport {
         rows.push(self.row("traffic", |facts| traffic_cell(description, facts)));
         let mut text = lay_out(&rows);
         text.push_str(&self.footer(description));
+        if let Some(plan) = &self.auto_failover {
+            text.push_str(&plan.text());
+        }
         text
     }
 
@@ -374,6 +397,7 @@ mod tests {
                 answered("us-west-2", false, [Some(90.0), None]),
                 silent,
             ],
+            auto_failover: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! The order is the deploy's in reverse, as a DAG run by the same executor (the regions in
 //! parallel where nothing forbids it):
-//! global entry point (traffic off first) → dashboard → ECS services scaled to 0 and deleted →
+//! global entry point (traffic off first) and the auto failover plan's stack (before its alarms
+//! could scale a region up again) → dashboard → ECS services scaled to 0 and deleted →
 //! Global Accelerator's network interfaces waited for and its security group deleted, per region
 //! (see [`interfaces`]) →
 //! on-demand backup of the table (writers are stopped now) → the replica in every region but home
@@ -139,13 +140,39 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
             region: region.key(),
         })
         .collect();
+    // Auto failover's Region switch plan goes first: scaling home's services to 0 fires its
+    // alarms, and the plan would then scale the other region up while teardown removes it.
+    // The alarms stacks follow the plan (nothing depends on them).
+    let mut before_services = vec![TeardownStep::EntryPoint];
+    if config.auto_failover.enabled {
+        let recovery = TeardownStep::Stack {
+            region: home.key(),
+            kind: StackKind::Recovery,
+        };
+        plan.add(
+            recovery,
+            format!("{} stack {}", StackKind::Recovery.label(), home.name),
+            Vec::new(),
+        );
+        for region in config.regions() {
+            plan.add(
+                TeardownStep::Stack {
+                    region: region.key(),
+                    kind: StackKind::Alarms,
+                },
+                format!("{} stack {}", StackKind::Alarms.label(), region.name),
+                vec![recovery],
+            );
+        }
+        before_services.push(recovery);
+    }
     for region in config.regions() {
         plan.add(
             TeardownStep::Services {
                 region: region.key(),
             },
             format!("ECS services {}", region_label(region)),
-            vec![TeardownStep::EntryPoint],
+            before_services.clone(),
         );
     }
     if !options.keep_data {
@@ -737,6 +764,33 @@ mod tests {
             text.contains("table replica eu-west-1 (secondary)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_recovery_plan_goes_before_any_service_so_its_alarms_scale_nothing_up() {
+        let file: ConfigFile = serde_yaml::from_str(
+            "regions: [us-east-1, us-west-2]\napp: demo\nauto_failover: {enabled: true}\n",
+        )
+        .expect("yaml");
+        let enabled = Config::resolve(&GlobalArgs::default(), file).expect("valid config");
+        let plan = teardown_plan(&enabled, TeardownOptions::default());
+        let recovery = TeardownStep::Stack {
+            region: region("us-east-1"),
+            kind: StackKind::Recovery,
+        };
+        for name in ["us-east-1", "us-west-2"] {
+            let services = TeardownStep::Services {
+                region: region(name),
+            };
+            assert!(runs_after(&plan, services, recovery), "{name}");
+            let alarms = TeardownStep::Stack {
+                region: region(name),
+                kind: StackKind::Alarms,
+            };
+            assert!(runs_after(&plan, alarms, recovery), "{name}");
+        }
+        let off = teardown_plan(&config(Some("us-west-2")), TeardownOptions::default());
+        assert!(off.nodes.iter().all(|node| node.id != recovery));
     }
 
     #[test]

@@ -15,7 +15,10 @@ const TEMPLATE_BODY_LIMIT: usize = 51_200;
 
 #[test]
 fn every_embedded_template_fits_in_a_template_body() {
-    for kind in StackKind::ALL {
+    for kind in StackKind::ALL
+        .into_iter()
+        .chain([StackKind::Alarms, StackKind::Recovery])
+    {
         let size = kind.template().len();
         assert!(
             size <= TEMPLATE_BODY_LIMIT,
@@ -120,7 +123,7 @@ fn stack_tags_are_within_what_every_tagged_service_accepts() {
 
 type Parameters = BTreeMap<String, serde_yaml::Value>;
 
-fn declared(kind: StackKind) -> Parameters {
+pub(crate) fn declared(kind: StackKind) -> Parameters {
     let template: serde_yaml::Value = serde_yaml::from_str(kind.template()).unwrap();
     let parameters = template["Parameters"].as_mapping().unwrap();
     parameters
@@ -131,7 +134,7 @@ fn declared(kind: StackKind) -> Parameters {
 
 /// Why `value` breaks parameter `name`'s constraints, as CloudFormation checks them when it
 /// creates the change set (AllowedPattern must match the whole value).
-fn violation(name: &str, spec: &serde_yaml::Value, value: &str) -> Option<String> {
+pub(crate) fn violation(name: &str, spec: &serde_yaml::Value, value: &str) -> Option<String> {
     let text = |key: &str| spec.get(key).and_then(|value| value.as_str());
     let number = |key: &str| spec.get(key).and_then(|value| value.as_f64());
     if let Some(pattern) = text("AllowedPattern") {

@@ -20,6 +20,7 @@ use crate::util::Mysfits;
 /// SDK crate (without `aws-sdk-`) → IAM service prefix. A new SDK crate needs a line here.
 const IAM_PREFIXES: &[(&str, &str)] = &[
     ("applicationautoscaling", "application-autoscaling"),
+    ("arcregionswitch", "arc-region-switch"),
     ("cloudformation", "cloudformation"),
     ("cloudwatch", "cloudwatch"),
     ("cloudwatchlogs", "logs"),
@@ -37,6 +38,8 @@ const IAM_PREFIXES: &[(&str, &str)] = &[
 /// Receiver names that say which client a call is on (the fields of `RegionClients`).
 const CLIENT_FIELDS: &[(&str, &str)] = &[
     ("autoscaling", "applicationautoscaling"),
+    // auto failover's status: the ARC Region switch client.
+    ("arc", "arcregionswitch"),
     ("cloudformation", "cloudformation"),
     ("cloudwatch", "cloudwatch"),
     ("logs", "cloudwatchlogs"),
@@ -726,7 +729,8 @@ fn iam_policy_fits_managed_policies_and_is_scoped() {
     }
     assert_eq!(
         by_sid("PassStackRolesToTasks")["Condition"]["StringEquals"]["iam:PassedToService"],
-        "ecs-tasks.amazonaws.com"
+        // The tasks' roles, and auto failover's plan role to ARC Region switch.
+        serde_json::json!(["ecs-tasks.amazonaws.com", "arc-region-switch.amazonaws.com"])
     );
     assert_eq!(
         by_sid("PassStackRolesToTasks")["Action"],

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app_model;
+mod auto_failover;
 mod aws_limits;
 mod aws_review_mocks;
 mod binary_sources;

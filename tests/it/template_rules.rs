@@ -12,7 +12,7 @@ use serde_yaml::Value;
 const LONGEST_APP: &str = "a-------------------1";
 
 /// A template with every short-form tag (`!Ref`, `!Sub`, `!GetAtt` ...) turned into its long form.
-fn template(kind: StackKind) -> Value {
+pub(crate) fn template(kind: StackKind) -> Value {
     long_form(serde_yaml::from_str(kind.template()).unwrap())
 }
 

@@ -61,12 +61,15 @@ async fn preview_stacks(
 ) -> Result<Vec<StackPreview>> {
     let mut previews = Vec::new();
     for region in config.regions() {
-        for kind in StackKind::ALL {
+        let recovery = (region.home && config.auto_failover.enabled).then_some(StackKind::Recovery);
+        for kind in StackKind::ALL.into_iter().chain(recovery) {
             let region_clients = &clients[&region.key()];
+            let Some(request) = preview_request(config, region, region_clients, kind).await else {
+                continue;
+            };
             let step = format!("preview {} ({})", kind.stack_name(&config.app), region.name);
             events.emit(Event::StepStarted { step: step.clone() });
             let started = Instant::now();
-            let request = preview_request(config, region, region_clients, kind).await;
             let preview = StackDeployer::new(
                 &region_clients.cloudformation,
                 &request,
@@ -112,14 +115,15 @@ fn summary(preview: &Preview) -> String {
 
 /// The request a deploy would send. The app stack's real image digests are only known after a
 /// build; preview with the deployed ones when there are some, so an unchanged app shows as
-/// unchanged.
+/// unchanged. `None` for auto failover's alarms stacks: their parameters come from the app
+/// stack a deploy is about to update, so they are not previewed.
 async fn preview_request(
     config: &Config,
     region: &RegionSettings,
     clients: &RegionClients,
     kind: StackKind,
-) -> StackRequest {
-    match kind {
+) -> Option<StackRequest> {
+    Some(match kind {
         StackKind::Registry => registry_request(config, region),
         StackKind::App => app_request_with(
             config,
@@ -127,7 +131,9 @@ async fn preview_request(
             &deployed_images(clients, config).await,
             &capacity::read(clients, &config.app).await,
         ),
-    }
+        StackKind::Recovery => crate::auto_failover::recovery_request(config),
+        StackKind::Alarms => return None,
+    })
 }
 
 fn text(plan: &Plan, previews: &[StackPreview]) -> String {
