@@ -5,7 +5,8 @@
 //!
 //! Modules by concern: `settings` (environment), `mysfit` (the item and its DynamoDB form),
 //! `table` (every DynamoDB call and how its failures map to HTTP), `catalogue` (seed data),
-//! `routes` (handlers), `website` (the embedded page and its pictures).
+//! `routes` (handlers), `website` (the embedded page and its pictures), `write_region` (the one
+//! region that takes writes, and the control item that says which).
 
 pub mod catalogue;
 pub mod list_cache;
@@ -14,6 +15,7 @@ pub mod routes;
 pub mod settings;
 pub mod table;
 pub mod website;
+pub mod write_region;
 
 pub use routes::{AppState, internal_router, router};
 pub use settings::Settings;
