@@ -83,9 +83,16 @@ async fn concurrent_likes_through_like_service_add_exactly_n() {
         reply.expect(StatusCode::OK);
         counts_seen.push(reply.body["likes"].as_u64().unwrap());
     }
+    // A like is a transaction (no values returned) followed by a consistent read in the write
+    // region: each answer counts its own like and maybe others' made meanwhile, never fewer.
     counts_seen.sort_unstable();
-    let expected: Vec<u64> = (1..=LIKES as u64).collect();
-    assert_eq!(counts_seen, expected, "each like saw its own new count");
+    assert!(
+        counts_seen
+            .iter()
+            .enumerate()
+            .all(|(rank, count)| *count > rank as u64 && *count <= LIKES as u64),
+        "the n-th lowest count seen includes at least n likes: {counts_seen:?}"
+    );
     let pollen = send(&mysfits, "GET", "/mysfits/pollen").await;
     assert_eq!(pollen.body["likes"], LIKES as u64);
     let others = send(&mysfits, "GET", "/mysfits/grimsby").await;

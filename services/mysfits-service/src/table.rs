@@ -394,12 +394,14 @@ impl MysfitsTable {
             .await;
         match result {
             Ok(output) => {
-                let units = output
+                let units: Vec<f64> = output
                     .consumed_capacity()
                     .iter()
                     .filter_map(ConsumedCapacity::capacity_units)
-                    .sum::<f64>();
-                span.record("aws.dynamodb.consumed_capacity", units);
+                    .collect();
+                if !units.is_empty() {
+                    span.record("aws.dynamodb.consumed_capacity", units.iter().sum::<f64>());
+                }
             }
             Err(SdkError::ServiceError(failure)) => {
                 if let TransactWriteItemsError::TransactionCanceledException(canceled) =
