@@ -42,3 +42,4 @@ mod tiers;
 mod traces;
 mod traces_mocks;
 mod util;
+mod writes_mocks;
