@@ -7,8 +7,11 @@
 //!    [`readiness::assess`]; not ready means refuse, unless forced;
 //! 2. scale: the target's services to the source's capacity, waited for until healthy;
 //! 3. shift: the entry point sends new traffic to the target ([`crate::entry::shift`]);
-//! 4. verify: the entry point is probed until a response comes from the target region;
-//! 5. the report, with the time of every phase.
+//! 4. writes: the write region (the one region that takes adoptions and likes) moves from the
+//!    source to the target, fenced ([`crate::writes::move_write_region`]); `--force` moves it
+//!    even when the source does not answer (writes it had not replicated may be lost);
+//! 5. verify: the entry point is probed until a response comes from the target region;
+//! 6. the report, with the time of every phase.
 //!
 //! Nothing here needs the source region: each call to it fails within seconds when it is down,
 //! and what was skipped is listed. Failback is the same run with the regions swapped. Regions
@@ -105,6 +108,8 @@ pub struct FailoverReport {
     pub scale_plan: Option<ScalePlan>,
     pub scale: Option<ScaleReport>,
     pub shift: Option<ShiftOutcome>,
+    /// The write region's move (`None`: not attempted, e.g. a dry run).
+    pub writes: Option<crate::writes::MoveReport>,
     pub verification: Option<Verification>,
     /// Autoscaling minimums of the region traffic left, returned to its configured count.
     pub restored_minimums: Vec<MinimumChange>,
@@ -128,6 +133,7 @@ impl FailoverReport {
             scale_plan: None,
             scale: None,
             shift: None,
+            writes: None,
             verification: None,
             restored_minimums: Vec::new(),
             phases: Vec::new(),
@@ -394,6 +400,7 @@ pub async fn run(
     }
     scale_phase(failover, options, events, &mut report).await?;
     shift_phase(failover, options, events, &mut report).await?;
+    writes_phase(failover, options, events, &mut report).await;
     verify_phase(failover, options, events, &mut report).await?;
     restore_source_minimums(failover, &source_facts, events, &mut report).await;
     report.outcome = if matches!(report.verification, Some(Verification::Verified { .. })) {
@@ -524,7 +531,53 @@ async fn shift_phase(
     Ok(())
 }
 
-/// Phase 4: the entry point (or `--verify-url`) probed until the target answers.
+/// Phase 4: the write region moves to the target. A move that is refused (the source's replica
+/// is not drained in time, or the source does not answer and the run is not forced) leaves the
+/// write region where it was: traffic has moved, writes still go (across regions) to the old
+/// write region, which the report warns about.
+async fn writes_phase(
+    failover: &Failover,
+    options: &FailoverOptions,
+    events: &Events,
+    report: &mut FailoverReport,
+) {
+    let phase = PhaseClock::start(events, "writes");
+    let moved = crate::writes::move_write_region(
+        crate::writes::Replica {
+            region: &report.source,
+            client: &failover.source.clients.dynamodb,
+            table: &failover.table,
+        },
+        crate::writes::Replica {
+            region: &report.target,
+            client: &failover.target.clients.dynamodb,
+            table: &failover.table,
+        },
+        crate::writes::MoveOptions {
+            force: options.force,
+        },
+    )
+    .await;
+    match moved {
+        Ok(moved) => {
+            let summary = moved.summary();
+            if let Some(warning) = &moved.warning {
+                report.warnings.push(warning.clone());
+            }
+            report.writes = Some(moved);
+            report.phases.push(phase.finish(events, summary));
+        }
+        Err(error) => {
+            report.warnings.push(format!(
+                "the write region was not moved to {}: {error}",
+                report.target
+            ));
+            report.phases.push(phase.fail(events, &error.to_string()));
+        }
+    }
+}
+
+/// Phase 5: the entry point (or `--verify-url`) probed until the target answers.
 async fn verify_phase(
     failover: &Failover,
     options: &FailoverOptions,
@@ -848,6 +901,7 @@ mod tests {
                 without_autoscaling: Vec::new(),
             }),
             shift: None,
+            writes: None,
             verification: None,
             restored_minimums: vec![range("us-east-1", "demo-mysfits-service", (6, 2), (6, 4))],
             phases: Vec::new(),

@@ -185,6 +185,31 @@ pub struct MoveReport {
     pub warning: Option<String>,
 }
 
+impl MoveReport {
+    /// One line for the failover's phase list.
+    pub fn summary(&self) -> String {
+        match self.outcome {
+            MoveOutcome::Moved => format!(
+                "write region {} -> {} (epoch {}), replica drained in {:.1}s over {} mysfits, writes paused {:.1}s",
+                self.from,
+                self.to,
+                self.epoch_after,
+                self.drain_ms.unwrap_or(0) as f64 / 1000.0,
+                self.items_compared,
+                self.writes_paused_ms.unwrap_or(0) as f64 / 1000.0
+            ),
+            MoveOutcome::AlreadyThere => format!(
+                "write region already {} (epoch {})",
+                self.to, self.epoch_after
+            ),
+            MoveOutcome::Forced => format!(
+                "write region {} -> {} (epoch {}) FORCED, without a drain",
+                self.from, self.to, self.epoch_after
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MoveOptions {
     /// Switch even when the old write region does not answer (see the module documentation).
@@ -404,10 +429,12 @@ async fn drain_into(
 ) -> std::result::Result<usize, String> {
     let mut pacing = Pacing::start(backoff);
     loop {
+        // A failed read is no lag to wait out (a missing replica, refused permissions): the
+        // drain ends at once and the move is rolled back.
         let behind = match compare(from, to, epoch).await {
             Ok(Ok(items)) => return Ok(items),
             Ok(Err(behind)) => behind,
-            Err(error) => format!("the last comparison failed: {error}"),
+            Err(error) => return Err(format!("the comparison failed: {error}")),
         };
         if !pacing.pause().await {
             return Err(behind);

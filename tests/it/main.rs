@@ -42,4 +42,5 @@ mod tiers;
 mod traces;
 mod traces_mocks;
 mod util;
+mod writes;
 mod writes_mocks;
