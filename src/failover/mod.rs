@@ -389,6 +389,11 @@ pub async fn run(
     let mut report = FailoverReport::new(failover, options);
     let source_facts = readiness_phase(failover, options, events, &mut report).await;
     let not_ready = !report.not_ready().is_empty();
+    if options.dry_run {
+        report
+            .phases
+            .push(planned_writes_move(&source_facts, &report.target));
+    }
     if options.dry_run || (not_ready && !options.force) {
         report.outcome = if options.dry_run {
             Outcome::DryRun
@@ -410,6 +415,36 @@ pub async fn run(
     };
     report.total_ms = elapsed_ms(started.elapsed());
     Ok(report)
+}
+
+/// What the writes phase would do, from the source's replica as the readiness phase read it
+/// (a dry run changes nothing, so the move is described, not timed).
+fn planned_writes_move(source_facts: &RegionFacts, target: &str) -> Phase {
+    let result = match &source_facts.write_region {
+        Some(control) if control.write_region == target && control.state == "active" => {
+            format!(
+                "write region already {target} (epoch {}): nothing to move",
+                control.epoch
+            )
+        }
+        Some(control) => format!(
+            "would move the write region {} (epoch {}, {}) -> {target}",
+            control.write_region, control.epoch, control.state
+        ),
+        None if source_facts.unreachable.is_some() => format!(
+            "{} does not answer: the move would need --force (writes it had not replicated may be lost)",
+            source_facts.region
+        ),
+        None => format!(
+            "no control item in {}: the move would create it frozen there, then switch to {target}",
+            source_facts.region
+        ),
+    };
+    Phase {
+        name: "writes".into(),
+        elapsed_ms: 0,
+        result,
+    }
 }
 
 /// Phase 1: the source's and the target's facts and the entry point, judged; the scale plan. Returns the
@@ -871,6 +906,40 @@ mod tests {
             max_from: maximum.0,
             max_to: maximum.1,
         }
+    }
+
+    #[test]
+    fn a_dry_run_says_what_the_writes_phase_would_do() {
+        let mut source = RegionFacts {
+            region: "us-east-1".into(),
+            ..RegionFacts::default()
+        };
+        assert_eq!(
+            planned_writes_move(&source, "us-west-2").result,
+            "no control item in us-east-1: the move would create it frozen there, then switch to us-west-2"
+        );
+        source.write_region = Some(crate::writes::ControlSummary {
+            write_region: "us-east-1".into(),
+            epoch: 3,
+            state: "active".into(),
+        });
+        assert_eq!(
+            planned_writes_move(&source, "us-west-2").result,
+            "would move the write region us-east-1 (epoch 3, active) -> us-west-2"
+        );
+        assert_eq!(
+            planned_writes_move(&source, "us-east-1").result,
+            "write region already us-east-1 (epoch 3): nothing to move"
+        );
+        let silent = RegionFacts {
+            region: "us-east-1".into(),
+            unreachable: Some("down".into()),
+            ..RegionFacts::default()
+        };
+        assert_eq!(
+            planned_writes_move(&silent, "us-west-2").result,
+            "us-east-1 does not answer: the move would need --force (writes it had not replicated may be lost)"
+        );
     }
 
     /// The text names the maximum next to the minimum: raised above the stack's MaxCount in the
