@@ -240,12 +240,11 @@ async fn fulfill_like(
 /// `Retry-After` (nothing was written; the move takes about a second plus the replication lag).
 fn write_refused(error: StoreError) -> Response {
     let paused = matches!(error, StoreError::WritesPaused(_));
-    let mut response = ApiError::from(error).into_response();
+    let error = ApiError::from(error);
     if paused {
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
-        );
+        error.with_retry_after(RETRY_AFTER_SECONDS)
+    } else {
+        error
     }
-    response
+    .into_response()
 }
