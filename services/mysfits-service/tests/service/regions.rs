@@ -279,3 +279,126 @@ impl AssertStatus for Reply {
         assert_eq!(self.status, status, "body: {}", self.text);
     }
 }
+
+/// What DynamoDB answers when a transaction is canceled: TransactionCanceledException with one
+/// reason per item in request order, "None" for an item that was fine, and the item as it was
+/// for a failed condition asked for with ALL_OLD.
+fn canceled(
+    reasons: Vec<(
+        &'static str,
+        Option<std::collections::HashMap<String, AttributeValue>>,
+    )>,
+) -> aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError {
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    let codes: Vec<&str> = reasons.iter().map(|(code, _)| *code).collect();
+    let message = format!(
+        "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+        codes.join(", ")
+    );
+    let reasons = reasons
+        .into_iter()
+        .map(|(code, item)| {
+            let reason = CancellationReason::builder().code(code).set_item(item);
+            match code {
+                "ConditionalCheckFailed" => reason.message("The conditional request failed"),
+                "TransactionConflict" => reason.message("Transaction is ongoing for the item"),
+                _ => reason,
+            }
+            .build()
+        })
+        .collect();
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+        TransactionCanceledException::builder()
+            .message(&message)
+            .set_cancellation_reasons(Some(reasons))
+            .meta(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("TransactionCanceledException")
+                    .message(message)
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn cancellation_reasons_tell_a_moved_write_region_from_the_mysfits_own_condition() {
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let active = Control {
+        write_region: EAST.into(),
+        epoch: 2,
+        state: ControlState::Active,
+    };
+    let control_read = {
+        let active = active.clone();
+        mock!(Client::get_item)
+            .match_requests(|request| {
+                request.key().and_then(|key| key.get("MysfitId"))
+                    == Some(&AttributeValue::S(
+                        mysfits_service::write_region::CONTROL_ID.into(),
+                    ))
+            })
+            .then_output(move || {
+                aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder()
+                    .set_item(Some(active.to_item()))
+                    .build()
+            })
+    };
+    let adopted_before = seed_items()
+        .into_iter()
+        .find(|mysfit| mysfit.id == "gloam")
+        .map(|mut mysfit| {
+            mysfit.adopted = true;
+            mysfit.to_item()
+        });
+    let transactions = mock!(Client::transact_write_items)
+        .sequence()
+        .error(move || {
+            canceled(vec![
+                ("None", None),
+                ("ConditionalCheckFailed", adopted_before.clone()),
+            ])
+        })
+        .error(|| canceled(vec![("None", None), ("ConditionalCheckFailed", None)]))
+        .error(|| canceled(vec![("TransactionConflict", None), ("None", None)]))
+        .error(|| canceled(vec![("ConditionalCheckFailed", None), ("None", None)]))
+        .build();
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read, &transactions]
+    );
+    let (router, _) = service(&client, EAST);
+    let reply = send(&router, "POST", "/mysfits/gloam/adopt").await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    let reply = send(&router, "POST", "/mysfits/nobody/adopt").await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
+    // A concurrent transaction on the item: nothing written, 503, but no move to wait for.
+    let reply = send(&router, "POST", "/mysfits/gloam/adopt").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert!(reply.headers.get("retry-after").is_none());
+    assert!(
+        reply.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("(TransactionConflict, None); try again shortly"),
+        "{}",
+        reply.text
+    );
+    // The control check failed: the write region moved; told when to come back.
+    let reply = send(&router, "POST", "/mysfits/gloam/adopt").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert_eq!(transactions.num_calls(), 4);
+}
