@@ -235,6 +235,23 @@ pub async fn move_with_backoff(
     let current = match read_control(from).await {
         Ok(control) => control,
         Err(error) if unreachable(&error) => {
+            // Moved already (a failover run again while the old region is down): nothing to do.
+            if let Ok(Some(control)) = read_control(to).await
+                && control.write_region == to.region
+                && control.state == ControlState::Active
+            {
+                return Ok(MoveReport {
+                    from: from.region.into(),
+                    to: to.region.into(),
+                    outcome: MoveOutcome::AlreadyThere,
+                    epoch_before: control.epoch,
+                    epoch_after: control.epoch,
+                    drain_ms: None,
+                    writes_paused_ms: None,
+                    items_compared: 0,
+                    warning: None,
+                });
+            }
             if !options.force {
                 return Err(Error::Aws {
                     operation: format!("freezing writes to move the write region to {}", to.region),

@@ -308,10 +308,15 @@ async fn a_write_region_that_does_not_answer_is_refused_unless_forced() {
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build(),
     );
-    let untouched = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[]);
+    // us-west-2's replica still names us-east-1: not moved yet.
+    let west = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_reads(vec![control(EAST, 3, ControlState::Active)])]
+    );
     let error = writes::move_write_region(
         replica(EAST, &dead),
-        replica(WEST, &untouched),
+        replica(WEST, &west),
         MoveOptions::default(),
     )
     .await
@@ -369,6 +374,21 @@ async fn a_write_region_that_does_not_answer_is_refused_unless_forced() {
         )
     );
     assert_eq!(forced_switch.num_calls(), 1);
+
+    // Run again (the old region still down): us-west-2 is the write region, nothing to do.
+    let west = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_reads(vec![control(WEST, 4, ControlState::Active)])]
+    );
+    let report = writes::move_write_region(
+        replica(EAST, &dead),
+        replica(WEST, &west),
+        MoveOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, MoveOutcome::AlreadyThere);
 }
 
 #[tokio::test(start_paused = true)]
