@@ -18,6 +18,7 @@
 //! - [`teardown`]: removal in dependency order and verification that nothing is left.
 //! - [`dashboard`]: the multi-region CloudWatch dashboard.
 //! - [`traces`]: X-Ray's service map of every region and the slowest traces as waterfalls.
+//! - [`writes`]: the write region (the one region that takes adoptions and likes) and its fenced move.
 //! - [`wait`]: the one poller (backoff on tokio's clock) and the bound for SDK waiters.
 //! - [`cancel`]: Ctrl-C for one run (tokio-util's CancellationToken), shared by executor and steps.
 //! - [`app`]: the app model: the services table, resource names, region keys.
@@ -44,6 +45,7 @@ pub mod teardown;
 pub mod traces;
 pub mod traffic;
 pub mod wait;
+pub mod writes;
 
 use std::process::ExitCode;
 

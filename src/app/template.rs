@@ -9,6 +9,8 @@ pub mod parameter {
     /// regions as a list; existing stacks carry it.
     pub const IS_SECONDARY: &str = "IsSecondary";
     pub const TABLE_NAME: &str = "TableName";
+    /// The write region before the table has a write-region control item (the home region).
+    pub const HOME_REGION: &str = "HomeRegion";
     pub const DESIRED_COUNT: &str = "DesiredCount";
     pub const MAX_COUNT: &str = "MaxCount";
     pub const AVAILABILITY_ZONE_1: &str = "AvailabilityZone1";
@@ -18,10 +20,11 @@ pub mod parameter {
     pub const TRACING_ENABLED: &str = "TracingEnabled";
     pub const TRACE_SAMPLE_RATIO: &str = "TraceSampleRatio";
 
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         APP_NAME,
         IS_SECONDARY,
         TABLE_NAME,
+        HOME_REGION,
         DESIRED_COUNT,
         MAX_COUNT,
         AVAILABILITY_ZONE_1,

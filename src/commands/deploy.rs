@@ -38,6 +38,8 @@ pub enum StepOutput {
     Seeded {
         inserted: usize,
         existing: usize,
+        /// The write-region control item, created in the home region or found there.
+        write_region: crate::writes::SeedOutcome,
     },
     /// The accelerator and listener made ahead (`None`: Route 53 mode or no such service).
     Accelerator(Option<crate::entry::accelerator::Prepared>),
@@ -335,13 +337,26 @@ impl DeployContext {
             message: error.to_string(),
             fix: format!("check that table {table} exists and is ACTIVE, then deploy again"),
         })?;
+        // The write region starts as the home region; a control item already there (a move
+        // since) is left as it is.
+        let write_region = crate::writes::seed(crate::writes::Replica {
+            region: &home.name,
+            client: &self.clients(home.key())?.dynamodb,
+            table: &table,
+        })
+        .await?;
         let summary = format!(
-            "{} mysfits added, {} already there",
-            report.inserted, report.already_present
+            "{} mysfits added, {} already there; write region {} (epoch {}{})",
+            report.inserted,
+            report.already_present,
+            write_region.control.write_region,
+            write_region.control.epoch,
+            if write_region.created { ", new" } else { "" }
         );
         let seeded = StepOutput::Seeded {
             inserted: report.inserted,
             existing: report.already_present,
+            write_region,
         };
         Ok((seeded, summary))
     }

@@ -144,6 +144,12 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("dynamodb:DescribeBackup", Table),
     sdk("dynamodb:DescribeContinuousBackups", Table),
     sdk("dynamodb:DescribeTable", Table),
+    // The write-region control item: read in each region (status, failover), seeded by deploy,
+    // frozen, compared (Scan of ids and versions) and switched by failover's writes phase.
+    sdk("dynamodb:GetItem", Table),
+    sdk("dynamodb:PutItem", Table),
+    sdk("dynamodb:Scan", Table),
+    sdk("dynamodb:UpdateItem", Table),
     sdk("dynamodb:ListTagsOfResource", Table),
     sdk("dynamodb:TagResource", Table),
     sdk("dynamodb:UpdateContinuousBackups", Table),
@@ -219,17 +225,11 @@ pub const PERMISSIONS: &[Permission] = &[
     implied("replica creation", "dynamodb:CreateTable", Table),
     // DescribeLimits takes no resource.
     implied("replica creation", "dynamodb:DescribeLimits", AnyInAppRegions),
-    implied("replica creation", "dynamodb:Scan", Table),
     implied("replica creation", "dynamodb:Query", Table),
-    implied("replica creation", "dynamodb:UpdateItem", Table),
     implied("replica creation", "dynamodb:DeleteItem", Table),
     implied("replica creation", "dynamodb:BatchWriteItem", Table),
-    implied(
-        "replica creation; the seed catalogue's conditional puts (mysfits-service library)",
-        "dynamodb:PutItem",
-        Table,
-    ),
-    implied("replica creation", "dynamodb:GetItem", Table),
+    // Replica creation also needs Scan, UpdateItem, PutItem (the seed catalogue's conditional
+    // puts too) and GetItem: the SDK lines above grant them.
     implied(
         "teardown's replica removal (UpdateTable ReplicaUpdates Delete)",
         "dynamodb:DeleteTableReplica",

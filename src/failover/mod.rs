@@ -7,8 +7,11 @@
 //!    [`readiness::assess`]; not ready means refuse, unless forced;
 //! 2. scale: the target's services to the source's capacity, waited for until healthy;
 //! 3. shift: the entry point sends new traffic to the target ([`crate::entry::shift`]);
-//! 4. verify: the entry point is probed until a response comes from the target region;
-//! 5. the report, with the time of every phase.
+//! 4. writes: the write region (the one region that takes adoptions and likes) moves from the
+//!    source to the target, fenced ([`crate::writes::move_write_region`]); `--force` moves it
+//!    even when the source does not answer (writes it had not replicated may be lost);
+//! 5. verify: the entry point is probed until a response comes from the target region;
+//! 6. the report, with the time of every phase.
 //!
 //! Nothing here needs the source region: each call to it fails within seconds when it is down,
 //! and what was skipped is listed. Failback is the same run with the regions swapped. Regions
@@ -105,6 +108,8 @@ pub struct FailoverReport {
     pub scale_plan: Option<ScalePlan>,
     pub scale: Option<ScaleReport>,
     pub shift: Option<ShiftOutcome>,
+    /// The write region's move (`None`: not attempted, e.g. a dry run).
+    pub writes: Option<crate::writes::MoveReport>,
     pub verification: Option<Verification>,
     /// Autoscaling minimums of the region traffic left, returned to its configured count.
     pub restored_minimums: Vec<MinimumChange>,
@@ -128,6 +133,7 @@ impl FailoverReport {
             scale_plan: None,
             scale: None,
             shift: None,
+            writes: None,
             verification: None,
             restored_minimums: Vec::new(),
             phases: Vec::new(),
@@ -383,6 +389,11 @@ pub async fn run(
     let mut report = FailoverReport::new(failover, options);
     let source_facts = readiness_phase(failover, options, events, &mut report).await;
     let not_ready = !report.not_ready().is_empty();
+    if options.dry_run {
+        report
+            .phases
+            .push(planned_writes_move(&source_facts, &report.target));
+    }
     if options.dry_run || (not_ready && !options.force) {
         report.outcome = if options.dry_run {
             Outcome::DryRun
@@ -394,6 +405,7 @@ pub async fn run(
     }
     scale_phase(failover, options, events, &mut report).await?;
     shift_phase(failover, options, events, &mut report).await?;
+    writes_phase(failover, options, events, &mut report).await;
     verify_phase(failover, options, events, &mut report).await?;
     restore_source_minimums(failover, &source_facts, events, &mut report).await;
     report.outcome = if matches!(report.verification, Some(Verification::Verified { .. })) {
@@ -403,6 +415,36 @@ pub async fn run(
     };
     report.total_ms = elapsed_ms(started.elapsed());
     Ok(report)
+}
+
+/// What the writes phase would do, from the source's replica as the readiness phase read it
+/// (a dry run changes nothing, so the move is described, not timed).
+fn planned_writes_move(source_facts: &RegionFacts, target: &str) -> Phase {
+    let result = match &source_facts.write_region {
+        Some(control) if control.write_region == target && control.state == "active" => {
+            format!(
+                "write region already {target} (epoch {}): nothing to move",
+                control.epoch
+            )
+        }
+        Some(control) => format!(
+            "would move the write region {} (epoch {}, {}) -> {target}",
+            control.write_region, control.epoch, control.state
+        ),
+        None if source_facts.unreachable.is_some() => format!(
+            "{} does not answer: the move would need --force (writes it had not replicated may be lost)",
+            source_facts.region
+        ),
+        None => format!(
+            "no control item in {}: the move would create it frozen there, then switch to {target}",
+            source_facts.region
+        ),
+    };
+    Phase {
+        name: "writes".into(),
+        elapsed_ms: 0,
+        result,
+    }
 }
 
 /// Phase 1: the source's and the target's facts and the entry point, judged; the scale plan. Returns the
@@ -524,7 +566,53 @@ async fn shift_phase(
     Ok(())
 }
 
-/// Phase 4: the entry point (or `--verify-url`) probed until the target answers.
+/// Phase 4: the write region moves to the target. A move that is refused (the source's replica
+/// is not drained in time, or the source does not answer and the run is not forced) leaves the
+/// write region where it was: traffic has moved, writes still go (across regions) to the old
+/// write region, which the report warns about.
+async fn writes_phase(
+    failover: &Failover,
+    options: &FailoverOptions,
+    events: &Events,
+    report: &mut FailoverReport,
+) {
+    let phase = PhaseClock::start(events, "writes");
+    let moved = crate::writes::move_write_region(
+        crate::writes::Replica {
+            region: &report.source,
+            client: &failover.source.clients.dynamodb,
+            table: &failover.table,
+        },
+        crate::writes::Replica {
+            region: &report.target,
+            client: &failover.target.clients.dynamodb,
+            table: &failover.table,
+        },
+        crate::writes::MoveOptions {
+            force: options.force,
+        },
+    )
+    .await;
+    match moved {
+        Ok(moved) => {
+            let summary = moved.summary();
+            if let Some(warning) = &moved.warning {
+                report.warnings.push(warning.clone());
+            }
+            report.writes = Some(moved);
+            report.phases.push(phase.finish(events, summary));
+        }
+        Err(error) => {
+            report.warnings.push(format!(
+                "the write region was not moved to {}: {error}",
+                report.target
+            ));
+            report.phases.push(phase.fail(events, &error.to_string()));
+        }
+    }
+}
+
+/// Phase 5: the entry point (or `--verify-url`) probed until the target answers.
 async fn verify_phase(
     failover: &Failover,
     options: &FailoverOptions,
@@ -820,6 +908,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_dry_run_says_what_the_writes_phase_would_do() {
+        let mut source = RegionFacts {
+            region: "us-east-1".into(),
+            ..RegionFacts::default()
+        };
+        assert_eq!(
+            planned_writes_move(&source, "us-west-2").result,
+            "no control item in us-east-1: the move would create it frozen there, then switch to us-west-2"
+        );
+        source.write_region = Some(crate::writes::ControlSummary {
+            write_region: "us-east-1".into(),
+            epoch: 3,
+            state: "active".into(),
+        });
+        assert_eq!(
+            planned_writes_move(&source, "us-west-2").result,
+            "would move the write region us-east-1 (epoch 3, active) -> us-west-2"
+        );
+        assert_eq!(
+            planned_writes_move(&source, "us-east-1").result,
+            "write region already us-east-1 (epoch 3): nothing to move"
+        );
+        let silent = RegionFacts {
+            region: "us-east-1".into(),
+            unreachable: Some("down".into()),
+            ..RegionFacts::default()
+        };
+        assert_eq!(
+            planned_writes_move(&silent, "us-west-2").result,
+            "us-east-1 does not answer: the move would need --force (writes it had not replicated may be lost)"
+        );
+    }
+
     /// The text names the maximum next to the minimum: raised above the stack's MaxCount in the
     /// target, returned in the source, a single number where it did not move.
     #[test]
@@ -848,6 +970,7 @@ mod tests {
                 without_autoscaling: Vec::new(),
             }),
             shift: None,
+            writes: None,
             verification: None,
             restored_minimums: vec![range("us-east-1", "demo-mysfits-service", (6, 2), (6, 4))],
             phases: Vec::new(),

@@ -147,6 +147,11 @@ pub fn app_request_with(
             (!region.home).to_string(),
         ),
         (parameter::TABLE_NAME.to_string(), config.table_name()),
+        // mysfits-service's write region until `deploy` has seeded the control item.
+        (
+            parameter::HOME_REGION.to_string(),
+            config.home().name.clone(),
+        ),
         (
             parameter::DESIRED_COUNT.to_string(),
             region.desired_count.to_string(),

@@ -208,6 +208,13 @@ impl StatusReport {
                     .map(|table| table.status.clone())
                     .unwrap_or_else(|| "-".into())
             }),
+            self.row("  write region", |facts| match &facts.write_region {
+                Some(control) => format!(
+                    "{} (epoch {}, {})",
+                    control.write_region, control.epoch, control.state
+                ),
+                None => "-".into(),
+            }),
             self.row("  replicas", |facts| match &facts.table {
                 Some(table) if !table.replicas.is_empty() => table
                     .replicas
@@ -420,6 +427,37 @@ mod tests {
                 line.get(*start..end.min(line.len())).unwrap_or("").trim()
             })
             .collect()
+    }
+
+    /// Each replica's control item in its column: during a move the frozen one in the old write
+    /// region, the not yet replicated one elsewhere.
+    #[test]
+    fn the_write_region_is_shown_as_each_replica_has_it() {
+        let mut report = three_regions();
+        let control = |region: &str, epoch, state: &str| {
+            Some(crate::writes::ControlSummary {
+                write_region: region.into(),
+                epoch,
+                state: state.into(),
+            })
+        };
+        report.regions[0].write_region = control("us-east-1", 3, "moving");
+        report.regions[1].write_region = control("us-east-1", 3, "active");
+        let text = report.text();
+        assert_eq!(
+            cells(&text, "  write region"),
+            [
+                "us-east-1 (epoch 3, moving)",
+                "us-east-1 (epoch 3, active)",
+                "-"
+            ],
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["regions"]["us-west-2"]["write_region"],
+            serde_json::json!({"write_region": "us-east-1", "epoch": 3, "state": "active"})
+        );
     }
 
     #[test]

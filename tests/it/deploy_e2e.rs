@@ -160,7 +160,19 @@ async fn two_region_deploy_creates_everything_and_a_second_deploy_changes_nothin
         .send()
         .await
         .unwrap();
-    assert_eq!(items.count(), 12, "the seed catalogue has 12 mysfits");
+    assert_eq!(
+        items.count(),
+        13,
+        "the seed catalogue has 12 mysfits, and the write-region control item is there"
+    );
+    assert_eq!(
+        first["seed"]["write_region"],
+        serde_json::json!({
+            "control": {"write_region": "us-east-1", "epoch": 1, "state": "active"},
+            "created": true
+        }),
+        "{first:#}"
+    );
 
     // The same digest was pushed to both regions' registries and handed to both app stacks.
     let regions = first["regions"].as_array().unwrap();
@@ -184,6 +196,10 @@ async fn two_region_deploy_creates_everything_and_a_second_deploy_changes_nothin
         }
     }
     assert_eq!(second["seed"]["inserted"], 0, "{second:#}");
+    assert_eq!(
+        second["seed"]["write_region"]["created"], false,
+        "the control item is never written twice: {second:#}"
+    );
     // moto accepts ReplicaUpdates but never lists the replica, so every run asks again and says
     // the replica is UNCONFIRMED; on AWS the replica is listed and nothing is requested twice
     // (modeled in replica_mocks). This is the one difference the emulator forces.

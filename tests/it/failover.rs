@@ -1,6 +1,6 @@
 //! Failover, failback and drill.
 //!
-//! - `mocked`: the whole run (readiness, scale, shift, verify) over modeled responses for what moto
+//! - `mocked`: the whole run (readiness, scale, shift, writes, verify) over modeled responses for what moto
 //!   lacks: Global Accelerator dials and DynamoDB replica states, ReplicationLatency data.
 //! - `emulator`: Route 53 failover records and ECS scaling against moto.
 //! - `end_to_end`: the real binary after a real two-region deploy to moto: status, refused and
@@ -59,6 +59,10 @@ mod mocked {
     use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
     use aws_sdk_cloudwatch::types::Datapoint;
     use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::operation::scan::ScanOutput;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
     use aws_sdk_dynamodb::types::{
         ReplicaDescription, ReplicaStatus, TableDescription, TableStatus,
     };
@@ -86,6 +90,7 @@ mod mocked {
     use mysfits::failover::readiness::{Thresholds, Verdict};
     use mysfits::failover::{Failover, FailoverOptions, Outcome, Side, run};
     use mysfits::progress::Events;
+    use mysfits_catalogue::write_region::{Control as WriteRegionControl, ControlState};
 
     use super::{LIMIT, fixed_region_server};
 
@@ -259,6 +264,41 @@ mod mocked {
             })
     }
 
+    /// The write-region control item as a region's replica has it (epoch 1).
+    fn control_item(region: &'static str, state: ControlState) -> Rule {
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(
+                    WriteRegionControl {
+                        write_region: region.into(),
+                        epoch: 1,
+                        state,
+                    }
+                    .to_item(),
+                ))
+                .build()
+        })
+    }
+
+    /// Every mysfit's version (one mysfit), the same in both replicas.
+    fn versions() -> Rule {
+        mock!(aws_sdk_dynamodb::Client::scan).then_output(|| {
+            ScanOutput::builder()
+                .items(std::collections::HashMap::from([
+                    (
+                        "MysfitId".to_string(),
+                        aws_sdk_dynamodb::types::AttributeValue::S("bramble".into()),
+                    ),
+                    (
+                        "Version".to_string(),
+                        aws_sdk_dynamodb::types::AttributeValue::N("2".into()),
+                    ),
+                ]))
+                .count(1)
+                .build()
+        })
+    }
+
     fn alarms() -> Rule {
         mock!(aws_sdk_cloudwatch::Client::describe_alarms)
             .then_output(|| DescribeAlarmsOutput::builder().build())
@@ -280,7 +320,12 @@ mod mocked {
                 RuleMode::MatchAny,
                 &rules.rules[3..4]
             ),
-            dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &rules.rules[4..5]),
+            dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &{
+                // The table's description, then the write region's control item (index 9 on).
+                let mut table_rules = rules.rules[4..5].to_vec();
+                table_rules.extend(rules.rules[9..].iter().cloned());
+                table_rules
+            }),
             cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &rules.rules[5..7]),
             ecr: mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[]),
             ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
@@ -313,6 +358,11 @@ mod mocked {
                 alarms(),
                 scalable_targets,
                 register,
+                // The write region: us-east-1 active at epoch 1, frozen by the move.
+                control_item(EAST, ControlState::Active),
+                mock!(aws_sdk_dynamodb::Client::update_item)
+                    .then_output(|| UpdateItemOutput::builder().build()),
+                versions(),
             ],
         }
     }
@@ -352,6 +402,11 @@ mod mocked {
                 alarms(),
                 scalable_targets,
                 register,
+                // The replica has the frozen control item and the same versions: switched.
+                control_item(EAST, ControlState::Moving),
+                versions(),
+                mock!(aws_sdk_dynamodb::Client::put_item)
+                    .then_output(|| PutItemOutput::builder().build()),
             ],
         }
     }
@@ -570,7 +625,14 @@ mod mocked {
             .iter()
             .map(|phase| phase.name.as_str())
             .collect();
-        assert_eq!(phases, ["readiness", "scale", "shift", "verify"]);
+        assert_eq!(phases, ["readiness", "scale", "shift", "writes", "verify"]);
+        let writes = report.writes.as_ref().unwrap();
+        assert_eq!(
+            (writes.from.as_str(), writes.to.as_str(), writes.epoch_after),
+            (EAST, WEST, 2),
+            "the write region moved with the traffic"
+        );
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         let text = report.text();
         assert!(text.contains("total"), "{text}");
         assert!(

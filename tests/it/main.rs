@@ -44,3 +44,5 @@ mod traces;
 mod traces_mocks;
 mod traffic;
 mod util;
+mod writes;
+mod writes_mocks;

@@ -3,7 +3,8 @@
 //! A like is not idempotent (`ADD Likes 1`), so it is retried only when the upstream surely did
 //! not apply it: the connection could not be made, or the answer was 503, which mysfits-service
 //! gives only when DynamoDB was not reached or throttled (and a load balancer gives when it has no
-//! healthy target). A timeout or any other failure is reported at once, never retried: the like
+//! healthy target). A 503 with `Retry-After` (writes paused while the write region moves) is
+//! passed on as it is, header included, without retrying. A timeout or any other failure is reported at once, never retried: the like
 //! may have been counted.
 
 use std::time::Duration;
@@ -124,6 +125,11 @@ impl Upstream {
         };
         span.record("http.response.status_code", response.status().as_u16());
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| text.trim().parse::<u64>().ok());
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => return self.transport_failure(error),
@@ -159,6 +165,15 @@ impl Upstream {
                     said(None)
                 )),
             })),
+            // Writes paused while the write region moves: nothing was recorded, and the caller
+            // is told when to come back (a retry within milliseconds would be refused too).
+            StatusCode::SERVICE_UNAVAILABLE if retry_after.is_some() => {
+                Attempt::Done(Err(ApiError::unavailable(format!(
+                    "mysfits-service is unavailable{}",
+                    said(upstream_message)
+                ))
+                .with_retry_after(retry_after.unwrap_or(1))))
+            }
             StatusCode::SERVICE_UNAVAILABLE => Attempt::Retryable(ApiError::bad_gateway(format!(
                 "mysfits-service is unavailable{}",
                 said(upstream_message)

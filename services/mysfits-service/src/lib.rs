@@ -5,7 +5,8 @@
 //!
 //! Modules by concern: `settings` (environment), `mysfit` (the item and its DynamoDB form),
 //! `table` (every DynamoDB call and how its failures map to HTTP), `catalogue` (seed data),
-//! `routes` (handlers), `website` (the embedded page and its pictures).
+//! `routes` (handlers), `website` (the embedded page and its pictures), `write_region` (the one
+//! region that takes writes, and the control item that says which).
 
 pub mod list_cache;
 pub mod routes;
@@ -14,7 +15,7 @@ pub mod table;
 pub mod website;
 
 // The item and the seed catalogue live in mysfits-catalogue (the CLI links that crate only).
-pub use mysfits_catalogue::{catalogue, mysfit};
+pub use mysfits_catalogue::{catalogue, mysfit, write_region};
 pub use routes::{AppState, internal_router, router};
 pub use settings::Settings;
 pub use table::{MysfitsTable, dynamodb_client};

@@ -28,14 +28,15 @@ async fn main() -> ExitCode {
     tracing::info!(
         table = %settings.table,
         region = %settings.region,
+        home_region = %settings.home_region,
         endpoint_url = settings.endpoint_url.as_deref().unwrap_or("(AWS)"),
         traces_to = settings.tracing.endpoint.as_deref().unwrap_or("(off)"),
         trace_sample_ratio = settings.tracing.sample_ratio,
         "starting"
     );
     let client = dynamodb_client(&settings.region, settings.endpoint_url.as_deref()).await;
-    let state = AppState::new(MysfitsTable::new(client, &settings.table), &settings.region)
-        .with_list_cache(settings.list_cache);
+    let table = MysfitsTable::new(client, &settings.table).with_home_region(&settings.home_region);
+    let state = AppState::new(table, &settings.region).with_list_cache(settings.list_cache);
     let exit = service_common::server::run_all(
         vec![
             (router(state.clone()), settings.port, "PORT"),

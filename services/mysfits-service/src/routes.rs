@@ -15,8 +15,9 @@ use service_common::{ApiError, EdgeSettings, echo, mysfit_id, with_edge_layers};
 
 use crate::list_cache::ListCache;
 use crate::mysfit::{Alignment, Filter, Mysfit};
-use crate::table::MysfitsTable;
+use crate::table::{MysfitsTable, StoreError};
 use crate::website;
+use crate::write_region::RETRY_AFTER_SECONDS;
 
 const SERVICE: &str = "mysfits-service";
 
@@ -215,9 +216,9 @@ async fn one(
 async fn adopt(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Mysfit>, ApiError> {
-    mysfit_id::check(&id)?;
-    let mysfit = state.table.adopt(&id).await?;
+) -> Result<Json<Mysfit>, Response> {
+    mysfit_id::check(&id).map_err(IntoResponse::into_response)?;
+    let mysfit = state.table.adopt(&id).await.map_err(write_refused)?;
     state.lists.forget();
     tracing::info!(mysfit = %id, "adopted");
     Ok(Json(mysfit))
@@ -227,10 +228,23 @@ async fn adopt(
 async fn fulfill_like(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Mysfit>, ApiError> {
-    mysfit_id::check(&id)?;
-    let mysfit = state.table.like(&id).await?;
+) -> Result<Json<Mysfit>, Response> {
+    mysfit_id::check(&id).map_err(IntoResponse::into_response)?;
+    let mysfit = state.table.like(&id).await.map_err(write_refused)?;
     state.lists.forget();
     tracing::debug!(mysfit = %id, likes = mysfit.likes, "like fulfilled");
     Ok(Json(mysfit))
+}
+
+/// A failed write as an answer: one refused because the write region is moving is a 503 with
+/// `Retry-After` (nothing was written; the move takes about a second plus the replication lag).
+fn write_refused(error: StoreError) -> Response {
+    let paused = matches!(error, StoreError::WritesPaused(_));
+    let error = ApiError::from(error);
+    if paused {
+        error.with_retry_after(RETRY_AFTER_SECONDS)
+    } else {
+        error
+    }
+    .into_response()
 }

@@ -9,6 +9,9 @@ pub struct Settings {
     pub table: String,
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
     pub region: String,
+    /// `MYSFITS_HOME_REGION`, default the local region: where writes go while the table has no
+    /// write-region control item yet (the deploy seeds one naming this region).
+    pub home_region: String,
     /// `AWS_ENDPOINT_URL`: send DynamoDB calls here instead of AWS (an emulator).
     pub endpoint_url: Option<String>,
     /// `PORT`, default 8080: the public API, behind the load balancer.
@@ -54,9 +57,32 @@ impl Settings {
                 fix: "give INTERNAL_PORT (fulfill-like, internal) and PORT (public API) different ports, e.g. 8081 and 8080".into(),
             });
         }
+        let region = env.region()?;
+        let home_region = match env.optional("MYSFITS_HOME_REGION") {
+            None => region.clone(),
+            Some(home) => {
+                let home = home.trim().to_string();
+                let well_formed = !home.is_empty()
+                    && home.len() <= 32
+                    && home.chars().all(|character| {
+                        character.is_ascii_lowercase()
+                            || character.is_ascii_digit()
+                            || character == '-'
+                    });
+                if !well_formed {
+                    return Err(ConfigError {
+                        variable: "MYSFITS_HOME_REGION",
+                        problem: format!("is {home:?}, which is not an AWS region name"),
+                        fix: "set it to the region that takes writes first, e.g. MYSFITS_HOME_REGION=us-east-1, or unset it".into(),
+                    });
+                }
+                home
+            }
+        };
         Ok(Settings {
             table,
-            region: env.region()?,
+            home_region,
+            region,
             endpoint_url: env.url("AWS_ENDPOINT_URL")?,
             port,
             internal_port,

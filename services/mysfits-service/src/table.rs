@@ -1,10 +1,15 @@
 //! Every DynamoDB call of the service, and what its failures mean over HTTP.
 //!
-//! Writes are single conditional requests, never read-then-write: adopting is
-//! `SET Adopted = true` on condition "exists and not adopted", liking is `ADD Likes 1` on condition
-//! "exists". Concurrent requests are therefore exact (N likes add N; of two adoptions one wins),
-//! and a failed condition tells apart "unknown mysfit" from "already adopted" through
-//! `ReturnValuesOnConditionCheckFailure`, without a second read.
+//! Writes are never read-then-write: each is one `TransactWriteItems` in the write region's table
+//! (see [`crate::write_region`]) of two items, a `ConditionCheck` that the control item there
+//! still names that region as the active one, and the mysfit's conditional update: adopting is
+//! `SET Adopted = true` on condition "exists and not adopted", liking is `ADD Likes 1` on
+//! condition "exists"; both `ADD Version 1`. With one write region, concurrent requests from
+//! every region are therefore exact (N likes add N; of two adoptions one wins), and the
+//! cancellation reasons tell apart "the write region moved" (503, try again), "unknown mysfit"
+//! and "already adopted" (`ReturnValuesOnConditionCheckFailure`), without a second read before
+//! the write. The SDK fills the transaction's `ClientRequestToken` (idempotency) once per call
+//! and sends the same token on its retries, so a retried attempt never applies twice.
 //!
 //! Failures are split by whether the request may have been applied. `Unavailable` (HTTP 503):
 //! DynamoDB was not reached, the table does not exist, or the request was throttled — nothing was
@@ -21,17 +26,19 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, ReturnConsumedCapacity, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, ConsumedCapacity,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TransactWriteItem, Update,
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
 use service_common::ApiError;
 use tracing::Instrument;
 
 use crate::mysfit::{self, Alignment, Filter, Mysfit};
+use crate::write_region::{self, Control, ControlState, ControlView, RegionClients, WriteTarget};
 
 /// Client-side limits on each DynamoDB call: a slow or unreachable table turns into an answer
 /// within seconds (below the service's request timeout), not a hung request.
@@ -121,6 +128,9 @@ pub enum StoreError {
     },
     /// Nothing was written; trying again later is safe.
     Unavailable(String),
+    /// Nothing was written: the write region is moving (or moved since this task last looked);
+    /// trying again in a second is safe (503 with `Retry-After`).
+    WritesPaused(String),
     /// The outcome is unknown.
     Failed(String),
 }
@@ -132,25 +142,55 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyAdopted { id } => {
                 ApiError::conflict(format!("mysfit {id:?} has already been adopted"))
             }
-            StoreError::Unavailable(message) => ApiError::unavailable(message),
+            StoreError::Unavailable(message) | StoreError::WritesPaused(message) => {
+                ApiError::unavailable(message)
+            }
             StoreError::Failed(message) => ApiError::bad_gateway(message),
         }
     }
 }
 
-/// The catalogue table.
-#[derive(Debug, Clone)]
+/// The catalogue table: read in the local region's replica, written in the write region's.
+#[derive(Clone)]
 pub struct MysfitsTable {
     client: Client,
     name: String,
+    regions: std::sync::Arc<RegionClients>,
+    control: std::sync::Arc<ControlView>,
 }
 
+/// Which of the transaction's two items a cancellation reason is about.
+const CONTROL_CHECK: usize = 0;
+const MYSFIT_UPDATE: usize = 1;
+
 impl MysfitsTable {
+    /// The table in `client`'s region, which is also the home region (where writes go while the
+    /// table has no control item) unless [`MysfitsTable::with_home_region`] says otherwise.
     pub fn new(client: Client, name: impl Into<String>) -> MysfitsTable {
+        let regions = RegionClients::new(client.clone());
+        let home_region = regions.local_region().to_string();
         MysfitsTable {
             client,
             name: name.into(),
+            regions: std::sync::Arc::new(regions),
+            control: std::sync::Arc::new(ControlView::new(home_region)),
         }
+    }
+
+    /// `MYSFITS_HOME_REGION`: the write region while no control item exists yet.
+    pub fn with_home_region(mut self, home_region: impl Into<String>) -> MysfitsTable {
+        self.control = std::sync::Arc::new(ControlView::new(home_region));
+        self
+    }
+
+    /// Sends `region`'s calls through `client` (instead of a client derived from the local one).
+    pub fn with_region_client(self, region: &str, client: Client) -> MysfitsTable {
+        self.regions.insert(region, client);
+        self
+    }
+
+    pub fn local_region(&self) -> &str {
+        self.regions.local_region()
     }
 
     pub fn name(&self) -> &str {
@@ -191,6 +231,7 @@ impl MysfitsTable {
         };
         let mut mysfits = items
             .iter()
+            .filter(|item| !write_region::is_control_item(item))
             .map(|item| self.read(item))
             .collect::<Result<Vec<_>, _>>()?;
         mysfits.sort_by(|left, right| left.id.cmp(&right.id));
@@ -198,6 +239,9 @@ impl MysfitsTable {
     }
 
     pub async fn get(&self, id: &str) -> Result<Mysfit, StoreError> {
+        if id == write_region::CONTROL_ID {
+            return Err(StoreError::NotFound { id: id.into() });
+        }
         let span = self.call_span("GetItem");
         let output = self
             .client
@@ -216,77 +260,234 @@ impl MysfitsTable {
         }
     }
 
-    /// Marks a mysfit adopted, once: a second adoption is `AlreadyAdopted`.
+    /// Marks a mysfit adopted, once across all regions: a second adoption is `AlreadyAdopted`.
     pub async fn adopt(&self, id: &str) -> Result<Mysfit, StoreError> {
-        let span = self.call_span("UpdateItem");
-        let result = self
-            .client
-            .update_item()
+        let update = Update::builder()
             .table_name(&self.name)
             .key(mysfit::ID, AttributeValue::S(id.into()))
-            .update_expression("SET #adopted = :adopted")
+            .update_expression("SET #adopted = :adopted ADD #version :one")
             .condition_expression(
                 "attribute_exists(#id) AND (attribute_not_exists(#adopted) OR #adopted = :available)",
             )
             .expression_attribute_names("#id", mysfit::ID)
             .expression_attribute_names("#adopted", mysfit::ADOPTED)
+            .expression_attribute_names("#version", write_region::VERSION)
             .expression_attribute_values(":adopted", AttributeValue::Bool(true))
             .expression_attribute_values(":available", AttributeValue::Bool(false))
-            .return_values(ReturnValue::AllNew)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .instrument(span.clone())
-            .await;
-        match result {
-            Ok(output) => {
-                record_capacity(&span, output.consumed_capacity());
-                self.read(output.attributes().unwrap_or(&Default::default()))
-            }
-            Err(SdkError::ServiceError(failure)) => match failure.err() {
-                UpdateItemError::ConditionalCheckFailedException(check) => {
-                    if check.item().is_some_and(|item| !item.is_empty()) {
-                        Err(StoreError::AlreadyAdopted { id: id.into() })
-                    } else {
-                        Err(StoreError::NotFound { id: id.into() })
-                    }
-                }
-                _ => Err(self.failure(&span, "UpdateItem", SdkError::ServiceError(failure))),
-            },
-            Err(error) => Err(self.failure(&span, "UpdateItem", error)),
-        }
+            .build()
+            .expect("table, key and expression are set");
+        self.write(id, update, |old_item| match old_item {
+            Some(_) => StoreError::AlreadyAdopted { id: id.into() },
+            None => StoreError::NotFound { id: id.into() },
+        })
+        .await
     }
 
-    /// Adds one like, atomically, to an existing mysfit.
+    /// Adds one like, atomically, to an existing mysfit. The answer is the mysfit as read right
+    /// after the write in the write region: its count includes this like (and maybe others').
     pub async fn like(&self, id: &str) -> Result<Mysfit, StoreError> {
-        let span = self.call_span("UpdateItem");
-        let result = self
-            .client
-            .update_item()
+        let update = Update::builder()
             .table_name(&self.name)
             .key(mysfit::ID, AttributeValue::S(id.into()))
-            .update_expression("ADD #likes :one")
+            .update_expression("ADD #likes :one, #version :one")
             .condition_expression("attribute_exists(#id)")
             .expression_attribute_names("#id", mysfit::ID)
             .expression_attribute_names("#likes", mysfit::LIKES)
+            .expression_attribute_names("#version", write_region::VERSION)
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
+            .build()
+            .expect("table, key and expression are set");
+        self.write(id, update, |_| StoreError::NotFound { id: id.into() })
+            .await
+    }
+
+    /// Where writes go now: the kept view of the control item, else the local replica's.
+    pub async fn write_target(&self) -> Result<WriteTarget, StoreError> {
+        match self.control.current() {
+            Some(target) => Ok(target),
+            None => self.read_control().await,
+        }
+    }
+
+    /// Reads the control item from the local replica (replication brings a move here within
+    /// the replication lag; until then a write meets a failed control check and reads again).
+    async fn read_control(&self) -> Result<WriteTarget, StoreError> {
+        let span = self.call_span("GetItem");
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(Control::key()))
+            .send()
+            .instrument(span.clone())
+            .await
+            .map_err(|error| self.failure(&span, "GetItem", error))?;
+        let control = match output.item() {
+            None => None,
+            Some(item) => Some(Control::from_item(item).map_err(|problem| {
+                tracing::error!(table = %self.name, %problem, "malformed control item");
+                StoreError::Failed(format!(
+                    "the write-region control item in table {} is malformed: {problem}",
+                    self.name
+                ))
+            })?),
+        };
+        Ok(self.control.keep(control))
+    }
+
+    /// One write: the control check and `update` in one transaction in the write region's
+    /// table, then the mysfit read back there. `item_failed` names the failure when the mysfit's
+    /// own condition fails, from the item as it was (if it exists).
+    async fn write(
+        &self,
+        id: &str,
+        update: Update,
+        item_failed: impl FnOnce(
+            Option<&std::collections::HashMap<String, AttributeValue>>,
+        ) -> StoreError,
+    ) -> Result<Mysfit, StoreError> {
+        let target = self.write_target().await?;
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.name)
+            .set_key(Some(Control::key()))
+            .expression_attribute_names("#write_region", write_region::WRITE_REGION);
+        check = match &target {
+            WriteTarget::Seeded(control) => {
+                if control.state == ControlState::Moving {
+                    return Err(self.paused(&target, "a write-region move is under way"));
+                }
+                check
+                    .condition_expression(
+                        "#write_region = :write_region AND #epoch = :epoch AND #state = :active",
+                    )
+                    .expression_attribute_names("#epoch", write_region::EPOCH)
+                    .expression_attribute_names("#state", write_region::STATE)
+                    .expression_attribute_values(
+                        ":write_region",
+                        AttributeValue::S(control.write_region.clone()),
+                    )
+                    .expression_attribute_values(
+                        ":epoch",
+                        AttributeValue::N(control.epoch.to_string()),
+                    )
+                    .expression_attribute_values(
+                        ":active",
+                        AttributeValue::S(ControlState::Active.as_str().into()),
+                    )
+            }
+            WriteTarget::Unseeded { .. } => {
+                check.condition_expression("attribute_not_exists(#write_region)")
+            }
+        };
+        let check = check.build().expect("table, key and condition are set");
+        let client = self.regions.client(target.region());
+        let span = self.call_span("TransactWriteItems");
+        let result = client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .instrument(span.clone())
             .await;
         match result {
             Ok(output) => {
-                record_capacity(&span, output.consumed_capacity());
-                self.read(output.attributes().unwrap_or(&Default::default()))
+                let units: Vec<f64> = output
+                    .consumed_capacity()
+                    .iter()
+                    .filter_map(ConsumedCapacity::capacity_units)
+                    .collect();
+                if !units.is_empty() {
+                    span.record("aws.dynamodb.consumed_capacity", units.iter().sum::<f64>());
+                }
             }
-            Err(SdkError::ServiceError(failure))
-                if failure.err().is_conditional_check_failed_exception() =>
-            {
-                Err(StoreError::NotFound { id: id.into() })
+            Err(SdkError::ServiceError(failure)) => {
+                if let TransactWriteItemsError::TransactionCanceledException(canceled) =
+                    failure.err()
+                {
+                    let reasons = canceled.cancellation_reasons();
+                    let failed_condition = |index: usize| {
+                        reasons
+                            .get(index)
+                            .and_then(|reason| reason.code())
+                            .is_some_and(|code| code == "ConditionalCheckFailed")
+                    };
+                    if failed_condition(CONTROL_CHECK) {
+                        self.control.forget();
+                        return Err(self.paused(&target, "the write region moved or is moving"));
+                    }
+                    if failed_condition(MYSFIT_UPDATE) {
+                        let old_item = reasons
+                            .get(MYSFIT_UPDATE)
+                            .and_then(|reason| reason.item())
+                            .filter(|item| !item.is_empty());
+                        return Err(item_failed(old_item));
+                    }
+                    let codes: Vec<&str> = reasons
+                        .iter()
+                        .map(|reason| reason.code().unwrap_or("None"))
+                        .collect();
+                    // A conflicting transaction, throttling or capacity: nothing was written.
+                    if codes.iter().any(|code| {
+                        matches!(
+                            *code,
+                            "TransactionConflict"
+                                | "ThrottlingError"
+                                | "ProvisionedThroughputExceeded"
+                        )
+                    }) {
+                        return Err(StoreError::Unavailable(format!(
+                            "DynamoDB canceled the write of mysfit {id:?} in {} ({}); try again shortly",
+                            target.region(),
+                            codes.join(", ")
+                        )));
+                    }
+                }
+                return Err(self.failure(
+                    &span,
+                    "TransactWriteItems",
+                    SdkError::ServiceError(failure),
+                ));
             }
-            Err(error) => Err(self.failure(&span, "UpdateItem", error)),
+            Err(error) => return Err(self.failure(&span, "TransactWriteItems", error)),
         }
+        self.read_back(&client, id).await
+    }
+
+    /// The mysfit as the write region's table has it right after a write (a consistent read).
+    async fn read_back(&self, client: &Client, id: &str) -> Result<Mysfit, StoreError> {
+        let span = self.call_span("GetItem");
+        let output = client
+            .get_item()
+            .table_name(&self.name)
+            .key(mysfit::ID, AttributeValue::S(id.into()))
+            .consistent_read(true)
+            .send()
+            .instrument(span.clone())
+            .await
+            .map_err(|error| match self.failure(&span, "GetItem", error) {
+                StoreError::Unavailable(message) | StoreError::Failed(message) => {
+                    StoreError::Failed(format!(
+                        "the write of mysfit {id:?} was applied, but reading it back failed: {message}"
+                    ))
+                }
+                other => other,
+            })?;
+        match output.item() {
+            Some(item) => self.read(item),
+            None => Err(StoreError::NotFound { id: id.into() }),
+        }
+    }
+
+    fn paused(&self, target: &WriteTarget, why: &str) -> StoreError {
+        tracing::info!(table = %self.name, write_region = target.region(), why, "write refused");
+        StoreError::WritesPaused(format!(
+            "writes are paused: {why} (write region was {}); nothing was written, try again in {} s",
+            target.region(),
+            write_region::RETRY_AFTER_SECONDS
+        ))
     }
 
     /// The table's status when it exists and can serve requests (ACTIVE, or UPDATING — e.g. while

@@ -54,6 +54,8 @@ pub struct StackSummary {
 pub struct SeedReport {
     pub inserted: usize,
     pub existing: usize,
+    /// The write-region control item after the deploy (created when `created`).
+    pub write_region: crate::writes::SeedOutcome,
 }
 
 impl DeployReport {
@@ -79,9 +81,14 @@ impl DeployReport {
             })
             .collect();
         let seed = outputs.values().find_map(|output| match output {
-            StepOutput::Seeded { inserted, existing } => Some(SeedReport {
+            StepOutput::Seeded {
+                inserted,
+                existing,
+                write_region,
+            } => Some(SeedReport {
                 inserted: *inserted,
                 existing: *existing,
+                write_region: write_region.clone(),
             }),
             _ => None,
         });
@@ -98,7 +105,9 @@ impl DeployReport {
             .flat_map(|region| &region.stacks)
             .any(|stack| stack.changed)
             || replicas.iter().any(|replica| replica.created)
-            || seed.as_ref().is_some_and(|seed| seed.inserted > 0)
+            || seed
+                .as_ref()
+                .is_some_and(|seed| seed.inserted > 0 || seed.write_region.created)
             || entry_point.as_ref().is_some_and(|entry| entry.changed)
             || dashboard
                 .as_ref()

@@ -44,6 +44,39 @@ pub(super) async fn read_table(clients: &RegionClients, table: &str, recorder: &
     }
 }
 
+/// The write-region control item in this region's replica (a consistent read there). A missing
+/// table is said by the table's own row, not again here.
+pub(super) async fn read_write_region(
+    clients: &RegionClients,
+    table: &str,
+    recorder: &mut Recorder,
+) {
+    if !recorder.may_call("GetItem (write region)") {
+        return;
+    }
+    let result = clients
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(mysfits_catalogue::write_region::Control::key()))
+        .consistent_read(true)
+        .send()
+        .await;
+    match result {
+        Ok(output) => {
+            recorder.facts.write_region = output
+                .item()
+                .and_then(|item| mysfits_catalogue::write_region::Control::from_item(item).ok())
+                .map(|control| crate::writes::ControlSummary::from(&control));
+        }
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|service| service.is_resource_not_found_exception()) => {}
+        Err(error) => recorder.failed("GetItem (write region)", &error),
+    }
+}
+
 fn table_fact(name: &str, table: Option<&TableDescription>) -> TableFact {
     TableFact {
         name: name.to_string(),

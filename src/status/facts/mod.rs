@@ -42,6 +42,9 @@ pub struct RegionFacts {
     pub stacks: Vec<StackFact>,
     pub services: Vec<ServiceFact>,
     pub table: Option<TableFact>,
+    /// The write-region control item as this region's replica has it (`None`: not seeded,
+    /// not replicated here yet, or not read).
+    pub write_region: Option<crate::writes::ControlSummary>,
     /// Replication from this region to each other region of the app (DynamoDB publishes it in
     /// the sending region, one `ReplicationLatency` per receiving region), in the app's order.
     pub replication: Vec<ReplicationFact>,
@@ -220,6 +223,7 @@ pub async fn gather(clients: &RegionClients, lookup: &Lookup<'_>) -> RegionFacts
         app_stack.count_parameter(crate::app::template::parameter::DESIRED_COUNT);
     read_services(clients, lookup.app, &app_stack, &mut recorder).await;
     read_table(clients, lookup.table, &mut recorder).await;
+    data::read_write_region(clients, lookup.table, &mut recorder).await;
     read_replication_latencies(clients, lookup, &mut recorder).await;
     read_alarms(clients, lookup.app, &mut recorder).await;
     recorder.facts

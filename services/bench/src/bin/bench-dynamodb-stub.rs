@@ -1,5 +1,5 @@
 //! TIMING FIXTURE ONLY — never used by a test of behaviour. A loopback stand-in for DynamoDB that
-//! answers the catalogue service's calls (Scan, Query, GetItem, UpdateItem, DescribeTable, picked
+//! answers the catalogue service's calls (Scan, Query, GetItem, TransactWriteItems, DescribeTable, picked
 //! by `X-Amz-Target`) with answers recorded once at start-up from the seed catalogue, in DynamoDB's
 //! JSON 1.0 wire form (item answers with the `ConsumedCapacity` the service asks for), over
 //! keep-alive HTTP/1. It does no conditions, no counting and no checks of
@@ -28,8 +28,10 @@ struct Recorded {
     query: HashMap<(String, String), Bytes>,
     /// id → GetItem answer (`{"Item": ...}`)
     get: HashMap<String, Bytes>,
-    /// id → UpdateItem answer with ReturnValues ALL_NEW (`{"Attributes": ...}`)
-    update: HashMap<String, Bytes>,
+    /// TransactWriteItems answer (the control check and the mysfit's update: `{"ConsumedCapacity": [...]}`)
+    transaction: Bytes,
+    /// GetItem of a key that has no item (the write-region control item: not seeded here)
+    no_item: Bytes,
     describe: Bytes,
     not_found: Bytes,
 }
@@ -86,13 +88,10 @@ fn record(table: &str) -> Recorded {
                 (id.clone(), bytes(answer))
             })
             .collect(),
-        update: items
-            .iter()
-            .map(|(id, item)| {
-                let answer = json!({ "Attributes": item, "ConsumedCapacity": capacity });
-                (id.clone(), bytes(answer))
-            })
-            .collect(),
+        transaction: bytes(json!({
+            "ConsumedCapacity": [{ "TableName": table, "CapacityUnits": 4.0, "WriteCapacityUnits": 4.0 }]
+        })),
+        no_item: bytes(json!({})),
         describe: bytes(json!({ "Table": { "TableName": table, "TableStatus": "ACTIVE" } })),
         not_found: bytes(json!({
             "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
@@ -122,8 +121,8 @@ async fn answer(
                 .to_string();
             recorded.query.get(&(index, value))
         }
-        "GetItem" => recorded.get.get(key_id()),
-        "UpdateItem" => recorded.update.get(key_id()),
+        "GetItem" => Some(recorded.get.get(key_id()).unwrap_or(&recorded.no_item)),
+        "TransactWriteItems" => Some(&recorded.transaction),
         "DescribeTable" => Some(&recorded.describe),
         _ => None,
     };

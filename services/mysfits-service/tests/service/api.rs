@@ -245,6 +245,7 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
         settings,
         Settings {
             table: "app-mysfits".into(),
+            home_region: "us-west-2".into(),
             region: "us-west-2".into(),
             endpoint_url: None,
             port: 8080,
@@ -252,6 +253,24 @@ fn settings_come_from_the_environment_and_bad_values_name_the_variable() {
             tracing: service_common::telemetry::TracingSettings::OFF,
             list_cache: Duration::from_millis(1000),
         }
+    );
+    let settings = Settings::from_env(&env(&[
+        ("DDB_TABLE_NAME", "t-1"),
+        ("AWS_REGION", "us-west-2"),
+        ("MYSFITS_HOME_REGION", "us-east-1"),
+    ]))
+    .unwrap();
+    assert_eq!(settings.home_region, "us-east-1");
+    let error = Settings::from_env(&env(&[
+        ("DDB_TABLE_NAME", "t-1"),
+        ("AWS_REGION", "us-west-2"),
+        ("MYSFITS_HOME_REGION", "US East"),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("MYSFITS_HOME_REGION is \"US East\", which is not an AWS region name"),
+        "{error}"
     );
     for (value, kept) in [("0", 0), ("250", 250), ("60000", 60_000)] {
         let settings = Settings::from_env(&env(&[

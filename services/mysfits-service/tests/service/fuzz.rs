@@ -239,12 +239,13 @@ fn mysfits_service_never_answers_5xx_and_corrupts_nothing() {
             let mut rest = item.clone();
             rest.remove("Likes");
             rest.remove("Adopted");
+            rest.remove("Version");
             rest
         };
         assert_eq!(
             unchanged(new),
             unchanged(old),
-            "{id}: fields other than Likes/Adopted changed"
+            "{id}: fields other than Likes/Adopted/Version changed"
         );
         let liked = likes.get(id).copied().unwrap_or(0);
         assert_eq!(
@@ -256,6 +257,12 @@ fn mysfits_service_never_answers_5xx_and_corrupts_nothing() {
             flag(new),
             flag(old) || adoptions.get(id).copied().unwrap_or(false),
             "{id}: Adopted"
+        );
+        let newly_adopted = i64::from(flag(new) && !flag(old));
+        assert_eq!(
+            number(new, "Version"),
+            number(old, "Version") + liked + newly_adopted,
+            "{id}: every accepted write adds one Version"
         );
         if liked > 0 || flag(new) != flag(old) {
             changed_items += 1;

@@ -5,4 +5,5 @@
 
 mod api;
 mod fuzz;
+mod regions;
 mod support;
