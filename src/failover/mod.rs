@@ -191,30 +191,7 @@ impl FailoverReport {
 
     /// Each phase with its time, and the total.
     fn phases_text(&self) -> String {
-        if self.phases.is_empty() {
-            return String::new();
-        }
-        let width = self
-            .phases
-            .iter()
-            .map(|phase| phase.name.len())
-            .max()
-            .unwrap_or(0);
-        let mut text = "phases:\n".to_string();
-        for phase in &self.phases {
-            text.push_str(&format!(
-                "  {:<width$}  {:>7.1}s  {}\n",
-                phase.name,
-                phase.elapsed_ms as f64 / 1000.0,
-                phase.result
-            ));
-        }
-        text.push_str(&format!(
-            "  {:<width$}  {:>7.1}s\n",
-            "total",
-            self.total_ms as f64 / 1000.0
-        ));
-        text
+        phases_text(&self.phases, self.total_ms)
     }
 
     /// Autoscaling ranges raised in the target and restored in the source, and services that
@@ -762,6 +739,35 @@ impl PhaseClock {
             result: format!("FAILED: {error}"),
         }
     }
+}
+
+/// Each phase with its time, and the total, as failover and `traffic set` print them; nothing
+/// when no phase ran.
+pub(crate) fn phases_text(phases: &[Phase], total_ms: u64) -> String {
+    if phases.is_empty() {
+        return String::new();
+    }
+    let width = phases
+        .iter()
+        .map(|phase| phase.name.len())
+        .max()
+        .unwrap_or(0)
+        .max("total".len());
+    let mut text = "phases:\n".to_string();
+    for phase in phases {
+        text.push_str(&format!(
+            "  {:<width$}  {:>7.1}s  {}\n",
+            phase.name,
+            phase.elapsed_ms as f64 / 1000.0,
+            phase.result
+        ));
+    }
+    text.push_str(&format!(
+        "  {:<width$}  {:>7.1}s\n",
+        "total",
+        total_ms as f64 / 1000.0
+    ));
+    text
 }
 
 #[cfg(test)]

@@ -337,29 +337,7 @@ impl TrafficReport {
         if self.forced && !self.not_ready().is_empty() {
             text.push_str("  (--force: went on although not ready)\n");
         }
-        if !self.phases.is_empty() {
-            let width = self
-                .phases
-                .iter()
-                .map(|phase| phase.name.len())
-                .max()
-                .unwrap_or(0)
-                .max("total".len());
-            text.push_str("phases:\n");
-            for phase in &self.phases {
-                text.push_str(&format!(
-                    "  {:<width$}  {:>7.1}s  {}\n",
-                    phase.name,
-                    phase.elapsed_ms as f64 / 1000.0,
-                    phase.result
-                ));
-            }
-            text.push_str(&format!(
-                "  {:<width$}  {:>7.1}s\n",
-                "total",
-                self.total_ms as f64 / 1000.0
-            ));
-        }
+        text.push_str(&crate::failover::phases_text(&self.phases, self.total_ms));
         for change in &self.restored_minimums {
             text.push_str(&format!(
                 "autoscaling minimum of {} in {}: {} -> {} (restored), maximum {}\n",
