@@ -48,6 +48,20 @@ pub mod recovery_parameter {
     pub const ALL: [&str; 3] = [APP_NAME, PRIMARY_REGION, STANDBY_REGION];
 }
 
+/// The alarms of templates/alarms.yaml that say a region is failing (5xx rate, a target group
+/// with no healthy host), by name: what `drill --kill` watches. The replication latency alarm is
+/// about the data, not the region's health, and is left out.
+pub fn failure_alarm_names(app: &str) -> Vec<String> {
+    [
+        "5xx-rate",
+        "mysfits-no-healthy-targets",
+        "like-no-healthy-targets",
+    ]
+    .iter()
+    .map(|suffix| format!("{app}-{suffix}"))
+    .collect()
+}
+
 /// The recovery stack's output naming the Region switch plan.
 pub const PLAN_ARN_OUTPUT: &str = "PlanArn";
 
@@ -233,6 +247,22 @@ mod tests {
 
     fn regions(names: &[&str]) -> Vec<String> {
         names.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn the_watched_alarms_are_the_templates_failure_alarms() {
+        let template = crate::stack::StackKind::Alarms.template();
+        let named: Vec<&str> = template
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("AlarmName: !Sub \"${AppName}-"))
+            .map(|rest| rest.trim_end_matches('"'))
+            .filter(|suffix| *suffix != "replication-latency")
+            .collect();
+        let watched = failure_alarm_names("shop");
+        assert_eq!(watched.len(), named.len(), "{named:?}");
+        for suffix in named {
+            assert!(watched.contains(&format!("shop-{suffix}")), "{suffix}");
+        }
     }
 
     #[test]

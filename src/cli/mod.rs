@@ -309,12 +309,19 @@ pub struct TracesArgs {
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
-    /// Region to fail over to and back from [default: the first region after home]
+    /// Region to fail over to and back from [default: the first region after home; with --kill,
+    /// the first region other than the killed one]
     #[arg(long, value_name = "REGION", value_parser = RegionNameParser, hide_possible_values = true)]
     pub to: Option<String>,
-    /// How long to keep the load running, in seconds
-    #[arg(long, default_value_t = 60)]
-    pub duration: u64,
+    /// After the planned round trip, make REGION fail for real (its ECS services to 0, their
+    /// autoscaling held) and measure, without acting, how the entry point's health checking
+    /// moves traffic away and back; the services are given back afterwards, also on error
+    #[arg(long, value_name = "REGION", value_parser = RegionNameParser, hide_possible_values = true)]
+    pub kill: Option<String>,
+    /// How long to keep the load running, in seconds [default: 60; with --kill 600, as health
+    /// checks take minutes to move traffic]
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
     /// Requests per second to send
     #[arg(long, default_value_t = 20)]
     pub rate: u32,

@@ -6,17 +6,43 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
+use super::kill::{self, Outage};
 use super::load::{self, LoadOptions, LoadRun, Sample};
+use super::outage::{OutageReport, Sightings, Watch};
 use super::probe::Prober;
 use super::{Failover, FailoverOptions, FailoverReport, Outcome};
+use crate::cancel::Cancellation;
 use crate::error::{Error, Result};
-use crate::progress::{Events, elapsed_ms};
+use crate::progress::{Event, Events, elapsed_ms};
+use crate::status::facts::{self, Lookup};
 
-/// When the failover starts, as a share of the duration (load before it is the baseline).
-const FAILOVER_AT: f64 = 0.2;
-/// When the failback starts at the earliest.
-const FAILBACK_AT: f64 = 0.6;
+/// When each step starts at the earliest, as a share of the duration: the failover (load before
+/// it is the baseline), the failback, and with `--kill` the kill and the revive.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    failover: f64,
+    failback: f64,
+    kill: f64,
+    revive: f64,
+}
+
+const PLANNED_ONLY: Schedule = Schedule {
+    failover: 0.2,
+    failback: 0.6,
+    kill: 1.0,
+    revive: 1.0,
+};
+
+/// With `--kill`: the planned round trip first (its figures are the comparison), then the outage
+/// over the second half, with a quarter of the duration after the revive to see the way back.
+const WITH_KILL: Schedule = Schedule {
+    failover: 0.1,
+    failback: 0.3,
+    kill: 0.5,
+    revive: 0.75,
+};
 /// Requests in flight at most: a region that hangs cannot pile up unbounded work.
 const MAX_IN_FLIGHT: usize = 256;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,6 +57,16 @@ pub struct Drill {
     /// That region back to home.
     pub back: Failover,
     pub options: FailoverOptions,
+    /// `--kill`: after the round trip, stop the region `back` ends in.
+    pub kill: Option<Kill>,
+}
+
+/// The unplanned part of a drill: the region `back` returned to (its clients and settings are
+/// the ones used) is stopped and later revived; in between the drill only reads.
+#[derive(Debug, Clone)]
+pub struct Kill {
+    /// The app's alarms in that region to watch (`auto_failover` on), by name.
+    pub alarms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +106,8 @@ pub struct DrillReport {
     pub answers_by_region: BTreeMap<String, usize>,
     pub shifts: Vec<ShiftWindow>,
     pub failovers: Vec<FailoverReport>,
+    /// `--kill`: what the unplanned outage looked like.
+    pub outage: Option<OutageReport>,
     pub notes: Vec<String>,
 }
 
@@ -123,6 +161,9 @@ impl DrillReport {
                 text.push_str(&format!("    skipped: {skipped}\n"));
             }
         }
+        if let Some(outage) = &self.outage {
+            text.push_str(&outage.text(self.shifts.first()));
+        }
         for note in &self.notes {
             text.push_str(&format!("  note: {note}\n"));
         }
@@ -136,10 +177,20 @@ fn seconds(milliseconds: Option<u64>) -> String {
         .unwrap_or_else(|| "never (within the load)".into())
 }
 
-/// Runs the load, fails over at 20 % of the duration and back at 60 % (or as soon as the
-/// failover is done, if later), then analyses what the load saw. The failback runs even when the
-/// load has ended, so the drill leaves traffic where it found it.
-pub async fn run(drill: &Drill, events: &Events) -> Result<DrillReport> {
+/// Runs the load, fails over and back on the schedule (each step as soon as the one before is
+/// done, if later), with `--kill` then stops the region and revives it, and analyses what the
+/// load saw. The failback runs even when the load has ended, so the drill leaves traffic where
+/// it found it; an outage it made is undone also when a later step fails or on Ctrl-C.
+pub async fn run(
+    drill: &Drill,
+    events: &Events,
+    cancellation: &Cancellation,
+) -> Result<DrillReport> {
+    let schedule = if drill.kill.is_some() {
+        WITH_KILL
+    } else {
+        PLANNED_ONLY
+    };
     let prober = Prober::new(REQUEST_TIMEOUT)?;
     let started = Instant::now();
     let load = tokio::spawn(load::run(
@@ -152,26 +203,83 @@ pub async fn run(drill: &Drill, events: &Events) -> Result<DrillReport> {
         },
         started,
     ));
-    let mut failovers = Vec::new();
-    let mut windows = Vec::new();
-    let mut notes = vec![
-        "every request opened a new connection (a traffic shift moves only new ones), so latencies include the connection setup".to_string(),
-    ];
-    for (failover, at) in [(&drill.there, FAILOVER_AT), (&drill.back, FAILBACK_AT)] {
-        let due = drill.duration.mul_f64(at);
-        if let Some(wait) = due.checked_sub(started.elapsed()) {
-            tokio::time::sleep(wait).await;
+    let mut steps = match steps(drill, schedule, started, events, cancellation).await {
+        Ok(steps) => steps,
+        Err(error) => {
+            load.abort();
+            return Err(error);
         }
+    };
+    let load_run = load
+        .await
+        .map_err(|error| Error::internal(format!("the load task stopped: {error}")));
+    let outage = match steps.outage.take() {
+        Some(mut made) => {
+            made.stop_watching.cancel();
+            let sightings = (&mut made.watcher).await.unwrap_or_default();
+            Some((made, sightings))
+        }
+        None => None,
+    };
+    Ok(analyse(drill, load_run?, steps, outage))
+}
+
+/// What the drill's steps did, for the analysis.
+struct Steps {
+    /// Each shift: its target region, and when it started and ended since the load started.
+    windows: Vec<(String, u64, u64)>,
+    failovers: Vec<FailoverReport>,
+    notes: Vec<String>,
+    outage: Option<MadeOutage>,
+}
+
+/// An outage made and undone, with the watcher still reading until the load ends.
+struct MadeOutage {
+    outage: Outage,
+    killed_at_ms: u64,
+    revived_at_ms: u64,
+    running_after_revive_ms: Option<u64>,
+    watcher: tokio::task::JoinHandle<Sightings>,
+    stop_watching: CancellationToken,
+}
+
+/// Sleeps until `due` after `started`, or fails at Ctrl-C.
+async fn wait_until(due: Duration, started: Instant, cancellation: &Cancellation) -> Result<()> {
+    if let Some(wait) = due.checked_sub(started.elapsed()) {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = cancellation.cancelled() => return Err(Error::Interrupted),
+        }
+    }
+    Ok(())
+}
+
+async fn steps(
+    drill: &Drill,
+    schedule: Schedule,
+    started: Instant,
+    events: &Events,
+    cancellation: &Cancellation,
+) -> Result<Steps> {
+    let mut steps = Steps {
+        windows: Vec::new(),
+        failovers: Vec::new(),
+        notes: vec![
+            "every request opened a new connection (a traffic shift moves only new ones), so latencies include the connection setup".to_string(),
+        ],
+        outage: None,
+    };
+    for (failover, at) in [
+        (&drill.there, schedule.failover),
+        (&drill.back, schedule.failback),
+    ] {
+        wait_until(drill.duration.mul_f64(at), started, cancellation).await?;
         let shift_started = elapsed_ms(started.elapsed());
-        let report = match super::run(failover, &drill.options, events).await {
-            Ok(report) => report,
-            Err(error) => {
-                load.abort();
-                return Err(error);
-            }
+        let report = tokio::select! {
+            report = super::run(failover, &drill.options, events) => report?,
+            () = cancellation.cancelled() => return Err(Error::Interrupted),
         };
         if report.outcome == Outcome::Refused {
-            load.abort();
             return Err(Error::config(
                 format!(
                     "the drill's failover to {} was refused: not ready ({})",
@@ -188,30 +296,149 @@ pub async fn run(drill: &Drill, events: &Events) -> Result<DrillReport> {
         }
         let shift_finished = elapsed_ms(started.elapsed());
         if Duration::from_millis(shift_finished) > drill.duration {
-            notes.push(format!(
+            steps.notes.push(format!(
                 "the shift to {} ended after the load ({:.1}s > {:.0}s): lengthen --duration to measure it fully",
                 report.target,
                 shift_finished as f64 / 1000.0,
                 drill.duration.as_secs_f64()
             ));
         }
-        windows.push((report.target.clone(), shift_started, shift_finished));
-        failovers.push(report);
+        steps
+            .windows
+            .push((report.target.clone(), shift_started, shift_finished));
+        steps.failovers.push(report);
     }
-    let load_run = load
-        .await
-        .map_err(|error| Error::internal(format!("the load task stopped: {error}")))?;
-    Ok(analyse(drill, load_run, &windows, failovers, notes))
+    if let Some(kill) = &drill.kill {
+        steps.outage =
+            Some(make_outage(drill, kill, schedule, started, events, cancellation).await?);
+    }
+    Ok(steps)
+}
+
+/// Stops the region the failback returned to, waits, gives it back and waits (at most the
+/// drill's timeout) until it runs again. Between the stop and the revive it only reads.
+async fn make_outage(
+    drill: &Drill,
+    kill: &Kill,
+    schedule: Schedule,
+    started: Instant,
+    events: &Events,
+    cancellation: &Cancellation,
+) -> Result<MadeOutage> {
+    let side = &drill.back.target;
+    let clients = &side.clients;
+    let region = clients.region.clone();
+    let step = format!("outage {region}");
+    wait_until(drill.duration.mul_f64(schedule.kill), started, cancellation).await?;
+    let phase_started = Instant::now();
+    events.emit(Event::StepStarted { step: step.clone() });
+    let peer = drill.back.source.settings.name.clone();
+    let found = facts::gather(
+        clients,
+        &Lookup {
+            app: &drill.back.app,
+            table: &drill.back.table,
+            home: side.settings.home,
+            other_regions: &[peer.as_str()],
+            answer_limit: side.answer_limit,
+        },
+    )
+    .await;
+    if let Some(reason) = &found.unreachable {
+        return Err(Error::config(
+            format!("{region} did not answer before the kill: {reason}; nothing was stopped"),
+            format!(
+                "check {region}'s endpoint and credentials (`mysfits status`), then run the drill again"
+            ),
+        ));
+    }
+    let mut outage = Outage::of(&found)?;
+    let stop_watching = CancellationToken::new();
+    let watcher = tokio::spawn(
+        Watch {
+            entry: drill.back.entry.clone(),
+            region: region.clone(),
+            alarms: kill
+                .alarms
+                .clone()
+                .map(|names| (clients.cloudwatch.clone(), names)),
+        }
+        .run(started, stop_watching.clone()),
+    );
+    let killed_at_ms = elapsed_ms(started.elapsed());
+    // Not raced against Ctrl-C: a call dropped halfway would leave a change unrecorded.
+    let mut outcome = kill::stop(clients, &mut outage, events, &step).await;
+    if outcome.is_ok() {
+        events.note(
+            &step,
+            format!(
+                "{region} stopped ({}); mysfits now only reads until the revive",
+                outage.summary()
+            ),
+        );
+        outcome = wait_until(
+            drill.duration.mul_f64(schedule.revive),
+            started,
+            cancellation,
+        )
+        .await;
+    }
+    let revived_at_ms = elapsed_ms(started.elapsed());
+    let restored = kill::restore(clients, &outage, events, &step).await;
+    if let Err(error) = restored {
+        stop_watching.cancel();
+        return Err(Error::config(
+            format!("the drill could not give {region} its services back: {error}"),
+            format!("set them back by hand: {}", outage.restore_commands()),
+        ));
+    }
+    if let Err(error) = outcome {
+        stop_watching.cancel();
+        return Err(error);
+    }
+    let settle = tokio::select! {
+        settle = kill::wait_restored(clients, &outage, drill.options.timeout) => settle,
+        () = cancellation.cancelled() => Err(Error::Interrupted),
+    };
+    let settle = match settle {
+        Ok(settle) => settle,
+        Err(error) => {
+            stop_watching.cancel();
+            return Err(error);
+        }
+    };
+    events.emit(Event::StepFinished {
+        step,
+        summary: if settle.settled {
+            format!("revived: {}", settle.observed.join("; "))
+        } else {
+            format!(
+                "revived, not settled within {:.0}s: {}",
+                drill.options.timeout.as_secs_f64(),
+                settle.observed.join("; ")
+            )
+        },
+        elapsed_ms: elapsed_ms(phase_started.elapsed()),
+    });
+    Ok(MadeOutage {
+        outage,
+        killed_at_ms,
+        revived_at_ms,
+        running_after_revive_ms: settle.settled.then_some(settle.waited_ms),
+        watcher,
+        stop_watching,
+    })
 }
 
 fn analyse(
     drill: &Drill,
     load_run: LoadRun,
-    windows: &[(String, u64, u64)],
-    failovers: Vec<FailoverReport>,
-    notes: Vec<String>,
+    steps: Steps,
+    outage: Option<(MadeOutage, Sightings)>,
 ) -> DrillReport {
     let samples = &load_run.samples;
+    let windows = &steps.windows;
+    let mut notes = steps.notes;
     let errors = samples
         .iter()
         .filter(|sample| !sample.answer.is_success())
@@ -228,6 +455,11 @@ fn analyse(
             )
             .or_insert(0) += 1;
     }
+    // A shift's window ends where the next shift, or the outage, begins.
+    let outage_start = outage
+        .as_ref()
+        .map(|(made, _)| made.killed_at_ms)
+        .unwrap_or(u64::MAX);
     let shifts = windows
         .iter()
         .enumerate()
@@ -235,10 +467,22 @@ fn analyse(
             let until = windows
                 .get(index + 1)
                 .map(|(_, next, _)| *next)
-                .unwrap_or(u64::MAX);
+                .unwrap_or(outage_start);
             shift_window(samples, to, *started_ms, *finished_ms, until)
         })
         .collect();
+    let outage = outage.map(|(made, sightings)| {
+        let report = super::outage::analyse(
+            samples,
+            &made.outage.services,
+            &made.outage.region,
+            (made.killed_at_ms, made.revived_at_ms),
+            &sightings,
+            made.running_after_revive_ms,
+        );
+        notes.extend(outage_notes(drill, &report, &sightings));
+        report
+    });
     DrillReport {
         url: drill.url.clone(),
         rate: drill.rate,
@@ -249,9 +493,39 @@ fn analyse(
         latency: latency_summary(samples),
         answers_by_region,
         shifts,
-        failovers,
+        failovers: steps.failovers,
+        outage,
         notes,
     }
+}
+
+/// What the reader of an outage's figures should know about them.
+fn outage_notes(drill: &Drill, report: &OutageReport, sightings: &Sightings) -> Vec<String> {
+    let mut notes = vec![format!(
+        "between the kill and the revive mysfits only read (the entry point's health{}); what moved the traffic was the entry point's own health checking",
+        if drill
+            .kill
+            .as_ref()
+            .is_some_and(|kill| kill.alarms.is_some())
+        {
+            ", the alarms"
+        } else {
+            ""
+        }
+    )];
+    if !sightings.health_reported() {
+        notes.push(format!(
+            "the entry point reported no health for {} ({} reads): detection is seen only in the load's answers",
+            report.region, sightings.reads
+        ));
+    }
+    if report.first_other_answer_after_ms.is_none() {
+        notes.push(format!(
+            "no other region answered within the {:.0}s outage: health checks need about interval x threshold (Global Accelerator and Route 53: 30 s x 3 by default) to move traffic; lengthen --duration",
+            (report.revived_at_ms - report.killed_at_ms) as f64 / 1000.0
+        ));
+    }
+    notes
 }
 
 /// Percentiles of the successful requests' latencies (1 ms to 60 s, 3 significant digits).

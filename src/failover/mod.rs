@@ -18,7 +18,9 @@
 //! that neither serve nor take the traffic are not touched.
 
 pub mod drill;
+pub mod kill;
 pub mod load;
+pub mod outage;
 pub mod probe;
 pub mod readiness;
 pub mod scale;

@@ -371,8 +371,35 @@ pub async fn scale(
             ),
         );
     }
-    // Not `wait::poll`: reaching the limit unsettled is a report (the verification says what
-    // is missing), not an error.
+    let settle = wait_settled(clients, plan, limit).await?;
+    Ok(ScaleReport {
+        plan: plan.clone(),
+        settled: settle.settled,
+        waited_ms: settle.waited_ms,
+        observed: settle.observed,
+        minimums,
+        without_autoscaling,
+    })
+}
+
+/// How a wait for the planned counts ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settle {
+    /// Every service runs its planned count, in one deployment, with that many healthy targets.
+    pub settled: bool,
+    pub waited_ms: u64,
+    /// One line per service, as last seen.
+    pub observed: Vec<String>,
+}
+
+/// Waits (at most `limit`) until every service of `plan` runs its `to` count and its target
+/// group has that many healthy targets. Not `wait::poll`: reaching the limit unsettled is a
+/// report (the caller says what is missing), not an error.
+pub async fn wait_settled(
+    clients: &RegionClients,
+    plan: &ScalePlan,
+    limit: Duration,
+) -> Result<Settle> {
     let mut pacing = Pacing::start(Backoff::doubling(
         Duration::from_millis(200),
         Duration::from_secs(10),
@@ -381,13 +408,10 @@ pub async fn scale(
     loop {
         let (settled, observed) = observe(clients, plan).await?;
         if settled || !pacing.pause().await {
-            return Ok(ScaleReport {
-                plan: plan.clone(),
+            return Ok(Settle {
                 settled,
                 waited_ms: elapsed_ms(pacing.waited()),
                 observed,
-                minimums,
-                without_autoscaling,
             });
         }
     }

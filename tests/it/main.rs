@@ -14,6 +14,7 @@ mod deploy_capacity;
 mod deploy_e2e;
 mod deploy_interrupt;
 mod deploy_regions;
+mod drill_kill;
 mod entry_mocks;
 mod examples;
 mod failover;
