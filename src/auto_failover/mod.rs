@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::app::SERVICES;
+use crate::app::{RegionName, SERVICES};
+use crate::aws::RegionClients;
 use crate::config::{Config, RegionSettings};
 use crate::error::{Error, Result};
 use crate::stack::outputs::AppOutputs;
@@ -46,6 +47,40 @@ pub mod recovery_parameter {
     pub const PRIMARY_REGION: &str = "PrimaryRegion";
     pub const STANDBY_REGION: &str = "StandbyRegion";
     pub const ALL: [&str; 3] = [APP_NAME, PRIMARY_REGION, STANDBY_REGION];
+}
+
+/// Auto failover's stacks that exist although the config has it off (it was on at an earlier
+/// deploy): the recovery stack in the home region, an alarms stack in any region, as (region,
+/// region name, kind). Empty when it is on. Asked concurrently; a region that does not answer
+/// is an error, as it would be for the deploy.
+pub async fn leftover_stacks(
+    config: &Config,
+    clients: &BTreeMap<RegionName, RegionClients>,
+) -> Result<Vec<(RegionName, String, StackKind)>> {
+    if config.auto_failover.enabled {
+        return Ok(Vec::new());
+    }
+    let mut wanted = Vec::new();
+    for region in config.regions() {
+        if region.home {
+            wanted.push((region, StackKind::Recovery));
+        }
+        wanted.push((region, StackKind::Alarms));
+    }
+    let found =
+        futures::future::try_join_all(wanted.into_iter().map(|(region, kind)| async move {
+            let Some(clients) = clients.get(&region.key()) else {
+                return Ok(None);
+            };
+            let stack = kind.stack_name(&config.app);
+            Ok::<_, Error>(
+                crate::teardown::removal::describe_stack(clients, &stack)
+                    .await?
+                    .map(|_| (region.key(), region.name.clone(), kind)),
+            )
+        }))
+        .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// The alarms of templates/alarms.yaml that say a region is failing (5xx rate, a target group

@@ -12,7 +12,9 @@ use crate::config::{Config, RegionSettings};
 use crate::dashboard::DashboardReport;
 use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::error::{Error, Result};
-use crate::plan::{Cancellation, DeployOptions, StepId, app_stack, deploy_plan, execute};
+use crate::plan::{
+    Cancellation, DeployOptions, StepId, add_leftover_removals, app_stack, deploy_plan, execute,
+};
 use crate::progress::{Events, Progress};
 use crate::stack::deploy::{StackDeployer, StackResult};
 use crate::stack::{
@@ -45,6 +47,8 @@ pub enum StepOutput {
     Accelerator(Option<crate::entry::accelerator::Prepared>),
     EntryPoint(EntryReport),
     Dashboard(DashboardReport),
+    /// A stack the config no longer asks for was deleted.
+    Removed,
 }
 
 /// What the steps of one run have handed on so far.
@@ -67,15 +71,16 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
     let options = DeployOptions {
         seed: !args.no_seed,
     };
-    let plan = deploy_plan(config, options);
     if args.dry_run {
         super::identity_first(config, None, super::Banner::AlsoOnTerminal).await?;
+        let plan = plan_with_leftovers(config, options).await;
         return preview::preview(config, &plan).await;
     }
     // Inputs first: a missing binary source is refused before any AWS call.
     let binaries = images::choose_binaries(args)?;
     super::identity_first(config, None, super::Banner::AlsoOnTerminal).await?;
     let clients = RegionClients::for_regions(config, Patience::DEPLOY).await;
+    let plan = plan_with_leftovers(config, options).await;
     let progress = Progress::start();
     let events = progress.events.clone();
     let context = Arc::new(DeployContext {
@@ -111,9 +116,23 @@ pub async fn deploy(config: &Config, args: &DeployArgs) -> Result<ExitCode> {
 
 /// `mysfits plan`: the steps, then each stack's change set. Exit 0 no changes, 1 changes.
 pub async fn plan(config: &Config) -> Result<ExitCode> {
-    let plan = deploy_plan(config, DeployOptions { seed: true });
     super::identity_first(config, None, super::Banner::Verbose).await?;
+    let plan = plan_with_leftovers(config, DeployOptions { seed: true }).await;
     preview::preview(config, &plan).await
+}
+
+/// The deploy plan with the removal of auto failover stacks the config no longer asks for.
+/// Looked up with impatient clients, and a region that does not answer counts as having none:
+/// its own steps then report it, with their step's name, as in any deploy.
+async fn plan_with_leftovers(config: &Config, options: DeployOptions) -> crate::plan::Plan {
+    let mut plan = deploy_plan(config, options);
+    if !config.auto_failover.enabled {
+        let clients = RegionClients::for_regions(config, Patience::IMPATIENT).await;
+        if let Ok(leftovers) = crate::auto_failover::leftover_stacks(config, &clients).await {
+            add_leftover_removals(&mut plan, &leftovers);
+        }
+    }
+    plan
 }
 
 impl DeployContext {
@@ -159,7 +178,33 @@ impl DeployContext {
             StepId::EntryPoint => self.ensure_entry_point(step, done).await,
             StepId::Dashboard => self.ensure_dashboard(step, done).await,
             StepId::SeedTable => self.seed_table().await,
+            StepId::RemoveStack { region, kind } => self.remove_stack(region, kind, step).await,
         }
+    }
+
+    /// Deletes a stack the config no longer asks for, with teardown's deletion (waits until it
+    /// is gone, cleans what blocks a failed delete).
+    async fn remove_stack(
+        &self,
+        region: RegionName,
+        kind: StackKind,
+        step: &str,
+    ) -> Result<Finished> {
+        let clients = self.clients.get(&region).ok_or_else(|| {
+            Error::internal(format!(
+                "the deploy plan removes a stack in {region}, which has no clients"
+            ))
+        })?;
+        let stack_name = kind.stack_name(&self.config.app);
+        let removed = crate::teardown::removal::delete_stack(
+            clients,
+            &self.config.app,
+            &stack_name,
+            &self.events,
+            step,
+        )
+        .await?;
+        Ok((StepOutput::Removed, removed.summary(&stack_name)))
     }
 
     async fn build_images(&self, step: &str) -> Result<Finished> {

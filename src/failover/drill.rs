@@ -513,6 +513,12 @@ fn outage_notes(drill: &Drill, report: &OutageReport, sightings: &Sightings) -> 
             ""
         }
     )];
+    if sightings.health_reported() && report.detected_after_ms.is_none() {
+        notes.push(format!(
+            "the entry point reported {} healthy throughout ({} reads): its health checks did not see the outage (on an emulator they are not run)",
+            report.region, sightings.reads
+        ));
+    }
     if !sightings.health_reported() {
         notes.push(format!(
             "the entry point reported no health for {} ({} reads): detection is seen only in the load's answers",

@@ -330,8 +330,18 @@ pub async fn restore(
                 Ok(()) => events.note(
                     step,
                     format!(
-                        "{}: autoscaling back to {}-{}, scaling resumed",
-                        service.name, before.min, before.max
+                        "{}: autoscaling back to {}-{}, {}",
+                        service.name,
+                        before.min,
+                        before.max,
+                        if before.dynamic_scaling_in_suspended
+                            || before.dynamic_scaling_out_suspended
+                            || before.scheduled_scaling_suspended
+                        {
+                            "suspension as it was"
+                        } else {
+                            "scaling resumed"
+                        }
                     ),
                 ),
                 Err(error) => {

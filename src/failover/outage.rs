@@ -146,6 +146,8 @@ pub struct OutageReport {
     pub requests: usize,
     pub errors: usize,
     pub first_error_after_ms: Option<u64>,
+    /// Whether the entry point reported any health for the region while the drill watched.
+    pub health_reported: bool,
     /// The entry point first reported the region not healthy, and with which word.
     pub detected_after_ms: Option<u64>,
     pub detected_as: Option<String>,
@@ -225,6 +227,7 @@ pub fn analyse(
         requests: during.len(),
         errors,
         first_error_after_ms,
+        health_reported: sightings.health_reported(),
         detected_after_ms: detected.map(|(at, _)| at - killed_at_ms),
         detected_as: detected.map(|(_, word)| word.to_string()),
         alarm_after_ms: alarm.as_ref().map(|(at, _)| at - killed_at_ms),
@@ -232,8 +235,9 @@ pub fn analyse(
         first_other_answer_after_ms,
         recovered_after_ms,
         running_after_revive_ms,
-        healthy_after_revive_ms: sightings
-            .healthy_from(revived_at_ms)
+        // Healthy "again" only after it was seen unhealthy.
+        healthy_after_revive_ms: detected
+            .and_then(|_| sightings.healthy_from(revived_at_ms))
             .map(|at| at - revived_at_ms),
         back_after_revive_ms,
         errors_after_revive: after.iter().filter(failed).count(),
@@ -263,13 +267,21 @@ impl OutageReport {
             self.revived_at_ms as f64 / 1000.0
         );
         let never = "not within the outage";
+        let detection = match (&self.detected_as, self.detected_after_ms) {
+            (Some(word), Some(after)) => {
+                format!(
+                    "entry point saw it {word} after {:.1}s",
+                    after as f64 / 1000.0
+                )
+            }
+            _ if self.health_reported => "entry point reported it healthy throughout".into(),
+            _ => "entry point reported no health for it".into(),
+        };
         text.push_str(&format!(
-            "    {} requests, {} errors; first error after {}; entry point saw it {} after {}; alarm after {}\n",
+            "    {} requests, {} errors; first error after {}; {detection}; alarm after {}\n",
             self.requests,
             self.errors,
             seconds(self.first_error_after_ms, "none"),
-            self.detected_as.as_deref().unwrap_or("unhealthy"),
-            seconds(self.detected_after_ms, never),
             match (&self.alarm, self.alarm_after_ms) {
                 (Some(name), Some(after)) => format!("{:.1}s ({name})", after as f64 / 1000.0),
                 _ => "none seen".into(),
@@ -281,10 +293,16 @@ impl OutageReport {
             seconds(self.recovered_after_ms, never),
         ));
         let later = "not within the drill";
+        let healthy_again = match self.detected_after_ms {
+            Some(_) => format!(
+                ", entry point healthy after {}",
+                seconds(self.healthy_after_revive_ms, later)
+            ),
+            None => String::new(),
+        };
         text.push_str(&format!(
-            "    after the revive: services running after {}, entry point healthy after {}, first answer from {} after {}, {} errors\n",
+            "    after the revive: services running after {}{healthy_again}, first answer from {} after {}, {} errors\n",
             seconds(self.running_after_revive_ms, later),
-            seconds(self.healthy_after_revive_ms, later),
             self.region,
             seconds(self.back_after_revive_ms, later),
             self.errors_after_revive,
@@ -400,7 +418,8 @@ mod tests {
         assert_eq!(report.back_after_revive_ms, Some(11_000));
         assert_eq!(report.errors_after_revive, 1);
         let text = report.text(None);
-        assert!(text.contains("3 errors; first error after 0.5s"), "{text}");
+        assert!(text.contains("3 errors; first error after 0.5s; entry point saw it UNHEALTHY after 2.0s; alarm after 6.0s (shop-5xx-rate)"), "{text}");
+        assert!(text.contains("entry point healthy after 9.0s"), "{text}");
         assert!(
             text.contains("first answer from another region after 5.0s"),
             "{text}"
@@ -418,7 +437,17 @@ mod tests {
         assert_eq!(stuck.recovered_after_ms, None);
         assert_eq!(stuck.first_other_answer_after_ms, None);
         assert_eq!(stuck.detected_after_ms, None);
+        assert_eq!(
+            stuck.healthy_after_revive_ms, None,
+            "never unhealthy, so not healthy again"
+        );
+        assert!(!stuck.health_reported);
         let text = stuck.text(None);
+        assert!(
+            text.contains("entry point reported no health for it"),
+            "{text}"
+        );
+        assert!(!text.contains("entry point healthy after"), "{text}");
         assert!(
             text.contains("first answer from another region after not within the outage"),
             "{text}"

@@ -41,6 +41,8 @@ pub enum StepId {
     EntryPoint,
     /// Create or update the multi-region CloudWatch dashboard (in the home region).
     Dashboard,
+    /// Delete a stack the config no longer asks for (auto failover's, once it is turned off).
+    RemoveStack { region: RegionName, kind: StackKind },
 }
 
 /// One step of a plan.
@@ -183,6 +185,39 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
     Plan { steps }
 }
 
+/// Adds the removal of auto failover's stacks that exist although the config turned it off
+/// (`leftovers`, found by [`crate::auto_failover::leftover_stacks`]): the recovery stack first,
+/// whose plan names the alarms, then the alarms stacks. Beside everything else: nothing of the
+/// app depends on them.
+pub fn add_leftover_removals(plan: &mut Plan, leftovers: &[(RegionName, String, StackKind)]) {
+    let recovery = leftovers
+        .iter()
+        .find(|(_, _, kind)| *kind == StackKind::Recovery)
+        .map(|(region, _, kind)| StepId::RemoveStack {
+            region: *region,
+            kind: *kind,
+        });
+    for kind in [StackKind::Recovery, StackKind::Alarms] {
+        for (region, name, _) in leftovers.iter().filter(|(_, _, found)| *found == kind) {
+            plan.steps.push(Step {
+                id: StepId::RemoveStack {
+                    region: *region,
+                    kind,
+                },
+                label: format!(
+                    "remove {} stack {name} (auto_failover is off)",
+                    kind.label()
+                ),
+                region: Some(name.clone()),
+                depends_on: match (kind, recovery) {
+                    (StackKind::Alarms, Some(recovery)) => vec![recovery],
+                    _ => Vec::new(),
+                },
+            });
+        }
+    }
+}
+
 /// Registry stack, image push and app stack of one region.
 fn region_steps(region: &RegionSettings) -> [Step; 3] {
     let key = region.key();
@@ -282,6 +317,55 @@ mod tests {
 
     fn key(name: &str) -> RegionName {
         RegionName::new(name)
+    }
+
+    #[test]
+    fn leftover_auto_failover_stacks_are_removed_recovery_first_beside_everything_else() {
+        let config = config(&["us-east-1", "us-west-2"]);
+        let remove = |region: &str, kind| StepId::RemoveStack {
+            region: key(region),
+            kind,
+        };
+        let mut plan = deploy_plan(&config, DeployOptions { seed: true });
+        let steps = plan.steps.len();
+        add_leftover_removals(
+            &mut plan,
+            &[
+                (key("us-west-2"), "us-west-2".into(), StackKind::Alarms),
+                (key("us-east-1"), "us-east-1".into(), StackKind::Recovery),
+                (key("us-east-1"), "us-east-1".into(), StackKind::Alarms),
+            ],
+        );
+        plan.validate().expect("valid DAG");
+        assert_eq!(plan.steps.len(), steps + 3);
+        let recovery = plan
+            .step(remove("us-east-1", StackKind::Recovery))
+            .expect("recovery removal");
+        assert!(recovery.depends_on.is_empty(), "starts at once");
+        assert_eq!(
+            recovery.label,
+            "remove recovery stack us-east-1 (auto_failover is off)"
+        );
+        for region in ["us-east-1", "us-west-2"] {
+            let alarms = plan
+                .step(remove(region, StackKind::Alarms))
+                .expect("alarms removal");
+            assert_eq!(
+                alarms.depends_on,
+                vec![remove("us-east-1", StackKind::Recovery)],
+                "the plan that names the alarms goes first"
+            );
+        }
+
+        let mut alarms_only = deploy_plan(&config, DeployOptions { seed: true });
+        add_leftover_removals(
+            &mut alarms_only,
+            &[(key("us-west-2"), "us-west-2".into(), StackKind::Alarms)],
+        );
+        let alarms = alarms_only
+            .step(remove("us-west-2", StackKind::Alarms))
+            .expect("alarms removal");
+        assert!(alarms.depends_on.is_empty());
     }
 
     #[test]

@@ -140,6 +140,7 @@ async fn run_step(id: StepId, model: Model, accelerator: &Mutex<Accelerator>, ma
         StepId::Replica { .. } => sleep(model.replica).await,
         StepId::SeedTable => sleep(model.seed).await,
         StepId::Dashboard => sleep(model.dashboard).await,
+        StepId::RemoveStack { .. } => sleep(model.registry_stack).await,
         StepId::Accelerator => {
             sleep(model.accelerator_call).await;
             accelerator
@@ -185,6 +186,7 @@ fn longest_chain(plan: &Plan, model: Model, made_ahead: bool) -> Duration {
         StepId::Replica { .. } => model.replica,
         StepId::SeedTable => model.seed,
         StepId::Dashboard => model.dashboard,
+        StepId::RemoveStack { .. } => model.registry_stack,
         StepId::Accelerator => model.accelerator_call,
         StepId::EntryPoint if made_ahead => model.accelerator_call + model.endpoint_groups_deploy,
         StepId::EntryPoint => {

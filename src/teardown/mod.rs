@@ -122,6 +122,16 @@ impl PlanBuilder {
 /// The reverse of the deploy plan. Every step may be aborted by Ctrl-C: each one only deletes,
 /// and a rerun picks up whatever is still there.
 pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan {
+    teardown_plan_with(config, options, config.auto_failover.enabled)
+}
+
+/// [`teardown_plan`], with auto failover's stacks removed when `auto_failover_stacks`: when it
+/// is on, or off but its stacks are still there from a deploy when it was on.
+pub fn teardown_plan_with(
+    config: &Config,
+    options: TeardownOptions,
+    auto_failover_stacks: bool,
+) -> TeardownPlan {
     let mut plan = PlanBuilder::default();
     let home = config.home();
     plan.add(
@@ -144,7 +154,7 @@ pub fn teardown_plan(config: &Config, options: TeardownOptions) -> TeardownPlan 
     // alarms, and the plan would then scale the other region up while teardown removes it.
     // The alarms stacks follow the plan (nothing depends on them).
     let mut before_services = vec![TeardownStep::EntryPoint];
-    if config.auto_failover.enabled {
+    if auto_failover_stacks {
         let recovery = TeardownStep::Stack {
             region: home.key(),
             kind: StackKind::Recovery,
@@ -353,6 +363,8 @@ pub struct Teardown {
     pub clients: BTreeMap<RegionName, RegionClients>,
     pub global: entry::GlobalClients,
     pub events: Events,
+    /// Remove auto failover's stacks: it is on, or its stacks are left from when it was.
+    pub auto_failover_stacks: bool,
 }
 
 /// A step's result: what it hands on, and its one-line summary.
@@ -362,19 +374,27 @@ impl Teardown {
     /// Clients for every region of the app and for the global services, honouring endpoint
     /// overrides.
     pub async fn connect(config: &Config, options: TeardownOptions, events: Events) -> Teardown {
+        let clients = RegionClients::for_regions(config, Patience::DEPLOY).await;
+        // Off, but maybe on at an earlier deploy: its stacks go too. A region that does not
+        // answer keeps the steps (they report it like every other step there).
+        let auto_failover_stacks = config.auto_failover.enabled
+            || crate::auto_failover::leftover_stacks(config, &clients)
+                .await
+                .map_or(true, |leftovers| !leftovers.is_empty());
         Teardown {
             config: config.clone(),
             options,
-            clients: RegionClients::for_regions(config, Patience::DEPLOY).await,
+            clients,
             global: entry::GlobalClients::connect(config).await,
             events,
+            auto_failover_stacks,
         }
     }
 
     /// Runs the plan, then verifies. Fails only on a bug (invalid plan); everything else is in
     /// the report.
     pub async fn run(self, cancellation: &Cancellation) -> Result<TeardownReport> {
-        let plan = teardown_plan(&self.config, self.options);
+        let plan = teardown_plan_with(&self.config, self.options, self.auto_failover_stacks);
         let labels: Arc<BTreeMap<TeardownStep, String>> = Arc::new(
             plan.nodes
                 .iter()

@@ -628,7 +628,7 @@ async fn clean_blockers(
 }
 
 /// The stack's id and status, or None when it does not exist (or is DELETE_COMPLETE).
-async fn describe_stack(
+pub(crate) async fn describe_stack(
     clients: &RegionClients,
     stack: &str,
 ) -> Result<Option<(String, StackStatus)>> {

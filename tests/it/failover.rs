@@ -1192,6 +1192,11 @@ mod end_to_end {
     use testbed::moto::Moto;
     use testbed::registry::Registry;
 
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::routing::get;
+
     use super::{fixed_region_server, region_server};
     use crate::fixtures::emulator::static_service_binaries;
     use crate::util::{Mysfits, Run};
@@ -1504,6 +1509,246 @@ mod end_to_end {
             PRIMARY,
             "the drill fails back"
         );
+
+        // --kill of the region that serves no traffic is refused before anything changes.
+        let idle = mysfits(&moto, &healthy, &["drill", "--kill", SECONDARY]);
+        assert_eq!(idle.code(), 2, "{}{}", idle.stdout(), idle.stderr());
+        assert!(
+            idle.stderr().contains(
+                "--kill us-west-2: us-west-2 serves no traffic now (the entry point sends it to us-east-1)"
+            ),
+            "{}",
+            idle.stderr()
+        );
+        assert!(
+            idle.stderr().contains("`mysfits failover --to us-west-2`"),
+            "{}",
+            idle.stderr()
+        );
+
+        // The unplanned outage: after the planned round trip the drill stops the primary's
+        // services for real and only watches. The loopback server plays the entry point's health
+        // routing: it answers as the PRIMARY record's region while that region runs services,
+        // 503 for a second once it runs none (detection), then as the other region.
+        let east_ecs = aws_sdk_ecs::Client::new(&moto.sdk_config(PRIMARY));
+        let east_scaling = aws_sdk_applicationautoscaling::Client::new(&moto.sdk_config(PRIMARY));
+        let desired_before = desired(&east_ecs).await;
+        // moto's CloudFormation creates no scalable targets: register them as the app stack
+        // does on AWS (min = desired 2, max 4), with scheduled scaling suspended for one of them
+        // by its operator, which the revive must keep.
+        for (service, scheduled_suspended) in
+            [("fo-mysfits-service", true), ("fo-like-service", false)]
+        {
+            east_scaling
+                .register_scalable_target()
+                .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+                .scalable_dimension(
+                    aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
+                )
+                .resource_id(format!("service/fo/{service}"))
+                .min_capacity(2)
+                .max_capacity(4)
+                .suspended_state(
+                    aws_sdk_applicationautoscaling::types::SuspendedState::builder()
+                        .dynamic_scaling_in_suspended(false)
+                        .dynamic_scaling_out_suspended(false)
+                        .scheduled_scaling_suspended(scheduled_suspended)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let targets_before = scalable_targets(&east_scaling).await;
+        assert_eq!(targets_before.len(), 2, "{targets_before:?}");
+        let health_routed =
+            health_routed_server(route53.clone(), zone.clone(), east_ecs.clone()).await;
+        let killed = mysfits(
+            &moto,
+            &healthy,
+            &[
+                "--output",
+                "json",
+                "drill",
+                "--kill",
+                PRIMARY,
+                "--duration",
+                "24",
+                "--rate",
+                "20",
+                "--target",
+                &health_routed,
+                "--force",
+                "--timeout",
+                "2",
+            ],
+        );
+        killed.assert_success();
+        let report = json(&killed);
+        eprintln!("TEMP {report:#}\n{}", killed.stderr());
+        let outage = &report["outage"];
+        assert_eq!(outage["region"], PRIMARY, "{report:#}");
+        let stopped: Vec<(&str, i64)> = outage["stopped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|service| {
+                (
+                    service["name"].as_str().unwrap(),
+                    service["desired_before"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            stopped,
+            [("fo-mysfits-service", 2), ("fo-like-service", 2)],
+            "{report:#}"
+        );
+        assert!(outage["errors"].as_u64().unwrap() > 0, "{report:#}");
+        assert!(outage["first_error_after_ms"].is_u64(), "{report:#}");
+        let shifted = outage["first_other_answer_after_ms"].as_u64().unwrap();
+        assert!(
+            shifted >= 900,
+            "the other region answers only after the detection delay: {report:#}"
+        );
+        assert!(outage["recovered_after_ms"].is_u64(), "{report:#}");
+        assert!(
+            outage["back_after_revive_ms"].is_u64(),
+            "the revived region answers again: {report:#}"
+        );
+        assert_eq!(report["shifts"].as_array().unwrap().len(), 2, "{report:#}");
+        assert_eq!(report["shifts"][0]["errors"], 0, "planned: {report:#}");
+        assert!(
+            report["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|note| note.as_str().unwrap().contains("mysfits only read")),
+            "{report:#}"
+        );
+        assert_eq!(
+            desired(&east_ecs).await,
+            desired_before,
+            "the services are given back"
+        );
+        assert_eq!(
+            scalable_targets(&east_scaling).await,
+            targets_before,
+            "the scalable targets are given back as they were"
+        );
+        assert_eq!(primary_record(&route53, &zone).await, PRIMARY);
+    }
+
+    /// The desired counts of both services in a region.
+    async fn desired(ecs: &aws_sdk_ecs::Client) -> Vec<i32> {
+        let described = ecs
+            .describe_services()
+            .cluster("fo")
+            .services("fo-mysfits-service")
+            .services("fo-like-service")
+            .send()
+            .await
+            .unwrap();
+        described
+            .services()
+            .iter()
+            .map(|service| service.desired_count())
+            .collect()
+    }
+
+    /// Each ECS scalable target: resource id, range, suspension.
+    async fn scalable_targets(
+        scaling: &aws_sdk_applicationautoscaling::Client,
+    ) -> Vec<(String, i32, i32, String)> {
+        let described = scaling
+            .describe_scalable_targets()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+            .send()
+            .await
+            .unwrap();
+        described
+            .scalable_targets()
+            .iter()
+            .map(|target| {
+                (
+                    target.resource_id().to_string(),
+                    target.min_capacity(),
+                    target.max_capacity(),
+                    format!("{:?}", target.suspended_state()),
+                )
+            })
+            .collect()
+    }
+
+    /// A loopback server that routes like health-checked failover records: as the PRIMARY
+    /// record's region while its services run (desired > 0 in moto), 503 for a second after they
+    /// are first seen stopped, then as the other region. State is read every 200 ms in the
+    /// background, not per request, so the drill's load does not load moto.
+    async fn health_routed_server(
+        route53: aws_sdk_route53::Client,
+        zone: String,
+        east_ecs: aws_sdk_ecs::Client,
+    ) -> String {
+        use std::sync::{Arc, Mutex};
+        use std::time::Instant;
+        #[derive(Default)]
+        struct Seen {
+            primary: String,
+            east_down_since: Option<Instant>,
+        }
+        let seen: Arc<Mutex<Seen>> = Arc::default();
+        {
+            let seen = seen.clone();
+            let first = primary_record(&route53, &zone).await;
+            seen.lock().unwrap().primary = first;
+            tokio::spawn(async move {
+                loop {
+                    let primary = primary_record(&route53, &zone).await;
+                    let east_down = desired(&east_ecs).await.iter().all(|count| *count == 0);
+                    {
+                        let mut seen = seen.lock().unwrap();
+                        seen.primary = primary;
+                        seen.east_down_since = match (east_down, seen.east_down_since) {
+                            (true, since) => since.or_else(|| Some(Instant::now())),
+                            (false, _) => None,
+                        };
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+        }
+        let app = Router::new().route(
+            "/health",
+            get(move || {
+                let seen = seen.clone();
+                async move {
+                    let (primary, down_since) = {
+                        let seen = seen.lock().unwrap();
+                        (seen.primary.clone(), seen.east_down_since)
+                    };
+                    let region = match (primary.as_str(), down_since) {
+                        (PRIMARY, Some(since)) if since.elapsed() < Duration::from_secs(1) => {
+                            return (
+                                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                                [("x-mysfits-region", PRIMARY.to_string())],
+                                axum::Json(serde_json::json!({ "status": "no healthy target" })),
+                            );
+                        }
+                        (PRIMARY, Some(_)) => SECONDARY.to_string(),
+                        _ => primary,
+                    };
+                    (
+                        axum::http::StatusCode::OK,
+                        [("x-mysfits-region", region.clone())],
+                        axum::Json(serde_json::json!({ "status": "ok", "region": region })),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{address}/health")
     }
 }
 
@@ -1514,7 +1759,7 @@ mod inputs {
     #[test]
     fn bad_failover_and_drill_inputs_name_the_flag_and_the_fix() {
         let dead = testbed::dead_endpoint();
-        let cases: [(&[&str], &str, &str); 6] = [
+        let cases: [(&[&str], &str, &str); 8] = [
             (
                 &["failover", "--to", "us-west-2"],
                 "needs a second region",
@@ -1557,6 +1802,30 @@ mod inputs {
                 ],
                 "--duration 1 is out of range",
                 "use 5 to 3600 seconds",
+            ),
+            (
+                &[
+                    "--secondary-region",
+                    "us-west-2",
+                    "drill",
+                    "--kill",
+                    "eu-west-3",
+                ],
+                "--kill eu-west-3 is not one of the app's regions (us-east-1, us-west-2)",
+                "name one of them: --kill us-east-1",
+            ),
+            (
+                &[
+                    "--secondary-region",
+                    "us-west-2",
+                    "drill",
+                    "--kill",
+                    "us-west-2",
+                    "--to",
+                    "us-west-2",
+                ],
+                "--to us-west-2 is the region --kill stops",
+                "name another region: --to us-east-1",
             ),
             (
                 &[

@@ -133,6 +133,7 @@ async fn verification_lists_container_insights_log_groups_left_behind_across_pag
             route53_endpoint: Some(moto.endpoint()),
         },
         events: Events::discard(),
+        auto_failover_stacks: false,
     };
     let verification = verify(&teardown, &BTreeMap::new()).await;
     let found: Vec<String> = verification

@@ -525,3 +525,119 @@ async fn teardown_after_a_failed_deploy_removes_the_half_deployed_app() {
         run.stderr()
     );
 }
+
+/// Creates a small stack named as auto failover's, standing for one left from a deploy when it
+/// was on (moto cannot create the real ones: no Region switch).
+async fn leftover_stack(moto: &Moto, region: &str, kind: &str) {
+    aws_sdk_cloudformation::Client::new(&moto.sdk_config(region))
+        .create_stack()
+        .stack_name(format!("{APP}-{kind}"))
+        .template_body("Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n")
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn stack_exists(moto: &Moto, region: &str, kind: &str) -> bool {
+    let described = aws_sdk_cloudformation::Client::new(&moto.sdk_config(region))
+        .describe_stacks()
+        .stack_name(format!("{APP}-{kind}"))
+        .send()
+        .await;
+    described.is_ok_and(|described| {
+        described.stacks().iter().any(|stack| {
+            stack.stack_status()
+                != Some(&aws_sdk_cloudformation::types::StackStatus::DeleteComplete)
+        })
+    })
+}
+
+/// `auto_failover` turned off after a deploy with it on: `plan` shows the removal of its stacks,
+/// a deploy removes them (here one whose pushes fail, so that nothing else is created; the
+/// removals start at once and finish), and teardown removes any that are left.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
+async fn auto_failover_stacks_left_from_when_it_was_on_are_removed_by_deploy_and_by_teardown() {
+    let moto = Moto::start();
+    let dead = testbed::dead_endpoint();
+    let config = format!(
+        "app: {APP}\nregion: us-east-1\nsecondary_region: us-west-2\nendpoint_url: {}\nregions:\n  \
+         us-east-1:\n    registry_url: {dead}\n  us-west-2:\n    registry_url: {dead}\n",
+        moto.endpoint()
+    );
+    for region in ["us-east-1", "us-west-2"] {
+        leftover_stack(&moto, region, "alarms").await;
+    }
+    leftover_stack(&moto, "us-east-1", "recovery").await;
+
+    let plan = mysfits(&moto, &config, &["plan"]);
+    assert_eq!(
+        plan.code(),
+        1,
+        "changes: {}{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+    for line in [
+        "remove recovery stack us-east-1 (auto_failover is off)",
+        "remove alarms stack us-east-1 (auto_failover is off)",
+        "remove alarms stack us-west-2 (auto_failover is off)",
+    ] {
+        assert!(plan.stdout().contains(line), "{line}: {}", plan.stdout());
+    }
+    assert!(
+        stack_exists(&moto, "us-west-2", "alarms").await,
+        "plan changes nothing"
+    );
+
+    // Only the alarms stacks now (the recovery stack's removal would hold the alarms' back
+    // until it is done, and the failing push stops new steps).
+    aws_sdk_cloudformation::Client::new(&moto.sdk_config("us-east-1"))
+        .delete_stack()
+        .stack_name(format!("{APP}-recovery"))
+        .send()
+        .await
+        .unwrap();
+    let binaries = tempfile::tempdir().unwrap();
+    fake_binaries(binaries.path());
+    let deploy = mysfits(
+        &moto,
+        &config,
+        &[
+            "deploy",
+            "--no-seed",
+            "--prebuilt-binaries",
+            binaries.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(deploy.code(), 2, "the pushes fail:\n{}", deploy.stderr());
+    for region in ["us-east-1", "us-west-2"] {
+        assert!(
+            !stack_exists(&moto, region, "alarms").await,
+            "{region}: {}",
+            deploy.stderr()
+        );
+    }
+    assert!(
+        deploy.stderr().contains(&format!("{APP}-alarms deleted")),
+        "{}",
+        deploy.stderr()
+    );
+
+    // Teardown with it off removes what is left.
+    leftover_stack(&moto, "us-east-1", "recovery").await;
+    leftover_stack(&moto, "us-west-2", "alarms").await;
+    let (run, report) = teardown(&moto, &config);
+    assert_all_steps_done(&report, &run);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        !stack_exists(&moto, "us-east-1", "recovery").await,
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !stack_exists(&moto, "us-west-2", "alarms").await,
+        "{}",
+        run.stderr()
+    );
+}

@@ -435,6 +435,7 @@ async fn verification_looks_in_all_three_regions_and_for_the_dashboard_in_home_o
         clients,
         global,
         events: Events::discard(),
+        auto_failover_stacks: false,
     };
     let verification = verify(&teardown, &BTreeMap::new()).await;
     assert!(

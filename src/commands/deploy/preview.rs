@@ -36,7 +36,11 @@ pub async fn preview(config: &Config, plan: &Plan) -> Result<ExitCode> {
     let previews = preview_stacks(config, &clients, &progress.events).await;
     progress.finish().await;
     let previews = previews?;
-    let changes = previews.iter().any(|preview| preview.preview.has_changes());
+    let removals = plan
+        .steps
+        .iter()
+        .any(|step| matches!(step.id, crate::plan::StepId::RemoveStack { .. }));
+    let changes = removals || previews.iter().any(|preview| preview.preview.has_changes());
     match config.output {
         OutputFormat::Json => crate::commands::write_stdout(&format!(
             "{}\n",
