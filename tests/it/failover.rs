@@ -1585,7 +1585,6 @@ mod end_to_end {
         );
         killed.assert_success();
         let report = json(&killed);
-        eprintln!("TEMP {report:#}\n{}", killed.stderr());
         let outage = &report["outage"];
         assert_eq!(outage["region"], PRIMARY, "{report:#}");
         let stopped: Vec<(&str, i64)> = outage["stopped"]
@@ -1612,6 +1611,25 @@ mod end_to_end {
             "the other region answers only after the detection delay: {report:#}"
         );
         assert!(outage["recovered_after_ms"].is_u64(), "{report:#}");
+        // moto runs no health checks: Route 53 reports the region healthy throughout, which the
+        // report states rather than calling it "healthy again".
+        assert!(outage["detected_after_ms"].is_null(), "{report:#}");
+        assert!(outage["healthy_after_revive_ms"].is_null(), "{report:#}");
+        assert!(
+            report["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|note| note.as_str().unwrap().contains("healthy throughout")),
+            "{report:#}"
+        );
+        assert!(
+            killed
+                .stderr()
+                .contains("fo-mysfits-service: autoscaling back to 2-4, suspension as it was"),
+            "{}",
+            killed.stderr()
+        );
         assert!(
             outage["back_after_revive_ms"].is_u64(),
             "the revived region answers again: {report:#}"
