@@ -957,7 +957,8 @@ async fn delete_health_check(entry: &EntryPoint, client: &Client, id: &str) -> O
     }
 }
 
-/// HEALTHY when most of Route 53's checkers succeed, UNHEALTHY otherwise; None if unknown.
+/// HEALTHY when more than 18 % of Route 53's checkers succeed, UNHEALTHY otherwise; None if
+/// unknown.
 async fn health_check_status(client: &Client, id: &str) -> Option<String> {
     let status = client
         .get_health_check_status()
@@ -978,7 +979,9 @@ async fn health_check_status(client: &Client, id: &str) -> Option<String> {
                 .is_some_and(|text| text.starts_with("Success"))
         })
         .count();
-    Some(if successes * 2 > observations.len() {
+    // Route 53's own rule: healthy while more than 18 % of its health checkers report the
+    // endpoint healthy ("How Amazon Route 53 determines whether a health check is healthy").
+    Some(if successes * 100 > observations.len() * 18 {
         "HEALTHY".into()
     } else {
         "UNHEALTHY".into()
@@ -989,4 +992,48 @@ fn build_error(error: aws_smithy_types::error::operation::BuildError) -> CallErr
     CallError::failed(Error::internal(format!(
         "could not build a Route 53 request: {error}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_route53::operation::get_health_check_status::GetHealthCheckStatusOutput;
+    use aws_sdk_route53::types::{HealthCheckObservation, StatusReport};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    /// `successes` of `checkers` health checkers report Success, the rest a failure, as
+    /// GetHealthCheckStatus words them.
+    async fn status_with(successes: usize, checkers: usize) -> Option<String> {
+        let rule = mock!(aws_sdk_route53::Client::get_health_check_status).then_output(move || {
+            let mut output = GetHealthCheckStatusOutput::builder()
+                .set_health_check_observations(Some(Vec::new()));
+            for index in 0..checkers {
+                let status = if index < successes {
+                    "Success: HTTP Status Code 200, OK"
+                } else {
+                    "Failure: HTTP Status Code 503, Service Unavailable. Resolved IP: 192.0.2.10"
+                };
+                output = output.health_check_observations(
+                    HealthCheckObservation::builder()
+                        .ip_address(format!("15.177.{index}.1"))
+                        .status_report(StatusReport::builder().status(status).build())
+                        .build(),
+                );
+            }
+            output.build().expect("observations")
+        });
+        let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&rule]);
+        health_check_status(&client, "abcdef11-2222-3333-4444-555555fedcba").await
+    }
+
+    #[tokio::test]
+    async fn healthy_while_more_than_18_percent_of_checkers_say_so_as_route_53_decides() {
+        // 16 checkers: 3 of them is 18.75 % (> 18 %: healthy), 2 is 12.5 % (unhealthy).
+        assert_eq!(status_with(3, 16).await.as_deref(), Some("HEALTHY"));
+        assert_eq!(status_with(2, 16).await.as_deref(), Some("UNHEALTHY"));
+        // Exactly 18 % is not more than 18 %.
+        assert_eq!(status_with(9, 50).await.as_deref(), Some("UNHEALTHY"));
+        assert_eq!(status_with(16, 16).await.as_deref(), Some("HEALTHY"));
+        assert_eq!(status_with(0, 0).await, None, "no observation, no verdict");
+    }
 }

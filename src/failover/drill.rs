@@ -382,6 +382,12 @@ async fn make_outage(
             cancellation,
         )
         .await;
+        if outcome.is_err() {
+            events.note(
+                &step,
+                format!("Ctrl-C: giving {region} its services back first (a second Ctrl-C exits at once and leaves them stopped; the commands printed above give them back)"),
+            );
+        }
     }
     let revived_at_ms = elapsed_ms(started.elapsed());
     let restored = kill::restore(clients, &outage, events, &step).await;
@@ -517,6 +523,26 @@ fn outage_notes(drill: &Drill, report: &OutageReport, sightings: &Sightings) -> 
         notes.push(format!(
             "the entry point reported {} healthy throughout ({} reads): its health checks did not see the outage (on an emulator they are not run)",
             report.region, sightings.reads
+        ));
+    }
+    if sightings.missed_reads > 0 {
+        notes.push(format!(
+            "{} of {} reads of the entry point gave no health for {} (no answer or throttled): gaps, not changes",
+            sightings.missed_reads,
+            sightings.missed_reads + sightings.reads,
+            report.region
+        ));
+    }
+    if sightings.missed_alarm_reads > 0 {
+        notes.push(format!(
+            "{} reads of the alarms failed (DescribeAlarms, e.g. not allowed): an alarm may have fired unseen",
+            sightings.missed_alarm_reads
+        ));
+    }
+    if !sightings.alarms_at_start.is_empty() {
+        notes.push(format!(
+            "already in ALARM before the kill, so not counted: {}",
+            sightings.alarms_at_start.join(", ")
         ));
     }
     if !sightings.health_reported() {

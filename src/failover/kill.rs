@@ -93,6 +93,15 @@ impl Outage {
     }
 }
 
+/// Which changes a list of commands covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// Every change [`stop`] would make (printed before it makes any).
+    All,
+    /// The changes it made.
+    Changed,
+}
+
 fn resource_id(service: &StoppedService) -> String {
     crate::app::names::scalable_target(&service.cluster, &service.name)
 }
@@ -134,13 +143,20 @@ async fn scaling_before(
         .collect())
 }
 
+/// A change AWS did not confirm: the error, and whether it may have been applied anyway (no
+/// answer, e.g. a timeout after the request was sent; an error answer means it was not).
+struct Unconfirmed {
+    error: crate::error::Error,
+    maybe_applied: bool,
+}
+
 async fn register(
     clients: &RegionClients,
     service: &StoppedService,
     min: i32,
     max: i32,
     suspended: SuspendedState,
-) -> Result<()> {
+) -> std::result::Result<(), Unconfirmed> {
     clients
         .autoscaling
         .register_scalable_target()
@@ -152,11 +168,21 @@ async fn register(
         .suspended_state(suspended)
         .send()
         .await
-        .map_err(|error| aws_error("RegisterScalableTarget", &clients.region, &error))?;
-    Ok(())
+        .map(|_| ())
+        .map_err(|error| Unconfirmed {
+            maybe_applied: !matches!(
+                error,
+                aws_sdk_applicationautoscaling::error::SdkError::ServiceError(_)
+            ),
+            error: aws_error("RegisterScalableTarget", &clients.region, &error),
+        })
 }
 
-async fn set_desired(clients: &RegionClients, service: &StoppedService, count: i32) -> Result<()> {
+async fn set_desired(
+    clients: &RegionClients,
+    service: &StoppedService,
+    count: i32,
+) -> std::result::Result<(), Unconfirmed> {
     clients
         .ecs
         .update_service()
@@ -165,8 +191,11 @@ async fn set_desired(clients: &RegionClients, service: &StoppedService, count: i
         .desired_count(count)
         .send()
         .await
-        .map_err(|error| aws_error("UpdateService", &clients.region, &error))?;
-    Ok(())
+        .map(|_| ())
+        .map_err(|error| Unconfirmed {
+            maybe_applied: !matches!(error, aws_sdk_ecs::error::SdkError::ServiceError(_)),
+            error: aws_error("UpdateService", &clients.region, &error),
+        })
 }
 
 impl StoppedService {
@@ -222,15 +251,20 @@ impl Outage {
 
     /// The AWS CLI commands that put back what [`stop`] changed, for when [`restore`] could not.
     pub fn restore_commands(&self) -> String {
+        self.commands(Which::Changed)
+    }
+
+    fn commands(&self, which: Which) -> String {
+        let all = which == Which::All;
         let mut commands = Vec::new();
         for service in &self.services {
-            if service.stopped {
+            if all || service.stopped {
                 commands.push(format!(
                     "aws ecs update-service --region {} --cluster {} --service {} --desired-count {}",
                     self.region, service.cluster, service.name, service.desired_before
                 ));
             }
-            if let (true, Some(before)) = (service.held, service.scaling_before) {
+            if let (true, Some(before)) = (all || service.held, service.scaling_before) {
                 commands.push(format!(
                     "aws application-autoscaling register-scalable-target --region {} --service-namespace ecs --scalable-dimension ecs:service:DesiredCount --resource-id {} --min-capacity {} --max-capacity {} --suspended-state DynamicScalingInSuspended={},DynamicScalingOutSuspended={},ScheduledScalingSuspended={}",
                     self.region,
@@ -255,8 +289,8 @@ impl Outage {
 }
 
 /// Stops every service of `outage`: holds its scalable target (minimum 0, scaling suspended),
-/// then sets its desired count to 0. `outage` records each change as it is made, so that after
-/// an error [`restore`] undoes exactly what was done.
+/// then sets its desired count to 0. `outage` records each change as it is sent, so that after
+/// an error [`restore`] undoes exactly what may have been done.
 pub async fn stop(
     clients: &RegionClients,
     outage: &mut Outage,
@@ -267,16 +301,71 @@ pub async fn stop(
     for (service, before) in outage.services.iter_mut().zip(before) {
         service.scaling_before = before;
     }
+    if let Some(held) = outage.services.iter().find(|service| {
+        service.desired_before == 0
+            && service.scaling_before.is_some_and(|before| {
+                before.min == 0
+                    && before.dynamic_scaling_in_suspended
+                    && before.dynamic_scaling_out_suspended
+                    && before.scheduled_scaling_suspended
+            })
+    }) {
+        return Err(crate::error::Error::config(
+            format!(
+                "{} in {} runs 0 tasks with its autoscaling held (minimum 0, all scaling suspended), as an interrupted `drill --kill` leaves it; what it had before is not known here",
+                held.name, outage.region
+            ),
+            format!(
+                "give it back first: aws ecs update-service --region {region} --cluster {cluster} --service {name} --desired-count N; aws application-autoscaling register-scalable-target --region {region} --service-namespace ecs --scalable-dimension ecs:service:DesiredCount --resource-id {id} --min-capacity N --max-capacity MAX --suspended-state DynamicScalingInSuspended=false,DynamicScalingOutSuspended=false,ScheduledScalingSuspended=false (N: the region's desired_count in mysfits.yaml, MAX: its max_count); then run the drill again",
+                region = outage.region,
+                cluster = held.cluster,
+                name = held.name,
+                id = resource_id(held),
+            ),
+        ));
+    }
+    if outage
+        .services
+        .iter()
+        .all(|service| service.desired_before == 0)
+    {
+        return Err(crate::error::Error::config(
+            format!(
+                "{} runs no task of the app: there is nothing to stop",
+                outage.region
+            ),
+            "kill a region that serves (see `mysfits status`)",
+        ));
+    }
+    events.note(
+        step,
+        format!(
+            "if the drill is cut off before the revive, these give the services back: {}",
+            outage.commands(Which::All)
+        ),
+    );
     let held = SuspendedState::builder()
         .dynamic_scaling_in_suspended(true)
         .dynamic_scaling_out_suspended(true)
         .scheduled_scaling_suspended(true)
         .build();
+    // Each change is recorded before it is sent: one that AWS applied without confirming (a
+    // timeout) is then given back too; one AWS refused is taken off the record again.
     for index in 0..outage.services.len() {
-        let service = &outage.services[index];
-        if let Some(before) = service.scaling_before {
-            register(clients, service, 0, before.max, held.clone()).await?;
+        if let Some(before) = outage.services[index].scaling_before {
             outage.services[index].held = true;
+            if let Err(failed) = register(
+                clients,
+                &outage.services[index],
+                0,
+                before.max,
+                held.clone(),
+            )
+            .await
+            {
+                outage.services[index].held = failed.maybe_applied;
+                return Err(failed.error);
+            }
             events.note(
                 step,
                 format!(
@@ -285,8 +374,11 @@ pub async fn stop(
                 ),
             );
         }
-        set_desired(clients, &outage.services[index], 0).await?;
         outage.services[index].stopped = true;
+        if let Err(failed) = set_desired(clients, &outage.services[index], 0).await {
+            outage.services[index].stopped = failed.maybe_applied;
+            return Err(failed.error);
+        }
         events.note(
             step,
             format!(
@@ -315,8 +407,8 @@ pub async fn restore(
                     step,
                     format!("{}: desired 0 -> {}", service.name, service.desired_before),
                 ),
-                Err(error) => {
-                    first_error.get_or_insert(error);
+                Err(failed) => {
+                    first_error.get_or_insert(failed.error);
                 }
             }
         }
@@ -344,8 +436,8 @@ pub async fn restore(
                         }
                     ),
                 ),
-                Err(error) => {
-                    first_error.get_or_insert(error);
+                Err(failed) => {
+                    first_error.get_or_insert(failed.error);
                 }
             }
         }

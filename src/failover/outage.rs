@@ -14,9 +14,12 @@ use super::load::Sample;
 use crate::entry::{EntryPoint, EntryState};
 use crate::progress::elapsed_ms;
 
-/// How often the watcher reads. Route 53 allows 5 requests per second per account and one read
-/// of the entry point makes a few; CloudWatch's DescribeAlarms allows more.
-const WATCH_EVERY: Duration = Duration::from_secs(2);
+/// How often the watcher reads. One read of a Route 53 entry point makes a
+/// GetHealthCheckStatus per region, and that call has its own bucket of 4 refilled at 1 per
+/// second per account (Route 53 "Throttling of API requests"): every 5 s leaves room for
+/// `mysfits status` and the console. Health checks run every 10-30 s, so 5 s loses little.
+/// DescribeAlarms allows 9 per second per region.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
 
 /// The entry point's health word for a healthy region (Global Accelerator and Route 53 alike,
 /// as `crate::entry` reports them).
@@ -28,10 +31,15 @@ pub struct Sightings {
     /// The killed region's health as the entry point reports it, at each change (`None`: the
     /// entry point reports none, or could not be read).
     pub health: Vec<(u64, Option<String>)>,
-    /// Each alarm that went into ALARM, when first seen so.
+    /// Each alarm that went into ALARM, when first seen so (not those in ALARM at the first read).
     pub alarms: Vec<(u64, String)>,
-    /// Reads that got an answer.
+    /// Alarms already in ALARM at the first read: not caused by the outage.
+    pub alarms_at_start: Vec<String>,
+    /// Reads of the entry point that reported the region's health.
     pub reads: u32,
+    /// Reads that got no health (no answer, throttled, or none reported), and failed alarm reads.
+    pub missed_reads: u32,
+    pub missed_alarm_reads: u32,
 }
 
 impl Sightings {
@@ -88,25 +96,42 @@ pub struct Watch {
 impl Watch {
     pub async fn run(self, started: Instant, stop: CancellationToken) -> Sightings {
         let mut sightings = Sightings::default();
+        let mut first = true;
         loop {
             let at = elapsed_ms(started.elapsed());
             let state = crate::entry::describe(&self.entry).await;
-            if let EntryState::Present(description) = &state {
-                sightings.reads += 1;
-                let health = description
+            let health = match &state {
+                EntryState::Present(description) => description
                     .regions
                     .iter()
                     .find(|traffic| traffic.region == self.region)
-                    .and_then(|traffic| traffic.health.clone());
-                sightings.record_health(at, health);
+                    .and_then(|traffic| traffic.health.clone()),
+                _ => None,
+            };
+            // A read without health is a gap, not a change of health.
+            match health {
+                Some(health) => {
+                    sightings.reads += 1;
+                    sightings.record_health(at, Some(health));
+                }
+                None => sightings.missed_reads += 1,
             }
             if let Some((cloudwatch, names)) = &self.alarms {
-                for name in in_alarm(cloudwatch, names).await {
-                    if !sightings.alarms.iter().any(|(_, seen)| *seen == name) {
-                        sightings.alarms.push((at, name));
+                match in_alarm(cloudwatch, names).await {
+                    Some(firing) if first => sightings.alarms_at_start = firing,
+                    Some(firing) => {
+                        for name in firing {
+                            let known = sightings.alarms_at_start.contains(&name)
+                                || sightings.alarms.iter().any(|(_, seen)| *seen == name);
+                            if !known {
+                                sightings.alarms.push((at, name));
+                            }
+                        }
                     }
+                    None => sightings.missed_alarm_reads += 1,
                 }
             }
+            first = false;
             tokio::select! {
                 () = stop.cancelled() => return sightings,
                 () = tokio::time::sleep(WATCH_EVERY) => {}
@@ -115,23 +140,26 @@ impl Watch {
     }
 }
 
-/// The alarms among `names` in state ALARM (none when CloudWatch does not answer: the watcher
-/// reports what it saw, and a read it missed is a gap, not an error).
-async fn in_alarm(cloudwatch: &aws_sdk_cloudwatch::Client, names: &[String]) -> Vec<String> {
-    match cloudwatch
+/// The alarms among `names` in state ALARM; `None` when CloudWatch did not answer (counted as a
+/// missed read: the watcher reports what it saw, a gap is not an error).
+async fn in_alarm(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    names: &[String],
+) -> Option<Vec<String>> {
+    let described = cloudwatch
         .describe_alarms()
         .set_alarm_names(Some(names.to_vec()))
         .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
         .send()
         .await
-    {
-        Ok(described) => described
+        .ok()?;
+    Some(
+        described
             .metric_alarms()
             .iter()
             .filter_map(|alarm| alarm.alarm_name().map(str::to_string))
             .collect(),
-        Err(_) => Vec::new(),
-    }
+    )
 }
 
 /// What the load and the watcher saw around the kill and the revive. Times are since the load

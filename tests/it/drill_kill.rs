@@ -234,3 +234,95 @@ async fn a_kill_that_fails_midway_is_undone_for_what_it_did_and_names_the_denied
         "the like service's count was never changed, so it is not written"
     );
 }
+
+/// A region an interrupted drill left stopped (0 tasks, minimum 0, all scaling suspended) is
+/// refused: "restoring" it would give back exactly that. Nothing is written.
+#[tokio::test]
+async fn a_region_left_held_by_an_interrupted_drill_is_refused_with_the_commands_to_fix_it() {
+    let calls = Calls::default();
+    let described = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
+        .then_output(|| {
+            DescribeScalableTargetsOutput::builder()
+                .scalable_targets(
+                    ScalableTarget::builder()
+                        .service_namespace(ServiceNamespace::Ecs)
+                        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                        .resource_id("service/shop/shop-mysfits-service")
+                        .min_capacity(0)
+                        .max_capacity(6)
+                        .role_arn("arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")
+                        .creation_time(DateTime::from_secs(0))
+                        .suspended_state(
+                            SuspendedState::builder()
+                                .dynamic_scaling_in_suspended(true)
+                                .dynamic_scaling_out_suspended(true)
+                                .scheduled_scaling_suspended(true)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let (registered, updated) = (registrations(&calls), updates(&calls));
+    let clients = clients(&[&updated], &[&described, &registered]);
+    let mut outage = Outage {
+        region: "us-east-1".into(),
+        services: vec![StoppedService::new(
+            &SERVICES[0],
+            "shop-mysfits-service",
+            "shop",
+            0,
+            None,
+        )],
+    };
+    let error = stop(&clients, &mut outage, &Events::discard(), "outage")
+        .await
+        .unwrap_err();
+    let (what, fix) = error.message_and_fix();
+    assert!(
+        what.contains("shop-mysfits-service in us-east-1 runs 0 tasks with its autoscaling held"),
+        "{what}"
+    );
+    assert!(
+        fix.contains("--resource-id service/shop/shop-mysfits-service --min-capacity N"),
+        "{fix}"
+    );
+    assert!(calls.lock().unwrap().is_empty(), "nothing written");
+    assert!(!outage.changed_anything());
+}
+
+/// Before the first change the drill states how to undo it by hand (for a second Ctrl-C or a
+/// lost machine), with every service's values as read.
+#[tokio::test]
+async fn the_commands_that_undo_the_kill_are_printed_before_the_first_change() {
+    let calls = Calls::default();
+    let (described, registered, updated) =
+        (scalable_targets(), registrations(&calls), updates(&calls));
+    let clients = clients(&[&updated], &[&described, &registered]);
+    let (events, mut received) = Events::channel();
+    let mut outage = outage();
+    stop(&clients, &mut outage, &events, "outage")
+        .await
+        .unwrap();
+    drop(events);
+    let mut notes = Vec::new();
+    while let Some(event) = received.recv().await {
+        if let mysfits::progress::Event::Note { message, .. } = event {
+            notes.push(message);
+        }
+    }
+    let first = &notes[0];
+    assert!(
+        first.starts_with("if the drill is cut off before the revive"),
+        "{notes:?}"
+    );
+    for command in [
+        "aws ecs update-service --region us-east-1 --cluster shop --service shop-mysfits-service --desired-count 2",
+        "aws ecs update-service --region us-east-1 --cluster shop --service shop-like-service --desired-count 3",
+        "--resource-id service/shop/shop-mysfits-service --min-capacity 2 --max-capacity 6 --suspended-state DynamicScalingInSuspended=false,DynamicScalingOutSuspended=false,ScheduledScalingSuspended=true",
+    ] {
+        assert!(first.contains(command), "{command}: {first}");
+    }
+    assert!(notes[1].contains("autoscaling held"), "{notes:?}");
+}
