@@ -44,19 +44,16 @@ pub async fn run(config: &Config, args: &DrillArgs) -> Result<ExitCode> {
             })?,
         None => regions[0],
     };
+    let other = regions
+        .iter()
+        .copied()
+        .find(|region| *region != start)
+        .unwrap_or(regions[1]);
     let away = match &args.to {
         Some(to) => crate::failover::validate_target(&regions, to)?,
-        None => regions
-            .iter()
-            .copied()
-            .find(|region| *region != start)
-            .unwrap_or(regions[1]),
+        None => other,
     };
     if away == start {
-        let other = regions
-            .iter()
-            .find(|region| **region != start)
-            .unwrap_or(&regions[1]);
         return Err(match &args.kill {
             Some(_) => Error::config(
                 format!(

@@ -354,6 +354,8 @@ async fn make_outage(
     }
     let mut outage = Outage::of(&found)?;
     let stop_watching = CancellationToken::new();
+    // Every return below but the last ends the watcher with it.
+    let watching = stop_watching.clone().drop_guard();
     let watcher = tokio::spawn(
         Watch {
             entry: drill.back.entry.clone(),
@@ -392,27 +394,17 @@ async fn make_outage(
     let revived_at_ms = elapsed_ms(started.elapsed());
     let restored = kill::restore(clients, &outage, events, &step).await;
     if let Err(error) = restored {
-        stop_watching.cancel();
         return Err(Error::config(
             format!("the drill could not give {region} its services back: {error}"),
             format!("set them back by hand: {}", outage.restore_commands()),
         ));
     }
-    if let Err(error) = outcome {
-        stop_watching.cancel();
-        return Err(error);
-    }
+    outcome?;
     let settle = tokio::select! {
         settle = kill::wait_restored(clients, &outage, drill.options.timeout) => settle,
         () = cancellation.cancelled() => Err(Error::Interrupted),
     };
-    let settle = match settle {
-        Ok(settle) => settle,
-        Err(error) => {
-            stop_watching.cancel();
-            return Err(error);
-        }
-    };
+    let settle = settle?;
     events.emit(Event::StepFinished {
         step,
         summary: if settle.settled {
@@ -426,6 +418,7 @@ async fn make_outage(
         },
         elapsed_ms: elapsed_ms(phase_started.elapsed()),
     });
+    watching.disarm();
     Ok(MadeOutage {
         outage,
         killed_at_ms,
@@ -625,19 +618,7 @@ pub fn shift_window(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::failover::probe::Answer;
-
-    fn sample(sent_ms: u64, status: Option<u16>, region: &str) -> Sample {
-        Sample {
-            sent_ms,
-            answer: Answer {
-                status,
-                region: Some(region.into()),
-                latency_ms: 5,
-                error: status.is_none().then(|| "connection failed".to_string()),
-            },
-        }
-    }
+    use crate::failover::load::sample;
 
     #[test]
     fn a_window_measures_first_target_answer_and_recovery() {

@@ -36,6 +36,31 @@ pub struct ScalingBefore {
     pub scheduled_scaling_suspended: bool,
 }
 
+impl ScalingBefore {
+    /// Its suspension as RegisterScalableTarget takes it.
+    fn suspended_state(&self) -> SuspendedState {
+        SuspendedState::builder()
+            .dynamic_scaling_in_suspended(self.dynamic_scaling_in_suspended)
+            .dynamic_scaling_out_suspended(self.dynamic_scaling_out_suspended)
+            .scheduled_scaling_suspended(self.scheduled_scaling_suspended)
+            .build()
+    }
+
+    fn any_suspended(&self) -> bool {
+        self.dynamic_scaling_in_suspended
+            || self.dynamic_scaling_out_suspended
+            || self.scheduled_scaling_suspended
+    }
+
+    /// As [`stop`] leaves a target: minimum 0, every kind of scaling suspended.
+    fn held(&self) -> bool {
+        self.min == 0
+            && self.dynamic_scaling_in_suspended
+            && self.dynamic_scaling_out_suspended
+            && self.scheduled_scaling_suspended
+    }
+}
+
 /// One service the outage stopped, with what it gets back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoppedService {
@@ -66,11 +91,7 @@ pub struct Outage {
 impl Outage {
     /// One line: each service and the count it had.
     pub fn summary(&self) -> String {
-        self.services
-            .iter()
-            .map(|service| format!("{} {} -> 0", service.name, service.desired_before))
-            .collect::<Vec<_>>()
-            .join(", ")
+        summary(&self.services)
     }
 
     /// The counts [`restore`] gives back, as a plan to wait for.
@@ -100,6 +121,15 @@ enum Which {
     All,
     /// The changes it made.
     Changed,
+}
+
+/// Each stopped service and the count it had, on one line.
+pub fn summary(services: &[StoppedService]) -> String {
+    services
+        .iter()
+        .map(|service| format!("{} {} -> 0", service.name, service.desired_before))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn resource_id(service: &StoppedService) -> String {
@@ -302,13 +332,7 @@ pub async fn stop(
         service.scaling_before = before;
     }
     if let Some(held) = outage.services.iter().find(|service| {
-        service.desired_before == 0
-            && service.scaling_before.is_some_and(|before| {
-                before.min == 0
-                    && before.dynamic_scaling_in_suspended
-                    && before.dynamic_scaling_out_suspended
-                    && before.scheduled_scaling_suspended
-            })
+        service.desired_before == 0 && service.scaling_before.is_some_and(|before| before.held())
     }) {
         return Err(crate::error::Error::config(
             format!(
@@ -413,12 +437,15 @@ pub async fn restore(
             }
         }
         if let (true, Some(before)) = (service.held, service.scaling_before) {
-            let suspended = SuspendedState::builder()
-                .dynamic_scaling_in_suspended(before.dynamic_scaling_in_suspended)
-                .dynamic_scaling_out_suspended(before.dynamic_scaling_out_suspended)
-                .scheduled_scaling_suspended(before.scheduled_scaling_suspended)
-                .build();
-            match register(clients, service, before.min, before.max, suspended).await {
+            match register(
+                clients,
+                service,
+                before.min,
+                before.max,
+                before.suspended_state(),
+            )
+            .await
+            {
                 Ok(()) => events.note(
                     step,
                     format!(
@@ -426,10 +453,7 @@ pub async fn restore(
                         service.name,
                         before.min,
                         before.max,
-                        if before.dynamic_scaling_in_suspended
-                            || before.dynamic_scaling_out_suspended
-                            || before.scheduled_scaling_suspended
-                        {
+                        if before.any_suspended() {
                             "suspension as it was"
                         } else {
                             "scaling resumed"

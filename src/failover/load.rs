@@ -33,6 +33,20 @@ pub struct Sample {
     pub answer: Answer,
 }
 
+/// A sample as the drill's analyses see one: `status` None is a connection failure.
+#[cfg(test)]
+pub(crate) fn sample(sent_ms: u64, status: Option<u16>, region: &str) -> Sample {
+    Sample {
+        sent_ms,
+        answer: Answer {
+            status,
+            region: Some(region.into()),
+            latency_ms: 5,
+            error: status.is_none().then(|| "connection failed".to_string()),
+        },
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LoadRun {
     pub samples: Vec<Sample>,

@@ -282,16 +282,11 @@ impl OutageReport {
     /// The outage's lines, and beside them the planned failover's figures (`planned`: errors,
     /// first answer from the other region, recovered) for comparison.
     pub fn text(&self, planned: Option<&super::drill::ShiftWindow>) -> String {
-        let stopped: Vec<String> = self
-            .stopped
-            .iter()
-            .map(|service| format!("{} {} -> 0", service.name, service.desired_before))
-            .collect();
         let mut text = format!(
             "  unplanned outage of {} at {:.1}s ({}), revived at {:.1}s:\n",
             self.region,
             self.killed_at_ms as f64 / 1000.0,
-            stopped.join(", "),
+            super::kill::summary(&self.stopped),
             self.revived_at_ms as f64 / 1000.0
         );
         let never = "not within the outage";
@@ -354,19 +349,7 @@ impl OutageReport {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::failover::probe::Answer;
-
-    fn sample(sent_ms: u64, status: Option<u16>, region: &str) -> Sample {
-        Sample {
-            sent_ms,
-            answer: Answer {
-                status,
-                region: Some(region.into()),
-                latency_ms: 5,
-                error: status.is_none().then(|| "connection failed".to_string()),
-            },
-        }
-    }
+    use crate::failover::load::sample;
 
     fn sightings() -> Sightings {
         let mut sightings = Sightings::default();

@@ -18,7 +18,7 @@ mod mocked {
         DescribeServicesError, DescribeServicesOutput,
     };
     use aws_sdk_ecs::types::Service;
-    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_mocks::{Rule, mock};
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::DateTime;
     use aws_smithy_types::body::SdkBody;
@@ -30,24 +30,11 @@ mod mocked {
     const REGION: &str = "us-west-2";
 
     fn clients(ecs: &[Rule], autoscaling: &[Rule]) -> RegionClients {
-        RegionClients {
-            region: REGION.to_string(),
-            endpoint_url: None,
-            cloudformation: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
-            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs),
-            elbv2: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[]),
-            dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[]),
-            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]),
-            ecr: mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[]),
-            ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
-            logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[]),
-            autoscaling: mock_client!(
-                aws_sdk_applicationautoscaling,
-                RuleMode::MatchAny,
-                autoscaling
-            ),
-            xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
-        }
+        crate::fixtures::scaling::ecs_and_scaling_clients(
+            REGION,
+            &ecs.iter().collect::<Vec<_>>(),
+            &autoscaling.iter().collect::<Vec<_>>(),
+        )
     }
 
     /// The DR region as configured: 1 task per service at rest, at most 4.

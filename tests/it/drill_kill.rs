@@ -12,7 +12,7 @@ use aws_sdk_applicationautoscaling::types::{
     ScalableDimension, ScalableTarget, ServiceNamespace, SuspendedState,
 };
 use aws_sdk_ecs::operation::update_service::{UpdateServiceError, UpdateServiceOutput};
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{Rule, mock};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::error::ErrorMetadata;
 use mysfits::app::SERVICES;
@@ -21,6 +21,28 @@ use mysfits::failover::kill::{Outage, StoppedService, restore, stop};
 use mysfits::progress::Events;
 
 type Calls = Arc<Mutex<Vec<String>>>;
+
+/// An ECS scalable target as DescribeScalableTargets returns it: (min, max) and the
+/// suspension flags (dynamic in, dynamic out, scheduled).
+fn target(id: &str, (min, max): (i32, i32), suspended: [bool; 3]) -> ScalableTarget {
+    ScalableTarget::builder()
+        .service_namespace(ServiceNamespace::Ecs)
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .resource_id(id)
+        .min_capacity(min)
+        .max_capacity(max)
+        .role_arn("arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")
+        .creation_time(DateTime::from_secs(0))
+        .suspended_state(
+            SuspendedState::builder()
+                .dynamic_scaling_in_suspended(suspended[0])
+                .dynamic_scaling_out_suspended(suspended[1])
+                .scheduled_scaling_suspended(suspended[2])
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
 
 /// The mysfits service's target as the app stack makes it, with scheduled scaling suspended
 /// by its operator (to see that the restore keeps that); the like service's target min 1 max 4.
@@ -32,28 +54,17 @@ fn scalable_targets() -> Rule {
                 request.scalable_dimension(),
                 Some(&ScalableDimension::EcsServiceDesiredCount)
             );
-            let target = |id: &str, min, max, scheduled| {
-                ScalableTarget::builder()
-                    .service_namespace(ServiceNamespace::Ecs)
-                    .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                    .resource_id(id)
-                    .min_capacity(min)
-                    .max_capacity(max)
-                    .role_arn("arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")
-                    .creation_time(DateTime::from_secs(0))
-                    .suspended_state(
-                        SuspendedState::builder()
-                            .dynamic_scaling_in_suspended(false)
-                            .dynamic_scaling_out_suspended(false)
-                            .scheduled_scaling_suspended(scheduled)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap()
-            };
             DescribeScalableTargetsOutput::builder()
-                .scalable_targets(target("service/shop/shop-mysfits-service", 2, 6, true))
-                .scalable_targets(target("service/shop/shop-like-service", 1, 4, false))
+                .scalable_targets(target(
+                    "service/shop/shop-mysfits-service",
+                    (2, 6),
+                    [false, false, true],
+                ))
+                .scalable_targets(target(
+                    "service/shop/shop-like-service",
+                    (1, 4),
+                    [false, false, false],
+                ))
                 .build()
         },
     )
@@ -116,24 +127,16 @@ fn like_update_denied(calls: &Calls) -> Rule {
 }
 
 fn clients(ecs: &[&Rule], autoscaling: &[&Rule]) -> RegionClients {
-    RegionClients {
-        region: "us-east-1".into(),
-        endpoint_url: None,
-        cloudformation: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
-        ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs),
-        elbv2: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[]),
-        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[]),
-        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]),
-        ecr: mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[]),
-        ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
-        logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[]),
-        autoscaling: mock_client!(
-            aws_sdk_applicationautoscaling,
-            RuleMode::MatchAny,
-            autoscaling
-        ),
-        xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
-    }
+    crate::fixtures::scaling::ecs_and_scaling_clients("us-east-1", ecs, autoscaling)
+}
+
+/// The calls a restore of `outage` makes, in order.
+async fn restored(clients: &RegionClients, outage: &Outage, calls: &Calls) -> Vec<String> {
+    calls.lock().unwrap().clear();
+    restore(clients, outage, &Events::discard(), "outage")
+        .await
+        .unwrap();
+    calls.lock().unwrap().clone()
 }
 
 fn outage() -> Outage {
@@ -173,12 +176,8 @@ async fn kill_holds_autoscaling_before_stopping_and_restore_gives_back_exactly_w
         "shop-mysfits-service 2 -> 0, shop-like-service 3 -> 0"
     );
 
-    calls.lock().unwrap().clear();
-    restore(&clients, &outage, &Events::discard(), "outage")
-        .await
-        .unwrap();
     assert_eq!(
-        *calls.lock().unwrap(),
+        restored(&clients, &outage, &calls).await,
         [
             "update shop/shop-mysfits-service desired 2",
             "register service/shop/shop-mysfits-service 2-6 suspended false/false/true",
@@ -220,12 +219,8 @@ async fn a_kill_that_fails_midway_is_undone_for_what_it_did_and_names_the_denied
         "its target was held, so it is given back: {commands}"
     );
 
-    calls.lock().unwrap().clear();
-    restore(&clients, &outage, &Events::discard(), "outage")
-        .await
-        .unwrap();
     assert_eq!(
-        *calls.lock().unwrap(),
+        restored(&clients, &outage, &calls).await,
         [
             "update shop/shop-mysfits-service desired 2",
             "register service/shop/shop-mysfits-service 2-6 suspended false/false/true",
@@ -243,25 +238,11 @@ async fn a_region_left_held_by_an_interrupted_drill_is_refused_with_the_commands
     let described = mock!(aws_sdk_applicationautoscaling::Client::describe_scalable_targets)
         .then_output(|| {
             DescribeScalableTargetsOutput::builder()
-                .scalable_targets(
-                    ScalableTarget::builder()
-                        .service_namespace(ServiceNamespace::Ecs)
-                        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                        .resource_id("service/shop/shop-mysfits-service")
-                        .min_capacity(0)
-                        .max_capacity(6)
-                        .role_arn("arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")
-                        .creation_time(DateTime::from_secs(0))
-                        .suspended_state(
-                            SuspendedState::builder()
-                                .dynamic_scaling_in_suspended(true)
-                                .dynamic_scaling_out_suspended(true)
-                                .scheduled_scaling_suspended(true)
-                                .build(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
+                .scalable_targets(target(
+                    "service/shop/shop-mysfits-service",
+                    (0, 6),
+                    [true, true, true],
+                ))
                 .build()
         });
     let (registered, updated) = (registrations(&calls), updates(&calls));

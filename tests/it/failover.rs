@@ -32,6 +32,11 @@ where
             }
         }),
     );
+    serve_health(app).await
+}
+
+/// Serves `app` on a loopback port; its `/health` URL.
+async fn serve_health(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -1197,7 +1202,7 @@ mod end_to_end {
     use axum::Router;
     use axum::routing::get;
 
-    use super::{fixed_region_server, region_server};
+    use super::{fixed_region_server, region_server, serve_health};
     use crate::fixtures::emulator::static_service_binaries;
     use crate::util::{Mysfits, Run};
 
@@ -1260,20 +1265,7 @@ mod end_to_end {
     }
 
     async fn secondary_desired(moto: &Moto) -> Vec<i32> {
-        let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config(SECONDARY));
-        let described = ecs
-            .describe_services()
-            .cluster("fo")
-            .services("fo-mysfits-service")
-            .services("fo-like-service")
-            .send()
-            .await
-            .unwrap();
-        described
-            .services()
-            .iter()
-            .map(|service| service.desired_count())
-            .collect()
+        desired(&aws_sdk_ecs::Client::new(&moto.sdk_config(SECONDARY))).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1763,10 +1755,7 @@ mod end_to_end {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{address}/health")
+        serve_health(app).await
     }
 }
 

@@ -477,30 +477,40 @@ fn teardown_without_a_terminal_and_without_yes_refuses_and_deletes_nothing() {
     assert!(stderr.contains("--yes"), "{stderr}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "emulator tier: needs moto_server; run scripts/test"]
-async fn teardown_after_a_failed_deploy_removes_the_half_deployed_app() {
-    let moto = Moto::start();
-    // Image pushes go to a port nobody listens on: the registry stacks exist, the app stacks
-    // never start.
+/// Both regions on moto, each region's image pushes to a port nobody listens on: a deploy
+/// creates the registry stacks and fails at the pushes, before any app stack.
+fn pushes_failing_config(moto: &Moto) -> String {
     let dead = testbed::dead_endpoint();
-    let config = format!(
+    format!(
         "app: {APP}\nregion: us-east-1\nsecondary_region: us-west-2\nendpoint_url: {}\nregions:\n  \
          us-east-1:\n    registry_url: {dead}\n  us-west-2:\n    registry_url: {dead}\n",
         moto.endpoint()
-    );
+    )
+}
+
+fn deploy_with_fake_binaries(moto: &Moto, config: &str) -> Run {
     let binaries = tempfile::tempdir().unwrap();
     fake_binaries(binaries.path());
-    let deploy = mysfits(
-        &moto,
-        &config,
+    mysfits(
+        moto,
+        config,
         &[
             "deploy",
             "--no-seed",
             "--prebuilt-binaries",
             binaries.path().to_str().unwrap(),
         ],
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "emulator tier: needs moto_server; run scripts/test"]
+async fn teardown_after_a_failed_deploy_removes_the_half_deployed_app() {
+    let moto = Moto::start();
+    // Image pushes go to a port nobody listens on: the registry stacks exist, the app stacks
+    // never start.
+    let config = pushes_failing_config(&moto);
+    let deploy = deploy_with_fake_binaries(&moto, &config);
     assert_eq!(
         deploy.code(),
         2,
@@ -559,12 +569,7 @@ async fn stack_exists(moto: &Moto, region: &str, kind: &str) -> bool {
 #[ignore = "emulator tier: needs moto_server; run scripts/test"]
 async fn auto_failover_stacks_left_from_when_it_was_on_are_removed_by_deploy_and_by_teardown() {
     let moto = Moto::start();
-    let dead = testbed::dead_endpoint();
-    let config = format!(
-        "app: {APP}\nregion: us-east-1\nsecondary_region: us-west-2\nendpoint_url: {}\nregions:\n  \
-         us-east-1:\n    registry_url: {dead}\n  us-west-2:\n    registry_url: {dead}\n",
-        moto.endpoint()
-    );
+    let config = pushes_failing_config(&moto);
     for region in ["us-east-1", "us-west-2"] {
         leftover_stack(&moto, region, "alarms").await;
     }
@@ -598,18 +603,7 @@ async fn auto_failover_stacks_left_from_when_it_was_on_are_removed_by_deploy_and
         .send()
         .await
         .unwrap();
-    let binaries = tempfile::tempdir().unwrap();
-    fake_binaries(binaries.path());
-    let deploy = mysfits(
-        &moto,
-        &config,
-        &[
-            "deploy",
-            "--no-seed",
-            "--prebuilt-binaries",
-            binaries.path().to_str().unwrap(),
-        ],
-    );
+    let deploy = deploy_with_fake_binaries(&moto, &config);
     assert_eq!(deploy.code(), 2, "the pushes fail:\n{}", deploy.stderr());
     for region in ["us-east-1", "us-west-2"] {
         assert!(
