@@ -84,9 +84,12 @@ impl Upstream {
     }
 
     async fn attempt(&self, url: &str, forwarded: &Forwarded) -> Attempt {
-        // The client span of this attempt (off, at no cost, unless traces are exported): its
-        // context goes upstream as `traceparent` and `X-Amzn-Trace-Id`.
-        let span = tracing::debug_span!(
+        // The client span of this attempt (none unless the request is recorded): its context
+        // goes upstream as `traceparent` and `X-Amzn-Trace-Id`.
+        let span = if !telemetry::recording() {
+            tracing::Span::none()
+        } else {
+            tracing::debug_span!(
             "upstream",
             otel.name = "POST /mysfits/{id}/fulfill-like",
             otel.kind = "client",
@@ -95,7 +98,8 @@ impl Upstream {
             http.response.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             error.r#type = tracing::field::Empty,
-        );
+            )
+        };
         let attempt = self
             .attempt_in(url, forwarded, &span)
             .instrument(span.clone())

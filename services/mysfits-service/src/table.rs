@@ -34,7 +34,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
-use service_common::ApiError;
+use service_common::{ApiError, telemetry};
 use tracing::Instrument;
 
 use crate::mysfit::{self, Alignment, Filter, Mysfit};
@@ -530,11 +530,14 @@ impl MysfitsTable {
         })
     }
 
-    /// The client span of one DynamoDB call (`debug`: off, at no cost, unless traces are
-    /// exported), with the attributes the X-Ray exporter turns into a DynamoDB subsegment. The
+    /// The client span of one DynamoDB call (none unless the request is recorded), with the attributes the X-Ray exporter turns into a DynamoDB subsegment. The
     /// SDK's own operation span has the operation but neither the table nor the consumed
     /// capacity, so it is not exported (see `service_common::telemetry`).
     fn call_span(&self, operation: &'static str) -> tracing::Span {
+        if !telemetry::recording() {
+            // A request not sampled builds no span (see `service_common::telemetry::decide`).
+            return tracing::Span::none();
+        }
         tracing::debug_span!(
             "dynamodb",
             otel.name = %format_args!("DynamoDB.{operation}"),

@@ -1,8 +1,9 @@
 //! The middleware every response of both services goes through, outermost first:
 //! request id (`x-request-id`, kept from the caller when it is a short token, else made up; echoed
 //! back), a tracing span with
-//! that id and the caller's `X-Amzn-Trace-Id` (echoed back; when traces are exported, the
-//! OpenTelemetry server span, continuing the caller's trace), the region header and JSON error
+//! that id and the caller's `X-Amzn-Trace-Id` (echoed back; when traces are exported and the
+//! request is sampled, decided once as it enters, the OpenTelemetry server span, continuing the
+//! caller's trace), the region header and JSON error
 //! bodies, CORS, the request-body limit, and the request timeout.
 
 use std::time::Duration;
@@ -100,6 +101,7 @@ pub fn with_edge_layers(router: Router, settings: &EdgeSettings) -> Router {
         .layer(PropagateHeaderLayer::new(TRACE_HEADER))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(trace)
+        .layer(axum::middleware::from_fn(decide_tracing))
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
         .layer(axum::middleware::from_fn(drop_unsafe_request_id))
 }
@@ -121,9 +123,23 @@ pub fn header_text<'a>(headers: &'a http::HeaderMap, name: &HeaderName) -> &'a s
         .unwrap_or("")
 }
 
-fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
+/// Decides once, where a request enters, whether it is traced (see [`telemetry::decide`]); with
+/// tracing off this is one atomic load.
+async fn decide_tracing(request: Request, next: Next) -> Response {
     if !telemetry::enabled() {
+        return next.run(request).await;
+    }
+    match telemetry::decide(request.headers(), request.uri().path()) {
+        Some(decision) => telemetry::with_decision(decision, next.run(request)).await,
+        None => next.run(request).await,
+    }
+}
+
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    if !telemetry::recording() {
+        // Tracing off, or a request not sampled: the span the logs need, and no more.
         return tracing::info_span!(
+            target: telemetry::UNRECORDED_TARGET,
             "request",
             method = %request.method(),
             path = %request.uri().path(),
@@ -151,7 +167,7 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
         http.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
-    telemetry::continue_trace(&span, request.headers());
+    telemetry::continue_trace(&span);
     span
 }
 
@@ -165,7 +181,7 @@ async fn shape_response(
     let path = echo::path(request.uri().path());
     let mut response = next.run(request).await;
     let status = response.status();
-    if telemetry::enabled() {
+    if telemetry::recording() {
         // Inside the request span (the trace layer is outside this one); after the timeout and
         // body-limit layers, so their 503 and 413 are recorded too.
         let span = tracing::Span::current();

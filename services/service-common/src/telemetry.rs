@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{
-    Link, SpanKind, TraceContextExt, TraceFlags, TraceId, TracerProvider as _,
+    Link, SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue, global};
 use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
@@ -24,7 +25,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, Sampler, SamplingResult,
+    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, Sampler, SamplingDecision, SamplingResult,
     SdkTracerProvider, ShouldSample,
 };
 use tracing::Dispatch;
@@ -205,7 +206,11 @@ pub fn build(
         );
     let subscriber = tracing_subscriber::registry()
         .with(logging::json_layer(true).with_filter(logging::env_filter()))
-        .with(otel_layer);
+        .with(otel_layer)
+        .with(EntrySampler {
+            sampler: ContinuingSampler::new(settings.sample_ratio),
+            ids: XrayIdGenerator::default(),
+        });
     ENABLED.store(true, Ordering::Relaxed);
     Ok(Telemetry {
         provider: Some(provider),
@@ -215,8 +220,12 @@ pub fn build(
 
 /// What becomes an OpenTelemetry span or span event: our spans (the server span is `info`, the
 /// client and DynamoDB spans `debug`) and warnings and errors. The AWS SDK's own spans (`debug`)
-/// stay out: our DynamoDB span has what they have plus the table and the consumed capacity.
+/// stay out: our DynamoDB span has what they have plus the table and the consumed capacity. So
+/// does the request span of a request that is not recorded ([`UNRECORDED_TARGET`]).
 fn exported(metadata: &tracing::Metadata<'_>) -> bool {
+    if metadata.target() == UNRECORDED_TARGET {
+        return false;
+    }
     let ours = ["service_common", "mysfits_service", "like_service"]
         .iter()
         .any(|krate| metadata.target().starts_with(krate));
@@ -251,38 +260,174 @@ impl Telemetry {
     }
 }
 
-/// Makes `span` (a server span) continue the caller's trace from its `traceparent` or
-/// `X-Amzn-Trace-Id`. The load balancer's header has a `Root` but no `Parent`, which
-/// OpenTelemetry counts as no context at all: the span then starts a trace with that root id.
-pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
-    let parent =
-        global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
+/// The sampling decision for one request, made once where it enters (see [`decide`]) and kept
+/// for everything it does: a request that is not recorded builds no OpenTelemetry span at all,
+/// neither its server span nor its client and DynamoDB spans, so it costs what it costs with
+/// tracing off (the bench in scripts/bench-services measures this).
+#[derive(Debug, Clone)]
+pub enum RequestTrace {
+    /// Recorded: the server span continues `parent` when it is a valid caller context, else it
+    /// starts the trace `root` (the load balancer's root id, or a new one).
+    Recorded { parent: Context, root: TraceId },
+    /// Not recorded. `downstream` is what calls to another service carry (the trace id, flags
+    /// "not sampled"), so that service does not record a fragment of this trace either; empty
+    /// for a health check, which calls nothing.
+    Unrecorded { downstream: SpanContext },
+}
+
+tokio::task_local! {
+    static REQUEST_TRACE: RequestTrace;
+}
+
+/// Whether `path` is a health check (`/health`, `/health/ready`), never traced: the load
+/// balancer's and the container's checks every few seconds would crowd the service map and
+/// dilute the sampled share of real requests.
+pub fn is_health_check(path: &str) -> bool {
+    path == "/health" || path.starts_with("/health/")
+}
+
+/// The target of the request span of a request that is not recorded (and of every request with
+/// tracing off): [`exported`] keeps it out of the OpenTelemetry layer by its metadata alone.
+pub const UNRECORDED_TARGET: &str = "service_common::unrecorded";
+
+/// The decision for a request with these `headers` on `path`, by the sampler of the current
+/// subscriber (each service's own, see [`build`]); `None` when that subscriber exports nothing.
+pub fn decide(headers: &http::HeaderMap, path: &str) -> Option<RequestTrace> {
+    tracing::dispatcher::get_default(|dispatch| {
+        dispatch
+            .downcast_ref::<EntrySampler>()
+            .map(|sampler| sampler.decide(headers, path))
+    })
+}
+
+impl EntrySampler {
+    fn decide(&self, headers: &http::HeaderMap, path: &str) -> RequestTrace {
+        if is_health_check(path) {
+            return RequestTrace::Unrecorded {
+                downstream: SpanContext::empty_context(),
+            };
+        }
+        let parent = global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(headers))
+        });
+        let caller = {
+            let span = parent.span();
+            let context = span.span_context();
+            context.is_valid().then(|| context.trace_id())
+        };
+        let trace_id = if let Some(trace_id) = caller {
+            trace_id
+        } else {
+            // The load balancer's header has a `Root` but no `Parent`, which OpenTelemetry
+            // counts as no context at all: the trace then starts here with that root id.
+            headers
+                .get(crate::layers::TRACE_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(opentelemetry_aws::trace::xray_propagator::span_context_from_str)
+                .map(|context| context.trace_id())
+                .filter(|trace_id| *trace_id != TraceId::INVALID)
+                .unwrap_or_else(|| self.ids.new_trace_id())
+        };
+        // The same sampler, parent and trace id as the SDK's own check when the span starts, so
+        // the two always agree.
+        let decision = self
+            .sampler
+            .should_sample(
+                Some(&parent),
+                trace_id,
+                "request",
+                &SpanKind::Server,
+                &[],
+                &[],
+            )
+            .decision;
+        match decision {
+            SamplingDecision::RecordAndSample | SamplingDecision::RecordOnly => {
+                RequestTrace::Recorded {
+                    parent,
+                    root: trace_id,
+                }
+            }
+            SamplingDecision::Drop => RequestTrace::Unrecorded {
+                downstream: SpanContext::new(
+                    trace_id,
+                    self.ids.new_span_id(),
+                    TraceFlags::default(),
+                    false,
+                    TraceState::default(),
+                ),
+            },
+        }
+    }
+}
+
+/// Runs `request` (the rest of a request's handling) under `decision`, which [`recording`],
+/// [`continue_trace`] and [`inject`] read.
+pub async fn with_decision<F: std::future::Future>(
+    decision: RequestTrace,
+    request: F,
+) -> F::Output {
+    REQUEST_TRACE.scope(decision, request).await
+}
+
+/// Whether the request being handled is recorded: its code builds client and DynamoDB spans only
+/// then. Outside a request (a background task), whether traces are exported at all.
+pub fn recording() -> bool {
+    REQUEST_TRACE
+        .try_with(|decision| matches!(decision, RequestTrace::Recorded { .. }))
+        .unwrap_or_else(|_| enabled())
+}
+
+/// Makes `span` (the server span of a recorded request) continue the caller's trace, or start
+/// the one [`decide`] chose.
+pub fn continue_trace(span: &tracing::Span) {
+    let recorded = REQUEST_TRACE.try_with(|decision| match decision {
+        RequestTrace::Recorded { parent, root } => Some((parent.clone(), *root)),
+        RequestTrace::Unrecorded { .. } => None,
+    });
+    let Ok(Some((parent, root))) = recorded else {
+        return;
+    };
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
         return;
     }
-    let root = headers
-        .get(crate::layers::TRACE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(opentelemetry_aws::trace::xray_propagator::span_context_from_str)
-        .map(|context| context.trace_id())
-        .filter(|trace_id| *trace_id != TraceId::INVALID);
-    if let Some(root) = root {
-        CONTINUED_TRACE_ID.with(|continued| continued.set(Some(root)));
-        // Starts the OpenTelemetry span now, while the id generator has the root id to hand.
-        let _ = span.context();
-        CONTINUED_TRACE_ID.with(|continued| continued.set(None));
-    }
+    CONTINUED_TRACE_ID.with(|continued| continued.set(Some(root)));
+    // Starts the OpenTelemetry span now, while the id generator has the root id to hand.
+    let _ = span.context();
+    CONTINUED_TRACE_ID.with(|continued| continued.set(None));
 }
 
-/// The context of `span` into `headers` (`traceparent` and `X-Amzn-Trace-Id`), for a call to
-/// another service.
+/// The trace context for a call to another service into `headers` (`traceparent` and
+/// `X-Amzn-Trace-Id`): `span`'s when the request is recorded, else the "not sampled" context
+/// [`decide`] made for it.
 pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
-    let context = span.context();
+    let unrecorded = REQUEST_TRACE
+        .try_with(|decision| match decision {
+            RequestTrace::Unrecorded { downstream } => Some(downstream.clone()),
+            RequestTrace::Recorded { .. } => None,
+        })
+        .ok()
+        .flatten();
+    let context = match unrecorded {
+        Some(downstream) if !downstream.is_valid() => return,
+        Some(downstream) => Context::new().with_remote_span_context(downstream),
+        None => span.context(),
+    };
     global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
     });
 }
+
+/// The subscriber's sampler, found by [`decide`] through the dispatch (a layer that does nothing
+/// else): each service in one test process has its own.
+#[derive(Debug)]
+struct EntrySampler {
+    sampler: ContinuingSampler,
+    ids: XrayIdGenerator,
+}
+
+impl<S: tracing::Subscriber> Layer<S> for EntrySampler {}
 
 thread_local! {
     /// A trace id to use for the span being started on this thread (see [`continue_trace`]).

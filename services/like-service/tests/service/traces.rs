@@ -276,6 +276,118 @@ async fn the_load_balancers_root_only_trace_id_is_continued_and_passed_on() {
     );
 }
 
+/// The 16-hex-digit span id in `traceparent` (`00-<trace>-<span>-<flags>`), checked for shape.
+fn traceparent_parts(header: &str) -> (String, String, String) {
+    let parts: Vec<&str> = header.split('-').collect();
+    assert_eq!(parts.len(), 4, "{header}");
+    assert_eq!(parts[0], "00", "{header}");
+    assert_eq!(parts[1].len(), 32, "{header}");
+    assert_eq!(parts[2].len(), 16, "{header}");
+    assert_ne!(parts[2], "0000000000000000", "{header}");
+    (parts[1].into(), parts[2].into(), parts[3].into())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_not_sampled_exports_nothing_and_tells_the_next_service_not_to_record() {
+    let receiver = Receiver::start().await;
+    let telemetry = exporting(&receiver, "like-service", 0.0);
+    let (upstream, seen) = recording_upstream().await;
+    let likes = under(like_router(&upstream, Duration::from_secs(5)), &telemetry);
+    // The load balancer's root-only header, then no header at all: both left to our ratio, 0.
+    for header in [Some(format!("Root={ROOT}")), None] {
+        let mut request = http::Request::post("/mysfits/bramble/like");
+        if let Some(header) = &header {
+            request = request.header("x-amzn-trace-id", header);
+        }
+        let reply = send_request(&likes, request.body(Body::empty()).unwrap()).await;
+        reply.expect(StatusCode::OK);
+    }
+    shut_down(telemetry).await;
+    assert_eq!(receiver.spans().len(), 0, "{:#?}", receiver.spans());
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    // The load balancer's trace id is kept, marked not sampled in both formats.
+    let (trace_id, span_id, flags) = traceparent_parts(seen[0]["traceparent"].to_str().unwrap());
+    assert_eq!((trace_id.as_str(), flags.as_str()), (TRACE_ID, "00"));
+    assert_eq!(
+        seen[0]["x-amzn-trace-id"],
+        format!("Root={ROOT};Parent={span_id};Sampled=0")
+    );
+    // A trace id of our own (X-Ray's form: its first 8 digits are the time), not sampled.
+    let (trace_id, _, flags) = traceparent_parts(seen[1]["traceparent"].to_str().unwrap());
+    assert_ne!(trace_id, TRACE_ID);
+    assert_eq!(flags, "00");
+    let x_ray_seconds = u64::from_str_radix(&trace_id[..8], 16).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(now.abs_diff(x_ray_seconds) < 600, "{trace_id}");
+    assert!(
+        seen[1]["x-amzn-trace-id"]
+            .to_str()
+            .unwrap()
+            .ends_with(";Sampled=0")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_the_caller_did_not_sample_leaves_no_fragment_in_either_service() {
+    // Each service records every trace it starts (ratio 1), yet follows the caller's "no".
+    let receiver = Receiver::start().await;
+    let like_telemetry = exporting(&receiver, "like-service", 1.0);
+    let mysfits_telemetry = exporting(&receiver, "mysfits-service", 1.0);
+    let mysfits_url = serve(under(
+        internal_router(dynamodb_liking_pollen()),
+        &mysfits_telemetry,
+    ))
+    .await;
+    let likes = under(
+        like_router(&mysfits_url, Duration::from_secs(5)),
+        &like_telemetry,
+    );
+    let reply = send_request(
+        &likes,
+        http::Request::post("/mysfits/pollen/like")
+            .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-00"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    reply.expect(StatusCode::OK);
+    assert_eq!(reply.body["likes"], 1);
+    shut_down(like_telemetry).await;
+    shut_down(mysfits_telemetry).await;
+    assert_eq!(receiver.spans().len(), 0, "{:#?}", receiver.spans());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_checks_are_never_traced() {
+    let receiver = Receiver::start().await;
+    let telemetry = exporting(&receiver, "like-service", 1.0);
+    let (upstream, _) = recording_upstream().await;
+    let likes = under(like_router(&upstream, Duration::from_secs(5)), &telemetry);
+    for _ in 0..3 {
+        send(&likes, "GET", "/health").await.expect(StatusCode::OK);
+    }
+    // A like next to them is recorded: the ratio is 1.
+    send(&likes, "POST", "/mysfits/bramble/like")
+        .await
+        .expect(StatusCode::OK);
+    shut_down(telemetry).await;
+    let names: Vec<String> = receiver.spans().into_iter().map(|span| span.name).collect();
+    assert_eq!(
+        names.iter().filter(|name| name.contains("health")).count(),
+        0,
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"POST /mysfits/{id}/like".to_string()),
+        "{names:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_or_stalled_collector_changes_no_answer_and_shutdown_still_ends() {
     // Connections accepted by the kernel and never answered: each export waits out its timeout.
