@@ -1,7 +1,10 @@
 //! JSON logs, one object per line on stdout (what CloudWatch Logs and `awslogs` expect), with the
 //! request's span fields (request id, X-Amzn-Trace-Id, method, path) on every line logged inside
-//! it and, when traces are exported ([`crate::telemetry`]), the OpenTelemetry trace and span ids
-//! (`"openTelemetry": {"traceId", "spanId"}`). `RUST_LOG` overrides the default level (info).
+//! it and, when the request is traced ([`crate::telemetry`]: exported and sampled), the
+//! OpenTelemetry trace and span ids (`"openTelemetry": {"traceId", "spanId"}`); a request not
+//! sampled builds no OpenTelemetry span, so its lines carry the `X-Amzn-Trace-Id` (which the load
+//! balancer always sets, and like-service passes on) and the request id only. `RUST_LOG`
+//! overrides the default level (info).
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;

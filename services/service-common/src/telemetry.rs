@@ -207,10 +207,16 @@ pub fn build(
     let subscriber = tracing_subscriber::registry()
         .with(logging::json_layer(true).with_filter(logging::env_filter()))
         .with(otel_layer)
-        .with(EntrySampler {
-            sampler: ContinuingSampler::new(settings.sample_ratio),
-            ids: XrayIdGenerator::default(),
-        });
+        // Found by its type (see `decide`), never called: filtered OFF so it keeps the level hint
+        // and the call-site interest the layers above computed (an unfiltered layer would make
+        // every `trace!` in hyper and the SDK a per-call check).
+        .with(
+            EntrySampler {
+                sampler: ContinuingSampler::new(settings.sample_ratio),
+                ids: XrayIdGenerator::default(),
+            }
+            .with_filter(tracing_subscriber::filter::LevelFilter::OFF),
+        );
     ENABLED.store(true, Ordering::Relaxed);
     Ok(Telemetry {
         provider: Some(provider),
@@ -314,6 +320,14 @@ impl EntrySampler {
             let span = parent.span();
             let context = span.span_context();
             context.is_valid().then(|| context.trace_id())
+        };
+        // Only a valid caller context is a parent: [`continue_trace`] starts the span without the
+        // other kind (a root-only X-Ray header yields one with no span id), so the SDK then
+        // samples by the ratio, and so must this.
+        let parent = if caller.is_some() {
+            parent
+        } else {
+            Context::new()
         };
         let trace_id = if let Some(trace_id) = caller {
             trace_id

@@ -276,7 +276,7 @@ async fn the_load_balancers_root_only_trace_id_is_continued_and_passed_on() {
     );
 }
 
-/// The 16-hex-digit span id in `traceparent` (`00-<trace>-<span>-<flags>`), checked for shape.
+/// The trace id, span id and flags of a `traceparent` (`00-<trace>-<span>-<flags>`), shape checked.
 fn traceparent_parts(header: &str) -> (String, String, String) {
     let parts: Vec<&str> = header.split('-').collect();
     assert_eq!(parts.len(), 4, "{header}");
@@ -293,8 +293,14 @@ async fn a_request_not_sampled_exports_nothing_and_tells_the_next_service_not_to
     let telemetry = exporting(&receiver, "like-service", 0.0);
     let (upstream, seen) = recording_upstream().await;
     let likes = under(like_router(&upstream, Duration::from_secs(5)), &telemetry);
-    // The load balancer's root-only header, then no header at all: both left to our ratio, 0.
-    for header in [Some(format!("Root={ROOT}")), None] {
+    // The load balancer's root-only header, then no header at all, then a root-only header
+    // claiming "sampled" (no Parent: no context to follow, as the SDK reads it): all left to our
+    // ratio, 0.
+    for header in [
+        Some(format!("Root={ROOT}")),
+        None,
+        Some(format!("Root={ROOT};Sampled=1")),
+    ] {
         let mut request = http::Request::post("/mysfits/bramble/like");
         if let Some(header) = &header {
             request = request.header("x-amzn-trace-id", header);
@@ -306,7 +312,7 @@ async fn a_request_not_sampled_exports_nothing_and_tells_the_next_service_not_to
     assert_eq!(receiver.spans().len(), 0, "{:#?}", receiver.spans());
 
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 2);
+    assert_eq!(seen.len(), 3);
     // The load balancer's trace id is kept, marked not sampled in both formats.
     let (trace_id, span_id, flags) = traceparent_parts(seen[0]["traceparent"].to_str().unwrap());
     assert_eq!((trace_id.as_str(), flags.as_str()), (TRACE_ID, "00"));
@@ -330,6 +336,8 @@ async fn a_request_not_sampled_exports_nothing_and_tells_the_next_service_not_to
             .unwrap()
             .ends_with(";Sampled=0")
     );
+    let (trace_id, _, flags) = traceparent_parts(seen[2]["traceparent"].to_str().unwrap());
+    assert_eq!((trace_id.as_str(), flags.as_str()), (TRACE_ID, "00"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
