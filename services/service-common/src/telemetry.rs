@@ -19,14 +19,14 @@ use opentelemetry::trace::{
     TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue, global};
-use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
+use opentelemetry_aws::trace::XrayPropagator;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, Sampler, SamplingDecision, SamplingResult,
-    SdkTracerProvider, ShouldSample,
+    BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, Sampler,
+    SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
 };
 use tracing::Dispatch;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -213,7 +213,7 @@ pub fn build(
         .with(
             EntrySampler {
                 sampler: ContinuingSampler::new(settings.sample_ratio),
-                ids: XrayIdGenerator::default(),
+                ids: RandomIdGenerator::default(),
             }
             .with_filter(tracing_subscriber::filter::LevelFilter::OFF),
         );
@@ -340,7 +340,7 @@ impl EntrySampler {
                 .and_then(opentelemetry_aws::trace::xray_propagator::span_context_from_str)
                 .map(|context| context.trace_id())
                 .filter(|trace_id| *trace_id != TraceId::INVALID)
-                .unwrap_or_else(|| self.ids.new_trace_id())
+                .unwrap_or_else(|| xray_trace_id(&self.ids))
         };
         // The same sampler, parent and trace id as the SDK's own check when the span starts, so
         // the two always agree.
@@ -438,7 +438,7 @@ pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
 #[derive(Debug)]
 struct EntrySampler {
     sampler: ContinuingSampler,
-    ids: XrayIdGenerator,
+    ids: RandomIdGenerator,
 }
 
 impl<S: tracing::Subscriber> Layer<S> for EntrySampler {}
@@ -451,19 +451,29 @@ thread_local! {
 /// X-Ray ids, except a trace id [`continue_trace`] has set for the span it is starting.
 #[derive(Debug, Default)]
 struct ContinuingIdGenerator {
-    xray: XrayIdGenerator,
+    random: RandomIdGenerator,
 }
 
 impl IdGenerator for ContinuingIdGenerator {
     fn new_trace_id(&self) -> TraceId {
         CONTINUED_TRACE_ID
             .with(Cell::get)
-            .unwrap_or_else(|| self.xray.new_trace_id())
+            .unwrap_or_else(|| xray_trace_id(&self.random))
     }
 
     fn new_span_id(&self) -> opentelemetry::trace::SpanId {
-        self.xray.new_span_id()
+        self.random.new_span_id()
     }
+}
+
+/// An X-Ray-compatible trace id: the start time in seconds in the first 32 bits, 96 random bits
+/// after it (what `opentelemetry_aws`'s `XrayIdGenerator` makes, without its two hex strings).
+fn xray_trace_id(random: &RandomIdGenerator) -> TraceId {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let random_bits = u128::from_be_bytes(random.new_trace_id().to_bytes()) & ((1 << 96) - 1);
+    TraceId::from((u128::from(seconds as u32) << 96) | random_bits)
 }
 
 /// Parent-based, with the ratio for new traces, and for a caller whose X-Ray header left the
@@ -565,6 +575,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{error}");
+    }
+
+    #[test]
+    fn new_trace_ids_start_with_the_time_in_seconds_and_end_in_random_bits() {
+        let random = RandomIdGenerator::default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ids: Vec<u128> = (0..64)
+            .map(|_| u128::from_be_bytes(xray_trace_id(&random).to_bytes()))
+            .collect();
+        for id in &ids {
+            let seconds = u64::try_from(id >> 96).unwrap();
+            assert!(seconds.abs_diff(now) <= 1, "{id:032x}");
+        }
+        let low: std::collections::HashSet<u128> =
+            ids.iter().map(|id| id & ((1 << 96) - 1)).collect();
+        assert_eq!(low.len(), ids.len(), "96 random bits each");
     }
 
     #[test]
