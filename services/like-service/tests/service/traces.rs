@@ -129,6 +129,36 @@ async fn a_like_is_one_trace_through_both_services_down_to_dynamodb_in_moto() {
     one_trace_through_both_services(client, None).await;
 }
 
+/// like-service in front of mysfits-service (over `dynamodb`), each exporting to `receiver` at
+/// `sample_ratio`: the like router, mysfits-service's URL and the two services' telemetry
+/// (like-service's first).
+async fn both_services(
+    receiver: &Receiver,
+    dynamodb: DynamoDb,
+    sample_ratio: f64,
+) -> (Router, String, Telemetry, Telemetry) {
+    let like_telemetry = exporting(receiver, "like-service", sample_ratio);
+    let mysfits_telemetry = exporting(receiver, "mysfits-service", sample_ratio);
+    let mysfits_url = serve(under(internal_router(dynamodb), &mysfits_telemetry)).await;
+    let likes = under(
+        like_router(&mysfits_url, Duration::from_secs(5)),
+        &like_telemetry,
+    );
+    (likes, mysfits_url, like_telemetry, mysfits_telemetry)
+}
+
+/// A like of `mysfit` through `likes`, the caller sending `header` (name, value) when given;
+/// the reply must be a 200.
+async fn like_with(likes: &Router, mysfit: &str, header: Option<(&str, String)>) -> Reply {
+    let mut request = http::Request::post(format!("/mysfits/{mysfit}/like"));
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    let reply = send_request(likes, request.body(Body::empty()).unwrap()).await;
+    reply.expect(StatusCode::OK);
+    reply
+}
+
 /// A like through like-service and mysfits-service (over `dynamodb`, where pollen has no like
 /// yet) under a caller's sampled X-Ray context: one trace, each span the child of the one
 /// before (mysfits-service's three DynamoDB calls — control item, transaction, read back — all
@@ -136,29 +166,17 @@ async fn a_like_is_one_trace_through_both_services_down_to_dynamodb_in_moto() {
 async fn one_trace_through_both_services(dynamodb: DynamoDb, capacity: Option<&str>) {
     let receiver = Receiver::start().await;
     // The default ratio (0.1): the caller's "Sampled=1" decides, not the ratio.
-    let like_telemetry = exporting(&receiver, "like-service", telemetry::DEFAULT_SAMPLE_RATIO);
-    let mysfits_telemetry = exporting(
-        &receiver,
-        "mysfits-service",
-        telemetry::DEFAULT_SAMPLE_RATIO,
-    );
-    let mysfits_url = serve(under(internal_router(dynamodb), &mysfits_telemetry)).await;
-    let likes = under(
-        like_router(&mysfits_url, Duration::from_secs(5)),
-        &like_telemetry,
-    );
-    let reply = send_request(
+    let (likes, mysfits_url, like_telemetry, mysfits_telemetry) =
+        both_services(&receiver, dynamodb, telemetry::DEFAULT_SAMPLE_RATIO).await;
+    let reply = like_with(
         &likes,
-        http::Request::post("/mysfits/pollen/like")
-            .header(
-                "x-amzn-trace-id",
-                format!("Root={ROOT};Parent={CALLER_SPAN};Sampled=1"),
-            )
-            .body(Body::empty())
-            .unwrap(),
+        "pollen",
+        Some((
+            "x-amzn-trace-id",
+            format!("Root={ROOT};Parent={CALLER_SPAN};Sampled=1"),
+        )),
     )
     .await;
-    reply.expect(StatusCode::OK);
     assert_eq!(reply.body["likes"], 1);
     shut_down(like_telemetry).await;
     shut_down(mysfits_telemetry).await;
@@ -243,15 +261,12 @@ async fn the_load_balancers_root_only_trace_id_is_continued_and_passed_on() {
     let (upstream, seen) = recording_upstream().await;
     let likes = under(like_router(&upstream, Duration::from_secs(5)), &telemetry);
     // What an ALB adds to a request that came without one: a Root, no Parent, no Sampled.
-    let reply = send_request(
+    let reply = like_with(
         &likes,
-        http::Request::post("/mysfits/bramble/like")
-            .header("x-amzn-trace-id", format!("Root={ROOT}"))
-            .body(Body::empty())
-            .unwrap(),
+        "bramble",
+        Some(("x-amzn-trace-id", format!("Root={ROOT}"))),
     )
     .await;
-    reply.expect(StatusCode::OK);
     assert_eq!(reply.body["likes"], 7);
     assert_eq!(
         reply.headers["x-amzn-trace-id"],
@@ -301,12 +316,12 @@ async fn a_request_not_sampled_exports_nothing_and_tells_the_next_service_not_to
         None,
         Some(format!("Root={ROOT};Sampled=1")),
     ] {
-        let mut request = http::Request::post("/mysfits/bramble/like");
-        if let Some(header) = &header {
-            request = request.header("x-amzn-trace-id", header);
-        }
-        let reply = send_request(&likes, request.body(Body::empty()).unwrap()).await;
-        reply.expect(StatusCode::OK);
+        like_with(
+            &likes,
+            "bramble",
+            header.map(|value| ("x-amzn-trace-id", value)),
+        )
+        .await;
     }
     shut_down(telemetry).await;
     assert_eq!(receiver.spans().len(), 0, "{:#?}", receiver.spans());
@@ -344,26 +359,14 @@ async fn a_request_not_sampled_exports_nothing_and_tells_the_next_service_not_to
 async fn a_trace_the_caller_did_not_sample_leaves_no_fragment_in_either_service() {
     // Each service records every trace it starts (ratio 1), yet follows the caller's "no".
     let receiver = Receiver::start().await;
-    let like_telemetry = exporting(&receiver, "like-service", 1.0);
-    let mysfits_telemetry = exporting(&receiver, "mysfits-service", 1.0);
-    let mysfits_url = serve(under(
-        internal_router(dynamodb_liking_pollen()),
-        &mysfits_telemetry,
-    ))
-    .await;
-    let likes = under(
-        like_router(&mysfits_url, Duration::from_secs(5)),
-        &like_telemetry,
-    );
-    let reply = send_request(
+    let (likes, _, like_telemetry, mysfits_telemetry) =
+        both_services(&receiver, dynamodb_liking_pollen(), 1.0).await;
+    let reply = like_with(
         &likes,
-        http::Request::post("/mysfits/pollen/like")
-            .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-00"))
-            .body(Body::empty())
-            .unwrap(),
+        "pollen",
+        Some(("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-00"))),
     )
     .await;
-    reply.expect(StatusCode::OK);
     assert_eq!(reply.body["likes"], 1);
     shut_down(like_telemetry).await;
     shut_down(mysfits_telemetry).await;
