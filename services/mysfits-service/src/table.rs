@@ -530,9 +530,10 @@ impl MysfitsTable {
         })
     }
 
-    /// The client span of one DynamoDB call (none unless the request is recorded), with the attributes the X-Ray exporter turns into a DynamoDB subsegment. The
-    /// SDK's own operation span has the operation but neither the table nor the consumed
-    /// capacity, so it is not exported (see `service_common::telemetry`).
+    /// The client span of one DynamoDB call (none unless the request is recorded), with the
+    /// attributes the X-Ray exporter turns into a DynamoDB subsegment. The SDK's own operation
+    /// span has the operation but neither the table nor the consumed capacity, so it is not
+    /// exported (see `service_common::telemetry`).
     fn call_span(&self, operation: &'static str) -> tracing::Span {
         if !telemetry::recording() {
             // A request not sampled builds no span (see `service_common::telemetry::decide`).
