@@ -1,13 +1,10 @@
 //! The app stack's names that belong to no single service (those are in [`super::SERVICES`]):
-//! its parameters, and the outputs and logical ids of the load balancer, cluster and table. The
+//! its parameters, and the outputs and logical ids of the load balancer and cluster. The
 //! only place Rust spells them; tests/it/app_model.rs checks each against templates/app.yaml.
 
 /// Parameters of templates/app.yaml (the registry template takes [`APP_NAME`] only).
 pub mod parameter {
     pub const APP_NAME: &str = "AppName";
-    /// `true` everywhere but home: no table of its own (it gets a replica). The name predates
-    /// regions as a list; existing stacks carry it.
-    pub const IS_SECONDARY: &str = "IsSecondary";
     pub const TABLE_NAME: &str = "TableName";
     /// The write region before the table has a write-region control item (the home region).
     pub const HOME_REGION: &str = "HomeRegion";
@@ -20,9 +17,8 @@ pub mod parameter {
     pub const TRACING_ENABLED: &str = "TracingEnabled";
     pub const TRACE_SAMPLE_RATIO: &str = "TraceSampleRatio";
 
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 10] = [
         APP_NAME,
-        IS_SECONDARY,
         TABLE_NAME,
         HOME_REGION,
         DESIRED_COUNT,
@@ -51,12 +47,13 @@ pub const CLUSTER_NAME: Output = Output {
     output: "ClusterName",
     resource: "Cluster",
 };
-pub const TABLE_NAME: Output = Output {
-    output: "TableName",
-    resource: "Table",
-};
+/// The catalogue table's logical id: in the data stack (templates/data.yaml), and in the home
+/// app stack of a deployment made before data stacks existed (deploy moves it, see
+/// `crate::stack::data`).
+pub const TABLE_RESOURCE: &str = "Table";
+
 /// Outputs no physical id stands in for.
 pub const LOAD_BALANCER_URL_OUTPUT: &str = "LoadBalancerUrl";
 pub const LOAD_BALANCER_DNS_NAME_OUTPUT: &str = "LoadBalancerDnsName";
 
-pub const OUTPUTS: [Output; 3] = [LOAD_BALANCER_ARN, CLUSTER_NAME, TABLE_NAME];
+pub const OUTPUTS: [Output; 2] = [LOAD_BALANCER_ARN, CLUSTER_NAME];

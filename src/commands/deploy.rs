@@ -14,11 +14,13 @@ use crate::entry::{EntryPoint, EntryReport, RegionalLoadBalancer};
 use crate::error::{Error, Result};
 use crate::plan::{
     Cancellation, DeployOptions, StepId, add_leftover_removals, app_stack, deploy_plan, execute,
+    take_table_from_app_stack,
 };
 use crate::progress::{Events, Progress};
 use crate::stack::deploy::{StackDeployer, StackResult};
 use crate::stack::{
-    ServiceImages, StackKind, StackRequest, app_request_with, capacity, registry_request,
+    ServiceImages, StackKind, StackRequest, app_request_with, capacity, data_request,
+    registry_request,
 };
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaClients, ReplicaReport, ensure_replica};
 
@@ -121,16 +123,23 @@ pub async fn plan(config: &Config) -> Result<ExitCode> {
     preview::preview(config, &plan).await
 }
 
-/// The deploy plan with the removal of auto failover stacks the config no longer asks for.
-/// Looked up with impatient clients, and a region that does not answer counts as having none:
+/// The deploy plan with the removal of auto failover stacks the config no longer asks for, and
+/// the table's move out of the home app stack when it is still there (an older deployment).
+/// Looked up with impatient clients, and a region that does not answer counts as having neither:
 /// its own steps then report it, with their step's name, as in any deploy.
 async fn plan_with_leftovers(config: &Config, options: DeployOptions) -> crate::plan::Plan {
     let mut plan = deploy_plan(config, options);
-    if !config.auto_failover.enabled {
-        let clients = RegionClients::for_regions(config, Patience::IMPATIENT).await;
-        if let Ok(leftovers) = crate::auto_failover::leftover_stacks(config, &clients).await {
-            add_leftover_removals(&mut plan, &leftovers);
-        }
+    let clients = RegionClients::for_regions(config, Patience::IMPATIENT).await;
+    if !config.auto_failover.enabled
+        && let Ok(leftovers) = crate::auto_failover::leftover_stacks(config, &clients).await
+    {
+        add_leftover_removals(&mut plan, &leftovers);
+    }
+    let home = config.home().key();
+    if let Some(home_clients) = clients.get(&home)
+        && let Ok(true) = crate::stack::data::app_stack_has_table(config, home_clients).await
+    {
+        take_table_from_app_stack(&mut plan, home);
     }
     plan
 }
@@ -147,6 +156,10 @@ impl DeployContext {
                 let request = registry_request(&self.config, self.region(region)?);
                 self.deploy_stack(region, &request, step).await
             }
+            StepId::Stack {
+                region,
+                kind: StackKind::Data,
+            } => self.deploy_data_stack(region, step).await,
             StepId::PushImages { region } => self.push_images(region, step, done).await,
             StepId::Stack {
                 region,
@@ -406,6 +419,32 @@ impl DeployContext {
         Ok((seeded, summary))
     }
 
+    /// The data stack: created with the table, or importing a table that exists outside it
+    /// (see [`crate::stack::data`]).
+    async fn deploy_data_stack(&self, region: RegionName, step: &str) -> Result<Finished> {
+        let clients = self.clients(region)?;
+        // A stack step winds down by itself on Ctrl-C (see `Plan::nodes`): so does this lookup.
+        let cancellation = Cancellation::current();
+        let import = tokio::select! {
+            import = crate::stack::data::table_import(&self.config, clients) => import?,
+            () = cancellation.cancelled() => return Err(Error::Interrupted),
+        };
+        if !import.is_empty() {
+            self.events.note(
+                step,
+                format!(
+                    "table {} exists outside the data stack: importing it (the data is not touched)",
+                    self.config.table_name()
+                ),
+            );
+        }
+        let request = data_request(&self.config);
+        let deployer =
+            StackDeployer::new(&clients.cloudformation, &request, self.events.clone(), step)
+                .with_import(import);
+        finished_stack(deployer.deploy().await?)
+    }
+
     async fn deploy_stack(
         &self,
         region: RegionName,
@@ -420,12 +459,7 @@ impl DeployContext {
         )
         .deploy()
         .await?;
-        let summary = if result.changed {
-            format!("{} {}", result.stack_name, result.status)
-        } else {
-            format!("{} unchanged", result.stack_name)
-        };
-        Ok((StepOutput::Stack(Box::new(result)), summary))
+        finished_stack(result)
     }
 
     async fn entry_point(&self) -> &EntryPoint {
@@ -464,4 +498,14 @@ fn missing_input(step: &str, what: &str) -> Error {
     Error::internal(format!(
         "deploy step {step} started without its input ({what})"
     ))
+}
+
+/// A deployed stack as a step's output and summary.
+fn finished_stack(result: StackResult) -> Result<Finished> {
+    let summary = if result.changed {
+        format!("{} {}", result.stack_name, result.status)
+    } else {
+        format!("{} unchanged", result.stack_name)
+    };
+    Ok((StepOutput::Stack(Box::new(result)), summary))
 }

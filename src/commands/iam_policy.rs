@@ -126,6 +126,7 @@ pub const PERMISSIONS: &[Permission] = &[
     sdk("cloudformation:DeleteStack", Stacks),
     sdk("cloudformation:DescribeChangeSet", Stacks),
     sdk("cloudformation:DescribeStackEvents", Stacks),
+    sdk("cloudformation:DescribeStackResource", Stacks),
     sdk("cloudformation:DescribeStackResources", Stacks),
     sdk("cloudformation:DescribeStacks", Stacks),
     sdk("cloudformation:ExecuteChangeSet", Stacks),
@@ -445,10 +446,11 @@ pub fn handler_permissions() -> Result<HandlerPermissions> {
 /// The resource types of the embedded templates.
 pub fn template_resource_types() -> Result<BTreeSet<String>> {
     let mut types = BTreeSet::new();
-    // Auto failover's stacks are not in every app, but the policy must allow them.
-    for kind in StackKind::ALL
-        .into_iter()
-        .chain([StackKind::Alarms, StackKind::Recovery])
+    // The data stack and auto failover's stacks are not in StackKind::ALL, but the policy must allow them.
+    for kind in
+        StackKind::ALL
+            .into_iter()
+            .chain([StackKind::Data, StackKind::Alarms, StackKind::Recovery])
     {
         let template: serde_yaml::Value =
             serde_yaml::from_str(kind.template()).map_err(|error| {

@@ -80,6 +80,28 @@ pub fn app_stack(region: RegionName) -> StepId {
     }
 }
 
+/// The data stack step (the catalogue table), in the home region.
+pub fn data_stack(home: RegionName) -> StepId {
+    StepId::Stack {
+        region: home,
+        kind: StackKind::Data,
+    }
+}
+
+/// A deployment made before data stacks has the table in its home app stack: the data stack
+/// then takes it over (an import) after the app stack's update has let go of it (the table is
+/// retained, never deleted, when a template stops naming it), instead of at the start.
+pub fn take_table_from_app_stack(plan: &mut Plan, home: RegionName) {
+    if let Some(step) = plan
+        .steps
+        .iter_mut()
+        .find(|step| step.id == data_stack(home))
+    {
+        step.label = format!("{} (moves the table out of the app stack)", step.label);
+        step.depends_on.push(app_stack(home));
+    }
+}
+
 /// A region's alarms stack step (auto failover).
 pub fn alarms_stack(region: RegionName) -> StepId {
     StepId::Stack {
@@ -99,9 +121,11 @@ pub fn recovery_stack(home: RegionName) -> StepId {
 /// The steps of `mysfits deploy` for this config.
 ///
 /// Per region: registry stack → image push → app stack. The image build is shared. The table
-/// lives in the home region's app stack; the seed data needs it, and so do the replicas, which
-/// are added one after the other in the configured order: DynamoDB takes one replica change per
-/// UpdateTable call and refuses the next while the table is still UPDATING from the last.
+/// is the home region's data stack, made at the start beside the registry stacks (no app stack
+/// needs it to exist: the services' health check does not read it). The seed data needs it, and
+/// so do the replicas, which are added while the app stacks build, one after the other in the
+/// configured order: DynamoDB takes one replica change per UpdateTable call and refuses the next
+/// while the table is still UPDATING from the last.
 pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
     let mut steps = vec![Step {
         id: StepId::BuildImages,
@@ -109,17 +133,23 @@ pub fn deploy_plan(config: &Config, options: DeployOptions) -> Plan {
         region: None,
         depends_on: Vec::new(),
     }];
+    let home = config.home();
+    steps.push(Step {
+        id: data_stack(home.key()),
+        label: format!("{} stack {}", StackKind::Data.label(), home.name),
+        region: Some(home.name.clone()),
+        depends_on: Vec::new(),
+    });
     for region in config.regions() {
         steps.extend(region_steps(region));
     }
     steps.extend(replica_steps(config));
-    let home = config.home();
     if options.seed {
         steps.push(Step {
             id: StepId::SeedTable,
             label: format!("seed catalogue {}", home.name),
             region: Some(home.name.clone()),
-            depends_on: vec![app_stack(home.key())],
+            depends_on: vec![data_stack(home.key())],
         });
     }
     let app_stacks: Vec<StepId> = config
@@ -252,9 +282,9 @@ fn region_steps(region: &RegionSettings) -> [Step; 3] {
 }
 
 /// One replica step per region but home, chained in the configured order: the first waits for
-/// the home app stack (the table), each next one for the replica before it.
+/// the data stack (the table), each next one for the replica before it.
 fn replica_steps(config: &Config) -> Vec<Step> {
-    let mut after = app_stack(config.home().key());
+    let mut after = data_stack(config.home().key());
     config
         .others()
         .map(|region| {
@@ -410,7 +440,14 @@ mod tests {
             DeployOptions { seed: true },
         );
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 12);
+        assert_eq!(plan.steps.len(), 13);
+        // The table's stack starts at once, beside the registry stacks; the seed needs only it.
+        let data = plan.step(data_stack(key("us-east-1"))).expect("data stack");
+        assert!(data.depends_on.is_empty(), "{data:?}");
+        assert_eq!(data.region.as_deref(), Some("us-east-1"));
+        assert!(plan.step(data_stack(key("us-west-2"))).is_none());
+        let seed = plan.step(StepId::SeedTable).expect("seed");
+        assert_eq!(seed.depends_on, vec![data_stack(key("us-east-1"))]);
         let app_west = plan.step(app_stack(key("us-west-2"))).expect("app stack");
         assert_eq!(
             app_west.depends_on,
@@ -424,7 +461,8 @@ mod tests {
                 region: key("us-west-2"),
             })
             .expect("replica");
-        assert_eq!(replica.depends_on, vec![app_stack(key("us-east-1"))]);
+        // Added while the app stacks build, not after the home one.
+        assert_eq!(replica.depends_on, vec![data_stack(key("us-east-1"))]);
         // The accelerator and listener start as soon as the home registry stack is there (its
         // stack id makes the creation token), long before any load balancer exists.
         let accelerator = plan.step(StepId::Accelerator).expect("accelerator");
@@ -462,8 +500,9 @@ mod tests {
             DeployOptions { seed: true },
         );
         plan.validate().expect("valid DAG");
-        // build + 3 × (registry, push, app) + 2 replicas + seed + accelerator + entry + dashboard
-        assert_eq!(plan.steps.len(), 16);
+        // build + data + 3 × (registry, push, app) + 2 replicas + seed + accelerator + entry +
+        // dashboard
+        assert_eq!(plan.steps.len(), 17);
         for region in ["us-east-1", "us-west-2", "eu-west-1"] {
             for kind in StackKind::ALL {
                 let stack = plan
@@ -493,7 +532,7 @@ mod tests {
             "a replica in every region but home, in the configured order"
         );
         // Sequential: the second waits for the first, so no two UpdateTable calls overlap.
-        assert_eq!(replicas[0].depends_on, vec![app_stack(key("us-east-1"))]);
+        assert_eq!(replicas[0].depends_on, vec![data_stack(key("us-east-1"))]);
         assert_eq!(replicas[1].depends_on, vec![replicas[0].id]);
         let entry = plan.step(StepId::EntryPoint).expect("entry point");
         assert_eq!(
@@ -510,7 +549,7 @@ mod tests {
         let text = plan.to_string();
         assert!(
             text.contains(
-                "16. dashboard us-east-1  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)"
+                "17. dashboard us-east-1  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)"
             ),
             "{text}"
         );
@@ -520,11 +559,35 @@ mod tests {
         );
     }
 
+    /// An older deployment (table in the home app stack): the data stack takes the table over
+    /// only once the app stack's update has let go of it, and the replicas and seed wait for that.
+    #[test]
+    fn a_table_still_in_the_app_stack_moves_to_the_data_stack_after_the_app_stack_update() {
+        let mut plan = deploy_plan(
+            &config(&["us-east-1", "us-west-2"]),
+            DeployOptions { seed: true },
+        );
+        take_table_from_app_stack(&mut plan, key("us-east-1"));
+        plan.validate().expect("valid DAG");
+        let data = plan.step(data_stack(key("us-east-1"))).expect("data stack");
+        assert_eq!(data.depends_on, vec![app_stack(key("us-east-1"))]);
+        assert_eq!(
+            data.label,
+            "data stack us-east-1 (moves the table out of the app stack)"
+        );
+        let replica = plan
+            .step(StepId::Replica {
+                region: key("us-west-2"),
+            })
+            .expect("replica");
+        assert_eq!(replica.depends_on, vec![data_stack(key("us-east-1"))]);
+    }
+
     #[test]
     fn single_region_plan_has_no_replica_and_seed_is_optional() {
         let plan = deploy_plan(&config(&["us-east-1"]), DeployOptions { seed: false });
         plan.validate().expect("valid DAG");
-        assert_eq!(plan.steps.len(), 7);
+        assert_eq!(plan.steps.len(), 8);
         assert!(
             plan.steps
                 .iter()

@@ -17,7 +17,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::types::{ChangeSetType, StackStatus};
+use aws_sdk_cloudformation::types::{ChangeSetType, ResourceToImport, StackStatus};
 use serde::Serialize;
 
 pub use super::failures::{delete_failures, named_failures};
@@ -101,6 +101,8 @@ pub struct StackDeployer<'a> {
     events: Events,
     step: String,
     cancellation: Option<Cancellation>,
+    /// Existing resources the change set takes over (an IMPORT change set) instead of creating.
+    import: Vec<ResourceToImport>,
 }
 
 /// Where a deploy stands once its change set is ready.
@@ -113,6 +115,13 @@ enum Prepared {
         creating: bool,
     },
 }
+
+/// Stack statuses that end a successful operation of ours.
+const SUCCEEDED: [StackStatus; 3] = [
+    StackStatus::CreateComplete,
+    StackStatus::UpdateComplete,
+    StackStatus::ImportComplete,
+];
 
 impl<'a> StackDeployer<'a> {
     pub fn new(
@@ -127,7 +136,15 @@ impl<'a> StackDeployer<'a> {
             events,
             step: step.to_string(),
             cancellation: None,
+            import: Vec::new(),
         }
+    }
+
+    /// Takes `resources` over into the stack (an IMPORT change set, which may neither create
+    /// nor change anything else) instead of creating or updating it.
+    pub fn with_import(mut self, resources: Vec<ResourceToImport>) -> Self {
+        self.import = resources;
+        self
     }
 
     /// Watches `cancellation` instead of the plan step's own ([`Cancellation::current`]).
@@ -169,12 +186,16 @@ impl<'a> StackDeployer<'a> {
             settled = self.follow_until_settled(newest_event) => settled?,
             () = cancellation.cancelled() => return Err(self.wind_down(creating).await),
         };
-        match settled.status {
-            StackStatus::CreateComplete | StackStatus::UpdateComplete => {
-                self.result(&settled.stack_id, true).await
-            }
-            ref status => Err(self.failure(&settled, status.clone(), "").await),
+        if SUCCEEDED.contains(&settled.status) {
+            return self.result(&settled.stack_id, true).await;
         }
+        let fix = if self.import.is_empty() {
+            ""
+        } else {
+            "the import was rolled back: the resources stay as they were, outside the stack; \
+             fix what the reason names and deploy again, which imports them again"
+        };
+        Err(self.failure(&settled, settled.status.clone(), fix).await)
     }
 
     /// Everything before the change set executes: recover the stack's state, compare, and
@@ -193,11 +214,16 @@ impl<'a> StackDeployer<'a> {
             None => true,
             Some(existing) => existing.status == StackStatus::ReviewInProgress,
         };
-        let change_set_type = if creating {
+        // Ctrl-C during an import leaves the stack alone: deleting it is not worth the risk to
+        // the resources it is taking over, and the next deploy resumes the import.
+        let change_set_type = if !self.import.is_empty() {
+            ChangeSetType::Import
+        } else if creating {
             ChangeSetType::Create
         } else {
             ChangeSetType::Update
         };
+        let creating = creating && self.import.is_empty();
         match self.create_change_set(change_set_type).await? {
             Some(change_set) => Ok(Prepared::Execute {
                 change_set,
@@ -218,6 +244,14 @@ impl<'a> StackDeployer<'a> {
     /// what happened told as notes (a second Ctrl-C exits without waiting for this).
     async fn wind_down(&self, creating: bool) -> Error {
         let stack = &self.request.stack_name;
+        if !self.import.is_empty() {
+            // CancelUpdateStack applies to updates only; an import runs to its end.
+            self.events.note(
+                &self.step,
+                format!("Ctrl-C: the import into {stack} goes on in CloudFormation (it cannot be cancelled); the next deploy carries on from where it ends"),
+            );
+            return Error::Interrupted;
+        }
         if creating {
             self.events.note(
                 &self.step,

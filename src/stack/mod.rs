@@ -3,6 +3,7 @@
 //! ([`outputs`]) and failure extraction ([`failures`]). Waits use the one poller, [`crate::wait`].
 
 pub mod capacity;
+pub mod data;
 pub mod deploy;
 pub mod events;
 pub mod failures;
@@ -23,8 +24,12 @@ use capacity::RunningCapacity;
 pub enum StackKind {
     /// ECR repositories: created first, because images are pushed before the services exist.
     Registry,
-    /// Network, load balancer, ECS services, table (home region only) and IAM.
+    /// Network, load balancer, ECS services and IAM.
     App,
+    /// The catalogue table (home region only, like [`StackKind::Recovery`], so not in
+    /// [`StackKind::ALL`]): its own stack, made at the start of a deploy, so that the replicas
+    /// are added while the app stacks build instead of after the home one.
+    Data,
     /// Auto failover's CloudWatch alarms (every region, when enabled).
     Alarms,
     /// Auto failover's ARC Region switch plan (home region only, when enabled). Neither it nor
@@ -39,6 +44,7 @@ impl StackKind {
         match self {
             StackKind::Registry => "registry",
             StackKind::App => "app",
+            StackKind::Data => "data",
             StackKind::Alarms => "alarms",
             StackKind::Recovery => "recovery",
         }
@@ -49,6 +55,7 @@ impl StackKind {
         match self {
             StackKind::Registry => include_str!("../../templates/registry.yaml"),
             StackKind::App => include_str!("../../templates/app.yaml"),
+            StackKind::Data => include_str!("../../templates/data.yaml"),
             StackKind::Alarms => include_str!("../../templates/alarms.yaml"),
             StackKind::Recovery => include_str!("../../templates/recovery.yaml"),
         }
@@ -120,6 +127,19 @@ pub fn registry_request(config: &Config, region: &RegionSettings) -> StackReques
     )
 }
 
+/// The data stack's request (the catalogue table), in the home region.
+pub fn data_request(config: &Config) -> StackRequest {
+    request(
+        config,
+        config.home(),
+        StackKind::Data,
+        BTreeMap::from([
+            (parameter::APP_NAME.to_string(), config.app.clone()),
+            (parameter::TABLE_NAME.to_string(), config.table_name()),
+        ]),
+    )
+}
+
 /// The app stack's request for one region with the configured counts only (no region state
 /// known: before the first deploy, and for golden files).
 pub fn app_request(
@@ -130,8 +150,7 @@ pub fn app_request(
     app_request_with(config, region, images, &RunningCapacity::default())
 }
 
-/// The app stack's request for one region: the same template in every region, told apart by
-/// `IsSecondary` only (false at home). The services' counts are the configured ones raised to what `running`
+/// The app stack's request for one region: the same template in every region. The services' counts are the configured ones raised to what `running`
 /// says the region runs now ([`capacity`]): a deploy never lowers a region's capacity.
 pub fn app_request_with(
     config: &Config,
@@ -141,11 +160,6 @@ pub fn app_request_with(
 ) -> StackRequest {
     let mut parameters = BTreeMap::from([
         (parameter::APP_NAME.to_string(), config.app.clone()),
-        // Every region but home: no table of its own (it gets a replica).
-        (
-            parameter::IS_SECONDARY.to_string(),
-            (!region.home).to_string(),
-        ),
         (parameter::TABLE_NAME.to_string(), config.table_name()),
         // mysfits-service's write region until `deploy` has seeded the control item.
         (

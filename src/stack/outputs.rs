@@ -102,8 +102,6 @@ pub struct AppOutputs {
     /// The ECS cluster's name.
     pub cluster: String,
     pub services: BTreeMap<&'static Service, ServiceOutputs>,
-    /// Only the home region's stack has the table.
-    pub table_name: Option<String>,
 }
 
 /// One bundled service in one region's app stack.
@@ -175,9 +173,6 @@ impl AppOutputs {
                 .cloned(),
             cluster,
             services,
-            table_name: stack
-                .value(template::TABLE_NAME.output, template::TABLE_NAME.resource)
-                .map(str::to_string),
         })
     }
 
@@ -297,7 +292,6 @@ mod tests {
         );
         let outputs = app_stack(&[], &resources).app_outputs().expect("complete");
         assert_eq!(outputs.cluster, "demo");
-        assert_eq!(outputs.table_name, None, "no table outside home");
         assert_eq!(outputs.url, None);
         let like = outputs.service(&SERVICES[1]).expect("like");
         assert_eq!(like.name, "demo-like-service");

@@ -8,10 +8,11 @@
 //! (see [`interfaces`]) →
 //! on-demand backup of the table (writers are stopped now) → the replica in every region but home
 //! removed, one at a time (DynamoDB's rules) → ECR images → app stacks (every other region's,
-//! then home's, which holds the table) → registry stacks → the table itself.
+//! then home's, which held the table in deployments made before data stacks) → registry stacks
+//! and the data stack → the table itself.
 //!
-//! Why the table is deleted by teardown and not by its stack: the app template retains it
-//! (`DeletionPolicy: Retain`), so that `--keep-data` can keep it and so that DynamoDB's 24-hour
+//! Why the table is deleted by teardown and not by its stack: the data template retains it
+//! (`DeletionPolicy: RetainExceptOnCreate`), so that `--keep-data` can keep it and so that DynamoDB's 24-hour
 //! rule for a replica's source table never leaves the whole stack in DELETE_FAILED.
 //!
 //! A failed step skips only what depends on it; then [`verify`] lists, service by service, what
@@ -301,12 +302,27 @@ fn add_after_app_stacks(plan: &mut PlanBuilder, config: &Config, options: Teardo
             ],
         );
     }
+    // The data stack retains the table when deleted: it goes after the backup and the replicas,
+    // and the table (unless kept) after it, with the DynamoDB API.
+    let home = config.home();
+    let data_stack = TeardownStep::Stack {
+        region: home.key(),
+        kind: StackKind::Data,
+    };
+    let mut depends_on = vec![app_stack(home.key())];
     if !options.keep_data {
-        let home = config.home();
-        let mut depends_on = vec![app_stack(home.key()), TeardownStep::Backup];
-        depends_on.extend(config.others().map(|other| TeardownStep::Replica {
-            region: other.key(),
-        }));
+        depends_on.push(TeardownStep::Backup);
+    }
+    depends_on.extend(config.others().map(|other| TeardownStep::Replica {
+        region: other.key(),
+    }));
+    plan.add(
+        data_stack,
+        format!("{} stack {}", StackKind::Data.label(), region_label(home)),
+        depends_on.clone(),
+    );
+    if !options.keep_data {
+        depends_on.push(data_stack);
         plan.add(
             TeardownStep::Table,
             format!("table {} {}", config.table_name(), home.name),
@@ -552,7 +568,9 @@ impl Teardown {
         let clients = self.clients(region)?;
         let app = &self.config.app;
         let stack_name = kind.stack_name(app);
-        let holds_table = kind == StackKind::App && region == self.config.home().key();
+        // The data stack holds the table; so does the home app stack of an older deployment.
+        let holds_table = kind == StackKind::Data
+            || (kind == StackKind::App && region == self.config.home().key());
         if holds_table && self.options.keep_data {
             removal::ensure_table_is_retained(clients, &stack_name, &self.config).await?;
         }
@@ -716,7 +734,20 @@ mod tests {
             text.contains("registry stack us-west-2 (secondary)  (after: app stack us-west-2 (secondary), ECR images us-west-2 (secondary))"),
             "{text}"
         );
-        assert_eq!(plan.nodes.len(), 17, "{plan}");
+        // The data stack goes after the backup and the replicas; the table after it.
+        let data = TeardownStep::Stack {
+            region: east,
+            kind: StackKind::Data,
+        };
+        for needed in [TeardownStep::Backup, TeardownStep::Replica { region: west }] {
+            assert!(depends_on(&plan, data).contains(&needed), "{plan}");
+        }
+        assert!(depends_on(&plan, TeardownStep::Table).contains(&data));
+        assert!(
+            text.contains("data stack us-east-1 (primary)  (after:"),
+            "{text}"
+        );
+        assert_eq!(plan.nodes.len(), 18, "{plan}");
     }
 
     #[test]
@@ -777,8 +808,8 @@ mod tests {
         }
         assert!(runs_after(&plan, TeardownStep::Table, app_stack(east)));
         // 2 global + per region (services, network, images, app, insights, registry) + backup,
-        // two replicas, table.
-        assert_eq!(plan.nodes.len(), 2 + 6 * 3 + 1 + 2 + 1, "{plan}");
+        // two replicas, data stack, table.
+        assert_eq!(plan.nodes.len(), 2 + 6 * 3 + 1 + 2 + 1 + 1, "{plan}");
         let text = plan.to_string();
         assert!(
             text.contains("table replica eu-west-1 (secondary)"),
@@ -820,6 +851,12 @@ mod tests {
             node.id,
             TeardownStep::Backup | TeardownStep::Table | TeardownStep::Replica { .. }
         )));
-        assert_eq!(plan.nodes.len(), 8, "{plan}");
+        // The data stack goes (it retains the table, see the template), the table stays.
+        let data = TeardownStep::Stack {
+            region: region("us-east-1"),
+            kind: StackKind::Data,
+        };
+        assert!(plan.nodes.iter().any(|node| node.id == data), "{plan}");
+        assert_eq!(plan.nodes.len(), 9, "{plan}");
     }
 }

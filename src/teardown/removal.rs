@@ -756,8 +756,8 @@ pub(super) async fn stack_resources(
         .collect()
 }
 
-/// With `--keep-data`, the primary app stack may only be deleted if its deployed template
-/// retains the table; otherwise deleting the stack would delete the data the user asked to keep.
+/// With `--keep-data`, a stack holding the table (the data stack, or the home app stack of an
+/// older deployment) may only be deleted if its deployed template retains the table; otherwise deleting the stack would delete the data the user asked to keep.
 pub async fn ensure_table_is_retained(
     clients: &RegionClients,
     stack_name: &str,
@@ -779,7 +779,7 @@ pub async fn ensure_table_is_retained(
     let parsed: serde_yaml::Value = serde_yaml::from_str(body).unwrap_or_default();
     let Some(table) = parsed
         .get("Resources")
-        .and_then(|resources| resources.get(crate::app::template::TABLE_NAME.resource))
+        .and_then(|resources| resources.get(crate::app::template::TABLE_RESOURCE))
     else {
         return Ok(());
     };

@@ -60,7 +60,7 @@ pub async fn stack_inventory(teardown: &Teardown) -> BTreeMap<String, Vec<Physic
     let mut inventory = BTreeMap::new();
     for clients in teardown.clients.values() {
         let mut resources = Vec::new();
-        for kind in StackKind::ALL {
+        for kind in StackKind::ALL.into_iter().chain([StackKind::Data]) {
             let stack_name = kind.stack_name(&teardown.config.app);
             resources.extend(
                 stack_resources(clients, &stack_name)
@@ -619,7 +619,8 @@ async fn load_balancing(
 
 async fn stacks(clients: &RegionClients, app: &str) -> Result<Vec<Found>> {
     let mut findings = Vec::new();
-    for kind in StackKind::ALL {
+    // The data stack is home's, but one left in any region is found too.
+    for kind in StackKind::ALL.into_iter().chain([StackKind::Data]) {
         let name = kind.stack_name(app);
         match clients
             .cloudformation

@@ -71,7 +71,6 @@ fn app_outputs(region: &str) -> AppOutputs {
                 )
             })
             .collect(),
-        table_name: None,
     }
 }
 

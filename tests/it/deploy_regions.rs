@@ -211,33 +211,35 @@ fn config(regions: &[&str]) -> Config {
     Config::resolve(&global, ConfigFile::default()).unwrap()
 }
 
-/// `mysfits plan` for three regions: every region's stacks, both replicas in order, readable.
+/// `mysfits plan` for three regions: every region's stacks, both replicas in order (after the
+/// data stack, not the home app stack), readable.
 #[test]
 fn the_three_region_plan_reads_region_by_region() {
     let plan = deploy_plan(&config(&REGIONS), DeployOptions { seed: true });
     plan.validate().unwrap();
     let text = plan.to_string();
     let expected = " 1. build service images
- 2. registry stack us-east-1
- 3. push images us-east-1  (after: build service images, registry stack us-east-1)
- 4. app stack us-east-1  (after: push images us-east-1)
- 5. registry stack us-west-2
- 6. push images us-west-2  (after: build service images, registry stack us-west-2)
- 7. app stack us-west-2  (after: push images us-west-2)
- 8. registry stack eu-west-1
- 9. push images eu-west-1  (after: build service images, registry stack eu-west-1)
-10. app stack eu-west-1  (after: push images eu-west-1)
-11. table replica us-west-2  (after: app stack us-east-1)
-12. table replica eu-west-1  (after: table replica us-west-2)
-13. seed catalogue us-east-1  (after: app stack us-east-1)
-14. accelerator and listener  (after: registry stack us-east-1)
-15. global entry point (global-accelerator)  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)
-16. dashboard us-east-1  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)
+ 2. data stack us-east-1
+ 3. registry stack us-east-1
+ 4. push images us-east-1  (after: build service images, registry stack us-east-1)
+ 5. app stack us-east-1  (after: push images us-east-1)
+ 6. registry stack us-west-2
+ 7. push images us-west-2  (after: build service images, registry stack us-west-2)
+ 8. app stack us-west-2  (after: push images us-west-2)
+ 9. registry stack eu-west-1
+10. push images eu-west-1  (after: build service images, registry stack eu-west-1)
+11. app stack eu-west-1  (after: push images eu-west-1)
+12. table replica us-west-2  (after: data stack us-east-1)
+13. table replica eu-west-1  (after: table replica us-west-2)
+14. seed catalogue us-east-1  (after: data stack us-east-1)
+15. accelerator and listener  (after: registry stack us-east-1)
+16. global entry point (global-accelerator)  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)
+17. dashboard us-east-1  (after: app stack us-east-1, app stack us-west-2, app stack eu-west-1, accelerator and listener)
 ";
     assert_eq!(text, expected);
     let json = serde_json::to_value(&plan).unwrap();
     assert_eq!(
-        json["steps"][11]["id"],
+        json["steps"][12]["id"],
         serde_json::json!({"action": "replica", "region": "eu-west-1"})
     );
     assert!(

@@ -9,7 +9,7 @@ use crate::util::assert_golden;
 use mysfits::cli::GlobalArgs;
 use mysfits::config::{Config, ConfigFile};
 use mysfits::stack::{
-    ServiceImages, StackKind, app_request, declared_parameters, registry_request,
+    ServiceImages, StackKind, app_request, data_request, declared_parameters, registry_request,
 };
 
 fn config(file: &str, secondary: Option<&str>) -> Config {
@@ -37,7 +37,8 @@ fn scenario(config: &Config) -> serde_json::Value {
     for region in config.regions() {
         let registry = registry_request(config, region);
         let app = app_request(config, region, &images(&region.name));
-        for request in [registry, app] {
+        let data = region.home.then(|| data_request(config));
+        for request in data.into_iter().chain([registry, app]) {
             let declared = declared_parameters(request.kind);
             for (parameter, value) in &request.parameters {
                 assert!(
@@ -135,16 +136,8 @@ fn template_resources_and_outputs_per_role() {
     let mut inventory = BTreeMap::new();
     for (label, kind, parameters) in [
         ("registry", StackKind::Registry, BTreeMap::new()),
-        (
-            "app primary",
-            StackKind::App,
-            BTreeMap::from([("IsSecondary", "false")]),
-        ),
-        (
-            "app secondary",
-            StackKind::App,
-            BTreeMap::from([("IsSecondary", "true")]),
-        ),
+        ("data (home)", StackKind::Data, BTreeMap::new()),
+        ("app (every region)", StackKind::App, BTreeMap::new()),
     ] {
         inventory.insert(label, rendered_inventory(kind, &parameters));
     }
@@ -175,11 +168,17 @@ fn templates_keep_the_contracted_logical_ids_and_outputs() {
             "registry lacks output {output}"
         );
     }
-    for (is_secondary, has_table) in [("false", true), ("true", false)] {
-        let app = rendered_inventory(
-            StackKind::App,
-            &BTreeMap::from([("IsSecondary", is_secondary)]),
-        );
+    let data = rendered_inventory(StackKind::Data, &BTreeMap::new());
+    assert_eq!(
+        data["resources"]
+            .as_object()
+            .map(|resources| resources.len()),
+        Some(1),
+        "the data stack holds the table only: {data}"
+    );
+    assert_eq!(data["resources"]["Table"], "AWS::DynamoDB::Table");
+    {
+        let app = rendered_inventory(StackKind::App, &BTreeMap::new());
         for logical_id in [
             "Vpc",
             "LoadBalancer",
@@ -201,10 +200,9 @@ fn templates_keep_the_contracted_logical_ids_and_outputs() {
                 "app lacks {logical_id}"
             );
         }
-        assert_eq!(
-            app["resources"].get("Table").is_some(),
-            has_table,
-            "Table with IsSecondary={is_secondary}"
+        assert!(
+            app["resources"].get("Table").is_none(),
+            "the table is the data stack's"
         );
         for output in [
             "LoadBalancerUrl",
@@ -264,8 +262,8 @@ fn rendered_inventory(kind: StackKind, parameters: &BTreeMap<&str, &str>) -> ser
         .collect();
     let outputs: Vec<&str> = template["Outputs"]
         .as_mapping()
-        .unwrap()
-        .iter()
+        .into_iter()
+        .flatten()
         .filter(|(_, output)| holds(output))
         .map(|(name, _)| name.as_str().unwrap())
         .collect();
@@ -390,12 +388,25 @@ async fn templates_deploy_in_the_emulator_in_both_regions() {
             );
         }
         assert_eq!(app.value("ClusterName", "Cluster"), Some("demo"));
-        assert_eq!(
-            app.resources.contains_key("Table"),
-            region.home,
-            "{}: the table belongs to the home region only",
+        assert!(
+            !app.resources.contains_key("Table"),
+            "{}: the table is the data stack's",
             region.name
         );
+        if region.home {
+            let data_request = data_request(&config);
+            let data = StackDeployer::new(
+                &clients.cloudformation,
+                &data_request,
+                Events::discard(),
+                "data",
+            )
+            .deploy()
+            .await
+            .unwrap_or_else(|error| panic!("data stack: {error}"));
+            assert_eq!(data.status, "CREATE_COMPLETE");
+            assert_eq!(data.value("TableName", "Table"), Some("demo-mysfits"));
+        }
 
         let subnets = clients
             .ec2

@@ -10,6 +10,7 @@ mod aws_review_mocks;
 mod binary_sources;
 mod cli;
 mod dashboard;
+mod data_stack;
 mod deploy_capacity;
 mod deploy_e2e;
 mod deploy_interrupt;

@@ -268,13 +268,14 @@ fn plan_against_a_refused_port_ends_at_once_naming_the_endpoint() {
         .run(&["--region", "us-east-1", "--endpoint-url", &dead, "plan"]);
     let took = started.elapsed();
     assert_eq!(run.code(), 2, "{}", run.stderr());
-    let failure = "DescribeStacks in us-east-1 failed: connection refused (nothing listens at the \
-                   endpoint)";
+    // The data stack is previewed first (home's); its first call asks whether it has the table.
+    let failure = "DescribeStackResource in us-east-1 failed: connection refused (nothing listens \
+                   at the endpoint)";
     assert_eq!(
         run.stderr(),
         format!(
-            "[preview mysfits-registry (us-east-1)] started\n\
-             [preview mysfits-registry (us-east-1)] FAILED: {failure}\n\
+            "[preview mysfits-data (us-east-1)] started\n\
+             [preview mysfits-data (us-east-1)] FAILED: {failure}\n\
              error: {failure}\n  fix: nothing accepts connections at {dead} (the endpoint for \
              us-east-1): start the emulator or service there, or correct the override \
              (regions.us-east-1.endpoint_url in mysfits.yaml, --endpoint-url, AWS_ENDPOINT_URL)\n"

@@ -297,7 +297,14 @@ fn region_rules(presence: Presence) -> (Vec<Rule>, Rule, Vec<Rule>) {
             aws_sdk_ec2::operation::describe_addresses::DescribeAddressesOutput::builder().build()
         }),
     ];
-    (vec![stacks, registry_stack], table, ec2)
+    let data_stack = mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .match_requests(|request| request.stack_name() == Some("demo-data"))
+        .then_error(|| {
+            aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError::generic(
+                validation_error("Stack with id demo-data does not exist"),
+            )
+        });
+    (vec![stacks, registry_stack, data_stack], table, ec2)
 }
 
 /// Region clients answering verification's calls for a region that holds only `presence`.

@@ -66,7 +66,8 @@ async fn preview_stacks(
     let mut previews = Vec::new();
     for region in config.regions() {
         let recovery = (region.home && config.auto_failover.enabled).then_some(StackKind::Recovery);
-        for kind in StackKind::ALL.into_iter().chain(recovery) {
+        let data = region.home.then_some(StackKind::Data);
+        for kind in data.into_iter().chain(StackKind::ALL).chain(recovery) {
             let region_clients = &clients[&region.key()];
             let Some(request) = preview_request(config, region, region_clients, kind).await else {
                 continue;
@@ -74,13 +75,22 @@ async fn preview_stacks(
             let step = format!("preview {} ({})", kind.stack_name(&config.app), region.name);
             events.emit(Event::StepStarted { step: step.clone() });
             let started = Instant::now();
-            let preview = StackDeployer::new(
-                &region_clients.cloudformation,
-                &request,
-                events.clone(),
-                &step,
-            )
-            .preview()
+            let preview = async {
+                let import = if kind == StackKind::Data {
+                    crate::stack::data::table_import(config, region_clients).await?
+                } else {
+                    Vec::new()
+                };
+                StackDeployer::new(
+                    &region_clients.cloudformation,
+                    &request,
+                    events.clone(),
+                    &step,
+                )
+                .with_import(import)
+                .preview()
+                .await
+            }
             .await;
             let preview = match preview {
                 Ok(preview) => preview,
@@ -120,7 +130,8 @@ fn summary(preview: &Preview) -> String {
 /// The request a deploy would send. The app stack's real image digests are only known after a
 /// build; preview with the deployed ones when there are some, so an unchanged app shows as
 /// unchanged. `None` for auto failover's alarms stacks: their parameters come from the app
-/// stack a deploy is about to update, so they are not previewed.
+/// stack a deploy is about to update, so they are not previewed; and for a data stack that
+/// will take the table over from the app stack.
 async fn preview_request(
     config: &Config,
     region: &RegionSettings,
@@ -136,6 +147,16 @@ async fn preview_request(
             &capacity::read(clients, &config.app).await,
         ),
         StackKind::Recovery => crate::auto_failover::recovery_request(config),
+        // Still in the home app stack (an older deployment): the plan's data stack step says
+        // that deploy moves it there; the app stack's preview shows it leaving.
+        StackKind::Data
+            if crate::stack::data::app_stack_has_table(config, clients)
+                .await
+                .unwrap_or(false) =>
+        {
+            return None;
+        }
+        StackKind::Data => crate::stack::data_request(config),
         StackKind::Alarms => return None,
     })
 }

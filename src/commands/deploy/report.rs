@@ -174,7 +174,8 @@ impl RegionReport {
     ) -> RegionReport {
         let mut stacks = Vec::new();
         let mut url = None;
-        for kind in StackKind::ALL {
+        let data = region.home.then_some(StackKind::Data);
+        for kind in data.into_iter().chain(StackKind::ALL) {
             let id = StepId::Stack {
                 region: region.key(),
                 kind,

@@ -56,6 +56,7 @@ impl StackDeployer<'_> {
             .template_body(self.request.kind.template())
             .set_parameters(Some(self.request.cloudformation_parameters()))
             .set_tags(Some(self.request.cloudformation_tags()))
+            .set_resources_to_import((!self.import.is_empty()).then(|| self.import.clone()))
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
             .description("mysfits deploy")

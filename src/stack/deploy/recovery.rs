@@ -46,7 +46,9 @@ impl StackDeployer<'_> {
             .as_ref()
             .is_some_and(|existing| existing.status == StackStatus::ReviewInProgress);
         let creating = existing.is_none() || reviewing;
-        let change_set_type = if creating {
+        let change_set_type = if !self.import.is_empty() {
+            ChangeSetType::Import
+        } else if creating {
             ChangeSetType::Create
         } else {
             ChangeSetType::Update
@@ -235,10 +237,7 @@ impl StackDeployer<'_> {
     /// True when the deployed template, parameters and tags are exactly what we would send: then
     /// there is nothing to do and nothing is written.
     pub(super) async fn matches_deployed(&self, existing: &Existing) -> Result<bool> {
-        if !matches!(
-            existing.status,
-            StackStatus::CreateComplete | StackStatus::UpdateComplete
-        ) {
+        if !super::SUCCEEDED.contains(&existing.status) {
             return Ok(false);
         }
         if existing.parameters != self.request.parameters_with_defaults()
