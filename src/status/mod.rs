@@ -142,6 +142,7 @@ impl StatusReport {
     fn stack_rows(&self) -> Vec<Row> {
         StackKind::ALL
             .into_iter()
+            .chain([StackKind::Data])
             .map(|kind| {
                 self.row(&format!("{} stack", kind.label()), |facts| {
                     match facts.stack(kind) {

@@ -49,10 +49,13 @@ impl AppStack {
 pub(super) async fn read_app_stacks(
     clients: &RegionClients,
     app: &str,
+    home: bool,
     recorder: &mut Recorder,
 ) -> AppStack {
     let mut app_stack = AppStack::default();
-    for kind in StackKind::ALL {
+    // The data stack (the table) is home's only.
+    let data = home.then_some(StackKind::Data);
+    for kind in StackKind::ALL.into_iter().chain(data) {
         let name = kind.stack_name(app);
         if !recorder.may_call(&format!("DescribeStacks {name}")) {
             continue;

@@ -216,7 +216,7 @@ pub async fn gather(clients: &RegionClients, lookup: &Lookup<'_>) -> RegionFacts
         answer_limit: lookup.answer_limit,
         silence: String::new(),
     };
-    let app_stack = read_app_stacks(clients, lookup.app, &mut recorder).await;
+    let app_stack = read_app_stacks(clients, lookup.app, lookup.home, &mut recorder).await;
     recorder.facts.max_count =
         app_stack.count_parameter(crate::app::template::parameter::MAX_COUNT);
     recorder.facts.desired_count =
