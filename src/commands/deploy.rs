@@ -19,8 +19,7 @@ use crate::plan::{
 use crate::progress::{Events, Progress};
 use crate::stack::deploy::{StackDeployer, StackResult};
 use crate::stack::{
-    ServiceImages, StackKind, StackRequest, app_request_with, capacity, data_request,
-    registry_request,
+    ServiceImages, StackKind, StackRequest, app_request_with, capacity, registry_request,
 };
 use crate::table::{REPLICA_WAIT_LIMIT, ReplicaClients, ReplicaReport, ensure_replica};
 
@@ -419,30 +418,12 @@ impl DeployContext {
         Ok((seeded, summary))
     }
 
-    /// The data stack: created with the table, or importing a table that exists outside it
-    /// (see [`crate::stack::data`]).
+    /// The data stack: created with the table, or taking over a table that exists outside it.
     async fn deploy_data_stack(&self, region: RegionName, step: &str) -> Result<Finished> {
         let clients = self.clients(region)?;
-        // A stack step winds down by itself on Ctrl-C (see `Plan::nodes`): so does this lookup.
-        let cancellation = Cancellation::current();
-        let import = tokio::select! {
-            import = crate::stack::data::table_import(&self.config, clients) => import?,
-            () = cancellation.cancelled() => return Err(Error::Interrupted),
-        };
-        if !import.is_empty() {
-            self.events.note(
-                step,
-                format!(
-                    "table {} exists outside the data stack: importing it (the data is not touched)",
-                    self.config.table_name()
-                ),
-            );
-        }
-        let request = data_request(&self.config);
-        let deployer =
-            StackDeployer::new(&clients.cloudformation, &request, self.events.clone(), step)
-                .with_import(import);
-        finished_stack(deployer.deploy().await?)
+        finished_stack(
+            crate::stack::data::deploy(&self.config, clients, self.events.clone(), step).await?,
+        )
     }
 
     async fn deploy_stack(

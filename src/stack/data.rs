@@ -9,11 +9,14 @@
 
 use aws_sdk_cloudformation::types::ResourceToImport;
 
-use super::StackKind;
+use super::deploy::{StackDeployer, StackResult};
+use super::{StackKind, data_request};
 use crate::app::template::TABLE_RESOURCE;
 use crate::aws::{RegionClients, aws_error, error_code};
+use crate::cancel::Cancellation;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::progress::Events;
 
 /// The table's resource type, and its primary identifier for an import.
 const TABLE_TYPE: &str = "AWS::DynamoDB::Table";
@@ -82,4 +85,47 @@ pub async fn table_import(config: &Config, home: &RegionClients) -> Result<Vec<R
         Err(error) if error_code(&error) == Some("ResourceNotFoundException") => Ok(Vec::new()),
         Err(error) => Err(aws_error("DescribeTable", &home.region, &error)),
     }
+}
+
+/// Deploys the data stack in the home region (`home`): creates or updates it, or imports the
+/// table when it exists outside the stack and then updates the stack once more, since an import
+/// may add no tags and applies nothing of the template.
+pub async fn deploy(
+    config: &Config,
+    home: &RegionClients,
+    events: Events,
+    step: &str,
+) -> Result<StackResult> {
+    // A stack step winds down by itself on Ctrl-C (see `Plan::nodes`): so does this lookup.
+    let cancellation = Cancellation::current();
+    let import = tokio::select! {
+        import = table_import(config, home) => import?,
+        () = cancellation.cancelled() => return Err(Error::Interrupted),
+    };
+    let request = data_request(config);
+    let deployer = |import| {
+        StackDeployer::new(&home.cloudformation, &request, events.clone(), step).with_import(import)
+    };
+    if import.is_empty() {
+        return deployer(Vec::new()).deploy().await;
+    }
+    events.note(
+        step,
+        format!(
+            "table {} exists outside the data stack: importing it (the data is not touched)",
+            config.table_name()
+        ),
+    );
+    let imported = deployer(import).deploy().await?;
+    events.note(
+        step,
+        format!(
+            "table {} imported into {}; updating the stack to its tags",
+            config.table_name(),
+            imported.stack_name
+        ),
+    );
+    let mut updated = deployer(Vec::new()).deploy().await?;
+    updated.changed = true;
+    Ok(updated)
 }

@@ -177,21 +177,15 @@ async fn a_table_still_in_the_app_stack_is_refused_with_the_way_out() {
     assert!(error.contains("run `mysfits deploy` again"), "{error}");
 }
 
-/// The deploy of the data stack with the table to import: an IMPORT change set naming it, then
-/// IMPORT_IN_PROGRESS → IMPORT_COMPLETE is a success.
+/// The data stack's deploy with the table outside every stack: an IMPORT change set naming it
+/// (no tags: an import may add none), IMPORT_IN_PROGRESS → IMPORT_COMPLETE, then an UPDATE that
+/// brings the stack's tags.
 #[tokio::test]
-async fn an_import_change_set_takes_the_table_over_and_import_complete_is_success() {
+async fn a_table_outside_the_stacks_is_imported_then_the_stack_updated_to_its_tags() {
     let config = config();
-    let import = {
-        let data = table_in("demo-data", false);
-        let app = table_in("demo-app", false);
-        let table = table_exists(true);
-        let clients = region_clients(
-            mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&data, &app]),
-            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&table]),
-        );
-        table_import(&config, &clients).await.unwrap()
-    };
+    let data = table_in("demo-data", false);
+    let app = table_in("demo-app", false);
+    let table = table_exists(true);
     let describe = mock!(Client::describe_stacks)
         .sequence()
         .error(|| {
@@ -204,11 +198,16 @@ async fn an_import_change_set_takes_the_table_over_and_import_complete_is_succes
         })
         .output(|| stack(StackStatus::ImportInProgress))
         .output(|| stack(StackStatus::ImportComplete))
+        .output(|| stack(StackStatus::ImportComplete))
+        .output(|| stack(StackStatus::ImportComplete))
+        .output(|| stack(StackStatus::UpdateInProgress))
+        .output(|| stack(StackStatus::UpdateComplete))
         .repeatedly()
         .build();
-    let create = mock!(Client::create_change_set)
+    let import = mock!(Client::create_change_set)
         .match_requests(|request| {
             request.change_set_type() == Some(&ChangeSetType::Import)
+                && request.tags().is_empty()
                 && request.resources_to_import().len() == 1
                 && request.resources_to_import()[0]
                     .resource_identifier()
@@ -217,11 +216,27 @@ async fn an_import_change_set_takes_the_table_over_and_import_complete_is_succes
                 && request.template_body().is_some_and(|body| {
                     body.contains("Type: AWS::DynamoDB::Table")
                         && body.contains("DeletionPolicy: RetainExceptOnCreate")
+                        && !body.contains("\nOutputs:")
                 })
         })
         .then_output(|| {
             CreateChangeSetOutput::builder()
-                .id("cs")
+                .id("cs-import")
+                .stack_id(STACK_ID)
+                .build()
+        });
+    let update = mock!(Client::create_change_set)
+        .match_requests(|request| {
+            request.change_set_type() == Some(&ChangeSetType::Update)
+                && request.resources_to_import().is_empty()
+                && request
+                    .tags()
+                    .iter()
+                    .any(|tag| tag.key() == Some("mysfits:app") && tag.value() == Some("demo"))
+        })
+        .then_output(|| {
+            CreateChangeSetOutput::builder()
+                .id("cs-update")
                 .stack_id(STACK_ID)
                 .build()
         });
@@ -258,22 +273,33 @@ async fn an_import_change_set_takes_the_table_over_and_import_complete_is_succes
             )
             .build()
     });
-    let client = mock_client!(
-        aws_sdk_cloudformation,
-        RuleMode::MatchAny,
-        &[&describe, &create, &ready, &events, &execute, &resources]
+    let clients = region_clients(
+        mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            &[
+                &data, &app, &describe, &import, &update, &ready, &events, &execute, &resources
+            ]
+        ),
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&table]),
     );
-    let request = data_request(&config);
-    let result = StackDeployer::new(&client, &request, Events::discard(), "data")
-        .with_import(import)
-        .deploy()
+    let (sink, mut receiver) = Events::channel();
+    let result = mysfits::stack::data::deploy(&config, &clients, sink, "data")
         .await
         .unwrap();
-    assert_eq!(create.num_calls(), 1, "one IMPORT change set");
-    assert_eq!(execute.num_calls(), 1);
+    assert_eq!(import.num_calls(), 1, "one IMPORT change set");
+    assert_eq!(update.num_calls(), 1, "then one UPDATE for the tags");
+    assert_eq!(execute.num_calls(), 2);
     assert!(result.changed);
-    assert_eq!(result.status, "IMPORT_COMPLETE");
+    assert_eq!(result.status, "UPDATE_COMPLETE");
     assert_eq!(result.value("TableName", "Table"), Some(TABLE));
+    let notes = crate::util::notes(&mut receiver);
+    assert!(
+        notes
+            .iter()
+            .any(|note| note.contains("exists outside the data stack: importing it")),
+        "{notes:?}"
+    );
 }
 
 /// An import that fails (e.g. the template does not match the table) rolls back: the error says

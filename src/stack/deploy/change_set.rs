@@ -55,7 +55,12 @@ impl StackDeployer<'_> {
             .change_set_type(change_set_type)
             .template_body(self.request.kind.template())
             .set_parameters(Some(self.request.cloudformation_parameters()))
-            .set_tags(Some(self.request.cloudformation_tags()))
+            // An import may add no tags (nor outputs) to the stack: the update after it does.
+            .set_tags(
+                self.import
+                    .is_empty()
+                    .then(|| self.request.cloudformation_tags()),
+            )
             .set_resources_to_import((!self.import.is_empty()).then(|| self.import.clone()))
             .capabilities(Capability::CapabilityIam)
             .capabilities(Capability::CapabilityNamedIam)
