@@ -119,6 +119,23 @@ fn table_exists(exists: bool) -> Rule {
     }
 }
 
+/// What DescribeStacks answers for a stack that does not exist.
+fn no_data_stack() -> DescribeStacksError {
+    DescribeStacksError::generic(
+        ErrorMetadata::builder()
+            .code("ValidationError")
+            .message("Stack with id demo-data does not exist")
+            .build(),
+    )
+}
+
+fn change_set_created(id: &str) -> CreateChangeSetOutput {
+    CreateChangeSetOutput::builder()
+        .id(id)
+        .stack_id(STACK_ID)
+        .build()
+}
+
 async fn import_for(in_data: bool, in_app: bool, exists: bool) -> mysfits::error::Result<usize> {
     let data = table_in("demo-data", in_data);
     let app = table_in("demo-app", in_app);
@@ -188,14 +205,7 @@ async fn a_table_outside_the_stacks_is_imported_then_the_stack_updated_to_its_ta
     let table = table_exists(true);
     let describe = mock!(Client::describe_stacks)
         .sequence()
-        .error(|| {
-            DescribeStacksError::generic(
-                ErrorMetadata::builder()
-                    .code("ValidationError")
-                    .message("Stack with id demo-data does not exist")
-                    .build(),
-            )
-        })
+        .error(no_data_stack)
         .output(|| stack(StackStatus::ImportInProgress))
         .output(|| stack(StackStatus::ImportComplete))
         .output(|| stack(StackStatus::ImportComplete))
@@ -219,12 +229,7 @@ async fn a_table_outside_the_stacks_is_imported_then_the_stack_updated_to_its_ta
                         && !body.contains("\nOutputs:")
                 })
         })
-        .then_output(|| {
-            CreateChangeSetOutput::builder()
-                .id("cs-import")
-                .stack_id(STACK_ID)
-                .build()
-        });
+        .then_output(|| change_set_created("cs-import"));
     let update = mock!(Client::create_change_set)
         .match_requests(|request| {
             request.change_set_type() == Some(&ChangeSetType::Update)
@@ -234,12 +239,7 @@ async fn a_table_outside_the_stacks_is_imported_then_the_stack_updated_to_its_ta
                     .iter()
                     .any(|tag| tag.key() == Some("mysfits:app") && tag.value() == Some("demo"))
         })
-        .then_output(|| {
-            CreateChangeSetOutput::builder()
-                .id("cs-update")
-                .stack_id(STACK_ID)
-                .build()
-        });
+        .then_output(|| change_set_created("cs-update"));
     let ready = mock!(Client::describe_change_set).then_output(|| {
         DescribeChangeSetOutput::builder()
             .status(ChangeSetStatus::CreateComplete)
@@ -308,25 +308,13 @@ async fn a_table_outside_the_stacks_is_imported_then_the_stack_updated_to_its_ta
 async fn a_rolled_back_import_says_the_table_is_untouched() {
     let describe = mock!(Client::describe_stacks)
         .sequence()
-        .error(|| {
-            DescribeStacksError::generic(
-                ErrorMetadata::builder()
-                    .code("ValidationError")
-                    .message("Stack with id demo-data does not exist")
-                    .build(),
-            )
-        })
+        .error(no_data_stack)
         .output(|| stack(StackStatus::ImportRollbackComplete))
         .repeatedly()
         .build();
     let create = mock!(Client::create_change_set)
         .match_requests(|request| request.change_set_type() == Some(&ChangeSetType::Import))
-        .then_output(|| {
-            CreateChangeSetOutput::builder()
-                .id("cs")
-                .stack_id(STACK_ID)
-                .build()
-        });
+        .then_output(|| change_set_created("cs"));
     let ready = crate::fixtures::cfn::change_set_ready();
     let events = mock!(Client::describe_stack_events)
         .then_output(|| DescribeStackEventsOutput::builder().build());

@@ -163,7 +163,8 @@ fn mysfits_service_never_answers_5xx_and_corrupts_nothing() {
         .block_on(mysfits_service::catalogue::seed_catalogue(&client, TABLE))
         .unwrap();
     let before = runtime.block_on(scan(&client));
-    let real: Vec<String> = before.keys().cloned().collect();
+    let mut real: Vec<String> = before.keys().cloned().collect();
+    real.sort_unstable();
     let router = mysfits_service::router(mysfits_service::AppState::new(
         mysfits_service::MysfitsTable::new(client.clone(), TABLE),
         REGION,
@@ -171,11 +172,16 @@ fn mysfits_service_never_answers_5xx_and_corrupts_nothing() {
 
     let accepted_likes = std::cell::RefCell::new(HashMap::<String, i64>::new());
     let accepted_adoptions = std::cell::RefCell::new(HashMap::<String, bool>::new());
-    let mut runner = TestRunner::new(Config {
+    // A fixed seed: the same 400 calls every run. With a random one, about one run in thirty
+    // made no valid adoption (a POST to a real id's /adopt is under 1 % of the calls, and
+    // fulfill-like is not on this router), failing the check below that the writes were reached.
+    let config = Config {
         cases: 400,
         failure_persistence: None,
         ..Config::default()
-    });
+    };
+    let rng = proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm);
+    let mut runner = TestRunner::new_with_rng(config, rng);
     let outcome = runner.run(&calls(real.clone()), |call| {
         let mut request = Request::builder().method(call.method).uri(&call.path);
         if let Some(content_type) = call.content_type {
