@@ -33,10 +33,23 @@ pub async fn stack_has_table(clients: &RegionClients, stack_name: &str) -> Resul
         .send()
         .await
     {
+        // A resource whose creation or import failed or rolled back, or that was deleted or left
+        // out of a deletion, is not the stack's.
         Ok(found) => Ok(found
             .stack_resource_detail()
             .and_then(|detail| detail.resource_status())
-            .is_some_and(|status| status.as_str() != "DELETE_COMPLETE")),
+            .is_some_and(|status| {
+                !matches!(
+                    status.as_str(),
+                    "DELETE_COMPLETE"
+                        | "DELETE_SKIPPED"
+                        | "CREATE_FAILED"
+                        | "IMPORT_FAILED"
+                        | "IMPORT_ROLLBACK_IN_PROGRESS"
+                        | "IMPORT_ROLLBACK_COMPLETE"
+                        | "IMPORT_ROLLBACK_FAILED"
+                )
+            })),
         Err(error) if error_code(&error) == Some("ValidationError") => Ok(false),
         Err(error) => Err(aws_error("DescribeStackResource", &clients.region, &error)),
     }
@@ -75,6 +88,22 @@ pub async fn table_import(config: &Config, home: &RegionClients) -> Result<Vec<R
         .send()
         .await
     {
+        Ok(described)
+            if described
+                .table()
+                .and_then(|table| table.table_status())
+                .is_some_and(|status| {
+                    *status == aws_sdk_dynamodb::types::TableStatus::Deleting
+                }) =>
+        {
+            Err(Error::config(
+                format!(
+                    "table {table} in {} is being deleted (by a teardown?), so the data stack can neither import nor create it now",
+                    home.region
+                ),
+                "wait until the deletion is over (`mysfits status` shows the table), then run `mysfits deploy` again: it creates the table anew",
+            ))
+        }
         Ok(_) => Ok(vec![
             ResourceToImport::builder()
                 .resource_type(TABLE_TYPE)
@@ -96,15 +125,20 @@ pub async fn deploy(
     events: Events,
     step: &str,
 ) -> Result<StackResult> {
-    // A stack step winds down by itself on Ctrl-C (see `Plan::nodes`): so does this lookup.
-    let cancellation = Cancellation::current();
-    let import = tokio::select! {
-        import = table_import(config, home) => import?,
-        () = cancellation.cancelled() => return Err(Error::Interrupted),
-    };
     let request = data_request(config);
     let deployer = |import| {
         StackDeployer::new(&home.cloudformation, &request, events.clone(), step).with_import(import)
+    };
+    // Decided on the stack at rest: an import or update still running from an earlier run
+    // (Ctrl-C leaves an import running) ends first, and what it left decides. A stack step winds
+    // down by itself on Ctrl-C (see `Plan::nodes`): so do these lookups.
+    let cancellation = Cancellation::current();
+    let import = tokio::select! {
+        import = async {
+            deployer(Vec::new()).settle().await?;
+            table_import(config, home).await
+        } => import?,
+        () = cancellation.cancelled() => return Err(Error::Interrupted),
     };
     if import.is_empty() {
         return deployer(Vec::new()).deploy().await;

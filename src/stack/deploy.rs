@@ -189,11 +189,17 @@ impl<'a> StackDeployer<'a> {
         if SUCCEEDED.contains(&settled.status) {
             return self.result(&settled.stack_id, true).await;
         }
-        let fix = if self.import.is_empty() {
-            ""
-        } else {
-            "the import was rolled back: the resources stay as they were, outside the stack; \
-             fix what the reason names and deploy again, which imports them again"
+        let fix = match settled.status {
+            StackStatus::ImportRollbackComplete => {
+                "the import was rolled back: the resources stay as they were, outside the stack; \
+                 fix what the reason names and deploy again, which imports them again"
+            }
+            StackStatus::ImportRollbackFailed => {
+                "the import could not be rolled back: fix the resource the reason names (its data \
+                 is not deleted: the template retains it), delete the stack in the console or with \
+                 `aws cloudformation delete-stack`, then deploy again, which imports it again"
+            }
+            _ => "",
         };
         Err(self.failure(&settled, settled.status.clone(), fix).await)
     }

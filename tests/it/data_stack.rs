@@ -184,6 +184,68 @@ async fn the_resource_to_import_names_the_table_by_its_primary_identifier() {
     );
 }
 
+/// A table in DELETING (a teardown's DeleteTable under way) is neither imported nor created.
+#[tokio::test]
+async fn a_table_being_deleted_is_refused_with_the_way_out() {
+    let data = table_in("demo-data", false);
+    let app = table_in("demo-app", false);
+    let deleting = mock!(aws_sdk_dynamodb::Client::describe_table).then_output(|| {
+        DescribeTableOutput::builder()
+            .table(
+                TableDescription::builder()
+                    .table_name(TABLE)
+                    .table_status(TableStatus::Deleting)
+                    .build(),
+            )
+            .build()
+    });
+    let clients = region_clients(
+        mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&data, &app]),
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&deleting]),
+    );
+    let error = table_import(&config(), &clients)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("table demo-mysfits in us-east-1 is being deleted"),
+        "{error}"
+    );
+    assert!(error.contains("then run `mysfits deploy` again"), "{error}");
+}
+
+/// A data stack whose import of the table rolled back does not hold it: it is imported again.
+#[tokio::test]
+async fn a_table_whose_import_rolled_back_is_imported_again() {
+    let rolled_back = mock!(Client::describe_stack_resource)
+        .match_requests(|request| request.stack_name() == Some("demo-data"))
+        .then_output(|| {
+            DescribeStackResourceOutput::builder()
+                .stack_resource_detail(
+                    StackResourceDetail::builder()
+                        .stack_name("demo-data")
+                        .logical_resource_id("Table")
+                        .physical_resource_id(TABLE)
+                        .resource_type("AWS::DynamoDB::Table")
+                        .resource_status(ResourceStatus::ImportRollbackComplete)
+                        .last_updated_timestamp(DateTime::from_secs(1))
+                        .build(),
+                )
+                .build()
+        });
+    let app = table_in("demo-app", false);
+    let table = table_exists(true);
+    let clients = region_clients(
+        mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            &[&rolled_back, &app]
+        ),
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&table]),
+    );
+    assert_eq!(table_import(&config(), &clients).await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn a_table_still_in_the_app_stack_is_refused_with_the_way_out() {
     let error = import_for(false, true, true).await.unwrap_err().to_string();
@@ -203,8 +265,10 @@ async fn a_table_outside_the_stacks_is_imported_then_the_stack_updated_to_its_ta
     let data = table_in("demo-data", false);
     let app = table_in("demo-app", false);
     let table = table_exists(true);
+    // The first look settles the stack before the decision, the second is the import's own.
     let describe = mock!(Client::describe_stacks)
         .sequence()
+        .error(no_data_stack)
         .error(no_data_stack)
         .output(|| stack(StackStatus::ImportInProgress))
         .output(|| stack(StackStatus::ImportComplete))

@@ -190,9 +190,15 @@ fn text(plan: &Plan, previews: &[StackPreview]) -> String {
 fn change_lines(verb: &str, changes: &[ResourceChange]) -> String {
     let mut text = format!("  {verb}: {} resource change(s)\n", changes.len());
     for change in changes {
-        let replacement = match change.replacement.as_deref() {
-            Some("True") => " (replacement)",
-            Some("Conditional") => " (may replace)",
+        let replacement = match (
+            change.replacement.as_deref(),
+            change.policy_action.as_deref(),
+        ) {
+            (_, Some("Retain")) if change.action == "Remove" => {
+                " (retained: leaves the stack, not deleted)"
+            }
+            (Some("True"), _) => " (replacement)",
+            (Some("Conditional"), _) => " (may replace)",
             _ => "",
         };
         text.push_str(&format!(
@@ -229,4 +235,44 @@ async fn deployed_images(clients: &RegionClients, config: &Config) -> ServiceIma
 /// An image reference that is built at deploy: not pullable, but valid for the template.
 pub fn image_placeholder(app: &str, service: &str) -> String {
     format!("built-at-deploy/{app}/{service}@sha256:{}", "0".repeat(64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(
+        action: &str,
+        policy_action: Option<&str>,
+        replacement: Option<&str>,
+    ) -> ResourceChange {
+        ResourceChange {
+            action: action.into(),
+            logical_id: "Table".into(),
+            resource_type: "AWS::DynamoDB::Table".into(),
+            replacement: replacement.map(str::to_string),
+            policy_action: policy_action.map(str::to_string),
+        }
+    }
+
+    /// The older app stack's update drops the table from its template: the preview must not read
+    /// as "the data is deleted" when CloudFormation's PolicyAction says it is retained.
+    #[test]
+    fn a_removed_but_retained_resource_says_so() {
+        let text = change_lines(
+            "update stack",
+            &[
+                change("Remove", Some("Retain"), None),
+                change("Remove", Some("Delete"), None),
+                change("Modify", None, Some("True")),
+            ],
+        );
+        assert_eq!(
+            text,
+            "  update stack: 3 resource change(s)\n    \
+             Remove  Table AWS::DynamoDB::Table (retained: leaves the stack, not deleted)\n    \
+             Remove  Table AWS::DynamoDB::Table\n    \
+             Modify  Table AWS::DynamoDB::Table (replacement)\n"
+        );
+    }
 }

@@ -20,6 +20,8 @@ pub struct ResourceChange {
     pub logical_id: String,
     pub resource_type: String,
     pub replacement: Option<String>,
+    /// What the resource's DeletionPolicy does on a Remove (`Retain`: it stays, unmanaged).
+    pub policy_action: Option<String>,
 }
 
 pub(super) struct ChangeSet {
@@ -152,6 +154,9 @@ fn resource_changes(described: &DescribeChangeSetOutput) -> Vec<ResourceChange> 
             replacement: change
                 .replacement()
                 .map(|replacement| replacement.as_str().to_string()),
+            policy_action: change
+                .policy_action()
+                .map(|action| action.as_str().to_string()),
         })
         .collect()
 }

@@ -53,7 +53,18 @@ impl StackDeployer<'_> {
         } else {
             ChangeSetType::Update
         };
-        let Some(change_set) = self.create_change_set(change_set_type).await? else {
+        let created = self.create_change_set(change_set_type).await;
+        if created.is_err() && existing.is_none() {
+            // The refused change set made an empty REVIEW_IN_PROGRESS stack: a preview leaves
+            // nothing behind, so it goes (best effort: the refusal is the error to report).
+            let _ = self
+                .cloudformation
+                .delete_stack()
+                .stack_name(&self.request.stack_name)
+                .send()
+                .await;
+        }
+        let Some(change_set) = created? else {
             return Ok(Preview::Unchanged);
         };
         let changes = change_set.changes;
@@ -113,6 +124,12 @@ impl StackDeployer<'_> {
             action,
             failures,
         })
+    }
+
+    /// Waits out an operation in progress on the stack and recovers from the states that block
+    /// an update, as a deploy does first; for decisions that need the stack at rest.
+    pub async fn settle(&self) -> Result<()> {
+        self.settled_existing().await.map(|_| ())
     }
 
     /// The current stack, after waiting out an operation in progress and recovering from the
