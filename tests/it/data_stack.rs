@@ -61,10 +61,15 @@ fn region_clients(cloudformation: Client, dynamodb: aws_sdk_dynamodb::Client) ->
 /// DescribeStackResource of `Table` in `stack`: found (CREATE_COMPLETE), or the ValidationError
 /// AWS answers for a missing stack and for a stack without that logical id.
 fn table_in(stack: &'static str, found: bool) -> Rule {
+    table_in_status(stack, found.then_some(ResourceStatus::CreateComplete))
+}
+
+/// As [`table_in`], the resource in `status` when there is one.
+fn table_in_status(stack: &'static str, status: Option<ResourceStatus>) -> Rule {
     let rule = mock!(Client::describe_stack_resource).match_requests(move |request| {
         request.stack_name() == Some(stack) && request.logical_resource_id() == Some("Table")
     });
-    if found {
+    if let Some(status) = status {
         rule.then_output(move || {
             DescribeStackResourceOutput::builder()
                 .stack_resource_detail(
@@ -73,7 +78,7 @@ fn table_in(stack: &'static str, found: bool) -> Rule {
                         .logical_resource_id("Table")
                         .physical_resource_id(TABLE)
                         .resource_type("AWS::DynamoDB::Table")
-                        .resource_status(ResourceStatus::CreateComplete)
+                        .resource_status(status.clone())
                         .last_updated_timestamp(DateTime::from_secs(1))
                         .build(),
                 )
@@ -92,15 +97,20 @@ fn table_in(stack: &'static str, found: bool) -> Rule {
 }
 
 fn table_exists(exists: bool) -> Rule {
+    table_status(exists.then_some(TableStatus::Active))
+}
+
+/// DescribeTable of the table: in `status`, or ResourceNotFoundException.
+fn table_status(status: Option<TableStatus>) -> Rule {
     let rule = mock!(aws_sdk_dynamodb::Client::describe_table)
         .match_requests(|request| request.table_name() == Some(TABLE));
-    if exists {
-        rule.then_output(|| {
+    if let Some(status) = status {
+        rule.then_output(move || {
             DescribeTableOutput::builder()
                 .table(
                     TableDescription::builder()
                         .table_name(TABLE)
-                        .table_status(TableStatus::Active)
+                        .table_status(status.clone())
                         .build(),
                 )
                 .build()
@@ -189,16 +199,7 @@ async fn the_resource_to_import_names_the_table_by_its_primary_identifier() {
 async fn a_table_being_deleted_is_refused_with_the_way_out() {
     let data = table_in("demo-data", false);
     let app = table_in("demo-app", false);
-    let deleting = mock!(aws_sdk_dynamodb::Client::describe_table).then_output(|| {
-        DescribeTableOutput::builder()
-            .table(
-                TableDescription::builder()
-                    .table_name(TABLE)
-                    .table_status(TableStatus::Deleting)
-                    .build(),
-            )
-            .build()
-    });
+    let deleting = table_status(Some(TableStatus::Deleting));
     let clients = region_clients(
         mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[&data, &app]),
         mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&deleting]),
@@ -217,22 +218,7 @@ async fn a_table_being_deleted_is_refused_with_the_way_out() {
 /// A data stack whose import of the table rolled back does not hold it: it is imported again.
 #[tokio::test]
 async fn a_table_whose_import_rolled_back_is_imported_again() {
-    let rolled_back = mock!(Client::describe_stack_resource)
-        .match_requests(|request| request.stack_name() == Some("demo-data"))
-        .then_output(|| {
-            DescribeStackResourceOutput::builder()
-                .stack_resource_detail(
-                    StackResourceDetail::builder()
-                        .stack_name("demo-data")
-                        .logical_resource_id("Table")
-                        .physical_resource_id(TABLE)
-                        .resource_type("AWS::DynamoDB::Table")
-                        .resource_status(ResourceStatus::ImportRollbackComplete)
-                        .last_updated_timestamp(DateTime::from_secs(1))
-                        .build(),
-                )
-                .build()
-        });
+    let rolled_back = table_in_status("demo-data", Some(ResourceStatus::ImportRollbackComplete));
     let app = table_in("demo-app", false);
     let table = table_exists(true);
     let clients = region_clients(
