@@ -140,6 +140,18 @@ impl<'a> StackDeployer<'a> {
         }
     }
 
+    /// IMPORT when there is something to take over, else CREATE for a stack not there yet (or
+    /// REVIEW_IN_PROGRESS, which has no resources), else UPDATE; for deploy and preview alike.
+    fn change_set_type(&self, creating: bool) -> ChangeSetType {
+        if !self.import.is_empty() {
+            ChangeSetType::Import
+        } else if creating {
+            ChangeSetType::Create
+        } else {
+            ChangeSetType::Update
+        }
+    }
+
     /// Takes `resources` over into the stack (an IMPORT change set, which may neither create
     /// nor change anything else) instead of creating or updating it.
     pub fn with_import(mut self, resources: Vec<ResourceToImport>) -> Self {
@@ -220,15 +232,9 @@ impl<'a> StackDeployer<'a> {
             None => true,
             Some(existing) => existing.status == StackStatus::ReviewInProgress,
         };
+        let change_set_type = self.change_set_type(creating);
         // Ctrl-C during an import leaves the stack alone: deleting it is not worth the risk to
         // the resources it is taking over, and the next deploy resumes the import.
-        let change_set_type = if !self.import.is_empty() {
-            ChangeSetType::Import
-        } else if creating {
-            ChangeSetType::Create
-        } else {
-            ChangeSetType::Update
-        };
         let creating = creating && self.import.is_empty();
         match self.create_change_set(change_set_type).await? {
             Some(change_set) => Ok(Prepared::Execute {

@@ -2,7 +2,7 @@
 //! wait out an operation in progress, delete a failed create, continue a stuck rollback, retry
 //! a failed delete.
 
-use aws_sdk_cloudformation::types::{ChangeSetType, StackStatus, TemplateStage};
+use aws_sdk_cloudformation::types::{StackStatus, TemplateStage};
 
 use super::{Existing, Preview, STACK_POLL, StackDeployer};
 use crate::aws::aws_error;
@@ -46,13 +46,7 @@ impl StackDeployer<'_> {
             .as_ref()
             .is_some_and(|existing| existing.status == StackStatus::ReviewInProgress);
         let creating = existing.is_none() || reviewing;
-        let change_set_type = if !self.import.is_empty() {
-            ChangeSetType::Import
-        } else if creating {
-            ChangeSetType::Create
-        } else {
-            ChangeSetType::Update
-        };
+        let change_set_type = self.change_set_type(creating);
         let created = self.create_change_set(change_set_type).await;
         if created.is_err() && existing.is_none() {
             // The refused change set made an empty REVIEW_IN_PROGRESS stack: a preview leaves
