@@ -84,6 +84,14 @@ fn app_stack_check(target: &RegionFacts) -> Check {
         return Check::new(name, Verdict::NotReady, "not looked up");
     };
     match &stack.status {
+        Some(status) if status == "UPDATE_ROLLBACK_COMPLETE" => Check::new(
+            name,
+            Verdict::Ready,
+            format!(
+                "{} {status} (its last update was rolled back: the version before it serves)",
+                stack.name
+            ),
+        ),
         Some(status) if stack_is_settled(status) => {
             Check::new(name, Verdict::Ready, format!("{} {status}", stack.name))
         }
@@ -175,10 +183,14 @@ fn targets_check(target: &RegionFacts, kind: &'static Service) -> Check {
     }
 }
 
+/// A stable state: no operation under way. UPDATE_ROLLBACK_COMPLETE counts ("a last known
+/// stable state includes any status in a *_COMPLETE", RollbackStack API reference): a deploy
+/// whose update was rolled back leaves the region serving its previous version, which can take
+/// traffic; the image check tells when the versions differ.
 fn stack_is_settled(status: &str) -> bool {
     matches!(
         status,
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE"
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE"
     )
 }
 
@@ -434,6 +446,27 @@ mod tests {
         );
         assert!(not_ready(&checks).is_empty(), "{}", table(&checks));
         assert_eq!(checks.len(), 10);
+    }
+
+    #[test]
+    fn a_stack_whose_last_update_rolled_back_can_take_traffic_but_one_mid_operation_cannot() {
+        let source = region("us-east-1", "us-west-2");
+        let with_stack = |status: &str| {
+            let mut target = region("us-west-2", "us-east-1");
+            target.stacks[0].status = Some(status.into());
+            assess(&source, &target, LIMITS)
+        };
+        let checks = with_stack("UPDATE_ROLLBACK_COMPLETE");
+        assert!(not_ready(&checks).is_empty(), "{}", table(&checks));
+        assert!(table(&checks).contains("last update was rolled back"));
+        for busy in [
+            "UPDATE_IN_PROGRESS",
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "UPDATE_ROLLBACK_FAILED",
+            "ROLLBACK_COMPLETE",
+        ] {
+            assert_eq!(not_ready(&with_stack(busy)), ["app stack"], "{busy}");
+        }
     }
 
     #[test]
