@@ -241,6 +241,13 @@ pub const PERMISSIONS: &[Permission] = &[
         "iam:CreateServiceLinkedRole",
         ServiceLinkedRoles,
     ),
+    // Tags on a create are authorized as TagResource too (Service Authorization Reference,
+    // Global Accelerator: CreateAccelerator lists globalaccelerator:TagResource).
+    implied(
+        "CreateAccelerator with tags (tag on create)",
+        "globalaccelerator:TagResource",
+        Accelerators,
+    ),
     implied(
         "the first accelerator of an account creates Global Accelerator's service-linked role",
         "iam:CreateServiceLinkedRole",

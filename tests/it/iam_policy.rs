@@ -812,6 +812,13 @@ fn iam_policy_has_what_aws_checks_behind_replicas_deletes_and_tags() {
         expected.insert("servicediscovery.amazonaws.com");
     }
     assert_eq!(names, expected);
+    // CreateAccelerator sends tags: tag on create is authorized as TagResource too
+    // (Service Authorization Reference, Global Accelerator), or the first deploy is denied.
+    assert!(
+        sids("globalaccelerator:TagResource").contains("GlobalAccelerator"),
+        "{:?}",
+        sids("globalaccelerator:TagResource")
+    );
     // Teardown's Global Accelerator cleanup, the replica's settings and Container Insights.
     for action in [
         "dynamodb:ListTagsOfResource",
