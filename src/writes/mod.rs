@@ -21,8 +21,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use mysfits_catalogue::mysfit;
 use mysfits_catalogue::write_region::{self as control_item, Control, ControlState};
 use serde::Serialize;
@@ -41,6 +42,32 @@ pub const DRAIN_BACKOFF: Backoff = Backoff::doubling(
     Duration::from_secs(2),
     DRAIN_LIMIT,
 );
+
+/// The pauses between attempts of a control-item write that met a transaction: every service
+/// write is a transaction that checks the control item, and DynamoDB rejects a plain write to
+/// an item an unfinished transaction includes (`TransactionConflictException`, not retried by
+/// the SDK). Each attempt is conditional, so trying again is safe.
+pub const CONFLICT_BACKOFF: Backoff = Backoff::doubling(
+    Duration::from_millis(50),
+    Duration::from_millis(800),
+    Duration::from_secs(10),
+);
+
+/// `send` again while DynamoDB answers that a transaction holds the item.
+async fn past_transactions<T, E, Fut>(
+    send: impl FnMut() -> Fut,
+) -> std::result::Result<T, SdkError<E, HttpResponse>>
+where
+    Fut: std::future::Future<
+            Output = std::result::Result<T, SdkError<E, HttpResponse>>,
+        >,
+    E: ProvideErrorMetadata,
+{
+    crate::wait::retry(CONFLICT_BACKOFF, send, |error| {
+        error_code(error) == Some("TransactionConflictException")
+    })
+    .await
+}
 
 /// The catalogue table in one region, through that region's client.
 #[derive(Debug, Clone, Copy)]
@@ -415,7 +442,7 @@ async fn freeze(from: Replica<'_>, current: Option<&Control>) -> Result<()> {
         // item exists there; creating it frozen stops them.
         None => request.condition_expression("attribute_not_exists(#write_region)"),
     };
-    match request.send().await {
+    match past_transactions(|| request.clone().send()).await {
         Ok(_) => Ok(()),
         Err(SdkError::ServiceError(failure))
             if failure.err().is_conditional_check_failed_exception() =>
@@ -535,7 +562,7 @@ async fn switch(to: Replica<'_>, from_region: &str, epoch: u64) -> Result<()> {
         epoch: epoch + 1,
         state: ControlState::Active,
     };
-    let result = to
+    let request = to
         .client
         .put_item()
         .table_name(to.table)
@@ -546,9 +573,8 @@ async fn switch(to: Replica<'_>, from_region: &str, epoch: u64) -> Result<()> {
         .expression_attribute_names("#state", control_item::STATE)
         .expression_attribute_values(":from", text(from_region))
         .expression_attribute_values(":epoch", AttributeValue::N(epoch.to_string()))
-        .expression_attribute_values(":moving", text(ControlState::Moving.as_str()))
-        .send()
-        .await;
+        .expression_attribute_values(":moving", text(ControlState::Moving.as_str()));
+    let result = past_transactions(|| request.clone().send()).await;
     match result {
         Ok(_) => Ok(()),
         Err(SdkError::ServiceError(failure))
@@ -575,7 +601,8 @@ async fn switch(to: Replica<'_>, from_region: &str, epoch: u64) -> Result<()> {
 
 /// Rollback of a drain that ran out: `from` active again under the same epoch.
 async fn resume(from: Replica<'_>, epoch: u64) -> Result<()> {
-    from.client
+    let request = from
+        .client
         .update_item()
         .table_name(from.table)
         .set_key(Some(Control::key()))
@@ -587,8 +614,8 @@ async fn resume(from: Replica<'_>, epoch: u64) -> Result<()> {
         .expression_attribute_values(":from", text(from.region))
         .expression_attribute_values(":epoch", AttributeValue::N(epoch.to_string()))
         .expression_attribute_values(":moving", text(ControlState::Moving.as_str()))
-        .expression_attribute_values(":active", text(ControlState::Active.as_str()))
-        .send()
+        .expression_attribute_values(":active", text(ControlState::Active.as_str()));
+    past_transactions(|| request.clone().send())
         .await
         .map(|_| ())
         .map_err(|error| {
@@ -621,7 +648,7 @@ async fn force_switch(from: Replica<'_>, to: Replica<'_>) -> Result<MoveReport> 
             .expression_attribute_values(":epoch", AttributeValue::N(epoch.to_string())),
         None => request.condition_expression("attribute_not_exists(#epoch)"),
     };
-    request.send().await.map_err(|error| match &error {
+    past_transactions(|| request.clone().send()).await.map_err(|error| match &error {
         SdkError::ServiceError(failure)
             if failure.err().is_conditional_check_failed_exception() =>
         {

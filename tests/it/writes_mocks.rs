@@ -14,7 +14,9 @@ use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_dynamodb::types::error::{
+    ConditionalCheckFailedException, TransactionConflictException,
+};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use mysfits::error::Error;
@@ -193,6 +195,21 @@ fn condition_failed_put() -> PutItemError {
     )
 }
 
+/// DynamoDB's answer to a plain write of an item that an unfinished transaction includes (every
+/// service write is a transaction checking the control item).
+fn transaction_conflict() -> TransactionConflictException {
+    let message = "Transaction is ongoing for the item";
+    TransactionConflictException::builder()
+        .message(message)
+        .meta(
+            ErrorMetadata::builder()
+                .code("TransactionConflictException")
+                .message(message)
+                .build(),
+        )
+        .build()
+}
+
 fn replica<'a>(region: &'a str, client: &'a Client) -> Replica<'a> {
     Replica {
         region,
@@ -250,6 +267,53 @@ async fn a_move_freezes_waits_for_the_lagging_replica_then_switches_under_the_ne
         2,
         "versions compared once the freeze arrived"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_freeze_and_a_switch_that_meet_the_services_transactions_are_tried_again() {
+    // Services keep writing (transactions that check the control item) until they see the
+    // freeze: DynamoDB refuses the freeze and the switch while one is unfinished.
+    let freeze = freeze(EAST, 3)
+        .sequence()
+        .error(|| UpdateItemError::TransactionConflictException(transaction_conflict()))
+        .times(2)
+        .output(|| UpdateItemOutput::builder().build())
+        .build();
+    let east = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[
+            &control_reads(vec![control(EAST, 3, ControlState::Active)]),
+            &freeze,
+            &versions(vec![vec![("bramble", 4)]]),
+        ]
+    );
+    let switch = switch(WEST, EAST, 3)
+        .sequence()
+        .error(|| PutItemError::TransactionConflictException(transaction_conflict()))
+        .output(|| PutItemOutput::builder().build())
+        .build();
+    let west = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[
+            &control_reads(vec![control(EAST, 3, ControlState::Moving)]),
+            &versions(vec![vec![("bramble", 4)]]),
+            &switch,
+        ]
+    );
+    let report = writes::move_with_backoff(
+        replica(EAST, &east),
+        replica(WEST, &west),
+        MoveOptions::default(),
+        DRAIN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, MoveOutcome::Moved);
+    assert_eq!((report.epoch_before, report.epoch_after), (3, 4));
+    assert_eq!(freeze.num_calls(), 3, "two conflicts, then the freeze");
+    assert_eq!(switch.num_calls(), 2, "one conflict, then the switch");
 }
 
 #[tokio::test(start_paused = true)]
