@@ -286,6 +286,36 @@ async fn remove_accelerators(
 }
 
 /// Health checks tagged `mysfits:app={app}`; Unavailable when the endpoint has no Route 53.
+/// The app's failover or weighted records still at the configured zone's domain (by set
+/// identifier), as `name set-identifier`; a zone that no longer exists holds none.
+pub async fn find_records(clients: &GlobalClients, zone: &FailoverZone) -> Result<Vec<String>> {
+    let start = (zone.domain.clone(), RrType::A);
+    let at_domain = |name: &str, kind: &RrType| dns_name(name) == zone.domain && *kind == RrType::A;
+    let records = match list_records(
+        &clients.route53,
+        &zone.hosted_zone_id,
+        Some(start),
+        at_domain,
+    )
+    .await
+    {
+        Ok(records) => records,
+        Err(ListError::NoSuchZone) => return Ok(Vec::new()),
+        Err(ListError::Failed(error)) => return Err(error),
+    };
+    Ok(records
+        .iter()
+        .filter(|record| is_routed(record))
+        .filter_map(|record| {
+            let id = record.set_identifier()?;
+            zone.set_identifiers
+                .iter()
+                .any(|ours| ours == id)
+                .then(|| format!("{} {id}", record.name()))
+        })
+        .collect())
+}
+
 pub async fn find_health_checks(
     clients: &GlobalClients,
     app: &str,
@@ -391,7 +421,7 @@ async fn remove_records_at_domain(
     let ours = records
         .into_iter()
         .filter(|record| {
-            record.failover().is_some()
+            is_routed(record)
                 && (record
                     .set_identifier()
                     .is_some_and(|id| zone.set_identifiers.iter().any(|ours| ours == id))
@@ -431,7 +461,7 @@ async fn remove_records_in_every_zone(
         let doomed = records
             .into_iter()
             .filter(|record| {
-                record.failover().is_some()
+                is_routed(record)
                     && anchors
                         .iter()
                         .any(|(name, kind)| record.name() == name && record.r#type() == kind)
@@ -440,6 +470,12 @@ async fn remove_records_in_every_zone(
         removed.extend(delete_records(client, zone.id(), doomed).await?);
     }
     Ok(removed)
+}
+
+/// A record of the kinds the app writes at its domain: failover records (active-passive) or
+/// weighted ones (`entry_point.traffic: active-active`), both with the app's set identifiers.
+fn is_routed(record: &ResourceRecordSet) -> bool {
+    record.failover().is_some() || record.weight().is_some()
 }
 
 fn uses_health_check(record: &ResourceRecordSet, health_checks: &[String]) -> bool {

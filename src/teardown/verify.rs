@@ -14,7 +14,7 @@ use futures::future::join_all;
 use serde::Serialize;
 
 use super::Teardown;
-use super::entry::{Removal, find_accelerators, find_health_checks};
+use super::entry::{FailoverZone, Removal, find_accelerators, find_health_checks, find_records};
 use super::insights::{log_group_prefix, log_groups_under};
 use super::removal::{active_services, dashboard_exists, stack_resources};
 use crate::app::{SERVICES, names};
@@ -105,9 +105,26 @@ pub async fn verify(
     verification
 }
 
-/// The entry point's global resources: accelerators and Route 53 health checks.
+/// The entry point's global resources: accelerators, Route 53 health checks and the app's
+/// records in the configured zone.
 async fn global_findings(teardown: &Teardown, verification: &mut Verification) {
     let app = &teardown.config.app;
+    if let Some(zone) = FailoverZone::configured(&teardown.config) {
+        match find_records(&teardown.global, &zone).await {
+            Ok(records) => verification
+                .remaining
+                .extend(records.into_iter().map(|id| Found {
+                    region: "global".into(),
+                    kind: "dns_record".into(),
+                    id,
+                })),
+            Err(error) => {
+                verification
+                    .unverified
+                    .push(failed_check("Route 53 records", "global", &error))
+            }
+        }
+    }
     match find_accelerators(&teardown.global, app).await {
         Ok(Ok(accelerators)) => {
             verification

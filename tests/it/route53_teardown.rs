@@ -30,7 +30,9 @@ use aws_smithy_types::error::ErrorMetadata;
 use mysfits::app::names::record_set_identifier;
 use mysfits::entry::{Control, EntryPoint, RegionalLoadBalancer, ensure};
 use mysfits::progress::Events;
-use mysfits::teardown::entry::{FailoverZone, GlobalClients, Removal, remove_entry_point_in};
+use mysfits::teardown::entry::{
+    FailoverZone, GlobalClients, Removal, find_records, remove_entry_point_in,
+};
 use testbed::moto::Moto;
 
 const ZONE: &str = "Z0123456789ABCDEFGHIJ";
@@ -444,6 +446,92 @@ async fn route53_teardown_finds_the_apps_records_by_set_identifier_when_no_healt
         matches!(removal.route53, Removal::Removed { .. }),
         "{removal:?}"
     );
+}
+
+/// Active-active writes weighted records (no Failover field) with the same set identifiers:
+/// teardown deletes them too, before their health checks, not only failover records.
+#[tokio::test]
+async fn route53_teardown_deletes_the_weighted_records_of_active_active() {
+    let weighted = |region: &str| {
+        ResourceRecordSet::builder()
+            .name(format!("{DOMAIN}."))
+            .r#type(RrType::A)
+            .set_identifier(record_set_identifier("demo", region))
+            .weight(100)
+            .alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id("Z35SXDOTRQ7X7K")
+                    .dns_name(format!("dualstack.demo-alb.{region}.elb.amazonaws.com."))
+                    .evaluate_target_health(true)
+                    .build()
+                    .unwrap(),
+            )
+            .health_check_id(format!("hc-{region}"))
+            .build()
+            .unwrap()
+    };
+    let health_checks = health_checks_listed(&[]);
+    let listing = mock!(Client::list_resource_record_sets)
+        .match_requests(|input| input.start_record_name() == Some(DOMAIN))
+        .then_output(move || {
+            page(
+                vec![
+                    weighted("us-east-1"),
+                    foreign_at_domain(),
+                    weighted("us-west-2"),
+                ],
+                None,
+            )
+        });
+    let deleted: Deleted = Arc::default();
+    let change = changes_recorded_in(&deleted);
+    let route53 = mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        &[&health_checks, &listing, &change]
+    );
+    remove_entry_point_in(
+        &global(route53),
+        Some(&zone()),
+        "demo",
+        &Events::discard(),
+        "entry",
+    )
+    .await
+    .unwrap();
+    let deleted = deleted.lock().unwrap();
+    let identifiers: Vec<(Option<&str>, Option<i64>)> = deleted
+        .iter()
+        .map(|(_, _, record)| (record.set_identifier(), record.weight()))
+        .collect();
+    assert_eq!(
+        identifiers,
+        [
+            (Some("demo-us-east-1"), Some(100)),
+            (Some("demo-us-west-2"), Some(100))
+        ],
+        "exactly the app's weighted records, as listed"
+    );
+}
+
+/// Teardown's verification finds the app's records still at the domain (failover or weighted,
+/// by set identifier), never another app's.
+#[tokio::test]
+async fn verification_finds_the_apps_records_left_at_the_domain() {
+    let listing = mock!(Client::list_resource_record_sets)
+        .match_requests(|input| input.start_record_name() == Some(DOMAIN))
+        .then_output(|| {
+            page(
+                vec![
+                    ours("us-east-1", ResourceRecordSetFailover::Primary),
+                    foreign_at_domain(),
+                ],
+                None,
+            )
+        });
+    let route53 = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&listing]);
+    let left = find_records(&global(route53), &zone()).await.unwrap();
+    assert_eq!(left, [format!("{DOMAIN}. demo-us-east-1")]);
 }
 
 /// A configured zone that is gone (deleted by hand) holds nothing to remove: teardown says so
