@@ -627,6 +627,22 @@ async fn check_zone(entry: &EntryPoint, client: &Client, zone: &str, domain: &st
             ),
         )));
     }
+    // A private zone answers only inside its VPCs: the records would be written and in sync,
+    // and no client on the internet (nor failover's probes) would ever resolve them.
+    let private = hosted_zone
+        .hosted_zone()
+        .and_then(|zone| zone.config())
+        .is_some_and(|config| config.private_zone());
+    if private {
+        return Err(CallError::failed(Error::config(
+            format!(
+                "Route 53 hosted zone {zone} ({zone_name}) is a private zone: it answers only inside its VPCs"
+            ),
+            format!(
+                "set entry_point.hosted_zone_id to the public zone of {zone_name} (`aws route53 list-hosted-zones-by-name --dns-name {zone_name}` lists both halves of a split-horizon name)"
+            ),
+        )));
+    }
     Ok(())
 }
 

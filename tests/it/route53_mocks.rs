@@ -9,11 +9,12 @@ use aws_sdk_route53::operation::change_resource_record_sets::{
     ChangeResourceRecordSetsError, ChangeResourceRecordSetsOutput,
 };
 use aws_sdk_route53::operation::get_change::GetChangeOutput;
+use aws_sdk_route53::operation::get_hosted_zone::GetHostedZoneOutput;
 use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
 use aws_sdk_route53::types::error::InvalidChangeBatch;
 use aws_sdk_route53::types::{
-    AliasTarget, ChangeAction, ChangeInfo, ChangeStatus, ResourceRecordSet,
-    ResourceRecordSetFailover, RrType,
+    AliasTarget, ChangeAction, ChangeInfo, ChangeStatus, HostedZone, HostedZoneConfig,
+    ResourceRecordSet, ResourceRecordSetFailover, RrType,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use mysfits::entry::{Control, EntryPoint, RegionalLoadBalancer, ShiftOutcome, ensure, shift};
@@ -335,4 +336,51 @@ async fn three_load_balancers_are_refused_with_the_fix() {
     );
     assert!(error.contains("Global Accelerator"), "{error}");
     assert_eq!(list.num_calls(), 0, "refused before any call");
+}
+
+/// A private hosted zone answers only inside its VPCs: the entry point refuses it before writing
+/// any record, and says to use the public zone of the same name.
+#[tokio::test]
+async fn a_private_hosted_zone_is_refused_before_any_record_is_written() {
+    let zone = mock!(Client::get_hosted_zone).then_output(|| {
+        GetHostedZoneOutput::builder()
+            .hosted_zone(
+                HostedZone::builder()
+                    .id(format!("/hostedzone/{ZONE}"))
+                    .name("example.com.")
+                    .caller_reference("zone")
+                    .config(HostedZoneConfig::builder().private_zone(true).build())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let list = mock!(Client::list_resource_record_sets).then_output(listing);
+    let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&zone, &list]);
+    let balancers: Vec<RegionalLoadBalancer> = ["us-east-1", "us-west-2"]
+        .iter()
+        .enumerate()
+        .map(|(index, region)| RegionalLoadBalancer {
+            region: region.to_string(),
+            home: index == 0,
+            arn: format!(
+                "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/demo/1"
+            ),
+            dns_name: format!("demo.{region}.elb.amazonaws.com"),
+            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
+        })
+        .collect();
+    let error = ensure(
+        &entry(client),
+        &balancers,
+        &Events::discard(),
+        "entry point",
+        LIMIT,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("private zone"), "{error}");
+    assert!(error.contains("public zone of example.com"), "{error}");
+    assert_eq!(list.num_calls(), 0, "refused before the records are read");
 }
