@@ -58,9 +58,7 @@ async fn past_transactions<T, E, Fut>(
     send: impl FnMut() -> Fut,
 ) -> std::result::Result<T, SdkError<E, HttpResponse>>
 where
-    Fut: std::future::Future<
-            Output = std::result::Result<T, SdkError<E, HttpResponse>>,
-        >,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
     E: ProvideErrorMetadata,
 {
     crate::wait::retry(CONFLICT_BACKOFF, send, |error| {
@@ -140,6 +138,14 @@ pub async fn seed(home: Replica<'_>) -> Result<SeedOutcome> {
         epoch: 1,
         state: ControlState::Active,
     };
+    // Read first: a redeploy then writes nothing (a refused conditional put is still a write
+    // request, billed and counted as one).
+    if let Some(existing) = describe(home).await? {
+        return Ok(SeedOutcome {
+            control: ControlSummary::from(&existing),
+            created: false,
+        });
+    }
     let result = home
         .client
         .put_item()
@@ -648,24 +654,26 @@ async fn force_switch(from: Replica<'_>, to: Replica<'_>) -> Result<MoveReport> 
             .expression_attribute_values(":epoch", AttributeValue::N(epoch.to_string())),
         None => request.condition_expression("attribute_not_exists(#epoch)"),
     };
-    past_transactions(|| request.clone().send()).await.map_err(|error| match &error {
-        SdkError::ServiceError(failure)
-            if failure.err().is_conditional_check_failed_exception() =>
-        {
-            Error::config(
-                format!(
-                    "the write-region control item in {} changed during the forced move",
-                    to.region
-                ),
-                "check `mysfits status`, then run the failover again",
-            )
-        }
-        _ => aws_error(
-            "switching the write region (control item)",
-            to.region,
-            &error,
-        ),
-    })?;
+    past_transactions(|| request.clone().send())
+        .await
+        .map_err(|error| match &error {
+            SdkError::ServiceError(failure)
+                if failure.err().is_conditional_check_failed_exception() =>
+            {
+                Error::config(
+                    format!(
+                        "the write-region control item in {} changed during the forced move",
+                        to.region
+                    ),
+                    "check `mysfits status`, then run the failover again",
+                )
+            }
+            _ => aws_error(
+                "switching the write region (control item)",
+                to.region,
+                &error,
+            ),
+        })?;
     Ok(MoveReport {
         from: from.region.into(),
         to: to.region.into(),

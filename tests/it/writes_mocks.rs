@@ -548,17 +548,23 @@ async fn the_deploy_seeds_the_control_item_once_and_never_overwrites_a_moved_one
                 && request.condition_expression() == Some("attribute_not_exists(#id)")
         })
         .then_output(|| PutItemOutput::builder().build());
-    let east = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&created]);
+    let absent = mock!(Client::get_item)
+        .match_requests(|request| {
+            is_control_key(request.key()) && request.consistent_read() == Some(true)
+        })
+        .then_output(|| GetItemOutput::builder().build());
+    let east = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&absent, &created]);
     let outcome = writes::seed(replica(EAST, &east)).await.unwrap();
     assert!(outcome.created);
     assert_eq!(outcome.control.write_region, EAST);
 
-    let exists = mock!(Client::put_item).then_error(condition_failed_put);
+    // A redeploy reads the item and writes nothing.
+    let no_put = mock!(Client::put_item).then_error(condition_failed_put);
     let east = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
         &[
-            &exists,
+            &no_put,
             &control_reads(vec![control(WEST, 6, ControlState::Active)]),
         ]
     );
@@ -568,4 +574,25 @@ async fn the_deploy_seeds_the_control_item_once_and_never_overwrites_a_moved_one
         (outcome.control.write_region.as_str(), outcome.control.epoch),
         (WEST, 6)
     );
+    assert_eq!(no_put.num_calls(), 0, "no write when the item is there");
+
+    // Created by another deploy between the read and the put: the put is refused, the item
+    // read again and left as it was.
+    let raced = mock!(Client::put_item).then_error(condition_failed_put);
+    let east = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[
+            &raced,
+            &mock!(Client::get_item)
+                .match_requests(|request| is_control_key(request.key()))
+                .sequence()
+                .output(|| GetItemOutput::builder().build())
+                .output(|| control_answer(control(EAST, 1, ControlState::Active)))
+                .build(),
+        ]
+    );
+    let outcome = writes::seed(replica(EAST, &east)).await.unwrap();
+    assert!(!outcome.created);
+    assert_eq!(raced.num_calls(), 1);
 }
