@@ -435,18 +435,38 @@ fn the_plans_role_trusts_region_switch_only_and_may_touch_the_apps_services_only
     let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
         .as_sequence()
         .unwrap();
+    let mut granted = BTreeSet::new();
     for statement in statements {
         let actions: Vec<&str> = match &statement["Action"] {
             Value::String(action) => vec![action.as_str()],
             Value::Sequence(actions) => actions.iter().map(|a| a.as_str().unwrap()).collect(),
             other => panic!("{other:?}"),
         };
+        for action in &actions {
+            granted.insert(action.to_string());
+        }
+        if actions.contains(&"arc-region-switch:GetPlan") {
+            let arn = substituted(&statement["Resource"], "shop", "us-east-1", "us-west-2");
+            assert!(arn.contains(":plan/shop-recovery"), "{arn}");
+        }
         if actions.contains(&"ecs:UpdateService") {
             for resource in statement["Resource"].as_sequence().unwrap() {
                 let arn = substituted(resource, "shop", "us-east-1", "us-west-2");
                 assert!(arn.contains(":service/shop/shop-"), "{arn}");
             }
         }
+    }
+    // What ARC's "complete plan execution role permissions" adds to the blocks' policies:
+    // evaluation assumes the role and simulates its policy, and reads the plan and executions.
+    for action in [
+        "arc-region-switch:GetPlan",
+        "arc-region-switch:GetPlanExecution",
+        "arc-region-switch:ListPlanExecutions",
+        "iam:SimulatePrincipalPolicy",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricStatistics",
+    ] {
+        assert!(granted.contains(action), "{action} missing: {granted:?}");
     }
     // The plan's name fits ARC's 32 characters with the longest app name.
     let name = template["Resources"]["RecoveryPlan"]["Properties"]["Name"]["Fn::Sub"]
