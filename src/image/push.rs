@@ -270,7 +270,8 @@ async fn push_manifest(
     by_digest: &Reference,
 ) -> Result<(), ImageError> {
     // The tag names the content (it contains the digest), so it never moves: the repositories
-    // are tag-immutable and a lifecycle rule for untagged images cannot expire a deployed one.
+    // are tag-immutable. The registry stack's lifecycle rule keeps the 30 most recently pushed
+    // images; a skipped push keeps an old image's push time (see the README's limits).
     let by_tag = Reference::with_tag(
         destination.host.clone(),
         destination.repository.clone(),
@@ -358,6 +359,19 @@ fn registry_error(
         {
             "the caller may not push to this repository: `mysfits iam-policy` prints the permissions needed".to_string()
         }
+        // ECR answers a refused upload (InitiateLayerUpload, UploadLayerPart, PutImage) with
+        // 403 and an OCI `DENIED` body, which oci-client passes on as a server error on the
+        // POST/PUT path, and a refused blob HEAD as a bare 401/403 status.
+        OciDistributionError::ServerError { code: 401 | 403, .. } => {
+            "the registry refused this request: the caller may not push to this repository (a permission, a permissions boundary or a service control policy): `mysfits iam-policy` prints the permissions needed".to_string()
+        }
+        OciDistributionError::RequestError(request)
+            if request
+                .status()
+                .is_some_and(|status| status.as_u16() == 401 || status.as_u16() == 403) =>
+        {
+            "the registry refused this request: the caller may not push to this repository (ecr:BatchCheckLayerAvailability and the upload actions): `mysfits iam-policy` prints the permissions needed".to_string()
+        }
         OciDistributionError::RequestError(request) if request.is_connect() || request.is_timeout() => {
             format!(
                 "check network access to {} and any regions.<region>.registry_url (scheme http:// or https:// must match the registry)",
@@ -392,5 +406,42 @@ pub fn short_digest(digest: &str) -> &str {
     match digest.split_once(':') {
         Some((algorithm, hex)) => &digest[..algorithm.len() + 1 + hex.len().min(12)],
         None => digest,
+    }
+}
+
+#[cfg(test)]
+mod registry_error_tests {
+    use super::*;
+
+    fn destination() -> Destination {
+        Destination {
+            host: "123456789012.dkr.ecr.us-east-1.amazonaws.com".into(),
+            repository: "demo/like-service".into(),
+            plain_http: false,
+            repository_uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/demo/like-service".into(),
+        }
+    }
+
+    /// ECR's refusal of an upload, as oci-client passes it on: the fix points at the
+    /// permissions, not at running the command again.
+    #[test]
+    fn a_refused_upload_points_at_the_permissions() {
+        let refused = OciDistributionError::ServerError {
+            code: 403,
+            url: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/demo/like-service/blobs/uploads/".into(),
+            message: r#"{"errors":[{"code":"DENIED","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecr:InitiateLayerUpload"}]}"#.into(),
+        };
+        let error = registry_error("uploading a blob", &destination(), refused).to_string();
+        assert!(error.contains("mysfits iam-policy"), "{error}");
+        assert!(error.contains("ecr:InitiateLayerUpload"), "{error}");
+        assert!(!error.contains("run the command again"), "{error}");
+
+        let other = OciDistributionError::ServerError {
+            code: 500,
+            url: "https://registry/v2/".into(),
+            message: "internal".into(),
+        };
+        let error = registry_error("uploading a blob", &destination(), other).to_string();
+        assert!(error.contains("run the command again"), "{error}");
     }
 }
