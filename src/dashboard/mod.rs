@@ -140,7 +140,7 @@ pub async fn put(
         .dashboard_body(body.to_string())
         .send()
         .await
-        .map_err(|error| aws_error("PutDashboard", &region, &error))?;
+        .map_err(|error| refused_dashboard(&region, &error))?;
     report.changed = true;
     report.warnings = response
         .dashboard_validation_messages()
@@ -154,6 +154,34 @@ pub async fn put(
         })
         .collect();
     Ok(report)
+}
+
+/// PutDashboard's failure, with the validation messages CloudWatch sends along when it refuses
+/// the body (`DashboardInvalidInputError`: each names the body's data path and the problem).
+fn refused_dashboard(
+    region: &str,
+    error: &aws_sdk_cloudwatch::error::SdkError<
+        aws_sdk_cloudwatch::operation::put_dashboard::PutDashboardError,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> Error {
+    let mut failure = aws_error("PutDashboard", region, error);
+    if let Some(
+        aws_sdk_cloudwatch::operation::put_dashboard::PutDashboardError::DashboardInvalidInputError(
+            invalid,
+        ),
+    ) = error.as_service_error()
+        && let Error::Aws { message, .. } = &mut failure
+    {
+        for detail in invalid.dashboard_validation_messages() {
+            message.push_str(&format!(
+                "\n  {}: {}",
+                detail.data_path().unwrap_or("body"),
+                detail.message().unwrap_or_default()
+            ));
+        }
+    }
+    failure
 }
 
 /// The body of the deployed dashboard, or `None` when there is none.
@@ -224,5 +252,49 @@ pub async fn find_accelerator(entry: &EntryPoint) -> AcceleratorLookup {
         EntryState::Unavailable { .. } => AcceleratorLookup::Unknown(state.summary(entry.mode())),
         // A refusal (an accelerator of that name that is not ours) arrives here too.
         EntryState::Unreachable { reason } => AcceleratorLookup::Unknown(reason.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudwatch::error::SdkError;
+    use aws_sdk_cloudwatch::operation::put_dashboard::PutDashboardError;
+    use aws_sdk_cloudwatch::types::DashboardValidationMessage;
+    use aws_sdk_cloudwatch::types::error::DashboardInvalidInputError;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    /// A refused body names each of CloudWatch's validation messages (data path and problem),
+    /// not only the top-level "The input for the dashboard is invalid".
+    #[test]
+    fn a_refused_dashboard_body_names_cloudwatchs_validation_messages() {
+        let message = "The dashboard body is invalid, there are 1 validation errors";
+        let invalid = DashboardInvalidInputError::builder()
+            .message(message)
+            .dashboard_validation_messages(
+                DashboardValidationMessage::builder()
+                    .data_path("/widgets/3/properties/metrics/0")
+                    .message("Should NOT have more than 4 items")
+                    .build(),
+            )
+            .meta(
+                ErrorMetadata::builder()
+                    .code("InvalidParameterInput")
+                    .message(message)
+                    .build(),
+            )
+            .build();
+        let error = SdkError::service_error(
+            PutDashboardError::DashboardInvalidInputError(invalid),
+            HttpResponse::new(400.try_into().unwrap(), SdkBody::empty()),
+        );
+        let text = refused_dashboard("us-east-1", &error).to_string();
+        assert!(
+            text.contains("/widgets/3/properties/metrics/0: Should NOT have more than 4 items"),
+            "{text}"
+        );
     }
 }
