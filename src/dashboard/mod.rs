@@ -289,7 +289,7 @@ mod tests {
             .build();
         let error = SdkError::service_error(
             PutDashboardError::DashboardInvalidInputError(invalid),
-            HttpResponse::new(400.try_into().unwrap(), SdkBody::empty()),
+            HttpResponse::new(400.try_into().expect("a valid status"), SdkBody::empty()),
         );
         let text = refused_dashboard("us-east-1", &error).to_string();
         assert!(
