@@ -125,6 +125,11 @@ fn running_check(target: &RegionFacts, kind: &'static Service) -> Check {
             Verdict::Ready,
             format!("{}/{} running", service.running, service.desired),
         ),
+        // A pilot-light standby (desired_count 0) has nothing running by design: the scale-up
+        // starts its tasks and waits for them healthy before traffic moves.
+        Some(service) if service.desired == 0 && service.running == 0 && service.pending == 0 => {
+            Check::new(name, Verdict::Unknown, PILOT_LIGHT)
+        }
         Some(service) => Check::new(
             name,
             Verdict::NotReady,
@@ -159,13 +164,18 @@ fn deployment_check(target: &RegionFacts, kind: &'static Service) -> Check {
     }
 }
 
+const PILOT_LIGHT: &str =
+    "0 tasks wanted (pilot light): the scale-up starts them and waits until they are healthy";
+
 /// The service's target group has at least one healthy target behind the load balancer.
 fn targets_check(target: &RegionFacts, kind: &'static Service) -> Check {
     let name = format!("{} targets", kind.name);
-    match target
-        .service(kind)
-        .and_then(|service| service.target_group.as_ref())
-    {
+    let service = target.service(kind);
+    let pilot_light = service.is_some_and(|service| service.found && service.desired == 0);
+    match service.and_then(|service| service.target_group.as_ref()) {
+        Some(group) if group.healthy == 0 && pilot_light => {
+            Check::new(name, Verdict::Unknown, PILOT_LIGHT)
+        }
         Some(group) if group.healthy > 0 => Check::new(
             name,
             Verdict::Ready,
@@ -467,6 +477,27 @@ mod tests {
         ] {
             assert_eq!(not_ready(&with_stack(busy)), ["app stack"], "{busy}");
         }
+    }
+
+    #[test]
+    fn a_pilot_light_standby_is_scaled_up_by_the_failover_not_refused() {
+        let source = region("us-east-1", "us-west-2");
+        let mut target = region("us-west-2", "us-east-1");
+        for service in &mut target.services {
+            service.desired = 0;
+            service.running = 0;
+            let group = service.target_group.as_mut().unwrap();
+            group.healthy = 0;
+            group.total = 0;
+            group.states.clear();
+        }
+        let checks = assess(&source, &target, LIMITS);
+        assert!(not_ready(&checks).is_empty(), "{}", table(&checks));
+        assert!(table(&checks).contains("pilot light"), "{}", table(&checks));
+        // Wanting tasks that do not run is still not ready.
+        target.services[0].desired = 2;
+        let checks = assess(&source, &target, LIMITS);
+        assert!(!not_ready(&checks).is_empty(), "{}", table(&checks));
     }
 
     #[test]
