@@ -152,6 +152,9 @@ pub enum SplitVerification {
         probes: u32,
         /// Successful answers per region.
         answered: BTreeMap<String, u32>,
+        /// Serving regions this client cannot see ([`Need::AnyOne`]): not required.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        not_seen: Vec<String>,
     },
     /// Some serving region never answered within the limit.
     NotVerified {
@@ -181,6 +184,21 @@ impl SplitVerification {
                 after_ms,
                 probes,
                 answered,
+                not_seen,
+            } if !not_seen.is_empty() => format!(
+                "answered at {url} after {:.1}s ({probes} probes: {}); {} not seen from here: \
+                 Global Accelerator gives a region at dial 100 all of its nearest clients, so \
+                 one client sees one such region",
+                *after_ms as f64 / 1000.0,
+                counts(answered),
+                not_seen.join(", ")
+            ),
+            SplitVerification::Verified {
+                url,
+                after_ms,
+                probes,
+                answered,
+                ..
             } => format!(
                 "every serving region answered at {url} after {:.1}s ({probes} probes: {})",
                 *after_ms as f64 / 1000.0,
@@ -210,12 +228,42 @@ impl SplitVerification {
 /// How often verification probes the entry point.
 const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
+/// Which of the serving regions one client must see through the entry point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Every,
+    /// Global Accelerator with a serving region at dial 100: "the percentage is applied only to
+    /// the traffic that is already directed to this endpoint group" (its endpoint group docs),
+    /// so a client nearest a region at 100 reaches that region only.
+    AnyOne,
+}
+
+impl Need {
+    /// What a client can check after `split` is set on `entry`.
+    pub fn for_split(entry: &EntryPoint, split: &TrafficSplit) -> Need {
+        let serving = split.serving();
+        let accelerator = matches!(entry.control, crate::entry::Control::GlobalAccelerator(_));
+        if accelerator
+            && serving.len() > 1
+            && serving
+                .iter()
+                .any(|region| split.weight(region.as_str()) == TrafficSplit::ALL)
+        {
+            Need::AnyOne
+        } else {
+            Need::Every
+        }
+    }
+}
+
 /// Probes `url` (each probe a new connection) until every region of `regions` has answered
-/// successfully (the `x-mysfits-region` header names it), for at most `limit`.
+/// successfully (the `x-mysfits-region` header names it), or any one with [`Need::AnyOne`], for
+/// at most `limit`.
 pub async fn wait_for_regions(
     prober: &Prober,
     url: &str,
     regions: &[String],
+    need: Need,
     limit: Duration,
 ) -> SplitVerification {
     let started = Instant::now();
@@ -240,12 +288,17 @@ pub async fn wait_for_regions(
             .filter(|region| !answered.contains_key(*region))
             .cloned()
             .collect();
-        if missing.is_empty() {
+        let enough = match need {
+            Need::Every => missing.is_empty(),
+            Need::AnyOne => missing.len() < regions.len(),
+        };
+        if enough {
             return SplitVerification::Verified {
                 url: url.to_string(),
                 after_ms: elapsed_ms(started.elapsed()),
                 probes,
                 answered,
+                not_seen: missing,
             };
         }
         if !pacing.pause().await {
@@ -445,7 +498,8 @@ pub async fn run(
     let verification = match url {
         Ok(url) => {
             let prober = Prober::new(Duration::from_secs(5))?;
-            wait_for_regions(&prober, &url, &serving, options.timeout).await
+            let need = Need::for_split(&change.entry, &change.to);
+            wait_for_regions(&prober, &url, &serving, need, options.timeout).await
         }
         Err(reason) => SplitVerification::Skipped {
             reason: format!("{reason}; pass --verify-url to probe another URL"),
@@ -554,6 +608,30 @@ mod tests {
             let message = error(words);
             assert!(message.contains(expected), "{words:?}: {message}");
         }
+    }
+
+    #[test]
+    fn behind_global_accelerator_a_region_at_dial_100_is_seen_by_its_nearest_clients_only() {
+        let config = aws_sdk_globalaccelerator::Config::builder()
+            .behavior_version(aws_sdk_globalaccelerator::config::BehaviorVersion::latest())
+            .region(aws_sdk_globalaccelerator::config::Region::new("us-west-2"))
+            .build();
+        let accelerator = EntryPoint {
+            app: "demo".into(),
+            endpoint: None,
+            control: crate::entry::Control::GlobalAccelerator(
+                aws_sdk_globalaccelerator::Client::from_conf(config),
+            ),
+            traffic: Default::default(),
+        };
+        let need = |pairs: &[(&str, u8)]| Need::for_split(&accelerator, &split(pairs));
+        assert_eq!(
+            need(&[("us-east-1", 100), ("us-west-2", 100)]),
+            Need::AnyOne
+        );
+        assert_eq!(need(&[("us-east-1", 100), ("us-west-2", 30)]), Need::AnyOne);
+        assert_eq!(need(&[("us-east-1", 50), ("us-west-2", 50)]), Need::Every);
+        assert_eq!(need(&[("us-east-1", 100), ("us-west-2", 0)]), Need::Every);
     }
 
     #[test]

@@ -1012,11 +1012,18 @@ async fn alternating_server(regions: &'static [&'static str]) -> String {
 #[tokio::test]
 async fn verification_waits_until_every_serving_region_has_answered() {
     use mysfits::failover::probe::Prober;
-    use mysfits::traffic::{SplitVerification, wait_for_regions};
+    use mysfits::traffic::{Need, SplitVerification, wait_for_regions};
     let prober = Prober::new(Duration::from_secs(2)).unwrap();
     let both = alternating_server(&["us-east-1", "us-west-2"]).await;
     let serving = vec!["us-east-1".to_string(), "us-west-2".to_string()];
-    let verified = wait_for_regions(&prober, &both, &serving, Duration::from_secs(5)).await;
+    let verified = wait_for_regions(
+        &prober,
+        &both,
+        &serving,
+        Need::Every,
+        Duration::from_secs(5),
+    )
+    .await;
     let SplitVerification::Verified {
         probes, answered, ..
     } = &verified
@@ -1028,7 +1035,14 @@ async fn verification_waits_until_every_serving_region_has_answered() {
     assert_eq!(answered.get("us-west-2"), Some(&1));
 
     let east_only = alternating_server(&["us-east-1"]).await;
-    let missing = wait_for_regions(&prober, &east_only, &serving, Duration::from_secs(1)).await;
+    let missing = wait_for_regions(
+        &prober,
+        &east_only,
+        &serving,
+        Need::Every,
+        Duration::from_secs(1),
+    )
+    .await;
     let SplitVerification::NotVerified {
         missing, answered, ..
     } = &missing
@@ -1037,6 +1051,27 @@ async fn verification_waits_until_every_serving_region_has_answered() {
     };
     assert_eq!(missing, &["us-west-2".to_string()]);
     assert!(answered.get("us-east-1").is_some_and(|count| *count >= 2));
+
+    // Behind Global Accelerator with both dials at 100, a client sees its nearest region only.
+    let nearest = wait_for_regions(
+        &prober,
+        &east_only,
+        &serving,
+        Need::AnyOne,
+        Duration::from_secs(5),
+    )
+    .await;
+    let SplitVerification::Verified { not_seen, .. } = &nearest else {
+        panic!("{nearest:?}");
+    };
+    assert_eq!(not_seen, &["us-west-2".to_string()]);
+    assert!(
+        nearest
+            .summary(Duration::from_secs(5))
+            .contains("us-west-2 not seen from here"),
+        "{}",
+        nearest.summary(Duration::from_secs(5))
+    );
 }
 
 // ---- Route 53 weighted records on moto ----
