@@ -160,6 +160,45 @@ pub struct MysfitsTable {
 }
 
 /// Which of the transaction's two items a cancellation reason is about.
+/// Transactions tried per write while DynamoDB cancels them only for a conflict.
+pub const CONFLICT_ATTEMPTS: u32 = 3;
+
+/// The pause before conflict retry `attempt` (1, 2): 5-15 ms, then 10-30 ms, spread by the
+/// clock's nanoseconds so that the writes that conflicted do not meet again in step.
+fn conflict_pause(attempt: u32) -> Duration {
+    let base = 5 * u64::from(attempt);
+    let spread = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos()),
+    ) % (2 * base + 1);
+    Duration::from_millis(base + spread)
+}
+
+/// A transaction canceled for a conflict and nothing else (no condition failed).
+fn only_conflicts<T>(
+    result: &Result<
+        T,
+        SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> bool {
+    let Err(SdkError::ServiceError(failure)) = result else {
+        return false;
+    };
+    let TransactWriteItemsError::TransactionCanceledException(canceled) = failure.err() else {
+        return false;
+    };
+    let codes: Vec<&str> = canceled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None"))
+        .collect();
+    codes.contains(&"TransactionConflict")
+        && codes
+            .iter()
+            .all(|code| matches!(*code, "TransactionConflict" | "None"))
+}
+
 const CONTROL_CHECK: usize = 0;
 const MYSFIT_UPDATE: usize = 1;
 
@@ -383,15 +422,25 @@ impl MysfitsTable {
         };
         let check = check.build().expect("table, key and condition are set");
         let client = self.regions.client(target.region());
-        let span = self.call_span("TransactWriteItems");
-        let result = client
+        let request = client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().condition_check(check).build())
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .instrument(span.clone())
-            .await;
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let mut attempt = 1;
+        let (span, result) = loop {
+            let span = self.call_span("TransactWriteItems");
+            let result = request.clone().send().instrument(span.clone()).await;
+            // Every write checks the one control item, so concurrent writes (any mysfits) can
+            // cancel one another with TransactionConflict; nothing was written, so a new
+            // transaction (with its own token) is tried after a short, spread pause.
+            if attempt < CONFLICT_ATTEMPTS && only_conflicts(&result) {
+                tokio::time::sleep(conflict_pause(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            break (span, result);
+        };
         match result {
             Ok(output) => {
                 let units: Vec<f64> = output

@@ -361,7 +361,9 @@ async fn cancellation_reasons_tell_a_moved_write_region_from_the_mysfits_own_con
             ])
         })
         .error(|| canceled(vec![("None", None), ("ConditionalCheckFailed", None)]))
+        // A conflict that outlasts the service's own attempts.
         .error(|| canceled(vec![("TransactionConflict", None), ("None", None)]))
+        .times(mysfits_service::table::CONFLICT_ATTEMPTS as usize)
         .error(|| canceled(vec![("ConditionalCheckFailed", None), ("None", None)]))
         .build();
     let client = mock_client!(
@@ -400,5 +402,69 @@ async fn cancellation_reasons_tell_a_moved_write_region_from_the_mysfits_own_con
         reply.text
     );
     assert_eq!(reply.headers["retry-after"], "1");
-    assert_eq!(transactions.num_calls(), 4);
+    assert_eq!(
+        transactions.num_calls(),
+        3 + mysfits_service::table::CONFLICT_ATTEMPTS as usize,
+        "a conflict is tried again, the other cancellations are not"
+    );
+}
+
+/// Every write checks the one control item, so two writes at once (to any mysfits) may cancel
+/// one another with TransactionConflict: the service tries a new transaction after a short
+/// pause instead of answering 503 at once.
+#[tokio::test]
+async fn a_transaction_conflict_is_tried_again_and_the_like_counted_once() {
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let active = Control {
+        write_region: EAST.into(),
+        epoch: 2,
+        state: ControlState::Active,
+    };
+    let is_control = |request: &aws_sdk_dynamodb::operation::get_item::GetItemInput| {
+        request.key().and_then(|key| key.get("MysfitId"))
+            == Some(&AttributeValue::S(
+                mysfits_service::write_region::CONTROL_ID.into(),
+            ))
+    };
+    let control_read = mock!(Client::get_item)
+        .match_requests(is_control)
+        .then_output(move || {
+            aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder()
+                .set_item(Some(active.to_item()))
+                .build()
+        });
+    let liked = seed_items()
+        .into_iter()
+        .find(|mysfit| mysfit.id == "gloam")
+        .map(|mut mysfit| {
+            mysfit.likes += 1;
+            mysfit.to_item()
+        });
+    let read_back = mock!(Client::get_item)
+        .match_requests(move |request| {
+            !is_control(request) && request.consistent_read() == Some(true)
+        })
+        .then_output(move || {
+            aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder()
+                .set_item(liked.clone())
+                .build()
+        });
+    let transactions = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| canceled(vec![("TransactionConflict", None), ("None", None)]))
+        .output(|| {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput::builder()
+                .build()
+        })
+        .build();
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read, &read_back, &transactions]
+    );
+    let (_, internal) = service(&client, EAST);
+    let reply = send(&internal, "POST", "/mysfits/gloam/fulfill-like").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(transactions.num_calls(), 2, "one conflict, then the write");
+    assert_eq!(read_back.num_calls(), 1);
 }
