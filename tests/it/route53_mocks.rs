@@ -78,6 +78,23 @@ fn entry(client: Client) -> EntryPoint {
     }
 }
 
+/// One load balancer per region, the first one home's.
+fn balancers(regions: &[&str]) -> Vec<RegionalLoadBalancer> {
+    regions
+        .iter()
+        .enumerate()
+        .map(|(index, region)| RegionalLoadBalancer {
+            region: region.to_string(),
+            home: index == 0,
+            arn: format!(
+                "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/demo/1"
+            ),
+            dns_name: format!("demo.{region}.elb.amazonaws.com"),
+            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
+        })
+        .collect()
+}
+
 type Sent = Arc<Mutex<Vec<(ChangeAction, ResourceRecordSet)>>>;
 
 #[tokio::test(start_paused = true)]
@@ -307,19 +324,7 @@ async fn a_change_that_stays_pending_times_out_naming_the_wait() {
 async fn three_load_balancers_are_refused_with_the_fix() {
     let list = mock!(Client::list_resource_record_sets).then_output(listing);
     let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&list]);
-    let balancers: Vec<RegionalLoadBalancer> = ["us-east-1", "us-west-2", "eu-west-1"]
-        .iter()
-        .enumerate()
-        .map(|(index, region)| RegionalLoadBalancer {
-            region: region.to_string(),
-            home: index == 0,
-            arn: format!(
-                "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/demo/1"
-            ),
-            dns_name: format!("demo.{region}.elb.amazonaws.com"),
-            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
-        })
-        .collect();
+    let balancers = balancers(&["us-east-1", "us-west-2", "eu-west-1"]);
     let error = ensure(
         &entry(client),
         &balancers,
@@ -357,19 +362,7 @@ async fn a_private_hosted_zone_is_refused_before_any_record_is_written() {
     });
     let list = mock!(Client::list_resource_record_sets).then_output(listing);
     let client = mock_client!(aws_sdk_route53, RuleMode::MatchAny, &[&zone, &list]);
-    let balancers: Vec<RegionalLoadBalancer> = ["us-east-1", "us-west-2"]
-        .iter()
-        .enumerate()
-        .map(|(index, region)| RegionalLoadBalancer {
-            region: region.to_string(),
-            home: index == 0,
-            arn: format!(
-                "arn:aws:elasticloadbalancing:{region}:123456789012:loadbalancer/app/demo/1"
-            ),
-            dns_name: format!("demo.{region}.elb.amazonaws.com"),
-            canonical_hosted_zone_id: Some("Z35SXDOTRQ7X7K".into()),
-        })
-        .collect();
+    let balancers = balancers(&["us-east-1", "us-west-2"]);
     let error = ensure(
         &entry(client),
         &balancers,

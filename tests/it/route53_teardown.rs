@@ -149,6 +149,20 @@ fn zone() -> FailoverZone {
     }
 }
 
+/// Teardown's entry point removal for app `demo` in the configured zone.
+async fn remove_from_zone(
+    route53: Client,
+) -> mysfits::error::Result<mysfits::teardown::entry::EntryRemoval> {
+    remove_entry_point_in(
+        &global(route53),
+        Some(&zone()),
+        "demo",
+        &Events::discard(),
+        "entry",
+    )
+    .await
+}
+
 /// ListHealthChecks with these checks, one page.
 fn health_checks_listed(ids: &'static [&'static str]) -> Rule {
     mock!(Client::list_health_checks).then_output(move || {
@@ -344,15 +358,7 @@ async fn route53_teardown_pages_the_configured_zone_and_deletes_only_the_apps_re
         ]
     );
 
-    let removal = remove_entry_point_in(
-        &global(route53),
-        Some(&zone()),
-        "demo",
-        &Events::discard(),
-        "entry",
-    )
-    .await
-    .unwrap();
+    let removal = remove_from_zone(route53).await.unwrap();
 
     assert_eq!(first_page.num_calls(), 1);
     assert_eq!(second_page.num_calls(), 1);
@@ -420,15 +426,7 @@ async fn route53_teardown_finds_the_apps_records_by_set_identifier_when_no_healt
         RuleMode::MatchAny,
         &[&health_checks, &listing, &change]
     );
-    let removal = remove_entry_point_in(
-        &global(route53),
-        Some(&zone()),
-        "demo",
-        &Events::discard(),
-        "entry",
-    )
-    .await
-    .unwrap();
+    let removal = remove_from_zone(route53).await.unwrap();
     let identifiers: Vec<Option<String>> = deleted
         .lock()
         .unwrap()
@@ -490,15 +488,7 @@ async fn route53_teardown_deletes_the_weighted_records_of_active_active() {
         RuleMode::MatchAny,
         &[&health_checks, &listing, &change]
     );
-    remove_entry_point_in(
-        &global(route53),
-        Some(&zone()),
-        "demo",
-        &Events::discard(),
-        "entry",
-    )
-    .await
-    .unwrap();
+    remove_from_zone(route53).await.unwrap();
     let deleted = deleted.lock().unwrap();
     let identifiers: Vec<(Option<&str>, Option<i64>)> = deleted
         .iter()

@@ -210,6 +210,20 @@ fn transaction_conflict() -> TransactionConflictException {
         .build()
 }
 
+/// The move from us-east-1 to us-west-2 with the test's short drain.
+async fn move_east_to_west(
+    east: &Client,
+    west: &Client,
+) -> mysfits::error::Result<writes::MoveReport> {
+    writes::move_with_backoff(
+        replica(EAST, east),
+        replica(WEST, west),
+        MoveOptions::default(),
+        DRAIN,
+    )
+    .await
+}
+
 fn replica<'a>(region: &'a str, client: &'a Client) -> Replica<'a> {
     Replica {
         region,
@@ -246,14 +260,7 @@ async fn a_move_freezes_waits_for_the_lagging_replica_then_switches_under_the_ne
         RuleMode::MatchAny,
         &[&west_control, &west_versions, &switch]
     );
-    let report = writes::move_with_backoff(
-        replica(EAST, &east),
-        replica(WEST, &west),
-        MoveOptions::default(),
-        DRAIN,
-    )
-    .await
-    .unwrap();
+    let report = move_east_to_west(&east, &west).await.unwrap();
     assert_eq!(report.outcome, MoveOutcome::Moved);
     assert_eq!((report.epoch_before, report.epoch_after), (3, 4));
     assert_eq!(report.items_compared, 2, "the control item is not a mysfit");
@@ -302,14 +309,7 @@ async fn a_freeze_and_a_switch_that_meet_the_services_transactions_are_tried_aga
             &switch,
         ]
     );
-    let report = writes::move_with_backoff(
-        replica(EAST, &east),
-        replica(WEST, &west),
-        MoveOptions::default(),
-        DRAIN,
-    )
-    .await
-    .unwrap();
+    let report = move_east_to_west(&east, &west).await.unwrap();
     assert_eq!(report.outcome, MoveOutcome::Moved);
     assert_eq!((report.epoch_before, report.epoch_after), (3, 4));
     assert_eq!(freeze.num_calls(), 3, "two conflicts, then the freeze");
@@ -338,14 +338,7 @@ async fn a_replica_that_never_catches_up_is_rolled_back_and_refused_with_the_fig
             &versions(vec![vec![("bramble", 4), ("gloam", 1)]]),
         ]
     );
-    let error = writes::move_with_backoff(
-        replica(EAST, &east),
-        replica(WEST, &west),
-        MoveOptions::default(),
-        DRAIN,
-    )
-    .await
-    .unwrap_err();
+    let error = move_east_to_west(&east, &west).await.unwrap_err();
     let Error::Timeout { waited, .. } = &error else {
         panic!("{error}");
     };
@@ -505,15 +498,10 @@ async fn a_move_that_meets_another_one_changes_nothing_and_a_repeated_move_is_a_
             &switch,
         ]
     );
-    let error = writes::move_with_backoff(
-        replica(EAST, &east),
-        replica(WEST, &west),
-        MoveOptions::default(),
-        DRAIN,
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let error = move_east_to_west(&east, &west)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         error.starts_with(
             "the write-region control item in us-west-2 changed during the move (epoch 3 expected)"
