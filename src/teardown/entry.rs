@@ -157,6 +157,13 @@ pub struct FailoverZone {
 }
 
 impl FailoverZone {
+    /// The record carries one of the app's set identifiers.
+    fn has_set_identifier(&self, record: &ResourceRecordSet) -> bool {
+        record
+            .set_identifier()
+            .is_some_and(|id| self.set_identifiers.iter().any(|ours| ours == id))
+    }
+
     /// The zone of the config's route53 entry point; `None` in global-accelerator mode, where
     /// records left by an earlier Route 53 deploy can only be found through every zone.
     pub fn configured(config: &Config) -> Option<FailoverZone> {
@@ -289,31 +296,34 @@ async fn remove_accelerators(
 /// The app's failover or weighted records still at the configured zone's domain (by set
 /// identifier), as `name set-identifier`; a zone that no longer exists holds none.
 pub async fn find_records(clients: &GlobalClients, zone: &FailoverZone) -> Result<Vec<String>> {
-    let start = (zone.domain.clone(), RrType::A);
-    let at_domain = |name: &str, kind: &RrType| dns_name(name) == zone.domain && *kind == RrType::A;
-    let records = match list_records(
-        &clients.route53,
-        &zone.hosted_zone_id,
-        Some(start),
-        at_domain,
-    )
-    .await
-    {
-        Ok(records) => records,
-        Err(ListError::NoSuchZone) => return Ok(Vec::new()),
-        Err(ListError::Failed(error)) => return Err(error),
+    let Some(records) = records_at_domain(&clients.route53, zone).await? else {
+        return Ok(Vec::new());
     };
     Ok(records
         .iter()
-        .filter(|record| is_routed(record))
-        .filter_map(|record| {
-            let id = record.set_identifier()?;
-            zone.set_identifiers
-                .iter()
-                .any(|ours| ours == id)
-                .then(|| format!("{} {id}", record.name()))
+        .filter(|record| is_routed(record) && zone.has_set_identifier(record))
+        .map(|record| {
+            format!(
+                "{} {}",
+                record.name(),
+                record.set_identifier().unwrap_or_default()
+            )
         })
         .collect())
+}
+
+/// Every A record at the zone's domain (all pages); `None` when the zone does not exist.
+async fn records_at_domain(
+    client: &aws_sdk_route53::Client,
+    zone: &FailoverZone,
+) -> Result<Option<Vec<ResourceRecordSet>>> {
+    let start = (zone.domain.clone(), RrType::A);
+    let at_domain = |name: &str, kind: &RrType| dns_name(name) == zone.domain && *kind == RrType::A;
+    match list_records(client, &zone.hosted_zone_id, Some(start), at_domain).await {
+        Ok(records) => Ok(Some(records)),
+        Err(ListError::NoSuchZone) => Ok(None),
+        Err(ListError::Failed(error)) => Err(error),
+    }
 }
 
 pub async fn find_health_checks(
@@ -402,30 +412,21 @@ async fn remove_records_at_domain(
     events: &Events,
     step: &str,
 ) -> Result<Vec<String>> {
-    let start = (zone.domain.clone(), RrType::A);
-    let at_domain = |name: &str, kind: &RrType| dns_name(name) == zone.domain && *kind == RrType::A;
-    let records = match list_records(client, &zone.hosted_zone_id, Some(start), at_domain).await {
-        Ok(records) => records,
-        Err(ListError::NoSuchZone) => {
-            events.note(
-                step,
-                format!(
-                    "hosted zone {} does not exist: no failover records to remove there",
-                    zone.hosted_zone_id
-                ),
-            );
-            return Ok(Vec::new());
-        }
-        Err(ListError::Failed(error)) => return Err(error),
+    let Some(records) = records_at_domain(client, zone).await? else {
+        events.note(
+            step,
+            format!(
+                "hosted zone {} does not exist: no failover records to remove there",
+                zone.hosted_zone_id
+            ),
+        );
+        return Ok(Vec::new());
     };
     let ours = records
         .into_iter()
         .filter(|record| {
             is_routed(record)
-                && (record
-                    .set_identifier()
-                    .is_some_and(|id| zone.set_identifiers.iter().any(|ours| ours == id))
-                    || uses_health_check(record, health_checks))
+                && (zone.has_set_identifier(record) || uses_health_check(record, health_checks))
         })
         .collect();
     delete_records(client, &zone.hosted_zone_id, ours).await
