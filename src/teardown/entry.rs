@@ -292,7 +292,6 @@ async fn remove_accelerators(
     Ok(Removal::Removed { names })
 }
 
-/// Health checks tagged `mysfits:app={app}`; Unavailable when the endpoint has no Route 53.
 /// The app's failover or weighted records still at the configured zone's domain (by set
 /// identifier), as `name set-identifier`; a zone that no longer exists holds none.
 pub async fn find_records(clients: &GlobalClients, zone: &FailoverZone) -> Result<Vec<String>> {
@@ -326,6 +325,7 @@ async fn records_at_domain(
     }
 }
 
+/// Health checks tagged `mysfits:app={app}`; Unavailable when the endpoint has no Route 53.
 pub async fn find_health_checks(
     clients: &GlobalClients,
     app: &str,
@@ -402,8 +402,8 @@ async fn remove_failover_records(
     Ok(Removal::Removed { names: removed })
 }
 
-/// The app's records at the configured domain: A failover records with one of its set
-/// identifiers or health checks. Other records there (another app's) stay. A zone that does not
+/// The app's records at the configured domain: A failover or weighted records with one of its
+/// set identifiers or health checks. Other records there (another app's) stay. A zone that does not
 /// exist holds nothing to remove.
 async fn remove_records_at_domain(
     client: &aws_sdk_route53::Client,
@@ -433,7 +433,8 @@ async fn remove_records_at_domain(
 }
 
 /// Looks through every hosted zone (all pages of ListHostedZones) for failover records using the
-/// app's health checks, and deletes them with their failover partners of the same name and type.
+/// app's health checks, and deletes them with their failover partners of the same name and type
+/// (weighted records only with the app's health checks).
 async fn remove_records_in_every_zone(
     client: &aws_sdk_route53::Client,
     health_checks: &[String],
@@ -459,13 +460,18 @@ async fn remove_records_in_every_zone(
             .filter(|record| uses_health_check(record, health_checks))
             .map(|record| (record.name().to_string(), record.r#type().clone()))
             .collect();
+        // A failover record's partner (the other half of the pair at that name) is the app's
+        // even when its health check is gone: a name holds one PRIMARY and one SECONDARY. A
+        // weighted set may hold anyone's records, so a weighted record goes only with one of
+        // the app's health checks.
         let doomed = records
             .into_iter()
             .filter(|record| {
-                is_routed(record)
-                    && anchors
-                        .iter()
-                        .any(|(name, kind)| record.name() == name && record.r#type() == kind)
+                uses_health_check(record, health_checks)
+                    || (record.failover().is_some()
+                        && anchors
+                            .iter()
+                            .any(|(name, kind)| record.name() == name && record.r#type() == kind))
             })
             .collect();
         removed.extend(delete_records(client, zone.id(), doomed).await?);

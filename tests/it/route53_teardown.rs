@@ -93,6 +93,26 @@ fn foreign_below_domain() -> ResourceRecordSet {
     )
 }
 
+/// A weighted alias record at the domain (active-active): a Weight, no Failover.
+fn weighted(set_identifier: &str, health_check: &str) -> ResourceRecordSet {
+    ResourceRecordSet::builder()
+        .name(format!("{DOMAIN}."))
+        .r#type(RrType::A)
+        .set_identifier(set_identifier)
+        .weight(100)
+        .alias_target(
+            AliasTarget::builder()
+                .hosted_zone_id("Z35SXDOTRQ7X7K")
+                .dns_name("dualstack.demo-alb.us-east-1.elb.amazonaws.com.")
+                .evaluate_target_health(true)
+                .build()
+                .unwrap(),
+        )
+        .health_check_id(health_check)
+        .build()
+        .unwrap()
+}
+
 fn txt_at_domain() -> ResourceRecordSet {
     ResourceRecordSet::builder()
         .name(format!("{DOMAIN}."))
@@ -450,33 +470,15 @@ async fn route53_teardown_finds_the_apps_records_by_set_identifier_when_no_healt
 /// teardown deletes them too, before their health checks, not only failover records.
 #[tokio::test]
 async fn route53_teardown_deletes_the_weighted_records_of_active_active() {
-    let weighted = |region: &str| {
-        ResourceRecordSet::builder()
-            .name(format!("{DOMAIN}."))
-            .r#type(RrType::A)
-            .set_identifier(record_set_identifier("demo", region))
-            .weight(100)
-            .alias_target(
-                AliasTarget::builder()
-                    .hosted_zone_id("Z35SXDOTRQ7X7K")
-                    .dns_name(format!("dualstack.demo-alb.{region}.elb.amazonaws.com."))
-                    .evaluate_target_health(true)
-                    .build()
-                    .unwrap(),
-            )
-            .health_check_id(format!("hc-{region}"))
-            .build()
-            .unwrap()
-    };
     let health_checks = health_checks_listed(&[]);
     let listing = mock!(Client::list_resource_record_sets)
         .match_requests(|input| input.start_record_name() == Some(DOMAIN))
         .then_output(move || {
             page(
                 vec![
-                    weighted("us-east-1"),
+                    weighted(&record_set_identifier("demo", "us-east-1"), "hc-us-east-1"),
                     foreign_at_domain(),
-                    weighted("us-west-2"),
+                    weighted(&record_set_identifier("demo", "us-west-2"), "hc-us-west-2"),
                 ],
                 None,
             )
@@ -625,6 +627,52 @@ async fn without_a_configured_zone_every_page_of_hosted_zones_is_searched() {
         matches!(removal.route53, Removal::Removed { .. }),
         "{removal:?}"
     );
+}
+
+/// Searching every zone, a weighted set at the app's name may hold anyone's records: only
+/// those with the app's health checks go (failover partners go with their pair).
+#[tokio::test]
+async fn every_zone_search_leaves_another_owners_weighted_records_alone() {
+    let health_checks = health_checks_listed(&["hc-us-east-1", "hc-blue"]);
+    let tags = health_checks_tagged(&[("hc-us-east-1", "demo"), ("hc-blue", "blue")]);
+    let zones = mock!(Client::list_hosted_zones).then_output(|| hosted_zones(&["ZONLY"], None));
+    let records = mock!(Client::list_resource_record_sets).then_output(|| {
+        page(
+            vec![
+                weighted("blue-us-east-1", "hc-blue"),
+                weighted(&record_set_identifier("demo", "us-east-1"), "hc-us-east-1"),
+                weighted("hand-made-third", "hc-elsewhere"),
+            ],
+            None,
+        )
+    });
+    let deleted: Deleted = Arc::default();
+    let change = changes_recorded_in(&deleted);
+    let health_checks_deleted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let delete_check = health_check_deletes_recorded_in(&health_checks_deleted);
+    let route53 = mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        &[
+            &health_checks,
+            &tags,
+            &zones,
+            &records,
+            &change,
+            &delete_check
+        ]
+    );
+    remove_entry_point_in(&global(route53), None, "demo", &Events::discard(), "entry")
+        .await
+        .unwrap();
+    let identifiers: Vec<Option<String>> = deleted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, _, record)| record.set_identifier().map(str::to_string))
+        .collect();
+    assert_eq!(identifiers, [Some("demo-us-east-1".to_string())]);
+    assert_eq!(*health_checks_deleted.lock().unwrap(), ["hc-us-east-1"]);
 }
 
 /// The same removal on moto's Route 53 (which lists from a start name and type too): the records
