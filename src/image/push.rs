@@ -362,13 +362,16 @@ fn registry_error(
         // ECR answers a refused upload (InitiateLayerUpload, UploadLayerPart, PutImage) with
         // 403 and an OCI `DENIED` body, which oci-client passes on as a server error on the
         // POST/PUT path, and a refused blob HEAD as a bare 401/403 status.
-        OciDistributionError::ServerError { code: 401 | 403, .. } => {
+        OciDistributionError::ServerError { code: 401, .. } => {
+            "the registry refused the token from ecr:GetAuthorizationToken (expired or for another registry): run the command again for a new one, and check that registry_url points at this region's registry".to_string()
+        }
+        OciDistributionError::ServerError { code: 403, .. } => {
             "the registry refused this request: the caller may not push to this repository (a permission, a permissions boundary or a service control policy): `mysfits iam-policy` prints the permissions needed".to_string()
         }
         OciDistributionError::RequestError(request)
             if request
                 .status()
-                .is_some_and(|status| status.as_u16() == 401 || status.as_u16() == 403) =>
+                .is_some_and(|status| status.as_u16() == 403) =>
         {
             "the registry refused this request: the caller may not push to this repository (ecr:BatchCheckLayerAvailability and the upload actions): `mysfits iam-policy` prints the permissions needed".to_string()
         }
@@ -435,6 +438,14 @@ mod registry_error_tests {
         assert!(error.contains("mysfits iam-policy"), "{error}");
         assert!(error.contains("ecr:InitiateLayerUpload"), "{error}");
         assert!(!error.contains("run the command again"), "{error}");
+
+        let expired = OciDistributionError::ServerError {
+            code: 401,
+            url: "https://registry/v2/".into(),
+            message: "unauthorized".into(),
+        };
+        let error = registry_error("uploading a blob", &destination(), expired).to_string();
+        assert!(error.contains("ecr:GetAuthorizationToken"), "{error}");
 
         let other = OciDistributionError::ServerError {
             code: 500,
