@@ -171,7 +171,9 @@ const PILOT_LIGHT: &str =
 fn targets_check(target: &RegionFacts, kind: &'static Service) -> Check {
     let name = format!("{} targets", kind.name);
     let service = target.service(kind);
-    let pilot_light = service.is_some_and(|service| service.found && service.desired == 0);
+    let pilot_light = service.is_some_and(|service| {
+        service.found && service.desired == 0 && service.running == 0 && service.pending == 0
+    });
     match service.and_then(|service| service.target_group.as_ref()) {
         Some(group) if group.healthy == 0 && pilot_light => {
             Check::new(name, Verdict::Unknown, PILOT_LIGHT)
@@ -193,14 +195,19 @@ fn targets_check(target: &RegionFacts, kind: &'static Service) -> Check {
     }
 }
 
-/// A stable state: no operation under way. UPDATE_ROLLBACK_COMPLETE counts ("a last known
-/// stable state includes any status in a *_COMPLETE", RollbackStack API reference): a deploy
+/// A stable state: no operation under way. UPDATE_ROLLBACK_COMPLETE and IMPORT_ROLLBACK_COMPLETE
+/// count ("a last known stable state includes any status in a *_COMPLETE", RollbackStack API
+/// reference): a deploy
 /// whose update was rolled back leaves the region serving its previous version, which can take
 /// traffic; the image check tells when the versions differ.
 fn stack_is_settled(status: &str) -> bool {
     matches!(
         status,
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE"
+        "CREATE_COMPLETE"
+            | "UPDATE_COMPLETE"
+            | "IMPORT_COMPLETE"
+            | "UPDATE_ROLLBACK_COMPLETE"
+            | "IMPORT_ROLLBACK_COMPLETE"
     )
 }
 

@@ -159,7 +159,6 @@ pub struct MysfitsTable {
     control: std::sync::Arc<ControlView>,
 }
 
-/// Which of the transaction's two items a cancellation reason is about.
 /// Transactions tried per write while DynamoDB cancels them only for a conflict.
 pub const CONFLICT_ATTEMPTS: u32 = 3;
 
@@ -199,6 +198,7 @@ fn only_conflicts<T>(
             .all(|code| matches!(*code, "TransactionConflict" | "None"))
 }
 
+/// Which of the transaction's two items a cancellation reason is about.
 const CONTROL_CHECK: usize = 0;
 const MYSFIT_UPDATE: usize = 1;
 
