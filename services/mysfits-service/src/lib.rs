@@ -5,9 +5,10 @@
 //!
 //! Modules by concern: `settings` (environment), `mysfit` (the item and its DynamoDB form),
 //! `table` (every DynamoDB call and how its failures map to HTTP), `catalogue` (seed data),
-//! `routes` (handlers), `website` (the embedded page and its pictures), `write_region` (the one
+//! `like_queue` (likes that share one write), `routes` (handlers), `website` (the embedded page and its pictures), `write_region` (the one
 //! region that takes writes, and the control item that says which).
 
+pub mod like_queue;
 pub mod list_cache;
 pub mod routes;
 pub mod settings;

@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, ConsumedCapacity,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
     ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
     TransactWriteItem, Update,
 };
@@ -37,6 +37,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use service_common::{ApiError, telemetry};
 use tracing::Instrument;
 
+use crate::like_queue::{LikeQueue, Waiter};
 use crate::mysfit::{self, Alignment, Filter, Mysfit};
 use crate::write_region::{self, Control, ControlState, ControlView, RegionClients, WriteTarget};
 
@@ -157,7 +158,13 @@ pub struct MysfitsTable {
     name: String,
     regions: std::sync::Arc<RegionClients>,
     control: std::sync::Arc<ControlView>,
+    likes: std::sync::Arc<LikeQueue>,
 }
+
+/// `BatchGetItem` calls per read back while DynamoDB leaves keys unprocessed, and the pause
+/// before the second (doubled before the third).
+pub const READ_BACK_ATTEMPTS: u32 = 3;
+const READ_BACK_PAUSE: Duration = Duration::from_millis(10);
 
 /// Transactions tried per write while DynamoDB cancels them only for a conflict.
 pub const CONFLICT_ATTEMPTS: u32 = 3;
@@ -213,6 +220,7 @@ impl MysfitsTable {
             name: name.into(),
             regions: std::sync::Arc::new(regions),
             control: std::sync::Arc::new(ControlView::new(home_region)),
+            likes: std::sync::Arc::default(),
         }
     }
 
@@ -326,20 +334,177 @@ impl MysfitsTable {
 
     /// Adds one like, atomically, to an existing mysfit. The answer is the mysfit as read right
     /// after the write in the write region: its count includes this like (and maybe others').
+    /// Likes that come while a write is under way share the next one (see [`crate::like_queue`]).
     pub async fn like(&self, id: &str) -> Result<Mysfit, StoreError> {
-        let update = Update::builder()
+        let (waiter, answer) = Waiter::new(id);
+        if self.likes.push(waiter) {
+            let table = self.clone();
+            tokio::spawn(async move { table.write_queued_likes().await });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Failed(format!(
+                "the write of the like of mysfit {id:?} ended without an answer; whether it was \
+                 counted is unknown"
+            )))
+        })
+    }
+
+    /// The queue's writer: writes batches of likes until none waits.
+    async fn write_queued_likes(&self) {
+        // A panic in a write must not leave the queue waiting for a writer that is gone.
+        struct Abandon<'a>(&'a LikeQueue);
+        impl Drop for Abandon<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.abandon();
+                }
+            }
+        }
+        let _abandon = Abandon(&self.likes);
+        while let Some(batch) = self.likes.next_batch() {
+            let likes = batch.likes();
+            let outcomes = batch.request().run(self.write_likes(&likes)).await;
+            batch.answer(outcomes);
+        }
+    }
+
+    /// One transaction for `likes` (each mysfit with its number of likes): the control check,
+    /// then `ADD Likes n` on each; then the mysfits read back. One outcome per mysfit, in order.
+    /// A mysfit that does not exist cancels the transaction, so it is answered "not found" and
+    /// the others are written without it (nothing was written).
+    async fn write_likes(&self, likes: &[(String, u64)]) -> Vec<Result<Mysfit, StoreError>> {
+        let everyone = |error: StoreError| vec![Err(error); likes.len()];
+        let target = match self.write_target().await {
+            Ok(target) => target,
+            Err(error) => return everyone(error),
+        };
+        let check = match self.control_check(&target) {
+            Ok(check) => check,
+            Err(error) => return everyone(error),
+        };
+        let client = self.regions.client(target.region());
+        let mut outcomes: Vec<Option<Result<Mysfit, StoreError>>> = vec![None; likes.len()];
+        // Indexes into `likes` of the mysfits still to write.
+        let mut pending: Vec<usize> = (0..likes.len()).collect();
+        let mut attempt = 1;
+        loop {
+            let mut request = client
+                .transact_write_items()
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .condition_check(check.clone())
+                        .build(),
+                )
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            for &index in &pending {
+                let (id, count) = &likes[index];
+                request = request.transact_items(
+                    TransactWriteItem::builder()
+                        .update(self.like_update(id, *count))
+                        .build(),
+                );
+            }
+            let span = self.call_span("TransactWriteItems");
+            let result = request.send().instrument(span.clone()).await;
+            if attempt < CONFLICT_ATTEMPTS && only_conflicts(&result) {
+                tokio::time::sleep(conflict_pause(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            let failure = match result {
+                Ok(output) => {
+                    record_capacities(&span, output.consumed_capacity());
+                    break;
+                }
+                Err(SdkError::ServiceError(failure)) => failure,
+                Err(error) => {
+                    let error = self.failure(&span, "TransactWriteItems", error);
+                    return fill(outcomes, &pending, error);
+                }
+            };
+            let TransactWriteItemsError::TransactionCanceledException(canceled) = failure.err()
+            else {
+                let error =
+                    self.failure(&span, "TransactWriteItems", SdkError::ServiceError(failure));
+                return fill(outcomes, &pending, error);
+            };
+            let reasons = canceled.cancellation_reasons();
+            let code = |action: usize| reasons.get(action).and_then(|reason| reason.code());
+            if code(CONTROL_CHECK) == Some("ConditionalCheckFailed") {
+                self.control.forget();
+                let error = self.paused(&target, "the write region moved or is moving");
+                return fill(outcomes, &pending, error);
+            }
+            // Action 1 + k is the update of pending[k].
+            let unknown: Vec<usize> = (0..pending.len())
+                .filter(|k| code(MYSFIT_UPDATE + k) == Some("ConditionalCheckFailed"))
+                .collect();
+            if !unknown.is_empty() {
+                for &k in &unknown {
+                    let id = &likes[pending[k]].0;
+                    outcomes[pending[k]] = Some(Err(StoreError::NotFound { id: id.clone() }));
+                }
+                let mut k = 0;
+                pending.retain(|_| {
+                    k += 1;
+                    !unknown.contains(&(k - 1))
+                });
+                if pending.is_empty() {
+                    return finished(outcomes);
+                }
+                continue;
+            }
+            let codes: Vec<&str> = reasons
+                .iter()
+                .map(|reason| reason.code().unwrap_or("None"))
+                .collect();
+            let error = if codes.iter().any(|code| {
+                matches!(
+                    *code,
+                    "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                )
+            }) {
+                // A conflicting transaction, throttling or capacity: nothing was written.
+                let ids: Vec<&str> = pending
+                    .iter()
+                    .map(|&index| likes[index].0.as_str())
+                    .collect();
+                StoreError::Unavailable(format!(
+                    "DynamoDB canceled the write of the likes of {} in {} ({}); try again shortly",
+                    ids.join(", "),
+                    target.region(),
+                    codes.join(", ")
+                ))
+            } else {
+                self.failure(&span, "TransactWriteItems", SdkError::ServiceError(failure))
+            };
+            return fill(outcomes, &pending, error);
+        }
+        let ids: Vec<&str> = pending
+            .iter()
+            .map(|&index| likes[index].0.as_str())
+            .collect();
+        let read = self.read_back_all(&client, &ids).await;
+        for (&index, outcome) in pending.iter().zip(read) {
+            outcomes[index] = Some(outcome);
+        }
+        finished(outcomes)
+    }
+
+    /// `ADD Likes count` (and the version) on an existing mysfit.
+    fn like_update(&self, id: &str, count: u64) -> Update {
+        Update::builder()
             .table_name(&self.name)
             .key(mysfit::ID, AttributeValue::S(id.into()))
-            .update_expression("ADD #likes :one, #version :one")
+            .update_expression("ADD #likes :count, #version :one")
             .condition_expression("attribute_exists(#id)")
             .expression_attribute_names("#id", mysfit::ID)
             .expression_attribute_names("#likes", mysfit::LIKES)
             .expression_attribute_names("#version", write_region::VERSION)
+            .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
-            .expect("table, key and expression are set");
-        self.write(id, update, |_| StoreError::NotFound { id: id.into() })
-            .await
+            .expect("table, key and expression are set")
     }
 
     /// Where writes go now: the kept view of the control item, else the local replica's.
@@ -388,39 +553,7 @@ impl MysfitsTable {
         ) -> StoreError,
     ) -> Result<Mysfit, StoreError> {
         let target = self.write_target().await?;
-        let mut check = ConditionCheck::builder()
-            .table_name(&self.name)
-            .set_key(Some(Control::key()))
-            .expression_attribute_names("#write_region", write_region::WRITE_REGION);
-        check = match &target {
-            WriteTarget::Seeded(control) => {
-                if control.state == ControlState::Moving {
-                    return Err(self.paused(&target, "a write-region move is under way"));
-                }
-                check
-                    .condition_expression(
-                        "#write_region = :write_region AND #epoch = :epoch AND #state = :active",
-                    )
-                    .expression_attribute_names("#epoch", write_region::EPOCH)
-                    .expression_attribute_names("#state", write_region::STATE)
-                    .expression_attribute_values(
-                        ":write_region",
-                        AttributeValue::S(control.write_region.clone()),
-                    )
-                    .expression_attribute_values(
-                        ":epoch",
-                        AttributeValue::N(control.epoch.to_string()),
-                    )
-                    .expression_attribute_values(
-                        ":active",
-                        AttributeValue::S(ControlState::Active.as_str().into()),
-                    )
-            }
-            WriteTarget::Unseeded { .. } => {
-                check.condition_expression("attribute_not_exists(#write_region)")
-            }
-        };
-        let check = check.build().expect("table, key and condition are set");
+        let check = self.control_check(&target)?;
         let client = self.regions.client(target.region());
         let request = client
             .transact_write_items()
@@ -442,16 +575,7 @@ impl MysfitsTable {
             break (span, result);
         };
         match result {
-            Ok(output) => {
-                let units: Vec<f64> = output
-                    .consumed_capacity()
-                    .iter()
-                    .filter_map(ConsumedCapacity::capacity_units)
-                    .collect();
-                if !units.is_empty() {
-                    span.record("aws.dynamodb.consumed_capacity", units.iter().sum::<f64>());
-                }
-            }
+            Ok(output) => record_capacities(&span, output.consumed_capacity()),
             Err(SdkError::ServiceError(failure)) => {
                 if let TransactWriteItemsError::TransactionCanceledException(canceled) =
                     failure.err()
@@ -505,6 +629,44 @@ impl MysfitsTable {
         self.read_back(&client, id).await
     }
 
+    /// The `ConditionCheck` that `target` is still the write region (or, unseeded, that no
+    /// control item exists yet); refused at once while a move is under way.
+    fn control_check(&self, target: &WriteTarget) -> Result<ConditionCheck, StoreError> {
+        let mut check = ConditionCheck::builder()
+            .table_name(&self.name)
+            .set_key(Some(Control::key()))
+            .expression_attribute_names("#write_region", write_region::WRITE_REGION);
+        check = match target {
+            WriteTarget::Seeded(control) => {
+                if control.state == ControlState::Moving {
+                    return Err(self.paused(target, "a write-region move is under way"));
+                }
+                check
+                    .condition_expression(
+                        "#write_region = :write_region AND #epoch = :epoch AND #state = :active",
+                    )
+                    .expression_attribute_names("#epoch", write_region::EPOCH)
+                    .expression_attribute_names("#state", write_region::STATE)
+                    .expression_attribute_values(
+                        ":write_region",
+                        AttributeValue::S(control.write_region.clone()),
+                    )
+                    .expression_attribute_values(
+                        ":epoch",
+                        AttributeValue::N(control.epoch.to_string()),
+                    )
+                    .expression_attribute_values(
+                        ":active",
+                        AttributeValue::S(ControlState::Active.as_str().into()),
+                    )
+            }
+            WriteTarget::Unseeded { .. } => {
+                check.condition_expression("attribute_not_exists(#write_region)")
+            }
+        };
+        Ok(check.build().expect("table, key and condition are set"))
+    }
+
     /// The mysfit as the write region's table has it right after a write (a consistent read).
     async fn read_back(&self, client: &Client, id: &str) -> Result<Mysfit, StoreError> {
         let span = self.call_span("GetItem");
@@ -528,6 +690,108 @@ impl MysfitsTable {
             Some(item) => self.read(item),
             None => Err(StoreError::NotFound { id: id.into() }),
         }
+    }
+
+    /// The mysfits as the write region's table has them right after a write, in the order of
+    /// `ids` (distinct): one consistent `GetItem` for one, a consistent `BatchGetItem` (at most
+    /// 100 keys) for more, asking again for the keys it leaves unprocessed.
+    async fn read_back_all(
+        &self,
+        client: &Client,
+        ids: &[&str],
+    ) -> Vec<Result<Mysfit, StoreError>> {
+        if let [id] = ids {
+            return vec![self.read_back(client, id).await];
+        }
+        let applied_but = |why: String| {
+            StoreError::Failed(format!(
+                "the likes of {} were applied, but reading them back failed: {why}",
+                ids.join(", ")
+            ))
+        };
+        let mut found: std::collections::HashMap<String, Result<Mysfit, StoreError>> =
+            std::collections::HashMap::with_capacity(ids.len());
+        let mut keys: Vec<std::collections::HashMap<String, AttributeValue>> = ids
+            .iter()
+            .map(|id| {
+                std::collections::HashMap::from([(
+                    mysfit::ID.to_string(),
+                    AttributeValue::S(id.to_string()),
+                )])
+            })
+            .collect();
+        for attempt in 1..=READ_BACK_ATTEMPTS {
+            let span = self.call_span("BatchGetItem");
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .expect("keys are set");
+            let output = match client
+                .batch_get_item()
+                .request_items(&self.name, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .instrument(span.clone())
+                .await
+            {
+                Ok(output) => output,
+                Err(error) => {
+                    let message = match self.failure(&span, "BatchGetItem", error) {
+                        StoreError::Unavailable(message) | StoreError::Failed(message) => message,
+                        other => format!("{other:?}"),
+                    };
+                    let error = applied_but(message);
+                    return ids
+                        .iter()
+                        .map(|id| found.remove(*id).unwrap_or_else(|| Err(error.clone())))
+                        .collect();
+                }
+            };
+            record_capacities(&span, output.consumed_capacity());
+            for item in output
+                .responses()
+                .and_then(|tables| tables.get(&self.name))
+                .into_iter()
+                .flatten()
+            {
+                if let Some(AttributeValue::S(id)) = item.get(mysfit::ID) {
+                    found.insert(id.clone(), self.read(item));
+                }
+            }
+            keys = output
+                .unprocessed_keys()
+                .and_then(|tables| tables.get(&self.name))
+                .map(|left| left.keys().to_vec())
+                .unwrap_or_default();
+            if keys.is_empty() {
+                break;
+            }
+            if attempt < READ_BACK_ATTEMPTS {
+                tokio::time::sleep(READ_BACK_PAUSE * attempt).await;
+            }
+        }
+        let unread: Vec<String> = keys
+            .iter()
+            .filter_map(|key| match key.get(mysfit::ID) {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        ids.iter()
+            .map(|id| {
+                found.remove(*id).unwrap_or_else(|| {
+                    if unread.iter().any(|left| left == id) {
+                        Err(StoreError::Failed(format!(
+                            "the like of mysfit {id:?} was applied, but DynamoDB left it unread \
+                             {READ_BACK_ATTEMPTS} times (UnprocessedKeys)"
+                        )))
+                    } else {
+                        Err(StoreError::NotFound { id: id.to_string() })
+                    }
+                })
+            })
+            .collect()
     }
 
     fn paused(&self, target: &WriteTarget, why: &str) -> StoreError {
@@ -652,6 +916,36 @@ impl MysfitsTable {
                 DisplayErrorContext(&error)
             )),
         }
+    }
+}
+
+/// `error` for every mysfit of `pending`, and the outcomes complete.
+fn fill(
+    mut outcomes: Vec<Option<Result<Mysfit, StoreError>>>,
+    pending: &[usize],
+    error: StoreError,
+) -> Vec<Result<Mysfit, StoreError>> {
+    for &index in pending {
+        outcomes[index] = Some(Err(error.clone()));
+    }
+    finished(outcomes)
+}
+
+fn finished(outcomes: Vec<Option<Result<Mysfit, StoreError>>>) -> Vec<Result<Mysfit, StoreError>> {
+    outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("every mysfit of the write has an outcome"))
+        .collect()
+}
+
+/// The capacity units of a call that returns one entry per table, summed on its span.
+fn record_capacities(span: &tracing::Span, capacities: &[ConsumedCapacity]) {
+    let units: Vec<f64> = capacities
+        .iter()
+        .filter_map(ConsumedCapacity::capacity_units)
+        .collect();
+    if !units.is_empty() {
+        span.record("aws.dynamodb.consumed_capacity", units.iter().sum::<f64>());
     }
 }
 

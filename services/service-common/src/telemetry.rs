@@ -384,6 +384,45 @@ pub async fn with_decision<F: std::future::Future>(
     REQUEST_TRACE.scope(decision, request).await
 }
 
+/// What work done for a request on another task (a batch of writes several requests share)
+/// needs to be traced as that request's: its sampling decision, its span and the subscriber it is
+/// handled under (tests run each service under its own).
+#[derive(Clone)]
+pub struct RequestContext {
+    decision: Option<RequestTrace>,
+    span: tracing::Span,
+    dispatch: Dispatch,
+}
+
+impl RequestContext {
+    /// The context of the request being handled (outside a request: no decision, the current
+    /// span and subscriber).
+    pub fn current() -> RequestContext {
+        RequestContext {
+            decision: REQUEST_TRACE.try_with(Clone::clone).ok(),
+            span: tracing::Span::current(),
+            dispatch: tracing::dispatcher::get_default(Clone::clone),
+        }
+    }
+
+    /// Whether the request is recorded (see [`recording`]).
+    pub fn is_recorded(&self) -> bool {
+        matches!(self.decision, Some(RequestTrace::Recorded { .. }))
+    }
+
+    /// Runs `work` as part of the request: under its decision, inside its span, with its
+    /// subscriber.
+    pub async fn run<F: std::future::Future>(self, work: F) -> F::Output {
+        use tracing::Instrument;
+        use tracing::instrument::WithSubscriber;
+        let work = work.instrument(self.span).with_subscriber(self.dispatch);
+        match self.decision {
+            Some(decision) => REQUEST_TRACE.scope(decision, work).await,
+            None => work.await,
+        }
+    }
+}
+
 /// Whether the request being handled is recorded: its code builds client and DynamoDB spans only
 /// then. Outside a request (a background task), whether traces are exported at all.
 pub fn recording() -> bool {

@@ -5,5 +5,6 @@
 
 mod api;
 mod fuzz;
+mod likes;
 mod regions;
 mod support;

@@ -127,10 +127,11 @@ async fn two_regions_adopt_each_mysfit_once_and_likes_add_up_exactly() {
     );
     let (east_likes, east_version) = likes_and_version(&regions.east, "gloam").await;
     assert_eq!(east_likes, 2 * LIKES_PER_REGION as u64, "N likes add N");
-    assert_eq!(
-        east_version,
-        1 + 2 * LIKES_PER_REGION as u64,
-        "every write adds a version"
+    // The adoption, then at least one write per region's service; likes that meet in one
+    // write (see mysfits_service::like_queue) share its version.
+    assert!(
+        (1 + 2..=1 + 2 * LIKES_PER_REGION as u64).contains(&east_version),
+        "every write adds one version: {east_version}"
     );
     assert_eq!(
         likes_and_version(&regions.west, "gloam").await,
@@ -283,7 +284,7 @@ impl AssertStatus for Reply {
 /// What DynamoDB answers when a transaction is canceled: TransactionCanceledException with one
 /// reason per item in request order, "None" for an item that was fine, and the item as it was
 /// for a failed condition asked for with ALL_OLD.
-fn canceled(
+pub(crate) fn canceled(
     reasons: Vec<(
         &'static str,
         Option<std::collections::HashMap<String, AttributeValue>>,

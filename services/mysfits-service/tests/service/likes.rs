@@ -1,0 +1,297 @@
+//! Likes that come while a write is under way share the next one (group commit, see
+//! `mysfits_service::like_queue`), on modeled DynamoDB answers: each request must have the exact
+//! shape AWS takes (one action per item, the control check once, the counts added), or no rule
+//! matches and the like fails.
+//!
+//! The likes of a test are started together on the one-thread test runtime: all of them are
+//! queued before the writer task first runs, so they meet in one write.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsInput, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use mysfits_service::MysfitsTable;
+use mysfits_service::catalogue::seed_items;
+use mysfits_service::table::StoreError;
+use mysfits_service::write_region::{CONTROL_ID, Control, ControlState};
+
+use crate::regions::canceled;
+use crate::support::TABLE;
+
+const EAST: &str = "us-east-1";
+
+fn control_read() -> Rule {
+    let active = Control {
+        write_region: EAST.into(),
+        epoch: 2,
+        state: ControlState::Active,
+    };
+    mock!(Client::get_item)
+        .match_requests(|request| {
+            request.key().and_then(|key| key.get("MysfitId"))
+                == Some(&AttributeValue::S(CONTROL_ID.into()))
+        })
+        .then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(active.to_item()))
+                .build()
+        })
+}
+
+/// The mysfit `id` with `likes` likes, as an item.
+fn liked(id: &str, likes: u64) -> HashMap<String, AttributeValue> {
+    let mut mysfit = seed_items()
+        .into_iter()
+        .find(|mysfit| mysfit.id == id)
+        .unwrap();
+    mysfit.likes = likes;
+    mysfit.to_item()
+}
+
+/// The transaction's updates as (mysfit, likes added), after checking that its first action is
+/// the control check and that every other one is an `ADD` on an existing mysfit.
+fn updates(request: &TransactWriteItemsInput) -> Vec<(String, String)> {
+    let items = request.transact_items();
+    let check = items[0]
+        .condition_check()
+        .expect("the control check comes first");
+    assert_eq!(
+        check.key().get("MysfitId"),
+        Some(&AttributeValue::S(CONTROL_ID.into()))
+    );
+    items[1..]
+        .iter()
+        .map(|item| {
+            let update = item.update().expect("then one update per mysfit");
+            assert_eq!(
+                update.update_expression(),
+                "ADD #likes :count, #version :one"
+            );
+            assert_eq!(update.condition_expression(), Some("attribute_exists(#id)"));
+            let values = update.expression_attribute_values().unwrap();
+            assert_eq!(values[":one"], AttributeValue::N("1".into()));
+            let Some(AttributeValue::S(id)) = update.key().get("MysfitId") else {
+                panic!("the update has no mysfit key")
+            };
+            let AttributeValue::N(count) = &values[":count"] else {
+                panic!("the count is not a number")
+            };
+            (id.clone(), count.clone())
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(id, count)| (id.to_string(), count.to_string()))
+        .collect()
+}
+
+/// A consistent `BatchGetItem` of exactly `ids` on the table.
+fn reads_back(request: &BatchGetItemInput, ids: &[&str]) -> bool {
+    let Some(wanted) = request.request_items().and_then(|tables| tables.get(TABLE)) else {
+        return false;
+    };
+    let keys: Vec<&AttributeValue> = wanted
+        .keys()
+        .iter()
+        .filter_map(|key| key.get("MysfitId"))
+        .collect();
+    wanted.consistent_read() == Some(true)
+        && keys.len() == ids.len()
+        && ids
+            .iter()
+            .all(|id| keys.contains(&&AttributeValue::S(id.to_string())))
+}
+
+fn found(items: Vec<HashMap<String, AttributeValue>>) -> BatchGetItemOutput {
+    BatchGetItemOutput::builder()
+        .responses(TABLE, items)
+        .build()
+}
+
+fn likes_of(outcome: &Result<mysfits_service::mysfit::Mysfit, StoreError>) -> u64 {
+    outcome.as_ref().expect("the like is counted").likes
+}
+
+#[tokio::test]
+async fn likes_that_come_together_share_one_transaction_and_one_read_back() {
+    let transactions = mock!(Client::transact_write_items)
+        .match_requests(|request| updates(request) == pairs(&[("gloam", "3"), ("pollen", "2")]))
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let read_back = mock!(Client::batch_get_item)
+        .match_requests(|request| reads_back(request, &["gloam", "pollen"]))
+        .then_output(|| found(vec![liked("pollen", 2), liked("gloam", 3)]));
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read(), &transactions, &read_back]
+    );
+    let table = MysfitsTable::new(client, TABLE);
+    let outcomes = tokio::join!(
+        table.like("gloam"),
+        table.like("pollen"),
+        table.like("gloam"),
+        table.like("pollen"),
+        table.like("gloam"),
+    );
+    assert_eq!(
+        [
+            &outcomes.0,
+            &outcomes.1,
+            &outcomes.2,
+            &outcomes.3,
+            &outcomes.4
+        ]
+        .map(likes_of),
+        [3, 2, 3, 2, 3],
+        "each like is answered with its own mysfit, read back after the write"
+    );
+    assert_eq!(transactions.num_calls(), 1);
+    assert_eq!(read_back.num_calls(), 1);
+    // Idle again: the next like is written at once, alone (read back with GetItem).
+    let alone = mock!(Client::transact_write_items)
+        .match_requests(|request| updates(request) == pairs(&[("gloam", "1")]))
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let get = mock!(Client::get_item)
+        .match_requests(|request| request.consistent_read() == Some(true))
+        .then_output(|| GetItemOutput::builder().item_set(liked("gloam", 4)).build());
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read(), &alone, &get]
+    );
+    let table = MysfitsTable::new(client, TABLE);
+    assert_eq!(likes_of(&table.like("gloam").await), 4);
+    assert_eq!((alone.num_calls(), get.num_calls()), (1, 1));
+}
+
+trait ItemSet {
+    fn item_set(self, item: HashMap<String, AttributeValue>) -> Self;
+}
+
+impl ItemSet for aws_sdk_dynamodb::operation::get_item::builders::GetItemOutputBuilder {
+    fn item_set(self, item: HashMap<String, AttributeValue>) -> Self {
+        self.set_item(Some(item))
+    }
+}
+
+/// An unknown mysfit cancels the whole transaction (nothing written): it is answered 404 and the
+/// others are written again without it.
+#[tokio::test]
+async fn an_unknown_mysfit_is_not_found_and_the_others_are_written_without_it() {
+    let with_unknown = mock!(Client::transact_write_items)
+        .match_requests(|request| {
+            updates(request) == pairs(&[("gloam", "1"), ("nobody", "2"), ("pollen", "1")])
+        })
+        .then_error(|| {
+            canceled(vec![
+                ("None", None),
+                ("None", None),
+                ("ConditionalCheckFailed", None),
+                ("None", None),
+            ])
+        });
+    let without = mock!(Client::transact_write_items)
+        .match_requests(|request| updates(request) == pairs(&[("gloam", "1"), ("pollen", "1")]))
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let read_back = mock!(Client::batch_get_item)
+        .match_requests(|request| reads_back(request, &["gloam", "pollen"]))
+        .then_output(|| found(vec![liked("gloam", 1), liked("pollen", 1)]));
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read(), &with_unknown, &without, &read_back]
+    );
+    let table = MysfitsTable::new(client, TABLE);
+    let (gloam, nobody, pollen, nobody_again) = tokio::join!(
+        table.like("gloam"),
+        table.like("nobody"),
+        table.like("pollen"),
+        table.like("nobody"),
+    );
+    assert_eq!((likes_of(&gloam), likes_of(&pollen)), (1, 1));
+    for outcome in [nobody, nobody_again] {
+        assert_eq!(
+            outcome,
+            Err(StoreError::NotFound {
+                id: "nobody".into()
+            })
+        );
+    }
+    assert_eq!((with_unknown.num_calls(), without.num_calls()), (1, 1));
+}
+
+/// The control check failed: the write region moved. Every like of the write is refused as
+/// paused (503 with Retry-After), none is read back.
+#[tokio::test]
+async fn a_failed_control_check_pauses_every_like_of_the_write() {
+    let transactions = mock!(Client::transact_write_items)
+        .match_requests(|request| updates(request).len() == 2)
+        .then_error(|| {
+            canceled(vec![
+                ("ConditionalCheckFailed", None),
+                ("None", None),
+                ("None", None),
+            ])
+        });
+    let read_back = mock!(Client::batch_get_item).then_output(|| found(vec![]));
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read(), &transactions, &read_back]
+    );
+    let table = MysfitsTable::new(client, TABLE);
+    let (gloam, pollen) = tokio::join!(table.like("gloam"), table.like("pollen"));
+    for outcome in [gloam, pollen] {
+        assert!(
+            matches!(&outcome, Err(StoreError::WritesPaused(message)) if message.contains("moved")),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!((transactions.num_calls(), read_back.num_calls()), (1, 0));
+}
+
+/// BatchGetItem may leave keys unprocessed (capacity): they are asked for again.
+#[tokio::test]
+async fn keys_left_unprocessed_by_the_read_back_are_asked_for_again() {
+    let transactions = mock!(Client::transact_write_items)
+        .match_requests(|request| updates(request) == pairs(&[("gloam", "1"), ("pollen", "1")]))
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let first = mock!(Client::batch_get_item)
+        .match_requests(|request| reads_back(request, &["gloam", "pollen"]))
+        .then_output(|| {
+            let pollen =
+                HashMap::from([("MysfitId".to_string(), AttributeValue::S("pollen".into()))]);
+            BatchGetItemOutput::builder()
+                .responses(TABLE, vec![liked("gloam", 1)])
+                .unprocessed_keys(
+                    TABLE,
+                    KeysAndAttributes::builder()
+                        .keys(pollen)
+                        .consistent_read(true)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let again = mock!(Client::batch_get_item)
+        .match_requests(|request| reads_back(request, &["pollen"]))
+        .then_output(|| found(vec![liked("pollen", 1)]));
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read(), &transactions, &first, &again]
+    );
+    let table = MysfitsTable::new(client, TABLE);
+    let (gloam, pollen) = tokio::join!(table.like("gloam"), table.like("pollen"));
+    assert_eq!((likes_of(&gloam), likes_of(&pollen)), (1, 1));
+    assert_eq!((first.num_calls(), again.num_calls()), (1, 1));
+}
