@@ -189,7 +189,12 @@ async fn a_write_region_move_under_load_loses_and_doubles_nothing() {
         _ => 0,
     };
     assert_eq!(number("Likes"), acknowledged, "no like lost or doubled");
-    assert_eq!(number("Version"), acknowledged);
+    // One version per write; likes that met in one write of a service share it.
+    assert!(
+        (1..=acknowledged).contains(&number("Version")),
+        "Version {} counts the writes of {acknowledged} likes",
+        number("Version")
+    );
     let mut adoptions: Vec<&String> = tallies.iter().flat_map(|tally| &tally.adoptions).collect();
     adoptions.sort();
     let adopted_once = {

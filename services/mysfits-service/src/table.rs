@@ -363,6 +363,11 @@ impl MysfitsTable {
         let _abandon = Abandon(&self.likes);
         while let Some(batch) = self.likes.next_batch() {
             let likes = batch.likes();
+            tracing::debug!(
+                mysfits = likes.len(),
+                likes = likes.iter().map(|(_, count)| count).sum::<u64>(),
+                "writing likes"
+            );
             let outcomes = batch.request().run(self.write_likes(&likes)).await;
             batch.answer(outcomes);
         }
