@@ -7,10 +7,15 @@
 //! real emulator (moto, ~30 req/s, closing every connection) cannot serve, and measure the
 //! services' own CPU per request. Its own cost is a lookup and a copy of pre-built bytes.
 //!
-//!     bench-dynamodb-stub PORT TABLE
+//!     bench-dynamodb-stub PORT TABLE [LATENCY_MS]
+//!
+//! LATENCY_MS (default 0) holds every answer that long before it is sent, as DynamoDB's own
+//! few-millisecond service time would: the services then see the waits (and the likes that
+//! meet in one write) of a real table, at the stub's CPU cost.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::body::{Body, Bytes};
@@ -34,6 +39,8 @@ struct Recorded {
     no_item: Bytes,
     describe: Bytes,
     not_found: Bytes,
+    /// How long each answer is held (the modeled service time of the table).
+    latency: Duration,
 }
 
 fn wire(value: &AttributeValue) -> Value {
@@ -45,7 +52,7 @@ fn wire(value: &AttributeValue) -> Value {
     }
 }
 
-fn record(table: &str) -> Recorded {
+fn record(table: &str, latency: Duration) -> Recorded {
     let items: Vec<(String, Value)> = seed_items()
         .iter()
         .map(|seed| {
@@ -97,6 +104,7 @@ fn record(table: &str) -> Recorded {
             "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
             "message": "the benchmark stub has no answer recorded for this request"
         })),
+        latency,
     }
 }
 
@@ -130,6 +138,9 @@ async fn answer(
         Some(body) => (StatusCode::OK, body.clone()),
         None => (StatusCode::BAD_REQUEST, recorded.not_found.clone()),
     };
+    if !recorded.latency.is_zero() {
+        tokio::time::sleep(recorded.latency).await;
+    }
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -139,13 +150,25 @@ async fn answer(
     response
 }
 
+fn usage() -> ! {
+    eprintln!("usage: bench-dynamodb-stub PORT TABLE [LATENCY_MS: 0 to 1000, default 0]");
+    std::process::exit(2);
+}
+
 fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
-    let [port, table] = arguments.as_slice() else {
-        eprintln!("usage: bench-dynamodb-stub PORT TABLE");
-        std::process::exit(2);
+    let (port, table, latency) = match arguments.as_slice() {
+        [port, table] => (port, table, "0"),
+        [port, table, latency] => (port, table, latency.as_str()),
+        _ => usage(),
     };
-    let recorded = Arc::new(record(table));
+    let Ok(latency) = latency.parse::<f64>() else {
+        usage()
+    };
+    if !(0.0..=1000.0).contains(&latency) {
+        usage()
+    }
+    let recorded = Arc::new(record(table, Duration::from_secs_f64(latency / 1000.0)));
     let app = axum::Router::new().fallback(answer).with_state(recorded);
     // One thread: the stub must stay out of the way of the services it times.
     let runtime = tokio::runtime::Builder::new_current_thread()
