@@ -162,9 +162,11 @@ pub struct MysfitsTable {
 }
 
 /// `BatchGetItem` calls per read back while DynamoDB leaves keys unprocessed, and the pause
-/// before the second (doubled before the third).
-pub const READ_BACK_ATTEMPTS: u32 = 3;
-const READ_BACK_PAUSE: Duration = Duration::from_millis(10);
+/// before the second (doubled before each further one: 50, 100, 200, 400 ms). Keys come back
+/// unprocessed when the table is throttled, and DynamoDB's reference asks for exponential
+/// backoff then: an immediate retry meets the same throttling.
+pub const READ_BACK_ATTEMPTS: u32 = 5;
+pub const READ_BACK_PAUSE: Duration = Duration::from_millis(50);
 
 /// Transactions tried per write while DynamoDB cancels them only for a conflict.
 pub const CONFLICT_ATTEMPTS: u32 = 3;
@@ -773,7 +775,7 @@ impl MysfitsTable {
                 break;
             }
             if attempt < READ_BACK_ATTEMPTS {
-                tokio::time::sleep(READ_BACK_PAUSE * attempt).await;
+                tokio::time::sleep(READ_BACK_PAUSE * 2u32.pow(attempt - 1)).await;
             }
         }
         let unread: Vec<String> = keys
@@ -893,6 +895,14 @@ impl MysfitsTable {
         );
         let table = &self.name;
         match &error {
+            // The SDK returns the last attempt's error: a write whose connection failed may
+            // have been applied by an earlier attempt that timed out ("the request MAY have been
+            // sent"), so only a read is safe to try again.
+            SdkError::DispatchFailure(_) if writes(operation) => StoreError::Failed(format!(
+                "DynamoDB could not be reached for {operation} on table {table} after the \
+                 SDK's retries; an earlier attempt may have been applied, so the outcome is \
+                 unknown"
+            )),
             SdkError::DispatchFailure(_) => StoreError::Unavailable(format!(
                 "DynamoDB is unreachable ({operation} on table {table}); try again shortly"
             )),
@@ -922,6 +932,15 @@ impl MysfitsTable {
             )),
         }
     }
+}
+
+/// Whether `operation` changes the table: its failures are never called "nothing written"
+/// unless DynamoDB said so.
+fn writes(operation: &str) -> bool {
+    matches!(
+        operation,
+        "TransactWriteItems" | "UpdateItem" | "PutItem" | "DeleteItem" | "BatchWriteItem"
+    )
 }
 
 /// `error` for every mysfit of `pending`, and the outcomes complete.

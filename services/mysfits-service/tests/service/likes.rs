@@ -295,3 +295,120 @@ async fn keys_left_unprocessed_by_the_read_back_are_asked_for_again() {
     assert_eq!((likes_of(&gloam), likes_of(&pollen)), (1, 1));
     assert_eq!((first.num_calls(), again.num_calls()), (1, 1));
 }
+
+/// The write region does not answer (nothing listens there): the SDK retries and then reports
+/// that the connection failed. An earlier attempt may still have been applied (the SDK returns
+/// only the last attempt's error), so every like of the write is an unknown outcome (502, which
+/// like-service never retries) and never "nothing written" (503, which it does).
+#[tokio::test]
+async fn a_write_the_sdk_could_not_send_is_an_unknown_outcome_for_every_like() {
+    let west_is_the_write_region = mock!(Client::get_item)
+        .match_requests(|request| {
+            request.key().and_then(|key| key.get("MysfitId"))
+                == Some(&AttributeValue::S(CONTROL_ID.into()))
+        })
+        .then_output(|| {
+            let active = Control {
+                write_region: "us-west-2".into(),
+                epoch: 3,
+                state: ControlState::Active,
+            };
+            GetItemOutput::builder()
+                .set_item(Some(active.to_item()))
+                .build()
+        });
+    let local = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&west_is_the_write_region]
+    );
+    let dead = Client::new(&testbed::moto::sdk_config_for(
+        &testbed::dead_endpoint(),
+        "us-west-2",
+    ));
+    let table = MysfitsTable::new(local, TABLE).with_region_client("us-west-2", dead);
+    let (gloam, pollen) = tokio::join!(table.like("gloam"), table.like("pollen"));
+    for outcome in [gloam, pollen] {
+        let Err(StoreError::Failed(message)) = &outcome else {
+            panic!("not an unknown outcome: {outcome:?}")
+        };
+        assert!(
+            message.contains("TransactWriteItems") && message.contains("outcome is unknown"),
+            "{message}"
+        );
+        let error = service_common::ApiError::from(outcome.unwrap_err());
+        assert_eq!(error.status, http::StatusCode::BAD_GATEWAY);
+    }
+    // A read that could not be sent changed nothing: there "try again" stays right.
+    let reader = MysfitsTable::new(
+        Client::new(&testbed::moto::sdk_config_for(
+            &testbed::dead_endpoint(),
+            "us-east-1",
+        )),
+        TABLE,
+    );
+    assert!(
+        matches!(reader.get("gloam").await, Err(StoreError::Unavailable(_))),
+        "a failed GetItem is retryable"
+    );
+}
+
+/// Keys DynamoDB leaves unprocessed every time are asked for again with a growing pause, a
+/// bounded number of times; the likes were applied, so they are answered as such (502, not
+/// retried), and the keys it did return are answered with their mysfit.
+#[tokio::test(start_paused = true)]
+async fn keys_left_unprocessed_every_time_are_answered_applied_but_unread() {
+    use mysfits_service::table::{READ_BACK_ATTEMPTS, READ_BACK_PAUSE};
+    let transactions = mock!(Client::transact_write_items)
+        .match_requests(|request| updates(request) == pairs(&[("gloam", "1"), ("pollen", "1")]))
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let unprocessed_pollen = || {
+        KeysAndAttributes::builder()
+            .keys(HashMap::from([(
+                "MysfitId".to_string(),
+                AttributeValue::S("pollen".into()),
+            )]))
+            .consistent_read(true)
+            .build()
+            .unwrap()
+    };
+    let first = mock!(Client::batch_get_item)
+        .match_requests(|request| reads_back(request, &["gloam", "pollen"]))
+        .then_output(move || {
+            BatchGetItemOutput::builder()
+                .responses(TABLE, vec![liked("gloam", 1)])
+                .unprocessed_keys(TABLE, unprocessed_pollen())
+                .build()
+        });
+    let again = mock!(Client::batch_get_item)
+        .match_requests(|request| reads_back(request, &["pollen"]))
+        .then_output(move || {
+            BatchGetItemOutput::builder()
+                .unprocessed_keys(TABLE, unprocessed_pollen())
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read(), &transactions, &first, &again]
+    );
+    let table = MysfitsTable::new(client, TABLE);
+    let started = tokio::time::Instant::now();
+    let (gloam, pollen) = tokio::join!(table.like("gloam"), table.like("pollen"));
+    assert_eq!(likes_of(&gloam), 1);
+    let Err(StoreError::Failed(message)) = &pollen else {
+        panic!("not applied-but-unread: {pollen:?}")
+    };
+    assert!(message.contains("was applied"), "{message}");
+    assert_eq!(
+        (first.num_calls(), again.num_calls()),
+        (1, READ_BACK_ATTEMPTS as usize - 1)
+    );
+    // Exponential backoff, as DynamoDB's BatchGetItem reference asks: 50 + 100 + 200 + 400 ms.
+    let paused: u32 = (0..READ_BACK_ATTEMPTS - 1).map(|step| 2u32.pow(step)).sum();
+    assert!(
+        started.elapsed() >= READ_BACK_PAUSE * paused,
+        "{:?}",
+        started.elapsed()
+    );
+}
