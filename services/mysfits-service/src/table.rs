@@ -370,17 +370,29 @@ impl MysfitsTable {
                 likes = likes.iter().map(|(_, count)| count).sum::<u64>(),
                 "writing likes"
             );
-            let outcomes = batch.request().run(self.write_likes(&likes)).await;
-            batch.answer(outcomes);
+            let request = batch.request();
+            match request.clone().run(self.commit_likes(&likes)).await {
+                Commit::Answered(outcomes) => batch.answer(outcomes),
+                // The read back runs beside the next batch's transaction: only transactions on
+                // the same items conflict (the control item is in each), a plain read never
+                // does, so a like waits for one transaction in flight, not for its read too.
+                Commit::Written(written) => {
+                    let table = self.clone();
+                    tokio::spawn(request.run(async move {
+                        let outcomes = table.read_back_written(&likes, written).await;
+                        batch.answer(outcomes);
+                    }));
+                }
+            }
         }
     }
 
     /// One transaction for `likes` (each mysfit with its number of likes): the control check,
-    /// then `ADD Likes n` on each; then the mysfits read back. One outcome per mysfit, in order.
-    /// A mysfit that does not exist cancels the transaction, so it is answered "not found" and
-    /// the others are written without it (nothing was written).
-    async fn write_likes(&self, likes: &[(String, u64)]) -> Vec<Result<Mysfit, StoreError>> {
-        let everyone = |error: StoreError| vec![Err(error); likes.len()];
+    /// then `ADD Likes n` on each. A mysfit that does not exist cancels it, so that one is
+    /// answered "not found" and the others are written without it (nothing was written). Once it
+    /// is committed, [`MysfitsTable::read_back_written`] gives one outcome per mysfit, in order.
+    async fn commit_likes(&self, likes: &[(String, u64)]) -> Commit {
+        let everyone = |error: StoreError| Commit::Answered(vec![Err(error); likes.len()]);
         let target = match self.write_target().await {
             Ok(target) => target,
             Err(error) => return everyone(error),
@@ -426,21 +438,21 @@ impl MysfitsTable {
                 Err(SdkError::ServiceError(failure)) => failure,
                 Err(error) => {
                     let error = self.failure(&span, "TransactWriteItems", error);
-                    return fill(outcomes, &pending, error);
+                    return Commit::Answered(fill(outcomes, &pending, error));
                 }
             };
             let TransactWriteItemsError::TransactionCanceledException(canceled) = failure.err()
             else {
                 let error =
                     self.failure(&span, "TransactWriteItems", SdkError::ServiceError(failure));
-                return fill(outcomes, &pending, error);
+                return Commit::Answered(fill(outcomes, &pending, error));
             };
             let reasons = canceled.cancellation_reasons();
             let code = |action: usize| reasons.get(action).and_then(|reason| reason.code());
             if code(CONTROL_CHECK) == Some("ConditionalCheckFailed") {
                 self.control.forget();
                 let error = self.paused(&target, "the write region moved or is moving");
-                return fill(outcomes, &pending, error);
+                return Commit::Answered(fill(outcomes, &pending, error));
             }
             // Action 1 + k is the update of pending[k].
             let unknown: Vec<usize> = (0..pending.len())
@@ -457,7 +469,7 @@ impl MysfitsTable {
                     !unknown.contains(&(k - 1))
                 });
                 if pending.is_empty() {
-                    return finished(outcomes);
+                    return Commit::Answered(finished(outcomes));
                 }
                 continue;
             }
@@ -485,8 +497,26 @@ impl MysfitsTable {
             } else {
                 self.failure(&span, "TransactWriteItems", SdkError::ServiceError(failure))
             };
-            return fill(outcomes, &pending, error);
+            return Commit::Answered(fill(outcomes, &pending, error));
         }
+        Commit::Written(Written {
+            client,
+            outcomes,
+            pending,
+        })
+    }
+
+    /// The mysfits of a committed transaction read back, and every outcome of its likes.
+    async fn read_back_written(
+        &self,
+        likes: &[(String, u64)],
+        written: Written,
+    ) -> Vec<Result<Mysfit, StoreError>> {
+        let Written {
+            client,
+            mut outcomes,
+            pending,
+        } = written;
         let ids: Vec<&str> = pending
             .iter()
             .map(|&index| likes[index].0.as_str())
@@ -941,6 +971,21 @@ fn writes(operation: &str) -> bool {
         operation,
         "TransactWriteItems" | "UpdateItem" | "PutItem" | "DeleteItem" | "BatchWriteItem"
     )
+}
+
+/// How a transaction of likes ended.
+enum Commit {
+    /// Every like has its outcome (nothing was written, or every mysfit was unknown).
+    Answered(Vec<Result<Mysfit, StoreError>>),
+    /// Written: the mysfits of `pending` (indexes into the likes) are to be read back with
+    /// `client` (the write region's); the others have their outcome in `outcomes`.
+    Written(Written),
+}
+
+struct Written {
+    client: Client,
+    outcomes: Vec<Option<Result<Mysfit, StoreError>>>,
+    pending: Vec<usize>,
 }
 
 /// `error` for every mysfit of `pending`, and the outcomes complete.

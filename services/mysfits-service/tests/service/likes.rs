@@ -412,3 +412,76 @@ async fn keys_left_unprocessed_every_time_are_answered_applied_but_unread() {
         started.elapsed()
     );
 }
+
+/// A committed write's read back runs beside the next write's transaction (a plain read never
+/// conflicts with a transaction), so the likes queued behind it wait for one transaction, not
+/// for a transaction and a read. 100 mysfits liked together make two writes (99 mysfits at
+/// most per transaction): the second transaction is sent before the first read back.
+#[tokio::test]
+async fn the_next_transaction_does_not_wait_for_the_previous_read_back() {
+    use std::sync::{Arc, Mutex};
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let item_of = |id: &str| {
+        let mut mysfit = seed_items().into_iter().next().unwrap();
+        mysfit.id = id.to_string();
+        mysfit.likes = 1;
+        mysfit.to_item()
+    };
+    let sent = calls.clone();
+    let transactions = mock!(Client::transact_write_items)
+        .match_requests(move |request| {
+            sent.lock()
+                .unwrap()
+                .push(format!("write {}", request.transact_items().len() - 1));
+            true
+        })
+        .then_output(|| TransactWriteItemsOutput::builder().build());
+    let read = calls.clone();
+    let read_back = mock!(Client::batch_get_item)
+        .match_requests(move |request| {
+            let keys = request.request_items().unwrap()[TABLE].keys().len();
+            read.lock().unwrap().push(format!("read {keys}"));
+            true
+        })
+        .then_compute_output(move |request| {
+            let items = request.request_items().unwrap()[TABLE]
+                .keys()
+                .iter()
+                .map(|key| match &key["MysfitId"] {
+                    AttributeValue::S(id) => item_of(id),
+                    _ => unreachable!(),
+                })
+                .collect();
+            found(items)
+        });
+    let get = mock!(Client::get_item)
+        .match_requests(|request| request.consistent_read() == Some(true))
+        .then_compute_output(move |request| {
+            let AttributeValue::S(id) = &request.key().unwrap()["MysfitId"] else {
+                unreachable!()
+            };
+            GetItemOutput::builder().item_set(item_of(id)).build()
+        });
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&control_read(), &transactions, &read_back, &get]
+    );
+    let table = MysfitsTable::new(client, TABLE);
+    let ids: Vec<String> = (0..100).map(|index| format!("m{index:03}")).collect();
+    // Spawned in order on the one-thread runtime: all 100 wait before the writer first runs.
+    let likes: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let table = table.clone();
+            tokio::spawn(async move { table.like(&id).await })
+        })
+        .collect();
+    for like in likes {
+        assert_eq!(likes_of(&like.await.unwrap()), 1);
+    }
+    let calls = calls.lock().unwrap().clone();
+    // The second write holds the one mysfit left over, and goes before the 99 are read back.
+    assert_eq!(calls, ["write 99", "write 1", "read 99"], "{calls:?}");
+    assert_eq!(get.num_calls(), 1, "the one mysfit of the second write");
+}
