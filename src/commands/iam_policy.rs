@@ -214,6 +214,7 @@ pub const PERMISSIONS: &[Permission] = &[
     // rules only).
     sdk("xray:BatchGetTraces", AnyInAppRegions),
     sdk("xray:GetServiceGraph", AnyInAppRegions),
+    sdk("xray:GetTraceSegmentDestination", AnyInAppRegions),
     sdk("xray:GetTraceSummaries", AnyInAppRegions),
     // --- checked behind other calls -------------------------------------------------------
     implied(

@@ -3,6 +3,7 @@
 //! segments from BatchGetTraces (at most 5 ids a call), and each drawn as a waterfall: segments
 //! and subsegments by start offset and duration, nested by parent id.
 
+use aws_sdk_xray::error::ProvideErrorMetadata;
 use aws_sdk_xray::types::{Trace, TraceSummary};
 use serde::Serialize;
 
@@ -191,6 +192,43 @@ async fn summaries(
     found
 }
 
+/// Whether X-Ray still indexes the region's traces. With Transaction Search on, segments go to
+/// CloudWatch Logs instead, and BatchGetTraces' reference says it then finds no traces: the
+/// region is skipped with a note saying where its traces are, rather than shown as "no traces".
+/// An answer that does not tell (the permission missing, an error) leaves the region in.
+async fn xray_indexes_traces(region: &RegionXray, notes: &mut Vec<String>) -> bool {
+    use aws_sdk_xray::types::TraceSegmentDestination;
+    match region.client.get_trace_segment_destination().send().await {
+        Ok(answer) if answer.destination() == Some(&TraceSegmentDestination::CloudWatchLogs) => {
+            let status = answer
+                .status()
+                .map_or("", |status| status.as_str())
+                .to_ascii_lowercase();
+            notes.push(format!(
+                "{}: Transaction Search is on ({status}): trace segments go to CloudWatch Logs \
+                 (aws/spans), which X-Ray's BatchGetTraces does not read, so this region's \
+                 slowest traces cannot be listed here; search them in the CloudWatch console \
+                 (Application Signals > Transaction Search), or switch the account back with \
+                 `aws xray update-trace-segment-destination --destination XRay --region {}`",
+                region.region, region.region
+            ));
+            false
+        }
+        Ok(_) => true,
+        Err(error) => {
+            if error.code() == Some("AccessDeniedException") {
+                notes.push(format!(
+                    "{}: could not tell whether Transaction Search is on (AccessDenied on \
+                     xray:GetTraceSegmentDestination; `mysfits iam-policy` lists it); if it \
+                     is, X-Ray finds no traces to list",
+                    region.region
+                ));
+            }
+            true
+        }
+    }
+}
+
 /// The `count` slowest traces of the answering regions, slowest first, with their spans.
 pub async fn slowest(
     regions: &[&RegionXray],
@@ -200,6 +238,9 @@ pub async fn slowest(
 ) -> Vec<TraceView> {
     let mut candidates: Vec<(&RegionXray, TraceSummary)> = Vec::new();
     for region in regions {
+        if !xray_indexes_traces(region, notes).await {
+            continue;
+        }
         for summary in summaries(region, window, notes).await {
             candidates.push((region, summary));
         }

@@ -40,6 +40,18 @@ fn region(name: &str, home: bool, rules: &[&Rule]) -> RegionXray {
     }
 }
 
+/// GetTraceSegmentDestination as in an account without Transaction Search: X-Ray indexes traces.
+fn indexed_by_xray() -> Rule {
+    use aws_sdk_xray::operation::get_trace_segment_destination::GetTraceSegmentDestinationOutput;
+    use aws_sdk_xray::types::{TraceSegmentDestination, TraceSegmentDestinationStatus};
+    mock!(Client::get_trace_segment_destination).then_output(|| {
+        GetTraceSegmentDestinationOutput::builder()
+            .destination(TraceSegmentDestination::XRay)
+            .status(TraceSegmentDestinationStatus::Active)
+            .build()
+    })
+}
+
 fn histogram(entries: &[(f64, i32)]) -> Vec<HistogramEntry> {
     entries
         .iter()
@@ -435,18 +447,28 @@ async fn the_slowest_traces_across_regions_are_waterfalls_nested_by_parent_id() 
                 ))
                 .build()
         });
-    let east_graph = empty_graph();
-    let west_graph = empty_graph();
+    let (east_graph, west_graph) = (empty_graph(), empty_graph());
+    let (east_destination, west_destination) = (indexed_by_xray(), indexed_by_xray());
     let regions = [
         region(
             "us-east-1",
             true,
-            &[&east_graph, &east_summaries, &east_traces],
+            &[
+                &east_graph,
+                &east_destination,
+                &east_summaries,
+                &east_traces,
+            ],
         ),
         region(
             "us-west-2",
             false,
-            &[&west_graph, &west_summaries, &west_traces],
+            &[
+                &west_graph,
+                &west_destination,
+                &west_summaries,
+                &west_traces,
+            ],
         ),
     ];
     let report = collect(&regions, window(), Some(2)).await;
@@ -515,8 +537,12 @@ async fn batch_get_traces_is_asked_at_most_five_ids_a_call() {
             true
         })
         .then_output(|| BatchGetTracesOutput::builder().build());
-    let graph = empty_graph();
-    let regions = [region("us-east-1", true, &[&graph, &summaries, &batches])];
+    let (graph, destination) = (empty_graph(), indexed_by_xray());
+    let regions = [region(
+        "us-east-1",
+        true,
+        &[&graph, &destination, &summaries, &batches],
+    )];
     let report = collect(&regions, window(), Some(6)).await;
     assert_eq!(*asked.lock().unwrap(), [5, 1]);
     let slowest = report.slowest.unwrap();
@@ -528,5 +554,97 @@ async fn batch_get_traces_is_asked_at_most_five_ids_a_call() {
             .ends_with("(X-Ray returned no segments for this trace)\n"),
         "{}",
         slowest[0].text()
+    );
+}
+
+/// With Transaction Search on, X-Ray sends segments to CloudWatch Logs and BatchGetTraces finds
+/// none: such a region is not asked for summaries, and a note says where its traces are and how
+/// to switch back; a region where X-Ray still indexes traces is listed as before, and one whose
+/// destination cannot be read (AccessDenied) is still asked, with a note naming the permission.
+#[tokio::test]
+async fn a_region_with_transaction_search_on_is_named_with_where_its_traces_are() {
+    use aws_sdk_xray::operation::get_trace_segment_destination::{
+        GetTraceSegmentDestinationError, GetTraceSegmentDestinationOutput,
+    };
+    use aws_sdk_xray::types::{TraceSegmentDestination, TraceSegmentDestinationStatus};
+    let to_logs = mock!(Client::get_trace_segment_destination).then_output(|| {
+        GetTraceSegmentDestinationOutput::builder()
+            .destination(TraceSegmentDestination::CloudWatchLogs)
+            .status(TraceSegmentDestinationStatus::Active)
+            .build()
+    });
+    let east_summaries = mock!(Client::get_trace_summaries).then_output(|| {
+        GetTraceSummariesOutput::builder()
+            .trace_summaries(summary("1-6950a100-aaaaaaaaaaaaaaaaaaaaaaaa", 0.120, 200))
+            .build()
+    });
+    let to_xray = indexed_by_xray();
+    let west_summaries = mock!(Client::get_trace_summaries).then_output(|| {
+        GetTraceSummariesOutput::builder()
+            .trace_summaries(summary("1-6950a200-cccccccccccccccccccccccc", 0.300, 200))
+            .build()
+    });
+    let west_traces = mock!(Client::batch_get_traces).then_output(|| {
+        BatchGetTracesOutput::builder()
+            .traces(trace(
+                "1-6950a200-cccccccccccccccccccccccc",
+                1_767_000_200.0,
+                0.300,
+                200,
+            ))
+            .build()
+    });
+    let (east_graph, west_graph) = (empty_graph(), empty_graph());
+    let regions = [
+        region("us-east-1", true, &[&east_graph, &to_logs, &east_summaries]),
+        region(
+            "us-west-2",
+            false,
+            &[&west_graph, &to_xray, &west_summaries, &west_traces],
+        ),
+    ];
+    let report = collect(&regions, window(), Some(3)).await;
+    assert_eq!(
+        east_summaries.num_calls(),
+        0,
+        "not asked: X-Ray has none there"
+    );
+    let slowest = report.slowest.as_ref().unwrap();
+    assert_eq!(
+        slowest
+            .iter()
+            .map(|trace| trace.region.as_str())
+            .collect::<Vec<_>>(),
+        ["us-west-2"]
+    );
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    let note = &report.notes[0];
+    assert!(
+        note.starts_with("us-east-1: Transaction Search is on (active)")
+            && note.contains("Transaction Search")
+            && note.contains("--destination XRay --region us-east-1"),
+        "{note}"
+    );
+    assert!(report.text().contains(&format!("note: {note}")));
+
+    let denied = mock!(Client::get_trace_segment_destination).then_error(|| {
+        GetTraceSegmentDestinationError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("not authorized to perform: xray:GetTraceSegmentDestination")
+                .build(),
+        )
+    });
+    let summaries = mock!(Client::get_trace_summaries)
+        .then_output(|| GetTraceSummariesOutput::builder().build());
+    let graph = empty_graph();
+    let regions = [region("us-east-1", true, &[&graph, &denied, &summaries])];
+    let report = collect(&regions, window(), Some(3)).await;
+    assert_eq!(summaries.num_calls(), 1, "still asked");
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(
+        report.notes[0].contains("xray:GetTraceSegmentDestination"),
+        "{:?}",
+        report.notes
     );
 }
