@@ -141,29 +141,28 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
         return tracing::info_span!(
             target: telemetry::UNRECORDED_TARGET,
             "request",
-            method = %request.method(),
-            path = %request.uri().path(),
+            http.request.method = %request.method(),
+            url.path = %request.uri().path(),
             request_id = header_text(request.headers(), &REQUEST_ID_HEADER),
             trace_id = header_text(request.headers(), &TRACE_HEADER),
         );
     }
     // The server span: named by route template (`/mysfits/{id}`, never the id itself, so spans
-    // group by endpoint), with the OpenTelemetry HTTP attributes X-Ray maps to its segment.
+    // group by endpoint), with the OpenTelemetry HTTP attributes X-Ray maps to its segment. The
+    // logs read the same fields as from the span above: each field is an attribute to export.
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
-        method = %request.method(),
-        path = %request.uri().path(),
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
         request_id = header_text(request.headers(), &REQUEST_ID_HEADER),
         trace_id = header_text(request.headers(), &TRACE_HEADER),
         otel.name = %format_args!("{} {}", request.method(), route.unwrap_or("unmatched")),
         otel.kind = "server",
-        http.request.method = %request.method(),
         http.route = route,
-        url.path = %request.uri().path(),
         http.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );

@@ -1,5 +1,6 @@
 //! JSON logs, one object per line on stdout (what CloudWatch Logs and `awslogs` expect), with the
-//! request's span fields (request id, X-Amzn-Trace-Id, method, path) on every line logged inside
+//! request's span fields (`request_id`, `trace_id`: the X-Amzn-Trace-Id, `http.request.method`,
+//! `url.path`, the OpenTelemetry names) on every line logged inside
 //! it and, when the request is traced ([`crate::telemetry`]: exported and sampled), the
 //! OpenTelemetry trace and span ids (`"openTelemetry": {"traceId", "spanId"}`); a request not
 //! sampled builds no OpenTelemetry span, so its lines carry the `X-Amzn-Trace-Id` (which the load

@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{
     Link, SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
     TracerProvider as _,
 };
-use opentelemetry::{Context, KeyValue, global};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_aws::trace::XrayPropagator;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
@@ -185,17 +186,15 @@ pub fn build(
                 .build(),
         )
         .build();
-    // traceparent last: between our own services it is the one to follow (it carries the
-    // sampling decision); X-Amzn-Trace-Id is what the load balancer sends.
-    global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-        Box::new(XrayPropagator::default()),
-        Box::new(TraceContextPropagator::new()),
-    ]));
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service))
         // Per span, these cost clock reads on every enter and exit (busy/idle times) and five
         // attributes (source location, thread) that say nothing the span name does not.
         .with_tracked_inactivity(false)
+        // Making a span's OpenTelemetry context current on every enter (each poll of a request)
+        // serves other OpenTelemetry instrumentation, which these services have none of: a
+        // child's parent is the current `tracing` span, and `inject` reads the span it is given.
+        .with_context_activation(false)
         .with_location(false)
         .with_threads(false)
         .with_filter(
@@ -214,6 +213,7 @@ pub fn build(
             EntrySampler {
                 sampler: ContinuingSampler::new(settings.sample_ratio),
                 ids: RandomIdGenerator::default(),
+                propagator: propagator(),
             }
             .with_filter(tracing_subscriber::filter::LevelFilter::OFF),
         );
@@ -222,6 +222,18 @@ pub fn build(
         provider: Some(provider),
         dispatch: Dispatch::new(subscriber),
     })
+}
+
+/// `X-Amzn-Trace-Id` and W3C `traceparent`, read and written together; traceparent last, so it
+/// wins when a request has both: between our own services it is the one to follow (it carries
+/// the sampling decision); X-Amzn-Trace-Id is what the load balancer sends. Held by each
+/// subscriber's [`EntrySampler`], not the global propagator, which every use would read through
+/// a lock.
+fn propagator() -> TextMapCompositePropagator {
+    TextMapCompositePropagator::new(vec![
+        Box::new(XrayPropagator::default()),
+        Box::new(TraceContextPropagator::new()),
+    ])
 }
 
 /// What becomes an OpenTelemetry span or span event: our spans (the server span is `info`, the
@@ -313,13 +325,14 @@ impl EntrySampler {
                 downstream: SpanContext::empty_context(),
             };
         }
-        let parent = global::get_text_map_propagator(|propagator| {
-            propagator.extract(&HeaderExtractor(headers))
-        });
-        let caller = {
+        let parent = self.propagator.extract(&HeaderExtractor(headers));
+        let (caller, root) = {
             let span = parent.span();
             let context = span.span_context();
-            context.is_valid().then(|| context.trace_id())
+            // The load balancer's header has a `Root` but no `Parent`, which OpenTelemetry
+            // counts as no context at all; the X-Ray propagator still kept its trace id.
+            let root = Some(context.trace_id()).filter(|trace_id| *trace_id != TraceId::INVALID);
+            (context.is_valid().then(|| context.trace_id()), root)
         };
         // Only a valid caller context is a parent: [`continue_trace`] starts the span without the
         // other kind (a root-only X-Ray header yields one with no span id), so the SDK then
@@ -329,19 +342,9 @@ impl EntrySampler {
         } else {
             Context::new()
         };
-        let trace_id = if let Some(trace_id) = caller {
-            trace_id
-        } else {
-            // The load balancer's header has a `Root` but no `Parent`, which OpenTelemetry
-            // counts as no context at all: the trace then starts here with that root id.
-            headers
-                .get(crate::layers::TRACE_HEADER)
-                .and_then(|value| value.to_str().ok())
-                .and_then(opentelemetry_aws::trace::xray_propagator::span_context_from_str)
-                .map(|context| context.trace_id())
-                .filter(|trace_id| *trace_id != TraceId::INVALID)
-                .unwrap_or_else(|| xray_trace_id(&self.ids))
-        };
+        // Without a caller, the trace starts here: with the load balancer's root id if it sent
+        // one, else a new id.
+        let trace_id = caller.or(root).unwrap_or_else(|| xray_trace_id(&self.ids));
         // The same sampler, parent and trace id as the SDK's own check when the span starts, so
         // the two always agree.
         let decision = self
@@ -467,17 +470,21 @@ pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
         Some(downstream) => Context::new().with_remote_span_context(downstream),
         None => span.context(),
     };
-    global::get_text_map_propagator(|propagator| {
-        propagator.inject_context(&context, &mut HeaderInjector(headers));
+    tracing::dispatcher::get_default(|dispatch| {
+        if let Some(sampler) = dispatch.downcast_ref::<EntrySampler>() {
+            sampler
+                .propagator
+                .inject_context(&context, &mut HeaderInjector(headers));
+        }
     });
 }
 
-/// The subscriber's sampler, found by [`decide`] through the dispatch (a layer that does nothing
-/// else): each service in one test process has its own.
-#[derive(Debug)]
+/// The subscriber's sampler and propagator, found by [`decide`] and [`inject`] through the
+/// dispatch (a layer that does nothing else): each service in one test process has its own.
 struct EntrySampler {
     sampler: ContinuingSampler,
     ids: RandomIdGenerator,
+    propagator: TextMapCompositePropagator,
 }
 
 impl<S: tracing::Subscriber> Layer<S> for EntrySampler {}
