@@ -163,8 +163,6 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
         otel.name = %format_args!("{} {}", request.method(), route.unwrap_or("unmatched")),
         otel.kind = "server",
         http.route = route,
-        http.response.status_code = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
     );
     telemetry::continue_trace(&span);
     span
@@ -182,12 +180,13 @@ async fn shape_response(
     let status = response.status();
     if telemetry::recording() {
         // Inside the request span (the trace layer is outside this one); after the timeout and
-        // body-limit layers, so their 503 and 413 are recorded too.
-        let span = tracing::Span::current();
-        span.record("http.response.status_code", status.as_u16());
-        if status.is_server_error() {
-            span.record("otel.status_code", "ERROR");
-        }
+        // body-limit layers, so their 503 and 413 are recorded too. Set on the OpenTelemetry span
+        // alone: recorded as a `tracing` field, the log layer would format the span's fields
+        // again. A 5xx needs no status here: the trace layer's failure event (level ERROR) in
+        // the span marks it as an error.
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        tracing::Span::current()
+            .set_attribute("http.response.status_code", i64::from(status.as_u16()));
     }
     let is_json = header_text(response.headers(), &CONTENT_TYPE).starts_with("application/json");
     if (status.is_client_error() || status.is_server_error()) && !is_json {

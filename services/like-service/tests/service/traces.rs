@@ -254,6 +254,37 @@ async fn recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<He
     (serve(recorder).await, seen)
 }
 
+/// A 5xx marks the server span as an error (through the trace layer's failure event) and its
+/// status code is an attribute, even when the service itself logs nothing: here the upstream
+/// answers a JSON 500, which like-service passes on as a 502 without a warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_error_answered_without_an_error_log_marks_the_server_span() {
+    let receiver = Receiver::start().await;
+    let telemetry = exporting(&receiver, "like-service", 1.0);
+    let failing = Router::new().route(
+        "/mysfits/{id}/fulfill-like",
+        post(|| async {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(serde_json::json!({"error": "the table is sick"})),
+            )
+        }),
+    );
+    let upstream = serve(failing).await;
+    let likes = under(like_router(&upstream, Duration::from_secs(5)), &telemetry);
+    let request = http::Request::post("/mysfits/bramble/like").body(Body::empty());
+    let reply = send_request(&likes, request.unwrap()).await;
+    assert!(reply.status.is_server_error(), "{:?}", reply.status);
+    shut_down(telemetry).await;
+
+    let server = receiver.span("like-service", "POST /mysfits/{id}/like");
+    assert_eq!(
+        server.attributes["http.response.status_code"],
+        reply.status.as_u16().to_string()
+    );
+    assert_eq!(server.status, 2, "a 5xx is an error");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_load_balancers_root_only_trace_id_is_continued_and_passed_on() {
     let receiver = Receiver::start().await;
