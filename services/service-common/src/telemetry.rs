@@ -311,10 +311,14 @@ pub const UNRECORDED_TARGET: &str = "service_common::unrecorded";
 /// The decision for a request with these `headers` on `path`, by the sampler of the current
 /// subscriber (each service's own, see [`build`]); `None` when that subscriber exports nothing.
 pub fn decide(headers: &http::HeaderMap, path: &str) -> Option<RequestTrace> {
+    with_entry_sampler(|sampler| sampler.decide(headers, path))
+}
+
+/// `with` applied to the current subscriber's [`EntrySampler`]; `None` when that subscriber
+/// exports nothing.
+fn with_entry_sampler<T>(mut with: impl FnMut(&EntrySampler) -> T) -> Option<T> {
     tracing::dispatcher::get_default(|dispatch| {
-        dispatch
-            .downcast_ref::<EntrySampler>()
-            .map(|sampler| sampler.decide(headers, path))
+        dispatch.downcast_ref::<EntrySampler>().map(&mut with)
     })
 }
 
@@ -326,25 +330,23 @@ impl EntrySampler {
             };
         }
         let parent = self.propagator.extract(&HeaderExtractor(headers));
-        let (caller, root) = {
+        // A caller's trace id, or the load balancer's: its header has a `Root` but no `Parent`,
+        // which OpenTelemetry counts as no context at all, but the X-Ray propagator keeps the id.
+        let (has_caller, root) = {
             let span = parent.span();
             let context = span.span_context();
-            // The load balancer's header has a `Root` but no `Parent`, which OpenTelemetry
-            // counts as no context at all; the X-Ray propagator still kept its trace id.
-            let root = Some(context.trace_id()).filter(|trace_id| *trace_id != TraceId::INVALID);
-            (context.is_valid().then(|| context.trace_id()), root)
+            let trace_id = context.trace_id();
+            (
+                context.is_valid(),
+                Some(trace_id).filter(|trace_id| *trace_id != TraceId::INVALID),
+            )
         };
         // Only a valid caller context is a parent: [`continue_trace`] starts the span without the
         // other kind (a root-only X-Ray header yields one with no span id), so the SDK then
         // samples by the ratio, and so must this.
-        let parent = if caller.is_some() {
-            parent
-        } else {
-            Context::new()
-        };
-        // Without a caller, the trace starts here: with the load balancer's root id if it sent
-        // one, else a new id.
-        let trace_id = caller.or(root).unwrap_or_else(|| xray_trace_id(&self.ids));
+        let parent = if has_caller { parent } else { Context::new() };
+        // Without either, the trace starts here with a new id.
+        let trace_id = root.unwrap_or_else(|| xray_trace_id(&self.ids));
         // The same sampler, parent and trace id as the SDK's own check when the span starts, so
         // the two always agree.
         let decision = self
@@ -470,12 +472,10 @@ pub fn inject(span: &tracing::Span, headers: &mut http::HeaderMap) {
         Some(downstream) => Context::new().with_remote_span_context(downstream),
         None => span.context(),
     };
-    tracing::dispatcher::get_default(|dispatch| {
-        if let Some(sampler) = dispatch.downcast_ref::<EntrySampler>() {
-            sampler
-                .propagator
-                .inject_context(&context, &mut HeaderInjector(headers));
-        }
+    with_entry_sampler(|sampler| {
+        sampler
+            .propagator
+            .inject_context(&context, &mut HeaderInjector(headers));
     });
 }
 
